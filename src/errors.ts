@@ -1,0 +1,137 @@
+/**
+ * One error hierarchy for shardkit, after the MongoDB driver's `src/error.ts`:
+ * a base class with a stable, namespaced `code`, misuse vs bad-input vs runtime subclasses,
+ * and retryability decided by a predicate rather than scattered `instanceof` checks.
+ *
+ * Codes are stable across minor versions; messages are not.
+ */
+
+/** Every error code shardkit raises. Stable across minor versions. */
+export const ErrorCode = {
+  // bad input
+  keyInvalid: 'shardkit.key.invalid',
+  topologyInvalid: 'shardkit.topology.invalid',
+  topologyParse: 'shardkit.topology.parse',
+  topologyNoShards: 'shardkit.topology.noShards',
+  topologyDuplicateShard: 'shardkit.topology.duplicateShard',
+  topologyUnknownShard: 'shardkit.topology.unknownShard',
+  topologyBadWeight: 'shardkit.topology.badWeight',
+  topologyBadVnodes: 'shardkit.topology.badVnodes',
+  topologyUnknownHash: 'shardkit.topology.unknownHash',
+  topologyUnknownPlacement: 'shardkit.topology.unknownPlacement',
+  topologyUnknownField: 'shardkit.topology.unknownField',
+  topologyBadTokens: 'shardkit.topology.badTokens',
+  configInvalid: 'shardkit.config.invalid',
+  usage: 'shardkit.usage',
+  fileNotFound: 'shardkit.file.notFound',
+  // misuse of the API
+  invalidArgument: 'shardkit.invalidArgument',
+  // conflicts
+  staleEpoch: 'shardkit.topology.staleEpoch',
+  lockHeld: 'shardkit.migration.lockHeld',
+  migrationState: 'shardkit.migration.state',
+  planMismatch: 'shardkit.migration.planMismatch',
+  preflightFailed: 'shardkit.migration.preflight',
+  verifyFailed: 'shardkit.migration.verifyFailed',
+  // runtime
+  leaseExpired: 'shardkit.router.leaseExpired',
+  keyMoved: 'shardkit.router.keyMoved',
+  redirectLimit: 'shardkit.router.redirectLimit',
+  storeUnavailable: 'shardkit.store.unavailable',
+  storeTimeout: 'shardkit.store.timeout',
+  storeDuplicateKey: 'shardkit.store.duplicateKey',
+  storeFailure: 'shardkit.store.failure',
+  circuitOpen: 'shardkit.store.circuitOpen',
+  interrupted: 'shardkit.interrupted',
+} as const;
+
+/** Union of every stable error code. */
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** Options accepted by every shardkit error. */
+export interface ShardkitErrorOptions {
+  /** The underlying error (a driver error, a syscall error). */
+  cause?: unknown;
+  /** The shard the failure concerns, when there is one. */
+  shardId?: string;
+}
+
+/** Base of every error shardkit throws on purpose. */
+export class ShardkitError extends Error {
+  /** Stable, namespaced code such as `shardkit.topology.duplicateShard`. */
+  readonly code: ErrorCode;
+  /** The shard concerned, if any. */
+  readonly shardId: string | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ShardkitErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.code = code;
+    this.shardId = options.shardId;
+  }
+
+  override get name(): string {
+    return 'ShardkitError';
+  }
+}
+
+/** The caller passed something the API does not accept (a programming error). */
+export class ShardkitInvalidArgumentError extends ShardkitError {
+  constructor(message: string, options?: ShardkitErrorOptions) {
+    super(ErrorCode.invalidArgument, message, options);
+  }
+  override get name(): string {
+    return 'ShardkitInvalidArgumentError';
+  }
+}
+
+/** Input from a user or a file is malformed: a key, a topology, a config file. */
+export class ShardkitInputError extends ShardkitError {
+  override get name(): string {
+    return 'ShardkitInputError';
+  }
+}
+
+/** A conflict with concurrent actors: stale epoch, lock held, plan no longer matches. */
+export class ShardkitConflictError extends ShardkitError {
+  override get name(): string {
+    return 'ShardkitConflictError';
+  }
+}
+
+/** A runtime failure talking to a shard or the config store; wraps the driver error as `cause`. */
+export class ShardkitStoreError extends ShardkitError {
+  override get name(): string {
+    return 'ShardkitStoreError';
+  }
+}
+
+/** The router cannot serve right now (lease expired, redirect loop). */
+export class ShardkitRouterError extends ShardkitError {
+  override get name(): string {
+    return 'ShardkitRouterError';
+  }
+}
+
+const RETRYABLE: ReadonlySet<string> = new Set<ErrorCode>([
+  ErrorCode.leaseExpired,
+  ErrorCode.keyMoved,
+  ErrorCode.storeUnavailable,
+  ErrorCode.storeTimeout,
+  ErrorCode.circuitOpen,
+  ErrorCode.staleEpoch,
+]);
+
+/** True when retrying the same operation later may succeed. */
+export function isRetryableError(error: unknown): boolean {
+  return error instanceof ShardkitError && RETRYABLE.has(error.code);
+}
+
+/** True for errors caused by bad input or misuse: the CLI maps these to exit code 2. */
+export function isInputError(error: unknown): boolean {
+  return error instanceof ShardkitInputError || error instanceof ShardkitInvalidArgumentError;
+}
+
+/** Narrow `unknown` to a ShardkitError with the given code. */
+export function hasErrorCode(error: unknown, code: ErrorCode): error is ShardkitError {
+  return error instanceof ShardkitError && error.code === code;
+}

@@ -1,0 +1,150 @@
+/**
+ * The contract between shardkit and one shard's collection. Two implementations share it and one
+ * contract test suite: `MongoStore` (official driver) and `MemoryStore` (embedded, same semantics).
+ *
+ * Reserved fields on stored documents (the application never sees them):
+ * - `_h`: uint32 ring point of the document's `_id`; indexed with `{_h: 1, _id: 1}`.
+ * - `_v`: per-document version, bumped by every write through shardkit (starts at 1).
+ * - `_moved`: fence: the migration epoch at which this key moved away from this shard.
+ * - `_ph: true`: placeholder, a fence on a key that had no document here (no data).
+ * - `_ts: true`: tombstone, a delete recorded at the new owner while migrating (no data).
+ *
+ * A *live* document is one with none of `_moved`, `_ph`, `_ts`. Application writes (`insert`,
+ * `updateOne`, `replaceOne`, `deleteOne`, `bulkWrite`) are conditional: they only ever match live
+ * documents, and `insert` fails on any existing `_id` (placeholders and tombstones included), so a
+ * router on a stale epoch is turned away by the shard itself.
+ */
+import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
+
+/** Reserved field names. */
+export const Field = {
+  hash: '_h',
+  version: '_v',
+  moved: '_moved',
+  placeholder: '_ph',
+  tombstone: '_ts',
+} as const;
+
+/** A document as stored on a shard, markers included. */
+export interface StoredDocument extends Document {
+  _id: unknown;
+  _h: number;
+  _v: number;
+  _moved?: number;
+  _ph?: true;
+  _ts?: true;
+}
+
+/**
+ * A slice of the hash space: the points `p` with `start < p <= end`, where
+ * `-1 <= start < end <= 0xFFFFFFFF`. Ranges never wrap: a wrapping arc is split in two.
+ */
+export interface HashRange {
+  readonly start: number;
+  readonly end: number;
+}
+
+/** Resume point of a range scan: the last `(_h, _id)` already handled. */
+export interface RangeCursor {
+  readonly h: number;
+  readonly id: unknown;
+}
+
+/** Outcome of a conditional single-document write. */
+export interface WriteOutcome {
+  /** Live documents the filter matched (0 or 1). */
+  readonly matched: number;
+  /** Documents changed. */
+  readonly modified: number;
+  /** Set when an upsert inserted. */
+  readonly upsertedId?: unknown;
+}
+
+/** Options of raw queries. */
+export interface StoreFindOptions {
+  readonly sort?: Sort;
+  readonly limit?: number;
+  readonly skip?: number;
+  readonly projection?: Document;
+}
+
+/** One write of a bulk, applied with the same conditions as the single-document calls. */
+export type StoreWriteOp =
+  | { readonly insertOne: { readonly document: StoredDocument } }
+  | { readonly updateOne: { readonly filter: Filter<Document>; readonly update: UpdateFilter<Document> | Document[]; readonly upsert?: boolean } }
+  | { readonly replaceOne: { readonly filter: Filter<Document>; readonly replacement: StoredDocument; readonly upsert?: boolean } }
+  | { readonly deleteOne: { readonly filter: Filter<Document> } };
+
+/** Result of a bulk: counts plus, per op index, any error (ordered: false semantics). */
+export interface StoreBulkResult {
+  readonly inserted: number;
+  readonly matched: number;
+  readonly modified: number;
+  readonly deleted: number;
+  readonly upserted: number;
+  /** Errors by index in the submitted op array; the other ops were applied. */
+  readonly errors: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
+}
+
+/** One shard's collection. All methods may throw `ShardkitStoreError` naming this shard. */
+export interface ShardStore {
+  /** The shard this store talks to. */
+  readonly shardId: string;
+
+  /** Create the `{_h: 1, _id: 1}` index (idempotent). */
+  ensureRoutingIndex(): Promise<void>;
+  /** True when the `{_h: 1, _id: 1}` index exists. */
+  hasRoutingIndex(): Promise<boolean>;
+  /** Create application indexes (MongoDB index specs), idempotent. */
+  createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]>;
+  /** Ping the shard. */
+  ping(): Promise<void>;
+
+  /** Raw read by `_id`: markers included, so the caller can see fences and tombstones. */
+  get(id: unknown): Promise<StoredDocument | null>;
+  /** Raw query, markers included (callers filter them out). */
+  find(filter: Filter<Document>, options?: StoreFindOptions): Promise<StoredDocument[]>;
+  /** Count of documents matching a raw filter (markers included unless filtered). */
+  count(filter: Filter<Document>): Promise<number>;
+
+  /** Insert; an existing `_id` of any kind fails with `shardkit.store.duplicateKey`. */
+  insert(doc: StoredDocument): Promise<void>;
+  /** Insert each document whose `_id` is absent; returns how many were inserted. Idempotent. */
+  insertIfAbsent(docs: readonly StoredDocument[]): Promise<number>;
+  /** Update one live document matching `filter`; bumps `_v`. Upsert inserts with `_v: 1` (caller sets `_h` via `$setOnInsert`). */
+  updateOne(filter: Filter<Document>, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome>;
+  /** Replace one live document matching `filter`; the replacement carries `_id`, `_h`, `_v`. */
+  replaceOne(filter: Filter<Document>, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome>;
+  /** Delete one live document matching `filter`; returns 0 or 1. */
+  deleteOne(filter: Filter<Document>): Promise<number>;
+  /** Apply writes in one round trip, unordered, each with the single-call conditions. */
+  bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult>;
+
+  // --- migration primitives -------------------------------------------------------------
+
+  /**
+   * Fence keys at this (source) shard for migration epoch `epoch`: a live or unfenced document gets
+   * `_moved: epoch`; an absent `_id` gets a placeholder `{_id, _h, _v: 0, _moved: epoch, _ph: true}`.
+   * Returns the documents as they are after fencing (placeholders included). Idempotent.
+   */
+  fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]>;
+  /**
+   * Fence, in `(_h, _id)` order, up to `limit` documents of `range` after `after` that are not fenced
+   * yet, and return them (fenced). Used by the copier and the sweep.
+   */
+  fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]>;
+  /** Up to `limit` documents of `range` after `after`, in `(_h, _id)` order, raw (markers included). */
+  scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: Filter<Document>): Promise<StoredDocument[]>;
+  /** Documents (markers included) in `range`, optionally narrowed by `filter`. */
+  countRange(range: HashRange, filter?: Filter<Document>): Promise<number>;
+  /** Delete up to `limit` documents in `range` matching `filter` (e.g. fenced ones); returns how many. */
+  deleteRange(range: HashRange, filter: Filter<Document>, limit: number): Promise<number>;
+  /**
+   * Write a tombstone for `id` (`{_id, _h, _v, _ts: true}`), replacing whatever is there unless it
+   * is fenced. Returns false when a fence turned it away.
+   */
+  tombstone(id: unknown, h: number, version: number): Promise<boolean>;
+
+  /** Close connections. */
+  close(): Promise<void>;
+}
