@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the FerretDB binary used by the test servers into a cache folder outside the repo.
+#
+# Why not plain `go install ...@v1.24.2`: FerretDB embeds build/version/version.txt, which the module
+# zip does not ship, so a `go install` binary panics at start-up ("Invalid build/version/version.txt").
+# We copy the module source, write the version file, and build from the copy.
+#
+# Env: SHARDKIT_CACHE (default $HOME/.cache/shardkit), FERRETDB_VERSION (default v1.24.2).
+# Prints the binary path on stdout. Fails loudly (non-zero exit, message on stderr).
+set -euo pipefail
+
+VERSION="${FERRETDB_VERSION:-v1.24.2}"
+CACHE="${SHARDKIT_CACHE:-$HOME/.cache/shardkit}"
+BIN_DIR="$CACHE/bin"
+BIN="$BIN_DIR/ferretdb"
+
+die() { echo "install-ferretdb: $*" >&2; exit 1; }
+
+installed_version() {
+  # `ferretdb --version` prints e.g. "version: v1.24.2"; a broken build panics, which counts as absent.
+  "$BIN" --version 2>/dev/null | awk '/^version:/ {print $2; exit}' || true
+}
+
+if [[ -x "$BIN" ]] && [[ "$(installed_version)" == "$VERSION" ]]; then
+  echo "$BIN"
+  exit 0
+fi
+
+command -v go >/dev/null 2>&1 || die "Go toolchain not found (needed to build FerretDB $VERSION); install Go >= 1.24"
+
+echo "install-ferretdb: building FerretDB $VERSION into $BIN (takes a minute or two)" >&2
+MOD="github.com/FerretDB/FerretDB@$VERSION"
+SRC_DIR="$(GOFLAGS=-mod=mod go mod download -json "$MOD" | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const j=JSON.parse(s);if(j.Error){console.error(j.Error);process.exit(1)}process.stdout.write(j.Dir)})')" \
+  || die "cannot download module $MOD"
+[[ -d "$SRC_DIR" ]] || die "module source dir missing: $SRC_DIR"
+
+WORK="$(mktemp -d "${TMPDIR:-/tmp}/ferretdb-build.XXXXXX")"
+trap 'chmod -R u+w "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
+cp -R "$SRC_DIR/." "$WORK/"
+chmod -R u+w "$WORK"
+echo "$VERSION" > "$WORK/build/version/version.txt"
+
+mkdir -p "$BIN_DIR"
+(cd "$WORK" && GOFLAGS=-buildvcs=false GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) \
+  || die "go build of FerretDB $VERSION failed"
+mv -f "$BIN.tmp" "$BIN"
+
+got="$(installed_version)"
+[[ "$got" == "$VERSION" ]] || die "built binary reports version '${got:-<none>}', expected $VERSION"
+echo "$BIN"
