@@ -21,6 +21,8 @@ export const ErrorCode = {
   topologyUnknownPlacement: 'shardkit.topology.unknownPlacement',
   topologyUnknownField: 'shardkit.topology.unknownField',
   topologyBadTokens: 'shardkit.topology.badTokens',
+  topologyBadId: 'shardkit.topology.badId',
+  topologyBadEpoch: 'shardkit.topology.badEpoch',
   configInvalid: 'shardkit.config.invalid',
   usage: 'shardkit.usage',
   fileNotFound: 'shardkit.file.notFound',
