@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Starts and stops local FerretDB servers (SQLite backend) that stand in for MongoDB shards in tests.
+#
+#   scripts/test-servers.sh start N       N shard servers + 1 config server on free 127.0.0.1 ports
+#   scripts/test-servers.sh stop          stop exactly the servers started from this state dir
+#   scripts/test-servers.sh status        one line per server: name, pid, port, up/down
+#   scripts/test-servers.sh env           print the env file (sourceable)
+#   scripts/test-servers.sh restart-one I restart shard I on the same port and data (chaos tests)
+#   scripts/test-servers.sh stop-one I    stop shard I only;  start-one I: start it again
+#
+# Env: SHARDKIT_STATE (default /tmp/shardkit-test-servers): state dir holding one folder per server
+# (data/, state/, log, pid, port) and the env file `env` with SHARDKIT_MONGO_URIS and SHARDKIT_CONFIG_URI.
+# FERRETDB_BIN overrides the binary (default: scripts/install-ferretdb.sh installs or finds it).
+# A server that does not start is a loud failure (non-zero exit, log tail on stderr), never a skip.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+STATE="${SHARDKIT_STATE:-/tmp/shardkit-test-servers}"
+ENV_FILE="$STATE/env"
+
+die() { echo "test-servers: $*" >&2; exit 1; }
+
+ferretdb_bin() {
+  if [[ -n "${FERRETDB_BIN:-}" ]]; then echo "$FERRETDB_BIN"; else bash "$HERE/install-ferretdb.sh"; fi
+}
+
+# Ports are picked by the kernel (listen on 0) and released just before FerretDB binds them; a race
+# with another process is caught by the ping below and retried on a fresh port.
+free_ports() {
+  node -e '
+    const net = require("node:net");
+    const n = Number(process.argv[1]);
+    (async () => {
+      const servers = [];
+      for (let i = 0; i < n; i++) {
+        const s = net.createServer();
+        await new Promise((res, rej) => s.once("error", rej).listen(0, "127.0.0.1", res));
+        servers.push(s);
+      }
+      console.log(servers.map((s) => s.address().port).join(" "));
+      for (const s of servers) s.close();
+    })().catch((e) => { console.error(e.message); process.exit(1); });
+  ' "$1"
+}
+
+pid_alive() {
+  local pid="$1"
+  # The pid must still be a ferretdb process: a recycled pid is never ours to signal.
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -qa ferretdb "/proc/$pid/cmdline" 2>/dev/null
+}
+
+server_names() {
+  local d
+  for d in "$STATE"/shard* "$STATE"/config; do [[ -f "$d/port" ]] && basename "$d"; done
+}
+
+uri_of() { echo "mongodb://127.0.0.1:$(cat "$STATE/$1/port")/"; }
+
+launch() {
+  local name="$1" port="$2" bin="$3" dir="$STATE/$1"
+  mkdir -p "$dir/data" "$dir/state"
+  echo "$port" > "$dir/port"
+  nohup "$bin" --handler=sqlite --sqlite-url="file:$dir/data/" --listen-addr="127.0.0.1:$port" \
+    --debug-addr=- --telemetry=disable --state-dir="$dir/state" --log-level=warn \
+    >>"$dir/log" 2>&1 </dev/null &
+  echo $! > "$dir/pid"
+}
+
+# Start a server and wait for ping; on a port clash pick a new port, up to 3 attempts.
+start_server() {
+  local name="$1" port="$2" bin="$3" keep_port="${4:-no}" attempt
+  for attempt in 1 2 3; do
+    launch "$name" "$port" "$bin"
+    if PING_TIMEOUT_MS="${PING_TIMEOUT_MS:-20000}" node "$HERE/ping.mjs" "mongodb://127.0.0.1:$port/" 2>>"$STATE/$name/log"; then
+      return 0
+    fi
+    stop_server "$name"
+    [[ "$keep_port" == yes ]] && break
+    port="$(free_ports 1)"
+  done
+  echo "test-servers: $name did not start; last log lines:" >&2
+  tail -n 20 "$STATE/$name/log" >&2 || true
+  return 1
+}
+
+stop_server() {
+  local dir="$STATE/$1" pid i
+  [[ -f "$dir/pid" ]] || return 0
+  pid="$(cat "$dir/pid")"
+  if pid_alive "$pid"; then
+    kill "$pid" 2>/dev/null || true
+    for i in $(seq 1 50); do pid_alive "$pid" || break; sleep 0.1; done
+    if pid_alive "$pid"; then kill -9 "$pid" 2>/dev/null || true; fi
+  fi
+  rm -f "$dir/pid"
+}
+
+write_env() {
+  local shards=() name
+  for name in $(server_names); do [[ "$name" == shard* ]] && shards+=("$(uri_of "$name")"); done
+  local IFS=,
+  {
+    echo "SHARDKIT_MONGO_URIS=${shards[*]}"
+    echo "SHARDKIT_CONFIG_URI=$(uri_of config)"
+  } > "$ENV_FILE"
+}
+
+cmd_start() {
+  local n="${1:-}" name i bin ports
+  [[ "$n" =~ ^[1-9][0-9]*$ ]] || die "usage: start N (N >= 1 shard servers)"
+  mkdir -p "$STATE"
+  for name in $(server_names); do
+    if pid_alive "$(cat "$STATE/$name/pid" 2>/dev/null || true)"; then
+      die "servers already running from $STATE (run stop first, or set SHARDKIT_STATE)"
+    fi
+  done
+  # A fresh start gets fresh data: tests must not see a previous run's documents.
+  rm -rf "$STATE"/shard* "$STATE"/config "$ENV_FILE"
+  bin="$(ferretdb_bin)" || die "FerretDB is not installed and could not be built"
+  read -r -a ports <<<"$(free_ports $((n + 1)))"
+  for ((i = 0; i < n; i++)); do launch "shard$i" "${ports[$i]}" "$bin"; done
+  launch config "${ports[$n]}" "$bin"
+  # Ping all at once; re-start individually only the ones that failed (e.g. a port taken meanwhile).
+  for name in $(server_names); do
+    if ! PING_TIMEOUT_MS="${PING_TIMEOUT_MS:-20000}" node "$HERE/ping.mjs" "$(uri_of "$name")" 2>>"$STATE/$name/log"; then
+      stop_server "$name"
+      start_server "$name" "$(free_ports 1)" "$bin" || { cmd_stop >/dev/null; die "start failed"; }
+    fi
+  done
+  write_env
+  cat "$ENV_FILE"
+}
+
+cmd_stop() {
+  local name
+  [[ -d "$STATE" ]] || return 0
+  for name in $(server_names); do stop_server "$name"; done
+  rm -f "$ENV_FILE"
+  echo "stopped servers in $STATE"
+}
+
+cmd_status() {
+  local name pid up any=0
+  for name in $(server_names); do
+    any=1
+    pid="$(cat "$STATE/$name/pid" 2>/dev/null || true)"
+    if pid_alive "$pid"; then up=up; else up=down; fi
+    printf '%-8s pid=%-8s port=%-6s %s\n' "$name" "${pid:--}" "$(cat "$STATE/$name/port")" "$up"
+  done
+  [[ "$any" == 1 ]] || echo "no servers in $STATE"
+}
+
+shard_name() {
+  [[ "${1:-}" =~ ^[0-9]+$ ]] || die "usage: $2 I (shard index)"
+  [[ -f "$STATE/shard$1/port" ]] || die "no shard$1 in $STATE"
+  echo "shard$1"
+}
+
+cmd_start_one() {
+  local name bin
+  name="$(shard_name "${1:-}" start-one)"
+  pid_alive "$(cat "$STATE/$name/pid" 2>/dev/null || true)" && die "$name is already running"
+  bin="$(ferretdb_bin)"
+  start_server "$name" "$(cat "$STATE/$name/port")" "$bin" yes || die "$name did not restart"
+  echo "$name up on $(uri_of "$name")"
+}
+
+cmd_stop_one() {
+  local name
+  name="$(shard_name "${1:-}" stop-one)"
+  stop_server "$name"
+  echo "$name stopped"
+}
+
+case "${1:-}" in
+  start) cmd_start "${2:-}" ;;
+  stop) cmd_stop ;;
+  status) cmd_status ;;
+  env) [[ -f "$ENV_FILE" ]] && cat "$ENV_FILE" || die "no env file in $STATE (servers not started)" ;;
+  restart-one) cmd_stop_one "${2:-}" >/dev/null; cmd_start_one "${2:-}" ;;
+  stop-one) cmd_stop_one "${2:-}" ;;
+  start-one) cmd_start_one "${2:-}" ;;
+  *) die "usage: $0 start N | stop | status | env | restart-one I | stop-one I | start-one I" ;;
+esac
