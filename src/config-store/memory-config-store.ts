@@ -1,0 +1,92 @@
+import type { ConfigStore, LockInfo, RoutingState } from './types.js';
+import {
+  assertCasArguments,
+  assertJournalKey,
+  assertJournalValue,
+  assertLockArguments,
+  cloneValue,
+  lockHeldError,
+  staleEpochError,
+  systemClock,
+  type Clock,
+} from './state.js';
+
+/** Options of {@link MemoryConfigStore}. */
+export interface MemoryConfigStoreOptions {
+  /** Time source for lock leases (ms); defaults to `Date.now`. */
+  readonly clock?: Clock;
+  /** A state to start from, as if it had been published. */
+  readonly initial?: RoutingState;
+}
+
+/**
+ * A config store held in this process: for demos, simulations and tests. Same semantics as the file
+ * and MongoDB stores (one contract test suite covers all three), but nothing survives the process.
+ * Values are copied in and out, so callers never share objects with the store.
+ */
+export class MemoryConfigStore implements ConfigStore {
+  readonly #clock: Clock;
+  #state: RoutingState | null = null;
+  #lock: LockInfo | null = null;
+  readonly #journal = new Map<string, Record<string, unknown>>();
+  #closed = false;
+
+  constructor(options: MemoryConfigStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+    if (options.initial !== undefined) {
+      assertCasArguments(null, options.initial);
+      this.#state = cloneValue(options.initial);
+    }
+  }
+
+  async load(): Promise<RoutingState | null> {
+    return this.#state === null ? null : cloneValue(this.#state);
+  }
+
+  async compareAndSet(expectedEpoch: number | null, next: RoutingState): Promise<void> {
+    assertCasArguments(expectedEpoch, next);
+    const actual = this.#state?.epoch ?? null;
+    if (actual !== expectedEpoch) throw staleEpochError(expectedEpoch, actual);
+    this.#state = cloneValue(next);
+  }
+
+  async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
+    assertLockArguments(owner, leaseMs);
+    const now = this.#clock();
+    const held = this.#lock;
+    if (held !== null && held.owner !== owner && held.expiresAt > now) throw lockHeldError(held);
+    const acquiredAt = held !== null && held.owner === owner && held.expiresAt > now ? held.acquiredAt : now;
+    this.#lock = { owner, acquiredAt, expiresAt: now + leaseMs };
+    return { ...this.#lock };
+  }
+
+  async releaseLock(owner: string): Promise<void> {
+    if (this.#lock?.owner === owner) this.#lock = null;
+  }
+
+  async readLock(): Promise<LockInfo | null> {
+    const held = this.#lock;
+    return held !== null && held.expiresAt > this.#clock() ? { ...held } : null;
+  }
+
+  async readJournal(key: string): Promise<Record<string, unknown> | null> {
+    assertJournalKey(key);
+    const value = this.#journal.get(key);
+    return value === undefined ? null : cloneValue(value);
+  }
+
+  async writeJournal(key: string, value: Record<string, unknown>): Promise<void> {
+    assertJournalKey(key);
+    assertJournalValue(value);
+    this.#journal.set(key, cloneValue(value));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+
+  /** True once {@link close} was called (nothing else changes: the data stays readable). */
+  get closed(): boolean {
+    return this.#closed;
+  }
+}
