@@ -24,6 +24,7 @@ export const ErrorCode = {
   topologyBadId: 'shardkit.topology.badId',
   topologyBadEpoch: 'shardkit.topology.badEpoch',
   configInvalid: 'shardkit.config.invalid',
+  configNoState: 'shardkit.config.noState',
   usage: 'shardkit.usage',
   fileNotFound: 'shardkit.file.notFound',
   // misuse of the API
