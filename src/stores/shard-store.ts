@@ -68,6 +68,13 @@ export interface StoreFindOptions {
   readonly projection?: Document;
 }
 
+/** Result of `checksumRange`. */
+export interface RangeChecksumResult {
+  readonly count: number;
+  /** 16 hex digits; equal for equal sets of `(_id, _v)`. */
+  readonly checksum: string;
+}
+
 /** One write of a bulk, applied with the same conditions as the single-document calls. */
 export type StoreWriteOp =
   | { readonly insertOne: { readonly document: StoredDocument } }
@@ -113,7 +120,10 @@ export interface ShardStore {
   insertIfAbsent(docs: readonly StoredDocument[]): Promise<number>;
   /** Update one live document matching `filter`; bumps `_v`. Upsert inserts with `_v: 1` (caller sets `_h` via `$setOnInsert`). */
   updateOne(filter: Filter<Document>, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome>;
-  /** Replace one live document matching `filter`; the replacement carries `_id`, `_h`, `_v`. */
+  /**
+   * Replace one live document matching `filter`; the replacement carries `_id` (optional, must not
+   * change) and `_h`. The store sets `_v` (the replaced version + 1, or 1 when an upsert inserts).
+   */
   replaceOne(filter: Filter<Document>, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome>;
   /** Delete one live document matching `filter`; returns 0 or 1. */
   deleteOne(filter: Filter<Document>): Promise<number>;
@@ -137,6 +147,12 @@ export interface ShardStore {
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: Filter<Document>): Promise<StoredDocument[]>;
   /** Documents (markers included) in `range`, optionally narrowed by `filter`. */
   countRange(range: HashRange, filter?: Filter<Document>): Promise<number>;
+  /**
+   * Count and order-independent checksum of the `(_id, _v)` pairs of the documents (markers included)
+   * in `range`, optionally narrowed by `filter`: two stores holding the same versions of the same
+   * ids give the same answer. Used to verify a copy.
+   */
+  checksumRange(range: HashRange, filter?: Filter<Document>): Promise<RangeChecksumResult>;
   /** Delete up to `limit` documents in `range` matching `filter` (e.g. fenced ones); returns how many. */
   deleteRange(range: HashRange, filter: Filter<Document>, limit: number): Promise<number>;
   /**

@@ -1,0 +1,545 @@
+/**
+ * `MemoryStore`: one shard's collection held in process, with the semantics of `MongoStore` (the
+ * same contract suite runs on both). Filters, projections and update operators are `mingo`'s;
+ * `(_h, _id)` order and `_id` identity follow MongoDB's BSON comparison (see `bson-order.ts`).
+ *
+ * Documents are copied through BSON on the way in and out, so callers can never mutate stored
+ * state and values come back with the types the driver would return (`Uint8Array` -> `Binary`).
+ */
+import { Query, updateOne as mingoUpdateOne } from 'mingo';
+import { BSON, ObjectId } from 'mongodb';
+import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
+import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
+import { compareBson, idKey } from './bson-order.js';
+import type {
+  HashRange,
+  RangeChecksumResult,
+  RangeCursor,
+  ShardStore,
+  StoreBulkResult,
+  StoredDocument,
+  StoreFindOptions,
+  StoreWriteOp,
+  WriteOutcome,
+} from './shard-store.js';
+import {
+  assertLimit,
+  assertRange,
+  assertReplacement,
+  assertStorable,
+  placeholder,
+  RangeChecksum,
+  withVersionBump,
+} from './store-filters.js';
+
+const ROUTING_INDEX = '_h_1__id_1';
+
+function clone<T extends Document>(doc: T): T {
+  return BSON.deserialize(BSON.serialize(doc)) as T;
+}
+
+function isOperatorObject(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  if ((value as { _bsontype?: unknown })._bsontype !== undefined || value instanceof Uint8Array || value instanceof Date) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
+}
+
+function isLive(doc: StoredDocument): boolean {
+  return doc._moved === undefined && doc._ph === undefined && doc._ts === undefined;
+}
+
+/** `(_h, _id)` order of the routing index. */
+function compareOrder(a: StoredDocument, b: StoredDocument): number {
+  if (typeof a._h === 'number' && typeof b._h === 'number') {
+    if (a._h !== b._h) return a._h < b._h ? -1 : 1;
+  } else {
+    const byH = compareBson(a._h, b._h);
+    if (byH !== 0) return byH;
+  }
+  return compareBson(a._id, b._id);
+}
+
+function getPath(doc: Document, path: string): unknown {
+  let cur: unknown = doc;
+  for (const part of path.split('.')) {
+    if (cur === null || typeof cur !== 'object') return undefined;
+    cur = (cur as Record<string, unknown>)[part];
+  }
+  return cur;
+}
+
+function normalizeSort(sort: Sort): Array<[string, 1 | -1]> {
+  const dir = (d: unknown): 1 | -1 => (d === -1 || d === 'desc' || d === 'descending' ? -1 : 1);
+  if (typeof sort === 'string') return [[sort, 1]];
+  if (Array.isArray(sort)) {
+    if (sort.length === 2 && typeof sort[0] === 'string' && !Array.isArray(sort[1])) return [[sort[0], dir(sort[1])]];
+    return (sort as unknown[]).map((s) => (Array.isArray(s) ? [String(s[0]), dir(s[1])] : [String(s), 1]));
+  }
+  if (sort instanceof Map) return [...sort.entries()].map(([k, v]) => [String(k), dir(v)]);
+  return Object.entries(sort as Record<string, unknown>).map(([k, v]) => [k, dir(v)]);
+}
+
+/** Upserts seed their new document from the filter's top-level equality fields, as the servers do. */
+function seedFromFilter(filter: Filter<Document>): Document {
+  const seed: Document = {};
+  for (const [key, value] of Object.entries(filter)) {
+    if (key.startsWith('$')) continue;
+    let v = value;
+    if (isOperatorObject(value)) {
+      const ops = value as Record<string, unknown>;
+      if (Object.keys(ops).length === 1 && '$eq' in ops) v = ops['$eq'];
+      else continue;
+    }
+    const parts = key.split('.');
+    let target = seed;
+    for (const part of parts.slice(0, -1)) {
+      target[part] ??= {};
+      target = target[part] as Document;
+    }
+    target[parts[parts.length - 1] as string] = v;
+  }
+  return seed;
+}
+
+/** Options of `MemoryStore`. */
+export interface MemoryStoreOptions {
+  /**
+   * Copy documents through BSON on the way in and out (default true). Turn off only for trusted,
+   * read-only hot paths in simulations: callers then share stored objects.
+   */
+  readonly copy?: boolean;
+}
+
+/** In-process `ShardStore` with the semantics of `MongoStore`; for demos, simulations and fast tests. */
+export class MemoryStore implements ShardStore {
+  readonly shardId: string;
+  readonly #byId = new Map<string, StoredDocument>();
+  /** All documents in `(_h, _id)` order: the routing index. */
+  #ordered: StoredDocument[] = [];
+  readonly #indexes = new Set<string>();
+  readonly #copy: boolean;
+  #offline = false;
+  #closed = false;
+
+  constructor(shardId: string, options: MemoryStoreOptions = {}) {
+    if (typeof shardId !== 'string' || shardId.length === 0) {
+      throw new ShardkitInvalidArgumentError('MemoryStore needs a shard id');
+    }
+    this.shardId = shardId;
+    this.#copy = options.copy ?? true;
+  }
+
+  /** Number of documents held, markers included (for tests and simulations). */
+  get size(): number {
+    return this.#byId.size;
+  }
+
+  /**
+   * Simulate an unreachable shard: while offline every call fails with `shardkit.store.unavailable`,
+   * as `MongoStore` does when its server is down.
+   */
+  setOffline(offline: boolean): void {
+    this.#offline = offline;
+  }
+
+  // --- internals -----------------------------------------------------------------------
+
+  #check(): void {
+    if (this.#closed) throw this.#error(ErrorCode.storeUnavailable, 'store is closed');
+    if (this.#offline) throw this.#error(ErrorCode.storeUnavailable, 'shard is unreachable (offline)');
+  }
+
+  #error(code: ErrorCode, message: string, cause?: unknown): ShardkitStoreError {
+    return new ShardkitStoreError(code, `shard ${this.shardId}: ${message}`, { shardId: this.shardId, cause });
+  }
+
+  #in<T extends Document>(doc: T): T {
+    return this.#copy ? clone(doc) : doc;
+  }
+
+  #out<T extends Document>(doc: T): T {
+    return this.#copy ? clone(doc) : doc;
+  }
+
+  #position(doc: StoredDocument): number {
+    let lo = 0;
+    let hi = this.#ordered.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (compareOrder(this.#ordered[mid] as StoredDocument, doc) < 0) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
+
+  /** First index whose `(_h, _id)` is after the cursor, or after `range.start`. */
+  #startIndex(range: HashRange, after: RangeCursor | null): number {
+    const probe: StoredDocument =
+      after !== null && after.h > range.start ? { _id: after.id, _h: after.h, _v: 0 } : { _id: null, _h: range.start + 1, _v: 0 };
+    let i = this.#position(probe);
+    if (after !== null && after.h > range.start) {
+      const at = this.#ordered[i];
+      if (at !== undefined && compareOrder(at, probe) === 0) i++;
+    }
+    return i;
+  }
+
+  #put(doc: StoredDocument): void {
+    const key = idKey(doc._id);
+    const old = this.#byId.get(key);
+    if (old !== undefined) this.#remove(old);
+    this.#byId.set(key, doc);
+    this.#ordered.splice(this.#position(doc), 0, doc);
+  }
+
+  #remove(doc: StoredDocument): void {
+    this.#byId.delete(idKey(doc._id));
+    let i = this.#position(doc);
+    while (i < this.#ordered.length && this.#ordered[i] !== doc) i++;
+    if (this.#ordered[i] === doc) this.#ordered.splice(i, 1);
+  }
+
+  /** Documents matching `filter`, using the `_id` map when the filter names ids. */
+  *#matching(filter: Filter<Document>, liveOnly: boolean): Generator<StoredDocument> {
+    const { _id: idCond, ...rest } = filter as Document;
+    let candidates: Iterable<StoredDocument>;
+    let restFilter: Document = filter;
+    if (idCond !== undefined && !isOperatorObject(idCond)) {
+      const doc = this.#byId.get(idKey(idCond));
+      candidates = doc === undefined ? [] : [doc];
+      restFilter = rest;
+    } else if (isOperatorObject(idCond) && Object.keys(idCond as Document).length === 1 && Array.isArray((idCond as Document)['$in'])) {
+      const seen = new Set<string>();
+      const docs: StoredDocument[] = [];
+      for (const id of (idCond as { $in: unknown[] }).$in) {
+        const key = idKey(id);
+        const doc = seen.has(key) ? undefined : this.#byId.get(key);
+        seen.add(key);
+        if (doc !== undefined) docs.push(doc);
+      }
+      candidates = docs;
+      restFilter = rest;
+    } else {
+      candidates = [...this.#byId.values()];
+    }
+    const query = Object.keys(restFilter).length > 0 ? new Query(restFilter) : null;
+    for (const doc of candidates) {
+      if (liveOnly && !isLive(doc)) continue;
+      if (query === null || query.test(doc)) yield doc;
+    }
+  }
+
+  #first(filter: Filter<Document>, liveOnly: boolean): StoredDocument | undefined {
+    for (const doc of this.#matching(filter, liveOnly)) return doc;
+    return undefined;
+  }
+
+  #insertNew(doc: StoredDocument): void {
+    if (this.#byId.has(idKey(doc._id))) {
+      throw this.#error(ErrorCode.storeDuplicateKey, `duplicate key: _id ${idKey(doc._id).slice(1)} already exists`);
+    }
+    this.#put(doc);
+  }
+
+  #updateOneSync(filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): WriteOutcome {
+    const bumped = withVersionBump(update);
+    const found = this.#first(filter, true);
+    if (found !== undefined) {
+      const next = this.#applyUpdate(found, bumped, false);
+      if (idKey(next._id) !== idKey(found._id)) {
+        throw this.#error(ErrorCode.storeFailure, "performing an update on the path '_id' would modify the immutable field '_id'");
+      }
+      this.#put(next);
+      return { matched: 1, modified: 1 };
+    }
+    if (!upsert) return { matched: 0, modified: 0 };
+    const seed = seedFromFilter(filter) as StoredDocument;
+    const next = this.#applyUpdate(seed, bumped, true);
+    next._id ??= new ObjectId();
+    this.#insertNew(next);
+    return { matched: 0, modified: 0, upsertedId: this.#out({ id: next._id }).id };
+  }
+
+  #applyUpdate(doc: StoredDocument, update: UpdateFilter<Document> | Document[], inserting: boolean): StoredDocument {
+    const target = [clone(doc)];
+    let modifier: unknown = update;
+    if (!Array.isArray(update)) {
+      const { $setOnInsert, ...ops } = update as Document;
+      modifier = inserting && $setOnInsert !== undefined ? { ...ops, $set: { ...(ops['$set'] as Document), ...($setOnInsert as Document) } } : ops;
+    }
+    try {
+      mingoUpdateOne(target, {}, modifier as Parameters<typeof mingoUpdateOne>[2]);
+    } catch (cause) {
+      throw this.#error(ErrorCode.storeFailure, `update failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+    }
+    return this.#in(target[0] as StoredDocument);
+  }
+
+  #replaceOneSync(filter: Filter<Document>, replacement: StoredDocument, upsert: boolean): WriteOutcome {
+    assertReplacement(replacement);
+    const found = this.#first(filter, true);
+    if (found !== undefined) {
+      if (replacement._id !== undefined && idKey(replacement._id) !== idKey(found._id)) {
+        throw this.#error(ErrorCode.storeFailure, "the replacement would modify the immutable field '_id'");
+      }
+      this.#put(this.#in({ ...replacement, _id: found._id, _v: (found._v ?? 0) + 1 }));
+      return { matched: 1, modified: 1 };
+    }
+    if (!upsert) return { matched: 0, modified: 0 };
+    const id = replacement._id ?? seedFromFilter(filter)['_id'] ?? new ObjectId();
+    const next = this.#in({ ...replacement, _id: id, _v: 1 });
+    this.#insertNew(next);
+    return { matched: 0, modified: 0, upsertedId: this.#out({ id: next._id }).id };
+  }
+
+  #deleteOneSync(filter: Filter<Document>): number {
+    const found = this.#first(filter, true);
+    if (found === undefined) return 0;
+    this.#remove(found);
+    return 1;
+  }
+
+  *#range(range: HashRange, after: RangeCursor | null, filter?: Filter<Document>): Generator<StoredDocument> {
+    assertRange(range);
+    const query = filter !== undefined && Object.keys(filter).length > 0 ? new Query(filter) : null;
+    // Callers collect what they need before changing the index: splicing under a live generator would skip entries.
+    const ordered = this.#ordered;
+    for (let i = this.#startIndex(range, after); i < ordered.length; i++) {
+      const doc = ordered[i] as StoredDocument;
+      if (doc._h > range.end) return;
+      if (query === null || query.test(doc)) yield doc;
+    }
+  }
+
+  // --- ShardStore ------------------------------------------------------------------------
+
+  async ensureRoutingIndex(): Promise<void> {
+    this.#check();
+    this.#indexes.add(ROUTING_INDEX);
+  }
+
+  async hasRoutingIndex(): Promise<boolean> {
+    this.#check();
+    return this.#indexes.has(ROUTING_INDEX);
+  }
+
+  /** Records the index names; unique constraints other than `_id` are not enforced in memory. */
+  async createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
+    this.#check();
+    return specs.map((spec) => {
+      const name = spec.name ?? Object.entries(spec.key).map(([k, v]) => `${k}_${String(v)}`).join('_');
+      this.#indexes.add(name);
+      return name;
+    });
+  }
+
+  async ping(): Promise<void> {
+    this.#check();
+  }
+
+  async get(id: unknown): Promise<StoredDocument | null> {
+    this.#check();
+    const doc = this.#byId.get(idKey(id));
+    return doc === undefined ? null : this.#out(doc);
+  }
+
+  async find(filter: Filter<Document>, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
+    this.#check();
+    let docs = [...this.#matching(filter, false)];
+    if (options.sort !== undefined) {
+      const keys = normalizeSort(options.sort);
+      docs.sort((a, b) => {
+        for (const [path, dir] of keys) {
+          const c = compareBson(getPath(a, path), getPath(b, path));
+          if (c !== 0) return c * dir;
+        }
+        return 0;
+      });
+    }
+    const skip = options.skip ?? 0;
+    const limit = options.limit !== undefined && options.limit > 0 ? options.limit : Number.POSITIVE_INFINITY;
+    docs = docs.slice(skip, skip + limit);
+    if (options.projection !== undefined && Object.keys(options.projection).length > 0) {
+      docs = new Query({}).find(docs, options.projection).all() as StoredDocument[];
+    }
+    return docs.map((d) => this.#out(d));
+  }
+
+  async count(filter: Filter<Document>): Promise<number> {
+    this.#check();
+    let n = 0;
+    for (const _ of this.#matching(filter, false)) n++;
+    return n;
+  }
+
+  async insert(doc: StoredDocument): Promise<void> {
+    this.#check();
+    assertStorable(doc);
+    this.#insertNew(this.#in(doc));
+  }
+
+  async insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
+    this.#check();
+    docs.forEach(assertStorable);
+    let inserted = 0;
+    for (const doc of docs) {
+      if (this.#byId.has(idKey(doc._id))) continue;
+      this.#put(this.#in(doc));
+      inserted++;
+    }
+    return inserted;
+  }
+
+  async updateOne(
+    filter: Filter<Document>,
+    update: UpdateFilter<Document> | Document[],
+    options: { upsert?: boolean } = {},
+  ): Promise<WriteOutcome> {
+    this.#check();
+    return this.#updateOneSync(filter, update, options.upsert === true);
+  }
+
+  async replaceOne(filter: Filter<Document>, replacement: StoredDocument, options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
+    this.#check();
+    return this.#replaceOneSync(filter, replacement, options.upsert === true);
+  }
+
+  async deleteOne(filter: Filter<Document>): Promise<number> {
+    this.#check();
+    return this.#deleteOneSync(filter);
+  }
+
+  async bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
+    this.#check();
+    // Misuse is reported before anything is applied, as the driver validates a bulk before sending.
+    for (const op of ops) {
+      if ('insertOne' in op) assertStorable(op.insertOne.document);
+      else if ('updateOne' in op) withVersionBump(op.updateOne.update);
+      else if ('replaceOne' in op) assertReplacement(op.replaceOne.replacement);
+      else if (!('deleteOne' in op)) throw new ShardkitInvalidArgumentError('unknown bulk write op');
+    }
+    let inserted = 0;
+    let matched = 0;
+    let modified = 0;
+    let deleted = 0;
+    let upserted = 0;
+    const errors: Array<{ index: number; error: Error }> = [];
+    ops.forEach((op, index) => {
+      try {
+        if ('insertOne' in op) {
+          this.#insertNew(this.#in(op.insertOne.document));
+          inserted++;
+          return;
+        }
+        if ('deleteOne' in op) {
+          deleted += this.#deleteOneSync(op.deleteOne.filter);
+          return;
+        }
+        const outcome =
+          'updateOne' in op
+            ? this.#updateOneSync(op.updateOne.filter, op.updateOne.update, op.updateOne.upsert === true)
+            : this.#replaceOneSync(op.replaceOne.filter, op.replaceOne.replacement, op.replaceOne.upsert === true);
+        matched += outcome.matched;
+        modified += outcome.modified;
+        if (outcome.upsertedId !== undefined) upserted++;
+      } catch (error) {
+        errors.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    });
+    return { inserted, matched, modified, deleted, upserted, errors };
+  }
+
+  async fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
+    this.#check();
+    assertEpoch(epoch);
+    return keys.map(({ id, h }) => {
+      const existing = this.#byId.get(idKey(id));
+      let doc: StoredDocument;
+      if (existing === undefined) {
+        doc = this.#in(placeholder(id, h, epoch));
+        this.#put(doc);
+      } else if (existing._moved === undefined) {
+        doc = { ...existing, _moved: epoch };
+        this.#put(doc);
+      } else {
+        doc = existing;
+      }
+      return this.#out(doc);
+    });
+  }
+
+  async fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
+    this.#check();
+    assertLimit(limit);
+    assertEpoch(epoch);
+    const picked: StoredDocument[] = [];
+    for (const doc of this.#range(range, after)) {
+      if (doc._moved !== undefined) continue;
+      picked.push(doc);
+      if (picked.length >= limit) break;
+    }
+    return picked.map((doc) => {
+      // Only `_moved` changes, so the position in the routing index stays: replace in place.
+      const fenced = { ...doc, _moved: epoch };
+      this.#byId.set(idKey(doc._id), fenced);
+      this.#ordered[this.#position(doc)] = fenced;
+      return this.#out(fenced);
+    });
+  }
+
+  async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: Filter<Document>): Promise<StoredDocument[]> {
+    this.#check();
+    assertLimit(limit);
+    const out: StoredDocument[] = [];
+    for (const doc of this.#range(range, after, filter)) {
+      out.push(this.#out(doc));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  async countRange(range: HashRange, filter?: Filter<Document>): Promise<number> {
+    this.#check();
+    let n = 0;
+    for (const _ of this.#range(range, null, filter)) n++;
+    return n;
+  }
+
+  async checksumRange(range: HashRange, filter?: Filter<Document>): Promise<RangeChecksumResult> {
+    this.#check();
+    const sum = new RangeChecksum();
+    for (const doc of this.#range(range, null, filter)) sum.add(doc._id, doc._v);
+    return sum.result();
+  }
+
+  async deleteRange(range: HashRange, filter: Filter<Document>, limit: number): Promise<number> {
+    this.#check();
+    assertLimit(limit);
+    const victims: StoredDocument[] = [];
+    for (const doc of this.#range(range, null, filter)) {
+      victims.push(doc);
+      if (victims.length >= limit) break;
+    }
+    for (const doc of victims) this.#remove(doc);
+    return victims.length;
+  }
+
+  async tombstone(id: unknown, h: number, version: number): Promise<boolean> {
+    this.#check();
+    const existing = this.#byId.get(idKey(id));
+    if (existing?._moved !== undefined) return false;
+    this.#put(this.#in({ _id: id, _h: h, _v: version, _ts: true }));
+    return true;
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+  }
+}
+
+function assertEpoch(epoch: number): void {
+  if (!Number.isSafeInteger(epoch) || epoch < 1) {
+    throw new ShardkitInvalidArgumentError(`invalid epoch ${String(epoch)}: need a positive integer`);
+  }
+}

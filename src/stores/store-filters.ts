@@ -1,0 +1,162 @@
+/**
+ * Filters and update documents both stores build the same way, so `MongoStore` and `MemoryStore`
+ * apply identical conditions: live-only writes, `(_h, _id)` range scans with resume, `_v` bumps.
+ */
+import type { Document, Filter, UpdateFilter } from 'mongodb';
+import { ShardkitInvalidArgumentError } from '../errors.js';
+import { idKey, typesAfter } from './bson-order.js';
+import type { HashRange, RangeCursor, StoredDocument } from './shard-store.js';
+
+/** Conditions every application write carries: the document is not fenced, a placeholder or a tombstone. */
+export const LIVE: Readonly<Document> = Object.freeze({
+  _moved: { $exists: false },
+  _ph: { $exists: false },
+  _ts: { $exists: false },
+});
+
+/**
+ * AND of filters. Spreads them into one object when no top-level key repeats, because an upsert only
+ * seeds its new document from top-level equality fields on FerretDB (MongoDB also looks into `$and`).
+ */
+export function andFilters(...filters: ReadonlyArray<Filter<Document> | undefined>): Filter<Document> {
+  const parts = filters.filter((f): f is Filter<Document> => f !== undefined && Object.keys(f).length > 0);
+  const seen = new Set<string>();
+  for (const part of parts) {
+    for (const key of Object.keys(part)) {
+      if (seen.has(key)) return { $and: parts };
+      seen.add(key);
+    }
+  }
+  return Object.assign({}, ...parts) as Filter<Document>;
+}
+
+/** `filter` narrowed to live documents. */
+export function liveFilter(filter: Filter<Document>): Filter<Document> {
+  return andFilters(filter, LIVE);
+}
+
+/** Check a range once, with a precise error, before it reaches a query. */
+export function assertRange(range: HashRange): void {
+  const { start, end } = range;
+  if (!Number.isInteger(start) || !Number.isInteger(end) || start < -1 || end > 0xffffffff || start >= end) {
+    throw new ShardkitInvalidArgumentError(
+      `invalid hash range (${String(start)}, ${String(end)}]: need integers with -1 <= start < end <= 0xFFFFFFFF`,
+    );
+  }
+}
+
+/** Check a batch limit: a positive integer. */
+export function assertLimit(limit: number): void {
+  if (!Number.isInteger(limit) || limit < 1) {
+    throw new ShardkitInvalidArgumentError(`invalid limit ${String(limit)}: need a positive integer`);
+  }
+}
+
+/**
+ * Documents of `range` after the cursor `after`, in `(_h, _id)` order. A query's `$gt` only compares
+ * values of one BSON type, so ids of later types are added explicitly (42 and "42" share a point).
+ */
+export function rangeFilter(range: HashRange, after: RangeCursor | null): Filter<Document> {
+  if (after === null || after.h <= range.start) return { _h: { $gt: range.start, $lte: range.end } };
+  const later: Document[] = [{ _h: { $gt: after.h } }, { _id: { $gt: after.id } }];
+  const types = typesAfter(after.id);
+  if (types.length > 0) later.push({ _id: { $type: types } });
+  return { _h: { $gte: after.h, $lte: range.end }, $or: later };
+}
+
+const RESERVED_IN_UPDATES = ['_id', '_v', '_moved', '_ph', '_ts'] as const;
+
+function touchesReserved(path: string): string | undefined {
+  return RESERVED_IN_UPDATES.find((f) => path === f || path.startsWith(`${f}.`));
+}
+
+/**
+ * The caller's update plus `$inc: {_v: 1}` (a `$set` stage for a pipeline). Rejects updates that are
+ * not operator documents or that touch `_id`, `_v` or a marker: those belong to shardkit.
+ */
+export function withVersionBump(update: UpdateFilter<Document> | Document[]): UpdateFilter<Document> | Document[] {
+  if (Array.isArray(update)) {
+    if (update.length === 0) throw new ShardkitInvalidArgumentError('empty update pipeline');
+    return [...update, { $set: { _v: { $add: [{ $ifNull: ['$_v', 0] }, 1] } } }];
+  }
+  if (update === null || typeof update !== 'object') {
+    throw new ShardkitInvalidArgumentError('update must be an object of update operators or a pipeline');
+  }
+  const ops = Object.keys(update);
+  if (ops.length === 0) throw new ShardkitInvalidArgumentError('update must not be empty');
+  for (const op of ops) {
+    if (!op.startsWith('$')) {
+      throw new ShardkitInvalidArgumentError(`update must use update operators; got field '${op}' (use replaceOne to replace)`);
+    }
+    const fields = (update as Record<string, unknown>)[op];
+    if (fields === null || typeof fields !== 'object') continue;
+    for (const path of Object.keys(fields)) {
+      const target = op === '$rename' ? [path, String((fields as Record<string, unknown>)[path])] : [path];
+      for (const p of target) {
+        const reserved = touchesReserved(p);
+        if (reserved !== undefined) {
+          throw new ShardkitInvalidArgumentError(`update must not touch the reserved field '${reserved}' (${op} ${p})`);
+        }
+      }
+    }
+  }
+  const inc = (update as { $inc?: Document }).$inc;
+  return { ...update, $inc: { ...inc, _v: 1 } };
+}
+
+/** Rejects a replacement without `_id`/`_h`, or one that carries markers. */
+export function assertReplacement(replacement: StoredDocument): void {
+  if (replacement === null || typeof replacement !== 'object' || Array.isArray(replacement)) {
+    throw new ShardkitInvalidArgumentError('replacement must be a document');
+  }
+  for (const key of Object.keys(replacement)) {
+    if (key.startsWith('$')) throw new ShardkitInvalidArgumentError(`replacement must not contain operators ('${key}')`);
+  }
+  for (const marker of ['_moved', '_ph', '_ts'] as const) {
+    if (marker in replacement) throw new ShardkitInvalidArgumentError(`replacement must not carry the marker '${marker}'`);
+  }
+}
+
+/** Rejects a document to insert that has no `_id` or a non-uint32 `_h`. */
+export function assertStorable(doc: StoredDocument): void {
+  if (doc === null || typeof doc !== 'object' || doc._id === undefined) {
+    throw new ShardkitInvalidArgumentError('a stored document needs an _id');
+  }
+  if (!Number.isInteger(doc._h) || doc._h < 0 || doc._h > 0xffffffff) {
+    throw new ShardkitInvalidArgumentError(`a stored document needs _h, a uint32 ring point; got ${String(doc._h)}`);
+  }
+}
+
+/** Placeholder: the fence of a key that had no document here. */
+export function placeholder(id: unknown, h: number, epoch: number): StoredDocument {
+  return { _id: id, _h: h, _v: 0, _moved: epoch, _ph: true };
+}
+
+// Two FNV-1a variants (different offset bases) give 64 order-independent bits once summed/xored.
+function fnv1a(s: string, basis: number): number {
+  let h = basis;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Order-independent checksum of `(_id, _v)` pairs: equal sets give equal checksums on any store. */
+export class RangeChecksum {
+  #count = 0;
+  #sum = 0;
+  #xor = 0;
+
+  add(id: unknown, version: unknown): void {
+    const s = `${idKey(id)}\u0000${String(version)}`;
+    this.#count++;
+    this.#sum = (this.#sum + fnv1a(s, 0x811c9dc5)) >>> 0;
+    this.#xor = (this.#xor ^ fnv1a(s, 0x050c5d1f)) >>> 0;
+  }
+
+  result(): { count: number; checksum: string } {
+    const hex = (n: number): string => n.toString(16).padStart(8, '0');
+    return { count: this.#count, checksum: hex(this.#sum) + hex(this.#xor) };
+  }
+}
