@@ -64,7 +64,7 @@ function checkUnknownFields(obj: Record<string, unknown>, allowed: ReadonlySet<s
 /** Validate a shard id; throws `shardkit.topology.badId`. */
 export function validateShardId(id: unknown, where = 'shard'): string {
   if (typeof id !== 'string' || !SHARD_ID_PATTERN.test(id)) {
-    fail(ErrorCode.topologyBadId, `${where}.id must be 1..64 characters of [A-Za-z0-9._:-] (got ${show(id)})`);
+    fail(ErrorCode.topologyBadId, `${where}: id must be 1..64 characters of [A-Za-z0-9._:-] (got ${show(id)})`);
   }
   return id;
 }
@@ -72,7 +72,7 @@ export function validateShardId(id: unknown, where = 'shard'): string {
 /** Validate a weight; throws `shardkit.topology.badWeight`. */
 export function validateWeight(weight: unknown, where = 'shard'): number {
   if (typeof weight !== 'number' || !Number.isFinite(weight) || weight <= 0) {
-    fail(ErrorCode.topologyBadWeight, `${where}.weight must be a finite number > 0 (got ${show(weight)})`);
+    fail(ErrorCode.topologyBadWeight, `${where}: weight must be a finite number > 0 (got ${show(weight)})`);
   }
   return weight;
 }

@@ -1,0 +1,44 @@
+import type { Command } from 'commander';
+import { ErrorCode, ShardkitInputError } from '../../errors.js';
+import type { ShardKey } from '../../hash/types.js';
+import { Ring } from '../../ring/ring.js';
+import type { CliIO } from '../io.js';
+import { printJson } from '../program.js';
+import { formatTable } from '../table.js';
+import { loadTopologyFile } from '../topology-file.js';
+
+/**
+ * A command-line key as an integer key: a safe integer stays a number, a larger one becomes a
+ * bigint (both hash as their decimal digits), anything else is bad input.
+ */
+export function integerKey(text: string): number | bigint {
+  if (!/^-?\d+$/.test(text)) throw new ShardkitInputError(ErrorCode.keyInvalid, `--int: key ${JSON.stringify(text)} is not an integer`);
+  const n = Number(text);
+  return Number.isSafeInteger(n) ? n : BigInt(text);
+}
+
+/** Adds `route --topology FILE KEY...`. */
+export function register(program: Command, io: CliIO): void {
+  program
+    .command('route')
+    .description('Print the shard and ring point of each key')
+    .requiredOption('--topology <file>', 'topology file')
+    .option('--int', 'treat keys as integers (they route like their decimal digits)')
+    .option('--json', 'print [{"key", "shard", "point"}] as JSON')
+    .argument('<keys...>', 'keys to route')
+    .action(async (keys: string[], opts: { topology: string; int?: boolean; json?: boolean }) => {
+      const { topology } = await loadTopologyFile(io, opts.topology);
+      const ring = Ring.fromTopology(topology);
+      const routed = keys.map((text) => {
+        const key: ShardKey = opts.int === true ? integerKey(text) : text;
+        const point = ring.hash.point(key);
+        return { key, shard: ring.ownerOfPoint(point), point };
+      });
+      if (opts.json === true) {
+        // A bigint key has no JSON form; its decimal string is what it hashes as anyway.
+        printJson(io, routed.map((r) => ({ key: typeof r.key === 'bigint' ? r.key.toString() : r.key, shard: r.shard, point: r.point })));
+        return;
+      }
+      io.stdout.write(formatTable(['key', 'shard', 'point'], routed.map((r) => [String(r.key), r.shard, String(r.point)]), ['left', 'left', 'right']));
+    });
+}
