@@ -1,0 +1,256 @@
+import { LRUCache } from 'lru-cache';
+import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError } from '../errors.js';
+import type { RingHash, ShardKey } from '../hash/types.js';
+import { Ring } from '../ring/ring.js';
+import { Topology } from '../topology/topology.js';
+import type { TopologySpec } from '../topology/types.js';
+
+/** Default number of keys the router caches (twice hashring's default of 5000). */
+export const DEFAULT_CACHE_SIZE = 10_000;
+
+/** Options of {@link ShardRouter.fromTopology}. */
+export interface ShardRouterOptions {
+  /**
+   * Most keys held in the key -> shard LRU cache; 0 disables the cache. Default
+   * {@link DEFAULT_CACHE_SIZE}. A safe integer >= 0 (`shardkit.invalidArgument` otherwise).
+   */
+  readonly cacheSize?: number;
+}
+
+/** Counters since the router was built or {@link ShardRouter.resetStats} last ran. */
+export interface RouterStats {
+  /** Epoch of the topology routed by now. */
+  readonly epoch: number;
+  /** Lookups answered from the cache. */
+  readonly hits: number;
+  /** Lookups that hashed the key and searched the ring. */
+  readonly misses: number;
+  /** Keys in the cache now. */
+  readonly cached: number;
+  /** Lookups routed to each shard id, over every epoch since the last reset. */
+  readonly perShard: Record<string, number>;
+}
+
+/**
+ * Everything that belongs to one epoch, swapped as one object so that a lookup never pairs one
+ * epoch's ring with another epoch's cache: the cache holds shard *indices* into this ring.
+ */
+class EpochState {
+  readonly topology: Topology;
+  readonly ring: Ring;
+  readonly hash: RingHash;
+  readonly points: Uint32Array;
+  readonly owners: Uint8Array | Uint16Array;
+  readonly ids: readonly string[];
+  readonly counts: Float64Array;
+  readonly cache: LRUCache<string, number> | undefined;
+  readonly door: Doorkeeper | undefined;
+
+  constructor(topology: Topology, ring: Ring, cacheSize: number) {
+    this.topology = topology;
+    this.ring = ring;
+    this.hash = ring.hash;
+    this.points = ring.points;
+    this.owners = ring.owners;
+    this.ids = ring.shardIds;
+    this.counts = new Float64Array(ring.shardIds.length);
+    this.cache = cacheSize > 0 ? new LRUCache<string, number>({ max: cacheSize }) : undefined;
+    this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
+  }
+}
+
+/**
+ * TinyLFU's doorkeeper: one bit per slot, indexed by the low bits of the ring point the lookup has
+ * already computed. A key is admitted into the LRU only when its bit is already set, i.e. on its
+ * second sighting within a window, so a one-off scan of distinct keys costs a bit test per key
+ * instead of an LRU insertion plus an eviction (and does not flush the hot set). The bits are
+ * cleared every `window` new sightings so that stale sightings do not admit forever.
+ *
+ * Sizing: the window is twice the cache, so any key seen again within two cachefuls of distinct
+ * keys is admitted; 16 bits per cache entry (8 per window entry) keeps false admissions of one-off
+ * keys at about 6% on average (at most 12% just before a reset).
+ */
+class Doorkeeper {
+  readonly #bits: Int32Array;
+  readonly #mask: number;
+  readonly #window: number;
+  #added = 0;
+
+  constructor(cacheSize: number) {
+    const slots = Math.max(1024, 2 ** Math.ceil(Math.log2(cacheSize * 16)));
+    this.#bits = new Int32Array(slots >>> 5);
+    this.#mask = slots - 1;
+    this.#window = cacheSize * 2;
+  }
+
+  /** True when the point's slot was marked already; marks it otherwise. */
+  seen(point: number): boolean {
+    const slot = point & this.#mask;
+    const word = slot >>> 5;
+    const bit = 1 << (slot & 31);
+    const bits = this.#bits;
+    if ((bits[word]! & bit) !== 0) return true;
+    bits[word] = bits[word]! | bit;
+    if (++this.#added >= this.#window) {
+      bits.fill(0);
+      this.#added = 0;
+    }
+    return false;
+  }
+}
+
+/**
+ * Routes keys to shards over a consistent-hash {@link Ring}, with an admission-filtered LRU cache in
+ * front of the ring lookup.
+ *
+ * Caching: strings and safe integers are cached under their string form (`42` and `"42"` hash and
+ * route alike, so they may share an entry). Bigints, bytes and ObjectIds are routed through their
+ * canonical bytes every time and never cached: their string form would cost as much to build as the
+ * lookup it saves. Any string is a safe cache key, `__proto__` included (the cache is a `Map`).
+ *
+ * Epochs: {@link ShardRouter.setTopology} installs a newer topology's ring together with a fresh,
+ * empty cache in one assignment; an equal or older epoch is refused, so a router never goes back.
+ */
+export class ShardRouter {
+  #state: EpochState;
+  readonly #cacheSize: number;
+  #hits = 0;
+  #misses = 0;
+  /** Per-shard lookups of earlier epochs (and of this one up to the last fold). */
+  #carried = new Map<string, number>();
+
+  private constructor(state: EpochState, cacheSize: number) {
+    this.#state = state;
+    this.#cacheSize = cacheSize;
+  }
+
+  /**
+   * A router over a topology (validated with `Topology.from` if it is a plain object).
+   *
+   * @throws ShardkitInvalidArgumentError for a bad `cacheSize`; the topology's validation errors.
+   */
+  static fromTopology(t: Topology | TopologySpec, opts: ShardRouterOptions = {}): ShardRouter {
+    const cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
+      throw new ShardkitInvalidArgumentError(`cacheSize must be an integer >= 0 (got ${String(cacheSize)})`);
+    }
+    const topology = Topology.from(t);
+    return new ShardRouter(new EpochState(topology, Ring.fromTopology(topology), cacheSize), cacheSize);
+  }
+
+  /** The ring routed by now. */
+  get ring(): Ring {
+    return this.#state.ring;
+  }
+
+  /** The topology routed by now. */
+  get topology(): Topology {
+    return this.#state.topology;
+  }
+
+  /** Epoch of the topology routed by now. */
+  get epoch(): number {
+    return this.#state.topology.epoch;
+  }
+
+  /** The cache capacity this router was built with (0: no cache). */
+  get cacheSize(): number {
+    return this.#cacheSize;
+  }
+
+  /**
+   * Id of the shard that owns `key`.
+   *
+   * @throws ShardkitInputError `shardkit.key.invalid` when `key` is not a {@link ShardKey}.
+   */
+  route(key: ShardKey): string {
+    if (typeof key === 'string') return this.routeString(key);
+    if (typeof key === 'number' && Number.isSafeInteger(key)) return this.routeString(String(key));
+    const s = this.#state;
+    // Validation of everything else happens in hash.point (canonicalKeyBytes).
+    const owner = s.owners[s.ring.locate(s.hash.point(key))]!;
+    this.#misses++;
+    s.counts[owner]!++;
+    return s.ids[owner]!;
+  }
+
+  /** Id of the shard that owns a string key: the hot path of {@link ShardRouter.route}. */
+  routeString(key: string): string {
+    const s = this.#state;
+    const cache = s.cache;
+    if (cache !== undefined) {
+      const cached = cache.get(key);
+      if (cached !== undefined) {
+        this.#hits++;
+        s.counts[cached]!++;
+        return s.ids[cached]!;
+      }
+    }
+    this.#misses++;
+    const point = s.hash.pointOfString(key);
+    const owner = s.owners[s.ring.locate(point)]!;
+    s.counts[owner]!++;
+    if (cache !== undefined && s.door!.seen(point)) cache.set(key, owner);
+    return s.ids[owner]!;
+  }
+
+  /**
+   * The key's ring point under the current topology's hash (the `_h` a document stores).
+   *
+   * @throws ShardkitInputError `shardkit.key.invalid` when `key` is not a {@link ShardKey}.
+   */
+  point(key: ShardKey): number {
+    return this.#state.hash.point(key);
+  }
+
+  /**
+   * Route by a newer topology from now on. The ring is built first; only then are ring, topology and
+   * an empty cache installed together, so a failure leaves the router as it was and no lookup after
+   * the call can see an entry cached under the previous epoch.
+   *
+   * @throws ShardkitConflictError `shardkit.topology.staleEpoch` when `t.epoch` is not newer than
+   * {@link ShardRouter.epoch}; the topology's validation errors.
+   */
+  setTopology(t: Topology | TopologySpec): void {
+    const topology = Topology.from(t);
+    const current = this.epoch;
+    if (topology.epoch <= current) {
+      throw new ShardkitConflictError(
+        ErrorCode.staleEpoch,
+        `topology epoch ${topology.epoch} is not newer than the router's epoch ${current}`,
+      );
+    }
+    const next = new EpochState(topology, Ring.fromTopology(topology), this.#cacheSize);
+    this.#fold();
+    this.#state = next;
+  }
+
+  /** Counters since the router was built or last reset. */
+  stats(): RouterStats {
+    const perShard = new Map(this.#carried);
+    const s = this.#state;
+    s.ids.forEach((id, i) => perShard.set(id, (perShard.get(id) ?? 0) + s.counts[i]!));
+    return {
+      epoch: this.epoch,
+      hits: this.#hits,
+      misses: this.#misses,
+      cached: s.cache?.size ?? 0,
+      // fromEntries defines own data properties, so no shard id can reach Object.prototype.
+      perShard: Object.fromEntries(perShard),
+    };
+  }
+
+  /** Zero every counter (the cache is kept). */
+  resetStats(): void {
+    this.#hits = 0;
+    this.#misses = 0;
+    this.#carried = new Map();
+    this.#state.counts.fill(0);
+  }
+
+  #fold(): void {
+    const s = this.#state;
+    s.ids.forEach((id, i) => this.#carried.set(id, (this.#carried.get(id) ?? 0) + s.counts[i]!));
+    s.counts.fill(0);
+  }
+}

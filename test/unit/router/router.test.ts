@@ -1,0 +1,271 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { ObjectId } from 'mongodb';
+import { ErrorCode, ShardkitConflictError, ShardkitInputError, ShardkitInvalidArgumentError } from '../../../src/errors.js';
+import type { ShardKey } from '../../../src/hash/types.js';
+import { Ring } from '../../../src/ring/ring.js';
+import { DEFAULT_CACHE_SIZE, ShardRouter } from '../../../src/router/router.js';
+import { Topology } from '../../../src/topology/topology.js';
+import type { HashName, TopologySpec } from '../../../src/topology/types.js';
+
+function spec(ids: readonly string[], over: Partial<TopologySpec> = {}): TopologySpec {
+  return {
+    name: 'test',
+    epoch: 1,
+    hash: 'xxhash32',
+    vnodes: 64,
+    placement: 'hashed',
+    shards: ids.map((id) => ({ id, weight: 1 })),
+    ...over,
+  };
+}
+
+const anyKey = (): fc.Arbitrary<ShardKey> =>
+  fc.oneof(
+    fc.string({ unit: 'binary', maxLength: 40 }),
+    fc.constantFrom('__proto__', 'constructor', 'hasOwnProperty', 'toString', ''),
+    fc.maxSafeInteger(),
+    fc.bigInt(),
+    fc.uint8Array({ maxLength: 24 }),
+    fc.uint8Array({ minLength: 12, maxLength: 12 }).map((b) => new ObjectId(b)),
+  );
+
+describe('router/ShardRouter', function () {
+  describe('.fromTopology', function () {
+    it('validates a plain topology and defaults the cache size', function () {
+      const router = ShardRouter.fromTopology(spec(['a', 'b']));
+      expect(router.topology).to.be.instanceOf(Topology);
+      expect(router.epoch).to.equal(1);
+      expect(router.cacheSize).to.equal(DEFAULT_CACHE_SIZE);
+      expect(router.ring.shardIds).to.deep.equal(['a', 'b']);
+    });
+
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      context(`when cacheSize is ${bad}`, function () {
+        it('throws shardkit.invalidArgument', function () {
+          expect(() => ShardRouter.fromTopology(spec(['a']), { cacheSize: bad })).to.throw(ShardkitInvalidArgumentError);
+        });
+      });
+    }
+
+    context('when the topology is invalid', function () {
+      it('throws the topology validation error', function () {
+        expect(() => ShardRouter.fromTopology(spec([]))).to.throw(ShardkitInputError);
+      });
+    });
+  });
+
+  describe('#route', function () {
+    for (const hash of ['xxhash32', 'ketama'] as HashName[]) {
+      for (const cacheSize of [0, 3, 1000]) {
+        context(`when the hash is ${hash} and cacheSize is ${cacheSize}`, function () {
+          it('answers exactly what ring.route answers, for every kind of key, repeatedly', function () {
+            const t = spec(['s1', 's2', 's3', 's4'], { hash });
+            const router = ShardRouter.fromTopology(t, { cacheSize });
+            const ring = Ring.fromTopology(t);
+            fc.assert(
+              fc.property(fc.array(anyKey(), { maxLength: 30 }), (keys) => {
+                // Each key three times: the second sighting admits it, the third is a hit.
+                for (const key of [...keys, ...keys, ...keys]) expect(router.route(key)).to.equal(ring.route(key));
+              }),
+              { numRuns: 150 },
+            );
+          });
+        });
+      }
+    }
+
+    it('is deterministic across router instances', function () {
+      const a = ShardRouter.fromTopology(spec(['x', 'y', 'z']));
+      const b = ShardRouter.fromTopology(spec(['x', 'y', 'z']), { cacheSize: 0 });
+      fc.assert(
+        fc.property(anyKey(), (key) => {
+          expect(a.route(key)).to.equal(b.route(key));
+        }),
+      );
+    });
+
+    it('routes 42, 42n and "42" to the same shard', function () {
+      const router = ShardRouter.fromTopology(spec(['a', 'b', 'c', 'd', 'e']));
+      for (let i = 0; i < 200; i++) {
+        expect(router.route(i)).to.equal(router.route(String(i)));
+        expect(router.route(BigInt(i))).to.equal(router.route(String(i)));
+      }
+    });
+
+    it('keys named after Object.prototype members route and cache like any other', function () {
+      const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 10 });
+      const ring = router.ring;
+      for (let i = 0; i < 3; i++) {
+        for (const key of ['__proto__', 'constructor', 'toString', 'valueOf']) expect(router.route(key)).to.equal(ring.route(key));
+      }
+      expect(router.stats().hits).to.be.greaterThan(0);
+    });
+
+    for (const bad of [1.5, null, undefined, true, {}, [], Number.NaN]) {
+      context(`when the key is ${String(bad)}`, function () {
+        it('throws shardkit.key.invalid', function () {
+          const router = ShardRouter.fromTopology(spec(['a']));
+          expect(() => router.route(bad as unknown as ShardKey))
+            .to.throw(ShardkitInputError)
+            .with.property('code', ErrorCode.keyInvalid);
+        });
+      });
+    }
+  });
+
+  describe('#point', function () {
+    it("is the ring hash's point of the key", function () {
+      const router = ShardRouter.fromTopology(spec(['a'], { hash: 'ketama' }));
+      fc.assert(
+        fc.property(anyKey(), (key) => {
+          expect(router.point(key)).to.equal(router.ring.hash.point(key));
+        }),
+      );
+    });
+  });
+
+  describe('cache admission', function () {
+    context('when keys are seen once (a scan)', function () {
+      it('caches almost none of them', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        for (let i = 0; i < 4000; i++) router.route(`scan:${i}`);
+        const { cached, hits } = router.stats();
+        // Only doorkeeper false positives get in: about 6% of the keys (~240 of 4000) on average.
+        expect(cached).to.be.below(400);
+        expect(hits).to.equal(0);
+      });
+    });
+
+    context('when a hot set is re-read', function () {
+      it('admits it on the second sighting and serves it from the cache after', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        const hot = Array.from({ length: 500 }, (_, i) => `hot:${i}`);
+        for (const k of hot) router.route(k);
+        for (const k of hot) router.route(k);
+        router.resetStats();
+        for (const k of hot) router.route(k);
+        expect(router.stats().hits).to.equal(hot.length);
+        expect(router.stats().misses).to.equal(0);
+      });
+
+      it('keeps the hot set cached while a scan passes through', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        const hot = Array.from({ length: 500 }, (_, i) => `hot:${i}`);
+        for (let r = 0; r < 2; r++) for (const k of hot) router.route(k);
+        for (let i = 0; i < 5000; i++) {
+          router.route(`scan:${i}`);
+          if (i % 10 === 0) router.route(hot[(i / 10) % hot.length]!);
+        }
+        router.resetStats();
+        for (const k of hot) router.route(k);
+        // A plain LRU of 1000 would hold none of the hot set after 5000 distinct scan keys.
+        expect(router.stats().hits).to.be.above(hot.length * 0.9);
+      });
+    });
+
+    context('when the cache is disabled', function () {
+      it('never hits', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 0 });
+        for (let r = 0; r < 3; r++) for (let i = 0; i < 100; i++) router.route(`k${i}`);
+        expect(router.stats()).to.include({ hits: 0, misses: 300, cached: 0 });
+      });
+    });
+
+    it('never holds more than cacheSize keys', function () {
+      const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 50 });
+      for (let r = 0; r < 3; r++) for (let i = 0; i < 500; i++) router.route(`k${i}`);
+      expect(router.stats().cached).to.be.at.most(50);
+    });
+  });
+
+  describe('#setTopology', function () {
+    it('routes by the new ring at once and never answers from the previous epoch', function () {
+      fc.assert(
+        fc.property(
+          fc.array(fc.string({ maxLength: 12 }), { minLength: 1, maxLength: 40 }),
+          fc.constantFrom<'xxhash32' | 'ketama'>('xxhash32', 'ketama'),
+          fc.integer({ min: 1, max: 64 }),
+          (keys, hash, cacheSize) => {
+            const t1 = Topology.from(spec(['a', 'b', 'c'], { hash }));
+            const t2 = t1.with({ kind: 'add', shard: { id: 'd', weight: 2 } });
+            const t3 = t2.with({ kind: 'remove', id: 'a' });
+            const router = ShardRouter.fromTopology(t1, { cacheSize });
+            for (const t of [t2, t3]) {
+              // Warm the cache under the old epoch so stale entries would exist if not cleared.
+              for (let r = 0; r < 3; r++) for (const k of keys) router.route(k);
+              router.setTopology(t);
+              const ring = Ring.fromTopology(t);
+              for (let r = 0; r < 3; r++) for (const k of keys) expect(router.route(k)).to.equal(ring.route(k));
+              expect(router.epoch).to.equal(t.epoch);
+            }
+          },
+        ),
+        { numRuns: 100 },
+      );
+    });
+
+    it('starts the new epoch with an empty cache', function () {
+      const t1 = Topology.from(spec(['a', 'b']));
+      const router = ShardRouter.fromTopology(t1, { cacheSize: 100 });
+      for (let r = 0; r < 2; r++) for (let i = 0; i < 50; i++) router.route(`k${i}`);
+      expect(router.stats().cached).to.equal(50);
+      router.setTopology(t1.with({ kind: 'add', shard: { id: 'c', weight: 1 } }));
+      expect(router.stats().cached).to.equal(0);
+    });
+
+    for (const epoch of [3, 2]) {
+      context(`when the new epoch (${epoch}) is not newer than the current one (3)`, function () {
+        it('refuses with shardkit.topology.staleEpoch and keeps routing as before', function () {
+          const router = ShardRouter.fromTopology(spec(['a', 'b'], { epoch: 3 }));
+          const before = router.ring;
+          expect(() => router.setTopology(spec(['c'], { epoch })))
+            .to.throw(ShardkitConflictError)
+            .with.property('code', ErrorCode.staleEpoch);
+          expect(router.ring).to.equal(before);
+          expect(router.epoch).to.equal(3);
+          expect(router.route('k')).to.be.oneOf(['a', 'b']);
+        });
+      });
+    }
+
+    context('when the new topology is invalid', function () {
+      it('throws and keeps the current epoch', function () {
+        const router = ShardRouter.fromTopology(spec(['a']));
+        expect(() => router.setTopology(spec([], { epoch: 5 }))).to.throw(ShardkitInputError);
+        expect(router.epoch).to.equal(1);
+      });
+    });
+  });
+
+  describe('#stats', function () {
+    it('counts hits, misses and per-shard lookups, carried across epochs', function () {
+      const t1 = Topology.from(spec(['a', 'b']));
+      const router = ShardRouter.fromTopology(t1, { cacheSize: 100 });
+      const keys = Array.from({ length: 40 }, (_, i) => `k${i}`);
+      for (let r = 0; r < 3; r++) for (const k of keys) router.route(k);
+      const s1 = router.stats();
+      expect(s1.hits + s1.misses).to.equal(120);
+      // Every first sighting misses and every third one hits; a doorkeeper false positive may
+      // turn a second sighting into a hit as well.
+      expect(s1.misses).to.be.at.least(40);
+      expect(s1.hits).to.be.at.least(40);
+      const want: Record<string, number> = { a: 0, b: 0 };
+      for (const k of keys) want[router.ring.route(k)]! += 3;
+      expect(s1.perShard).to.deep.equal(want);
+
+      router.setTopology(t1.with({ kind: 'remove', id: 'a' }));
+      for (const k of keys) router.route(k);
+      const s2 = router.stats();
+      expect(s2.epoch).to.equal(2);
+      expect(s2.perShard).to.deep.equal({ a: want.a, b: want.b! + 40 });
+    });
+
+    it('resetStats zeroes the counters and keeps the cache', function () {
+      const router = ShardRouter.fromTopology(spec(['a']), { cacheSize: 10 });
+      for (let r = 0; r < 2; r++) router.route('k');
+      router.resetStats();
+      expect(router.stats()).to.deep.include({ hits: 0, misses: 0, perShard: { a: 0 }, cached: 1 });
+    });
+  });
+});
