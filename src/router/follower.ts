@@ -1,0 +1,220 @@
+import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitRouterError } from '../errors.js';
+import type { ConfigStore, RoutingState } from '../config-store/types.js';
+import type { RoutingSource } from './routing-source.js';
+
+/** Milliseconds since the epoch; injectable so leases can be tested with a fake clock. */
+export type FollowerClock = () => number;
+
+/** Options of {@link TopologyFollower.start}. */
+export interface TopologyFollowerOptions {
+  /**
+   * How long a successfully loaded state may be served without another successful refresh (ms).
+   * Counted from the moment the successful load was *sent*, so the lease never outlives what the
+   * store said by more than `leaseMs`.
+   */
+  readonly leaseMs: number;
+  /**
+   * Background refresh period (ms); default `leaseMs / 3`, so two refreshes may fail before the
+   * lease runs out. 0 disables the timer (refresh by hand).
+   */
+  readonly refreshIntervalMs?: number;
+  /** Time source (ms); defaults to `Date.now`. */
+  readonly clock?: FollowerClock;
+}
+
+/** Called when the follower moves to a newer state. */
+export type StateListener = (state: RoutingState, previous: RoutingState) => void;
+
+/**
+ * A router's view of the routing state: loads it from a config store, refreshes it on an unref'd
+ * timer and holds it on a lease. Once the lease has run out without a successful refresh,
+ * {@link current} throws the retryable `shardkit.router.leaseExpired` (and starts a refresh), so a
+ * router cut off from the config store stops serving instead of routing by a topology that may be
+ * long gone. Epochs never go back: a store answering with an older epoch than the one held does not
+ * renew the lease.
+ */
+export class TopologyFollower implements RoutingSource {
+  readonly #store: ConfigStore;
+  readonly #leaseMs: number;
+  readonly #clock: FollowerClock;
+  readonly #listeners = new Set<StateListener>();
+  #state: RoutingState;
+  #leaseExpiresAt: number;
+  #inflight: Promise<RoutingState> | null = null;
+  #queued: Promise<RoutingState> | null = null;
+  #timer: NodeJS.Timeout | null = null;
+  #lastError: unknown = undefined;
+  #closed = false;
+
+  private constructor(store: ConfigStore, state: RoutingState, loadedAt: number, leaseMs: number, clock: FollowerClock) {
+    this.#store = store;
+    this.#state = state;
+    this.#leaseMs = leaseMs;
+    this.#clock = clock;
+    this.#leaseExpiresAt = loadedAt + leaseMs;
+  }
+
+  /**
+   * Load the state from `store` and start following it. Rejects with `shardkit.config.noState`
+   * when nothing was published yet, or with the store's error when it cannot be read.
+   */
+  static async start(store: ConfigStore, options: TopologyFollowerOptions): Promise<TopologyFollower> {
+    const { leaseMs } = options;
+    if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
+      throw new TypeError(`leaseMs must be a positive number, got ${String(leaseMs)}`);
+    }
+    const interval = options.refreshIntervalMs ?? Math.max(1, Math.floor(leaseMs / 3));
+    if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
+      throw new TypeError(`refreshIntervalMs must be a number >= 0, got ${String(interval)}`);
+    }
+    const clock = options.clock ?? Date.now;
+    const sentAt = clock();
+    const state = await store.load();
+    if (state === null) throw noStateError();
+    const follower = new TopologyFollower(store, state, sentAt, leaseMs, clock);
+    if (interval > 0) {
+      follower.#timer = setInterval(() => {
+        follower.#refreshQuietly();
+      }, interval);
+      // A follower must never keep a process alive on its own.
+      follower.#timer.unref();
+    }
+    return follower;
+  }
+
+  /** The state to route by; throws `shardkit.router.leaseExpired` once the lease ran out. */
+  current(): RoutingState {
+    const now = this.#clock();
+    if (now > this.#leaseExpiresAt) {
+      this.#refreshQuietly();
+      throw new ShardkitRouterError(
+        ErrorCode.leaseExpired,
+        `routing lease expired ${now - this.#leaseExpiresAt} ms ago (epoch ${this.#state.epoch}); ` +
+          `no successful refresh from the config store since${describe(this.#lastError)}`,
+        this.#lastError === undefined ? {} : { cause: this.#lastError },
+      );
+    }
+    return this.#state;
+  }
+
+  /**
+   * Load the newest state with a request sent after this call (concurrent calls share loads: at
+   * most one in flight and one queued). Resolves to the state held
+   * afterwards, with the lease renewed; rejects with the store's error, with
+   * `shardkit.config.noState`, or with `shardkit.topology.staleEpoch` when the store answered with
+   * an epoch older than the one held.
+   */
+  refresh(): Promise<RoutingState> {
+    if (this.#inflight === null) return this.#startLoad();
+    // The load in flight was sent before this call and may predate what the caller saw (a shard
+    // saying "moved"): queue one more load after it, shared by every caller that arrives meanwhile.
+    this.#queued ??= this.#inflight.then(
+      () => this.#startLoad(),
+      () => this.#startLoad(),
+    );
+    return this.#queued;
+  }
+
+  #startLoad(): Promise<RoutingState> {
+    this.#queued = null;
+    const load = this.#load().finally(() => {
+      if (this.#inflight === load) this.#inflight = null;
+    });
+    this.#inflight = load;
+    return load;
+  }
+
+  /** Subscribe to moves to a newer state; returns the unsubscribe function. */
+  onChange(listener: StateListener): () => void {
+    this.#listeners.add(listener);
+    return () => {
+      this.#listeners.delete(listener);
+    };
+  }
+
+  /** The state held, whatever its lease (for status displays; route with {@link current}). */
+  get state(): RoutingState {
+    return this.#state;
+  }
+
+  /** When the lease runs out unless a refresh succeeds (ms since the epoch). */
+  get leaseExpiresAt(): number {
+    return this.#leaseExpiresAt;
+  }
+
+  /** The last refresh failure, cleared by the next success. */
+  get lastError(): unknown {
+    return this.#lastError;
+  }
+
+  /** Stop the background refresh. The config store stays open: it belongs to the caller. */
+  close(): void {
+    this.#closed = true;
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
+  }
+
+  /** True once {@link close} was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  async #load(): Promise<RoutingState> {
+    const sentAt = this.#clock();
+    let next: RoutingState | null;
+    try {
+      next = await this.#store.load();
+    } catch (error) {
+      this.#lastError = error;
+      throw error;
+    }
+    if (next === null) {
+      const error = noStateError();
+      this.#lastError = error;
+      throw error;
+    }
+    const previous = this.#state;
+    if (next.epoch < previous.epoch) {
+      const error = new ShardkitConflictError(
+        ErrorCode.staleEpoch,
+        `config store answered epoch ${next.epoch}, older than the epoch ${previous.epoch} this router already follows`,
+      );
+      this.#lastError = error;
+      throw error;
+    }
+    this.#lastError = undefined;
+    // A slow load that overlapped a faster one must not shorten the lease.
+    this.#leaseExpiresAt = Math.max(this.#leaseExpiresAt, sentAt + this.#leaseMs);
+    if (next.epoch > previous.epoch) {
+      this.#state = next;
+      for (const listener of this.#listeners) {
+        try {
+          listener(next, previous);
+        } catch {
+          // A listener's bug must not stop routing on the new state.
+        }
+      }
+    }
+    return this.#state;
+  }
+
+  #refreshQuietly(): void {
+    if (this.#closed) return;
+    // Any load, even one already in flight, serves a background refresh.
+    (this.#inflight ?? this.refresh()).catch(() => {
+      // Recorded in lastError; the lease decides when this starts to matter.
+    });
+  }
+}
+
+function noStateError(): ShardkitError {
+  return new ShardkitError(
+    ErrorCode.configNoState,
+    'the config store holds no topology yet: publish one with `shardkit init --config FILE`',
+  );
+}
+
+function describe(error: unknown): string {
+  if (error === undefined) return '';
+  return `: ${error instanceof Error ? error.message : String(error)}`;
+}
