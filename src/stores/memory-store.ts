@@ -8,7 +8,7 @@
  */
 import { Query, updateOne as mingoUpdateOne } from 'mingo';
 import { BSON, ObjectId } from 'mongodb';
-import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
+import type { Document, Sort, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { compareBson, idKey } from './bson-order.js';
 import type {
@@ -18,6 +18,7 @@ import type {
   ShardStore,
   StoreBulkResult,
   StoredDocument,
+  StoreFilter,
   StoreFindOptions,
   StoreWriteOp,
   WriteOutcome,
@@ -81,7 +82,7 @@ function normalizeSort(sort: Sort): Array<[string, 1 | -1]> {
 }
 
 /** Upserts seed their new document from the filter's top-level equality fields, as the servers do. */
-function seedFromFilter(filter: Filter<Document>): Document {
+function seedFromFilter(filter: StoreFilter): Document {
   const seed: Document = {};
   for (const [key, value] of Object.entries(filter)) {
     if (key.startsWith('$')) continue;
@@ -201,7 +202,7 @@ export class MemoryStore implements ShardStore {
   }
 
   /** Documents matching `filter`, using the `_id` map when the filter names ids. */
-  *#matching(filter: Filter<Document>, liveOnly: boolean): Generator<StoredDocument> {
+  *#matching(filter: StoreFilter, liveOnly: boolean): Generator<StoredDocument> {
     const { _id: idCond, ...rest } = filter as Document;
     let candidates: Iterable<StoredDocument>;
     let restFilter: Document = filter;
@@ -230,7 +231,7 @@ export class MemoryStore implements ShardStore {
     }
   }
 
-  #first(filter: Filter<Document>, liveOnly: boolean): StoredDocument | undefined {
+  #first(filter: StoreFilter, liveOnly: boolean): StoredDocument | undefined {
     for (const doc of this.#matching(filter, liveOnly)) return doc;
     return undefined;
   }
@@ -242,7 +243,7 @@ export class MemoryStore implements ShardStore {
     this.#put(doc);
   }
 
-  #updateOneSync(filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): WriteOutcome {
+  #updateOneSync(filter: StoreFilter, update: UpdateFilter<Document> | Document[], upsert: boolean): WriteOutcome {
     const bumped = withVersionBump(update);
     const found = this.#first(filter, true);
     if (found !== undefined) {
@@ -276,7 +277,7 @@ export class MemoryStore implements ShardStore {
     return this.#in(target[0] as StoredDocument);
   }
 
-  #replaceOneSync(filter: Filter<Document>, replacement: StoredDocument, upsert: boolean): WriteOutcome {
+  #replaceOneSync(filter: StoreFilter, replacement: StoredDocument, upsert: boolean): WriteOutcome {
     assertReplacement(replacement);
     const found = this.#first(filter, true);
     if (found !== undefined) {
@@ -293,14 +294,14 @@ export class MemoryStore implements ShardStore {
     return { matched: 0, modified: 0, upsertedId: this.#out({ id: next._id }).id };
   }
 
-  #deleteOneSync(filter: Filter<Document>): number {
+  #deleteOneSync(filter: StoreFilter): number {
     const found = this.#first(filter, true);
     if (found === undefined) return 0;
     this.#remove(found);
     return 1;
   }
 
-  *#range(range: HashRange, after: RangeCursor | null, filter?: Filter<Document>): Generator<StoredDocument> {
+  *#range(range: HashRange, after: RangeCursor | null, filter?: StoreFilter): Generator<StoredDocument> {
     assertRange(range);
     const query = filter !== undefined && Object.keys(filter).length > 0 ? new Query(filter) : null;
     // Callers collect what they need before changing the index: splicing under a live generator would skip entries.
@@ -344,7 +345,7 @@ export class MemoryStore implements ShardStore {
     return doc === undefined ? null : this.#out(doc);
   }
 
-  async find(filter: Filter<Document>, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
+  async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
     this.#check();
     let docs = [...this.#matching(filter, false)];
     if (options.sort !== undefined) {
@@ -366,7 +367,7 @@ export class MemoryStore implements ShardStore {
     return docs.map((d) => this.#out(d));
   }
 
-  async count(filter: Filter<Document>): Promise<number> {
+  async count(filter: StoreFilter): Promise<number> {
     this.#check();
     let n = 0;
     for (const _ of this.#matching(filter, false)) n++;
@@ -392,7 +393,7 @@ export class MemoryStore implements ShardStore {
   }
 
   async updateOne(
-    filter: Filter<Document>,
+    filter: StoreFilter,
     update: UpdateFilter<Document> | Document[],
     options: { upsert?: boolean } = {},
   ): Promise<WriteOutcome> {
@@ -400,12 +401,12 @@ export class MemoryStore implements ShardStore {
     return this.#updateOneSync(filter, update, options.upsert === true);
   }
 
-  async replaceOne(filter: Filter<Document>, replacement: StoredDocument, options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
+  async replaceOne(filter: StoreFilter, replacement: StoredDocument, options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
     this.#check();
     return this.#replaceOneSync(filter, replacement, options.upsert === true);
   }
 
-  async deleteOne(filter: Filter<Document>): Promise<number> {
+  async deleteOne(filter: StoreFilter): Promise<number> {
     this.#check();
     return this.#deleteOneSync(filter);
   }
@@ -488,7 +489,7 @@ export class MemoryStore implements ShardStore {
     });
   }
 
-  async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: Filter<Document>): Promise<StoredDocument[]> {
+  async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     this.#check();
     assertLimit(limit);
     const out: StoredDocument[] = [];
@@ -499,21 +500,21 @@ export class MemoryStore implements ShardStore {
     return out;
   }
 
-  async countRange(range: HashRange, filter?: Filter<Document>): Promise<number> {
+  async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
     this.#check();
     let n = 0;
     for (const _ of this.#range(range, null, filter)) n++;
     return n;
   }
 
-  async checksumRange(range: HashRange, filter?: Filter<Document>): Promise<RangeChecksumResult> {
+  async checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
     this.#check();
     const sum = new RangeChecksum();
     for (const doc of this.#range(range, null, filter)) sum.add(doc._id, doc._v);
     return sum.result();
   }
 
-  async deleteRange(range: HashRange, filter: Filter<Document>, limit: number): Promise<number> {
+  async deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
     this.#check();
     assertLimit(limit);
     const victims: StoredDocument[] = [];

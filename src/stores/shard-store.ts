@@ -16,6 +16,12 @@
  */
 import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
 
+/**
+ * A MongoDB query filter. Typed as loosely as `Document` on purpose: the driver's `Filter<Document>`
+ * pins `_id` to `ObjectId`, while shard keys are strings, numbers, bytes. Every `Filter<Document>` fits.
+ */
+export type StoreFilter = Filter<Document> | Document;
+
 /** Reserved field names. */
 export const Field = {
   hash: '_h',
@@ -78,9 +84,9 @@ export interface RangeChecksumResult {
 /** One write of a bulk, applied with the same conditions as the single-document calls. */
 export type StoreWriteOp =
   | { readonly insertOne: { readonly document: StoredDocument } }
-  | { readonly updateOne: { readonly filter: Filter<Document>; readonly update: UpdateFilter<Document> | Document[]; readonly upsert?: boolean } }
-  | { readonly replaceOne: { readonly filter: Filter<Document>; readonly replacement: StoredDocument; readonly upsert?: boolean } }
-  | { readonly deleteOne: { readonly filter: Filter<Document> } };
+  | { readonly updateOne: { readonly filter: StoreFilter; readonly update: UpdateFilter<Document> | Document[]; readonly upsert?: boolean } }
+  | { readonly replaceOne: { readonly filter: StoreFilter; readonly replacement: StoredDocument; readonly upsert?: boolean } }
+  | { readonly deleteOne: { readonly filter: StoreFilter } };
 
 /** Result of a bulk: counts plus, per op index, any error (ordered: false semantics). */
 export interface StoreBulkResult {
@@ -110,23 +116,23 @@ export interface ShardStore {
   /** Raw read by `_id`: markers included, so the caller can see fences and tombstones. */
   get(id: unknown): Promise<StoredDocument | null>;
   /** Raw query, markers included (callers filter them out). */
-  find(filter: Filter<Document>, options?: StoreFindOptions): Promise<StoredDocument[]>;
+  find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]>;
   /** Count of documents matching a raw filter (markers included unless filtered). */
-  count(filter: Filter<Document>): Promise<number>;
+  count(filter: StoreFilter): Promise<number>;
 
   /** Insert; an existing `_id` of any kind fails with `shardkit.store.duplicateKey`. */
   insert(doc: StoredDocument): Promise<void>;
   /** Insert each document whose `_id` is absent; returns how many were inserted. Idempotent. */
   insertIfAbsent(docs: readonly StoredDocument[]): Promise<number>;
   /** Update one live document matching `filter`; bumps `_v`. Upsert inserts with `_v: 1` (caller sets `_h` via `$setOnInsert`). */
-  updateOne(filter: Filter<Document>, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome>;
+  updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome>;
   /**
    * Replace one live document matching `filter`; the replacement carries `_id` (optional, must not
    * change) and `_h`. The store sets `_v` (the replaced version + 1, or 1 when an upsert inserts).
    */
-  replaceOne(filter: Filter<Document>, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome>;
+  replaceOne(filter: StoreFilter, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome>;
   /** Delete one live document matching `filter`; returns 0 or 1. */
-  deleteOne(filter: Filter<Document>): Promise<number>;
+  deleteOne(filter: StoreFilter): Promise<number>;
   /** Apply writes in one round trip, unordered, each with the single-call conditions. */
   bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult>;
 
@@ -144,17 +150,17 @@ export interface ShardStore {
    */
   fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]>;
   /** Up to `limit` documents of `range` after `after`, in `(_h, _id)` order, raw (markers included). */
-  scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: Filter<Document>): Promise<StoredDocument[]>;
+  scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]>;
   /** Documents (markers included) in `range`, optionally narrowed by `filter`. */
-  countRange(range: HashRange, filter?: Filter<Document>): Promise<number>;
+  countRange(range: HashRange, filter?: StoreFilter): Promise<number>;
   /**
    * Count and order-independent checksum of the `(_id, _v)` pairs of the documents (markers included)
    * in `range`, optionally narrowed by `filter`: two stores holding the same versions of the same
    * ids give the same answer. Used to verify a copy.
    */
-  checksumRange(range: HashRange, filter?: Filter<Document>): Promise<RangeChecksumResult>;
+  checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult>;
   /** Delete up to `limit` documents in `range` matching `filter` (e.g. fenced ones); returns how many. */
-  deleteRange(range: HashRange, filter: Filter<Document>, limit: number): Promise<number>;
+  deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number>;
   /**
    * Write a tombstone for `id` (`{_id, _h, _v, _ts: true}`), replacing whatever is there unless it
    * is fenced. Returns false when a fence turned it away.

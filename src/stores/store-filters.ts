@@ -2,10 +2,10 @@
  * Filters and update documents both stores build the same way, so `MongoStore` and `MemoryStore`
  * apply identical conditions: live-only writes, `(_h, _id)` range scans with resume, `_v` bumps.
  */
-import type { Document, Filter, UpdateFilter } from 'mongodb';
+import type { Document, UpdateFilter } from 'mongodb';
 import { ShardkitInvalidArgumentError } from '../errors.js';
 import { idKey, typesAfter } from './bson-order.js';
-import type { HashRange, RangeCursor, StoredDocument } from './shard-store.js';
+import type { HashRange, RangeCursor, StoredDocument, StoreFilter } from './shard-store.js';
 
 /** Conditions every application write carries: the document is not fenced, a placeholder or a tombstone. */
 export const LIVE: Readonly<Document> = Object.freeze({
@@ -18,8 +18,8 @@ export const LIVE: Readonly<Document> = Object.freeze({
  * AND of filters. Spreads them into one object when no top-level key repeats, because an upsert only
  * seeds its new document from top-level equality fields on FerretDB (MongoDB also looks into `$and`).
  */
-export function andFilters(...filters: ReadonlyArray<Filter<Document> | undefined>): Filter<Document> {
-  const parts = filters.filter((f): f is Filter<Document> => f !== undefined && Object.keys(f).length > 0);
+export function andFilters(...filters: ReadonlyArray<StoreFilter | undefined>): StoreFilter {
+  const parts = filters.filter((f): f is StoreFilter => f !== undefined && Object.keys(f).length > 0);
   const seen = new Set<string>();
   for (const part of parts) {
     for (const key of Object.keys(part)) {
@@ -27,11 +27,11 @@ export function andFilters(...filters: ReadonlyArray<Filter<Document> | undefine
       seen.add(key);
     }
   }
-  return Object.assign({}, ...parts) as Filter<Document>;
+  return Object.assign({}, ...parts) as StoreFilter;
 }
 
 /** `filter` narrowed to live documents. */
-export function liveFilter(filter: Filter<Document>): Filter<Document> {
+export function liveFilter(filter: StoreFilter): StoreFilter {
   return andFilters(filter, LIVE);
 }
 
@@ -56,7 +56,7 @@ export function assertLimit(limit: number): void {
  * Documents of `range` after the cursor `after`, in `(_h, _id)` order. A query's `$gt` only compares
  * values of one BSON type, so ids of later types are added explicitly (42 and "42" share a point).
  */
-export function rangeFilter(range: HashRange, after: RangeCursor | null): Filter<Document> {
+export function rangeFilter(range: HashRange, after: RangeCursor | null): StoreFilter {
   if (after === null || after.h <= range.start) return { _h: { $gt: range.start, $lte: range.end } };
   const later: Document[] = [{ _h: { $gt: after.h } }, { _id: { $gt: after.id } }];
   const types = typesAfter(after.id);

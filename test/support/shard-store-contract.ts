@@ -1,0 +1,487 @@
+/**
+ * One contract suite for every `ShardStore`: it runs on `MemoryStore` in test/unit and on
+ * `MongoStore` against FerretDB (or MongoDB) in test/integration, so both keep one semantics.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Binary, ObjectId } from 'mongodb';
+import type { Document } from 'mongodb';
+import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../../src/errors.js';
+import { idKey } from '../../src/stores/bson-order.js';
+import type { ShardStore, StoredDocument } from '../../src/stores/shard-store.js';
+
+/** How the contract suite gets a fresh, empty store for each test. */
+export interface ShardStoreContractOptions {
+  /** A new empty store for shard `shardId`. */
+  create(shardId: string): Promise<ShardStore>;
+  /** Whether the server supports pipeline updates (FerretDB 1.x does not: it must then fail loudly). */
+  readonly pipelineUpdates: boolean;
+  /** fast-check runs for the property tests (I/O-bound stores use fewer). */
+  readonly propertyRuns?: number;
+}
+
+async function expectStoreError(promise: Promise<unknown>, code: ErrorCode, shardId: string): Promise<ShardkitStoreError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error, String(error)).to.be.instanceOf(ShardkitStoreError);
+    const e = error as ShardkitStoreError;
+    expect(e.code).to.equal(code);
+    expect(e.shardId).to.equal(shardId);
+    expect(e.message).to.contain(shardId);
+    return e;
+  }
+  expect.fail(`expected ${code}`);
+}
+
+async function expectMisuse(promise: Promise<unknown>): Promise<void> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error, String(error)).to.be.instanceOf(ShardkitInvalidArgumentError);
+    return;
+  }
+  expect.fail('expected ShardkitInvalidArgumentError');
+}
+
+const ids = (docs: readonly StoredDocument[]): string[] => docs.map((d) => idKey(d._id));
+const doc = (id: unknown, h: number, extra: Record<string, unknown> = {}): StoredDocument => ({ _id: id, _h: h, _v: 1, ...extra });
+
+/** Register the contract suite for one store implementation. */
+export function describeShardStoreContract(name: string, options: ShardStoreContractOptions): void {
+  describe(`ShardStore contract: ${name}`, function () {
+    let store: ShardStore;
+    const shardId = 'shard-c';
+
+    beforeEach(async function () {
+      store = await options.create(shardId);
+    });
+
+    afterEach(async function () {
+      await store.close();
+    });
+
+    describe('#ping', function () {
+      it('resolves on a reachable shard', async function () {
+        await store.ping();
+        expect(store.shardId).to.equal(shardId);
+      });
+    });
+
+    describe('#ensureRoutingIndex', function () {
+      it('creates the {_h: 1, _id: 1} index once, idempotently', async function () {
+        await store.insert(doc('a', 1));
+        expect(await store.hasRoutingIndex()).to.equal(false);
+        await store.ensureRoutingIndex();
+        await store.ensureRoutingIndex();
+        expect(await store.hasRoutingIndex()).to.equal(true);
+      });
+    });
+
+    describe('#insert', function () {
+      it('stores the document as given and get() returns a copy', async function () {
+        const input = doc('k1', 10, { name: 'x', nested: { n: 1 } });
+        await store.insert(input);
+        input['name'] = 'mutated';
+        const got = await store.get('k1');
+        expect(got).to.deep.equal({ _id: 'k1', _h: 10, _v: 1, name: 'x', nested: { n: 1 } });
+        (got?.['nested'] as { n: number }).n = 99;
+        expect((await store.get('k1'))?.['nested']).to.deep.equal({ n: 1 });
+      });
+
+      it('fails with duplicateKey on an existing _id of any kind, naming the shard', async function () {
+        await store.insert(doc('a', 1));
+        await store.fence([{ id: 'ph', h: 2 }], 5);
+        await store.tombstone('ts', 3, 4);
+        for (const id of ['a', 'ph', 'ts']) {
+          await expectStoreError(store.insert(doc(id, 1)), ErrorCode.storeDuplicateKey, shardId);
+        }
+      });
+
+      it('treats a number and a bigint of the same value as one _id, as the unique index does', async function () {
+        await store.insert(doc(42, 7));
+        await expectStoreError(store.insert(doc(42n, 7)), ErrorCode.storeDuplicateKey, shardId);
+        await store.insert(doc('42', 7));
+        expect(await store.count({ _h: 7 })).to.equal(2);
+      });
+
+      it('rejects a document without _id or with a bad _h as misuse', async function () {
+        await expectMisuse(store.insert({ _h: 1, _v: 1 } as unknown as StoredDocument));
+        await expectMisuse(store.insert(doc('a', -1)));
+        await expectMisuse(store.insert(doc('a', 2 ** 32)));
+      });
+    });
+
+    describe('#insertIfAbsent', function () {
+      it('inserts only absent ids and never overwrites what is there', async function () {
+        await store.insert(doc('a', 1, { _v: 7, x: 'newer' }));
+        await store.tombstone('t', 2, 3);
+        const n = await store.insertIfAbsent([doc('a', 1, { x: 'older' }), doc('b', 2), doc('t', 2), doc('c', 3), doc('b', 2, { x: 'dup in batch' })]);
+        expect(n).to.equal(2);
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 7, x: 'newer' });
+        expect(await store.get('t')).to.deep.equal({ _id: 't', _h: 2, _v: 3, _ts: true });
+        expect(await store.get('b')).to.deep.equal({ _id: 'b', _h: 2, _v: 1 });
+        expect(await store.insertIfAbsent([doc('b', 2), doc('c', 3)])).to.equal(0);
+      });
+
+      it('resolves 0 for an empty batch', async function () {
+        expect(await store.insertIfAbsent([])).to.equal(0);
+      });
+    });
+
+    describe('#updateOne', function () {
+      it('applies the operators to a live document and bumps _v', async function () {
+        await store.insert(doc('a', 1, { n: 1, tags: ['x'] }));
+        const out = await store.updateOne({ _id: 'a' }, { $inc: { n: 2 }, $set: { s: 'y' }, $push: { tags: 'z' } } as Document);
+        expect(out).to.deep.include({ matched: 1, modified: 1 });
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 2, n: 3, s: 'y', tags: ['x', 'z'] });
+      });
+
+      it('matches no fenced document, placeholder or tombstone', async function () {
+        await store.insert(doc('a', 1));
+        await store.fence([{ id: 'a', h: 1 }, { id: 'p', h: 2 }], 3);
+        await store.tombstone('t', 4, 2);
+        for (const id of ['a', 'p', 't']) {
+          expect(await store.updateOne({ _id: id }, { $set: { x: 1 } })).to.deep.include({ matched: 0, modified: 0 });
+        }
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 1, _moved: 3 });
+      });
+
+      context('when upserting', function () {
+        it('inserts with _v 1, the filter equality fields and $setOnInsert', async function () {
+          const out = await store.updateOne({ _id: 'u' }, { $set: { a: 1 }, $setOnInsert: { _h: 9 } }, { upsert: true });
+          expect(out.matched).to.equal(0);
+          expect(out.upsertedId).to.equal('u');
+          expect(await store.get('u')).to.deep.equal({ _id: 'u', _h: 9, _v: 1, a: 1 });
+          const again = await store.updateOne({ _id: 'u' }, { $set: { a: 2 }, $setOnInsert: { _h: 9 } }, { upsert: true });
+          expect(again).to.deep.include({ matched: 1, modified: 1 });
+          expect(await store.get('u')).to.deep.equal({ _id: 'u', _h: 9, _v: 2, a: 2 });
+        });
+
+        it('fails with duplicateKey on a fenced key, so a stale router is turned away', async function () {
+          await store.insert(doc('a', 1));
+          await store.fence([{ id: 'a', h: 1 }, { id: 'p', h: 1 }], 2);
+          for (const id of ['a', 'p']) {
+            await expectStoreError(store.updateOne({ _id: id }, { $set: { x: 1 }, $setOnInsert: { _h: 1 } }, { upsert: true }), ErrorCode.storeDuplicateKey, shardId);
+          }
+        });
+      });
+
+      it('rejects updates that touch _id, _v or a marker, or that are not operator documents', async function () {
+        await store.insert(doc('a', 1));
+        await expectMisuse(store.updateOne({ _id: 'a' }, { $set: { _v: 5 } }));
+        await expectMisuse(store.updateOne({ _id: 'a' }, { $set: { _id: 'b' } }));
+        await expectMisuse(store.updateOne({ _id: 'a' }, { $unset: { _moved: '' } }));
+        await expectMisuse(store.updateOne({ _id: 'a' }, { x: 1 } as never));
+        expect(await store.get('a')).to.deep.equal(doc('a', 1));
+      });
+
+      if (options.pipelineUpdates) {
+        it('applies a pipeline update and bumps _v', async function () {
+          await store.insert(doc('a', 1, { n: 2 }));
+          await store.updateOne({ _id: 'a' }, [{ $set: { m: { $add: ['$n', 1] } } }]);
+          expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 2, n: 2, m: 3 });
+        });
+      } else {
+        it('fails loudly on a pipeline update the server does not support', async function () {
+          await store.insert(doc('a', 1, { n: 2 }));
+          try {
+            await store.updateOne({ _id: 'a' }, [{ $set: { m: { $add: ['$n', 1] } } }]);
+            expect.fail('expected a store error');
+          } catch (error) {
+            expect(error).to.be.instanceOf(ShardkitStoreError);
+          }
+          expect(await store.get('a')).to.deep.equal(doc('a', 1, { n: 2 }));
+        });
+      }
+    });
+
+    describe('#replaceOne', function () {
+      it('replaces a live document and sets _v to the replaced version + 1', async function () {
+        await store.insert(doc('a', 1, { _v: 4, old: true }));
+        const out = await store.replaceOne({ _id: 'a' }, { _id: 'a', _h: 1, _v: 999, fresh: 1 });
+        expect(out).to.deep.include({ matched: 1, modified: 1 });
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 5, fresh: 1 });
+      });
+
+      it('matches no fenced document and upserts with _v 1', async function () {
+        await store.insert(doc('a', 1));
+        await store.fence([{ id: 'a', h: 1 }], 2);
+        expect(await store.replaceOne({ _id: 'a' }, doc('a', 1, { x: 1 }))).to.deep.include({ matched: 0 });
+        await expectStoreError(store.replaceOne({ _id: 'a' }, doc('a', 1), { upsert: true }), ErrorCode.storeDuplicateKey, shardId);
+        const out = await store.replaceOne({ _id: 'n' }, { _id: 'n', _h: 3, _v: 50, y: 2 }, { upsert: true });
+        expect(out.upsertedId).to.equal('n');
+        expect(await store.get('n')).to.deep.equal({ _id: 'n', _h: 3, _v: 1, y: 2 });
+      });
+
+      it('refuses to change _id', async function () {
+        await store.insert(doc('a', 1));
+        await expectStoreError(store.replaceOne({ _id: 'a' }, doc('b', 1)), ErrorCode.storeFailure, shardId);
+        expect(await store.get('b')).to.equal(null);
+      });
+
+      it('rejects a replacement carrying a marker', async function () {
+        await store.insert(doc('a', 1));
+        await expectMisuse(store.replaceOne({ _id: 'a' }, doc('a', 1, { _moved: 3 })));
+      });
+    });
+
+    describe('#deleteOne', function () {
+      it('deletes one live document and leaves markers alone', async function () {
+        await store.insert(doc('a', 1));
+        await store.insert(doc('b', 1));
+        await store.fence([{ id: 'b', h: 1 }], 2);
+        await store.tombstone('t', 1, 1);
+        expect(await store.deleteOne({ _id: 'a' })).to.equal(1);
+        expect(await store.deleteOne({ _id: 'a' })).to.equal(0);
+        expect(await store.deleteOne({ _id: 'b' })).to.equal(0);
+        expect(await store.deleteOne({ _id: 't' })).to.equal(0);
+        expect(ids(await store.find({}, { sort: { _id: 1 } }))).to.deep.equal(['sb', 'st']);
+      });
+    });
+
+    describe('#find', function () {
+      beforeEach(async function () {
+        for (let i = 0; i < 6; i++) await store.insert(doc(`k${i}`, 100 - i, { n: i, even: i % 2 === 0 }));
+        await store.fence([{ id: 'k5', h: 95 }], 2);
+      });
+
+      it('filters, sorts, skips, limits and projects, markers included', async function () {
+        const got = await store.find({ even: true }, { sort: { n: -1 }, projection: { n: 1 } });
+        expect(got).to.deep.equal([{ _id: 'k4', n: 4 }, { _id: 'k2', n: 2 }, { _id: 'k0', n: 0 }]);
+        const page = await store.find({}, { sort: { _h: 1 }, skip: 1, limit: 2 });
+        expect(ids(page)).to.deep.equal(['sk4', 'sk3']);
+        expect((await store.find({ _id: 'k5' }))[0]?._moved).to.equal(2);
+        expect(ids(await store.find({ _id: { $in: ['k1', 'nope', 'k3'] } }, { sort: { _id: 1 } }))).to.deep.equal(['sk1', 'sk3']);
+      });
+
+      it('counts raw matches', async function () {
+        expect(await store.count({})).to.equal(6);
+        expect(await store.count({ _moved: { $exists: false } })).to.equal(5);
+        expect(await store.count({ n: { $gte: 3 } })).to.equal(3);
+      });
+    });
+
+    describe('#bulkWrite', function () {
+      it('applies every op it can, unordered, and reports errors by index', async function () {
+        await store.insert(doc('a', 1));
+        await store.insert(doc('b', 1));
+        await store.fence([{ id: 'f', h: 1 }], 2);
+        const res = await store.bulkWrite([
+          { insertOne: { document: doc('a', 1) } },
+          { insertOne: { document: doc('c', 2) } },
+          { updateOne: { filter: { _id: 'a' }, update: { $set: { x: 1 } } } },
+          { replaceOne: { filter: { _id: 'b' }, replacement: doc('b', 1, { y: 1 }) } },
+          { deleteOne: { filter: { _id: 'c' } } },
+          { updateOne: { filter: { _id: 'f' }, update: { $set: { x: 1 }, $setOnInsert: { _h: 1 } }, upsert: true } },
+          { updateOne: { filter: { _id: 'u' }, update: { $set: { x: 1 }, $setOnInsert: { _h: 3 } }, upsert: true } },
+        ]);
+        expect(res.inserted).to.equal(1);
+        expect(res.matched).to.equal(2);
+        expect(res.modified).to.equal(2);
+        expect(res.upserted).to.equal(1);
+        expect(res.errors.map((e) => e.index).sort()).to.deep.equal([0, 5]);
+        for (const { error } of res.errors) {
+          expect(error).to.be.instanceOf(ShardkitStoreError);
+          expect((error as ShardkitError).code).to.equal(ErrorCode.storeDuplicateKey);
+        }
+        expect(await store.get('a')).to.deep.equal(doc('a', 1, { _v: 2, x: 1 }));
+        expect(await store.get('b')).to.deep.equal(doc('b', 1, { _v: 2, y: 1 }));
+        expect(await store.get('u')).to.deep.equal(doc('u', 3, { x: 1 }));
+        expect(res.deleted + (await store.count({ _id: 'c' }))).to.equal(1);
+      });
+
+      it('rejects a bulk with a misused op before applying anything', async function () {
+        await expectMisuse(store.bulkWrite([{ insertOne: { document: doc('a', 1) } }, { updateOne: { filter: { _id: 'a' }, update: { $set: { _v: 3 } } } }]));
+        expect(await store.get('a')).to.equal(null);
+      });
+    });
+
+    describe('#fence', function () {
+      it('fences existing documents and leaves placeholders for absent keys, keeping versions', async function () {
+        await store.insert(doc('a', 1, { _v: 3, x: 1 }));
+        const out = await store.fence([{ id: 'p', h: 2 }, { id: 'a', h: 1 }], 7);
+        expect(out).to.deep.equal([
+          { _id: 'p', _h: 2, _v: 0, _moved: 7, _ph: true },
+          { _id: 'a', _h: 1, _v: 3, x: 1, _moved: 7 },
+        ]);
+      });
+
+      it('is idempotent and keeps the first fence epoch', async function () {
+        await store.insert(doc('a', 1));
+        await store.fence([{ id: 'a', h: 1 }], 7);
+        const again = await store.fence([{ id: 'a', h: 1 }, { id: 'a', h: 1 }], 9);
+        expect(again.map((d) => d._moved)).to.deep.equal([7, 7]);
+        expect(await store.count({})).to.equal(1);
+      });
+
+      it('fences a tombstone too', async function () {
+        await store.tombstone('t', 1, 2);
+        const [t] = await store.fence([{ id: 't', h: 1 }], 4);
+        expect(t).to.deep.equal({ _id: 't', _h: 1, _v: 2, _ts: true, _moved: 4 });
+      });
+    });
+
+    // Ids of several BSON types on one point: 42 and "42" hash alike, so mixed types do share a point.
+    const mixed = async (): Promise<void> => {
+      await store.insertIfAbsent([
+        doc(new ObjectId('0000000000000000000000aa'), 5),
+        doc('42', 5),
+        doc(new Uint8Array([9]), 5),
+        doc(42, 5),
+        doc('a', 5),
+        doc(7, 5),
+        doc('z', 4),
+        doc('y', 6),
+      ]);
+    };
+    const mixedOrder = ['sz', 'n7', 'n42', 's42', 'sa', 'b0:09', 'o0000000000000000000000aa', 'sy'];
+
+    describe('#scanRange', function () {
+      it('returns (_h, _id) order with MongoDB type order: numbers < strings < binary < ObjectId', async function () {
+        await mixed();
+        expect(ids(await store.scanRange({ start: -1, end: 0xffffffff }, null, 100))).to.deep.equal(mixedOrder);
+      });
+
+      it('resumes after a cursor without skipping or repeating, across types on one point', async function () {
+        await mixed();
+        const seen: StoredDocument[] = [];
+        let after = null;
+        for (;;) {
+          const page: StoredDocument[] = await store.scanRange({ start: 3, end: 6 }, after, 2);
+          if (page.length === 0) break;
+          seen.push(...page);
+          const last = page[page.length - 1] as StoredDocument;
+          after = { h: last._h, id: last._id };
+        }
+        expect(ids(seen)).to.deep.equal(mixedOrder);
+      });
+
+      it('includes end, excludes start, and reaches both ends of the ring', async function () {
+        await store.insertIfAbsent([doc('lo', 0), doc('mid', 10), doc('hi', 0xffffffff), doc('edge', 20)]);
+        expect(ids(await store.scanRange({ start: -1, end: 10 }, null, 10))).to.deep.equal(['slo', 'smid']);
+        expect(ids(await store.scanRange({ start: 10, end: 0xffffffff }, null, 10))).to.deep.equal(['sedge', 'shi']);
+        expect(ids(await store.scanRange({ start: 0, end: 20 }, null, 10, { _id: 'edge' }))).to.deep.equal(['sedge']);
+      });
+
+      it('pages any set of documents exactly once, in order', async function () {
+        const idArb = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom('a', 'b', '1', ''), fc.constantFrom(new Uint8Array([1]), new Uint8Array([0, 1])));
+        await fc.assert(
+          fc.asyncProperty(fc.array(fc.tuple(idArb, fc.integer({ min: 0, max: 3 })), { maxLength: 20 }), fc.integer({ min: 1, max: 5 }), async (entries, limit) => {
+            const s = await options.create('shard-p');
+            try {
+              await s.insertIfAbsent(entries.map(([id, h]) => doc(id, h)));
+              const all = await s.scanRange({ start: -1, end: 3 }, null, 1000);
+              const paged: StoredDocument[] = [];
+              let after = null;
+              for (;;) {
+                const page: StoredDocument[] = await s.scanRange({ start: -1, end: 3 }, after, limit);
+                if (page.length === 0) break;
+                paged.push(...page);
+                const last = page[page.length - 1] as StoredDocument;
+                after = { h: last._h, id: last._id };
+              }
+              expect(ids(paged)).to.deep.equal(ids(all));
+              expect(new Set(ids(all)).size).to.equal(all.length);
+              for (let i = 1; i < all.length; i++) expect((all[i] as StoredDocument)._h).to.be.at.least((all[i - 1] as StoredDocument)._h);
+            } finally {
+              await s.close();
+            }
+          }),
+          { numRuns: options.propertyRuns ?? 40 },
+        );
+      });
+
+      it('rejects bad ranges and limits as misuse', async function () {
+        await expectMisuse(store.scanRange({ start: 5, end: 5 }, null, 1));
+        await expectMisuse(store.scanRange({ start: -2, end: 5 }, null, 1));
+        await expectMisuse(store.scanRange({ start: 0, end: 2 ** 32 }, null, 1));
+        await expectMisuse(store.scanRange({ start: 0, end: 5 }, null, 0));
+      });
+    });
+
+    describe('#fenceRange', function () {
+      it('fences up to limit unfenced documents in order, skipping fenced ones, and resumes', async function () {
+        await mixed();
+        await store.fence([{ id: 42, h: 5 }], 3);
+        const first = await store.fenceRange({ start: 4, end: 5 }, null, 3, 8);
+        expect(ids(first)).to.deep.equal(['n7', 's42', 'sa']);
+        expect(first.every((d) => d._moved === 8)).to.equal(true);
+        const last = first[2] as StoredDocument;
+        const rest = await store.fenceRange({ start: 4, end: 5 }, { h: last._h, id: last._id }, 10, 8);
+        expect(ids(rest)).to.deep.equal(['b0:09', 'o0000000000000000000000aa']);
+        expect(await store.fenceRange({ start: 4, end: 5 }, null, 10, 8)).to.deep.equal([]);
+        expect((await store.get(42))?._moved).to.equal(3);
+        expect((await store.get('z'))?._moved).to.equal(undefined);
+      });
+    });
+
+    describe('#countRange', function () {
+      it('counts documents in the range, optionally filtered', async function () {
+        await mixed();
+        await store.fence([{ id: 'a', h: 5 }], 2);
+        expect(await store.countRange({ start: 4, end: 5 })).to.equal(6);
+        expect(await store.countRange({ start: 4, end: 5 }, { _moved: { $exists: true } })).to.equal(1);
+        expect(await store.countRange({ start: 6, end: 100 })).to.equal(0);
+      });
+    });
+
+    describe('#checksumRange', function () {
+      it('is equal for equal (_id, _v) sets in any insertion order and changes with any version', async function () {
+        const other = await options.create('shard-c2');
+        try {
+          const docs = [doc('a', 1), doc(2, 2, { _v: 3 }), doc(new Uint8Array([1]), 3), doc('x', 9)];
+          await store.insertIfAbsent(docs);
+          await other.insertIfAbsent([...docs].reverse());
+          const range = { start: 0, end: 5 };
+          const a = await store.checksumRange(range);
+          expect(a.count).to.equal(3);
+          expect(a.checksum).to.match(/^[0-9a-f]{16}$/);
+          expect(await other.checksumRange(range)).to.deep.equal(a);
+          await other.updateOne({ _id: 'a' }, { $set: { y: 1 } });
+          expect((await other.checksumRange(range)).checksum).to.not.equal(a.checksum);
+          expect((await store.checksumRange(range, { _h: { $gte: 2 } })).count).to.equal(2);
+        } finally {
+          await other.close();
+        }
+      });
+    });
+
+    describe('#deleteRange', function () {
+      it('deletes up to limit matching documents in the range', async function () {
+        await store.insertIfAbsent([doc('a', 1), doc('b', 2), doc('c', 3), doc('d', 9)]);
+        await store.fence([{ id: 'a', h: 1 }, { id: 'b', h: 2 }, { id: 'c', h: 3 }, { id: 'd', h: 9 }], 2);
+        const moved = { _moved: { $exists: true } };
+        expect(await store.deleteRange({ start: 0, end: 5 }, moved, 2)).to.equal(2);
+        expect(await store.deleteRange({ start: 0, end: 5 }, moved, 10)).to.equal(1);
+        expect(ids(await store.find({}))).to.deep.equal(['sd']);
+      });
+    });
+
+    describe('#tombstone', function () {
+      it('replaces a live document unless it is fenced', async function () {
+        await store.insert(doc('a', 1, { x: 1 }));
+        await store.insert(doc('f', 1));
+        await store.fence([{ id: 'f', h: 1 }], 2);
+        expect(await store.tombstone('a', 1, 2)).to.equal(true);
+        expect(await store.tombstone('f', 1, 2)).to.equal(false);
+        expect(await store.tombstone('new', 1, 1)).to.equal(true);
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 2, _ts: true });
+        expect(await store.get('f')).to.deep.equal({ _id: 'f', _h: 1, _v: 1, _moved: 2 });
+        expect(await store.get('new')).to.deep.equal({ _id: 'new', _h: 1, _v: 1, _ts: true });
+      });
+    });
+
+    describe('#get', function () {
+      it('returns null for an absent id and round-trips binary and ObjectId ids', async function () {
+        expect(await store.get('nope')).to.equal(null);
+        const oid = new ObjectId();
+        await store.insert(doc(oid, 1));
+        await store.insert(doc(new Uint8Array([1, 2]), 1));
+        expect(idKey((await store.get(new ObjectId(oid.toHexString())))?._id)).to.equal(idKey(oid));
+        const bin = await store.get(new Binary(new Uint8Array([1, 2])));
+        expect(bin?._id).to.be.instanceOf(Binary);
+      });
+    });
+  });
+}
