@@ -1,0 +1,110 @@
+/**
+ * A routing state resolved for the data path: the routers of its topologies (one per epoch, cached),
+ * the shards a scatter-gather must ask, and where a key lives under it.
+ */
+import type { RoutingState } from '../config-store/types.js';
+import type { ShardKey } from '../hash/types.js';
+import { ShardRouter } from '../router/router.js';
+import type { TopologySpec } from '../topology/types.js';
+
+/** A routing state with its routers built. */
+export interface RoutingView {
+  readonly state: RoutingState;
+  /** Epoch of the routing state (the migration epoch while migrating: the epoch fences carry). */
+  readonly epoch: number;
+  /** Router of R (stable) or R2 (migrating): the owners now. */
+  readonly to: ShardRouter;
+  /** Router of R1 while migrating, the owners before; undefined when stable. */
+  readonly from: ShardRouter | undefined;
+  /** Shards that may hold a live key: the non-draining shards of R, or of R1 and R2. */
+  readonly scatter: readonly string[];
+  /** Every shard the state names, draining ones included. */
+  readonly all: readonly string[];
+}
+
+/** Where one key lives under a view. */
+export interface KeyPlace {
+  readonly id: ShardKey;
+  /** The key's ring point (its `_h`). */
+  readonly h: number;
+  /** Owner now (R or R2). */
+  readonly owner: string;
+  /** The R1 owner while migrating when it differs from `owner` (the key is moving); else undefined. */
+  readonly old: string | undefined;
+}
+
+const MAX_ROUTERS = 8;
+
+function shardIds(spec: TopologySpec, activeOnly: boolean): string[] {
+  return spec.shards.filter((s) => !activeOnly || s.draining !== true).map((s) => s.id);
+}
+
+function union(a: readonly string[], b: readonly string[]): string[] {
+  return [...new Set([...a, ...b])];
+}
+
+/**
+ * Builds views of routing states, keeping one router per topology epoch so a router's key cache
+ * survives refreshes that return the same topology (a config store hands out new objects each time).
+ */
+export class RoutingViews {
+  readonly #routers = new Map<string, { readonly fingerprint: string; readonly router: ShardRouter }>();
+  readonly #views = new WeakMap<RoutingState, RoutingView>();
+
+  /** The view of `state` (built once per state object). */
+  view(state: RoutingState): RoutingView {
+    const cached = this.#views.get(state);
+    if (cached !== undefined) return cached;
+    const to = this.router(state.topology);
+    const from = state.phase === 'migrating' ? this.router(state.from) : undefined;
+    const active = shardIds(state.topology, true);
+    const all = shardIds(state.topology, false);
+    const view: RoutingView = {
+      state,
+      epoch: state.epoch,
+      to,
+      from,
+      scatter: state.phase === 'migrating' ? union(shardIds(state.from, true), active) : active,
+      all: state.phase === 'migrating' ? union(shardIds(state.from, false), all) : all,
+    };
+    this.#views.set(state, view);
+    return view;
+  }
+
+  /** The router of a topology, reused while the same topology (by epoch and content) comes back. */
+  router(spec: TopologySpec): ShardRouter {
+    const key = `${spec.name}@${spec.epoch}`;
+    const fingerprint = JSON.stringify(spec);
+    const hit = this.#routers.get(key);
+    if (hit !== undefined && hit.fingerprint === fingerprint) return hit.router;
+    const router = ShardRouter.fromTopology(spec);
+    this.#routers.delete(key);
+    this.#routers.set(key, { fingerprint, router });
+    // Old epochs are only needed while a lagging state is still in use; keep a few, drop the oldest.
+    while (this.#routers.size > MAX_ROUTERS) {
+      const oldest = this.#routers.keys().next().value as string;
+      this.#routers.delete(oldest);
+    }
+    return router;
+  }
+}
+
+/** Where `id` lives under `view`: its ring point, its owner, and its R1 owner when it is moving. */
+export function placeKey(view: RoutingView, id: ShardKey): KeyPlace {
+  const owner = view.to.route(id);
+  const h = view.to.point(id);
+  let old: string | undefined;
+  if (view.from !== undefined) {
+    const before = view.from.route(id);
+    if (before !== owner) old = before;
+  }
+  return { id, h, owner, old };
+}
+
+/** The owner of a stored ring point under `router` (a document's `_h`, or its `_id` when `_h` is absent). */
+export function ownerOfStored(router: ShardRouter, doc: { readonly _id: unknown; readonly _h?: unknown }): string {
+  if (typeof doc._h === 'number' && Number.isInteger(doc._h) && doc._h >= 0 && doc._h <= 0xffffffff) {
+    return router.ring.ownerOfPoint(doc._h);
+  }
+  return router.route(doc._id as ShardKey);
+}
