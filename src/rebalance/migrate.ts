@@ -372,12 +372,14 @@ export class Migrator {
   async #preflight(shardIds: ReadonlySet<string>): Promise<void> {
     const problems: string[] = [];
     const noIndex: string[] = [];
+    let cause: unknown;
     for (const id of [...shardIds].sort()) {
       try {
         const store = this.#pool.store(id);
         await store.ping();
         if (!(await store.hasRoutingIndex())) noIndex.push(id);
       } catch (error) {
+        cause ??= error;
         problems.push(`shard ${id} is unreachable (${error instanceof Error ? error.message : String(error)})`);
       }
     }
@@ -388,7 +390,7 @@ export class Migrator {
       );
     }
     if (problems.length > 0) {
-      throw new ShardkitConflictError(ErrorCode.preflightFailed, `pre-flight failed: ${problems.join('; ')}`);
+      throw new ShardkitConflictError(ErrorCode.preflightFailed, `pre-flight failed: ${problems.join('; ')}`, { cause });
     }
   }
 
@@ -765,6 +767,15 @@ export class Migrator {
     if (this.#signal?.aborted === true) {
       throw new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
     }
+    // Pace in slices of a third of the lease, renewing the lock between them, so a low rate never
+    // lets the lock lapse while the migrator is merely waiting.
+    for (let wait = this.#throttle.delay(); wait > 0; wait = this.#throttle.delay()) {
+      await this.#sleep(Math.min(wait, Math.max(1, this.#leaseMs / 3)), this.#signal);
+      if (this.#signal?.aborted === true) {
+        throw new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
+      }
+      await this.#renewLock();
+    }
     await this.#renewLock();
     const now = this.#clock();
     if (abortable && !j.reverse && now - this.#lastControlCheck >= this.#controlPollMs) {
@@ -775,7 +786,6 @@ export class Migrator {
         throw new AbortRequested();
       }
     }
-    await this.#throttle.pace(this.#signal);
   }
 
   async #takeLock(wait: boolean): Promise<void> {

@@ -59,6 +59,11 @@ export class Throttle {
     this.#nextAt = base + (n * 1000) / this.#rate;
   }
 
+  /** Milliseconds until the booked work fits the rate (0: go on). */
+  delay(): number {
+    return this.#nextAt === null ? 0 : Math.max(0, this.#nextAt - this.#clock());
+  }
+
   /** Sleep until the booked work fits the rate. */
   async pace(signal?: AbortSignal): Promise<void> {
     if (this.#nextAt === null) return;

@@ -1,0 +1,151 @@
+/**
+ * A small world for migrator tests: MemoryStores per shard, a MemoryConfigStore, a fake clock whose
+ * sleep advances time instantly, and helpers that seed documents through the real data path and
+ * check where every document ended up.
+ */
+import { expect } from 'chai';
+import { ErrorCode, ShardkitRouterError } from '../../../src/errors.js';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
+import type { RoutingState } from '../../../src/config-store/types.js';
+import { Migrator, type MigratorOptions } from '../../../src/rebalance/migrate.js';
+import { ShardRouter } from '../../../src/router/router.js';
+import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import type { ShardStore, StoredDocument } from '../../../src/stores/shard-store.js';
+import { Topology } from '../../../src/topology/topology.js';
+import type { TopologySpec } from '../../../src/topology/types.js';
+
+/** A four-shard topology with few vnodes, so plans have a handful of moves. */
+export function baseTopology(shards = ['s1', 's2', 's3'], vnodes = 8): Topology {
+  return Topology.from({ name: 'app', epoch: 1, hash: 'xxhash32', vnodes, placement: 'hashed', shards: shards.map((id) => ({ id, weight: 1 })) });
+}
+
+/** Every store call passes through `hook` first (and `after` once it returned): scheduling points. */
+export interface StoreHooks {
+  before?(shardId: string, method: string): Promise<void> | void;
+  after?(shardId: string, method: string): Promise<void> | void;
+}
+
+/** Wrap a store so each call is announced to `hooks`. */
+export function hooked(store: ShardStore, hooks: StoreHooks): ShardStore {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const value = Reflect.get(target, prop, receiver) as unknown;
+      if (typeof value !== 'function' || prop === 'constructor') return value;
+      return async (...args: unknown[]) => {
+        await hooks.before?.(target.shardId, String(prop));
+        const result = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
+        await hooks.after?.(target.shardId, String(prop));
+        return result;
+      };
+    },
+  });
+}
+
+export class World {
+  now = 1_000_000;
+  readonly clock = (): number => this.now;
+  readonly sleep = async (ms: number): Promise<void> => {
+    this.now += Math.max(0, ms);
+  };
+  readonly stores = new Map<string, MemoryStore>();
+  readonly config = new MemoryConfigStore({ clock: this.clock });
+  hooks: StoreHooks = {};
+  readonly pool = {
+    store: (id: string): ShardStore => {
+      const s = this.stores.get(id);
+      if (s === undefined) throw new Error(`no store ${id}`);
+      return hooked(s, this.hooks);
+    },
+  };
+
+  /** Create stores for every shard id and publish `stable(t.epoch, t)`. */
+  async init(t: Topology, extraShards: readonly string[] = []): Promise<void> {
+    for (const id of [...t.shards.map((s) => s.id), ...extraShards]) {
+      const store = new MemoryStore(id);
+      await store.ensureRoutingIndex();
+      this.stores.set(id, store);
+    }
+    await this.config.compareAndSet(null, { phase: 'stable', epoch: t.epoch, topology: t.toJSON() });
+  }
+
+  async state(): Promise<RoutingState> {
+    const s = await this.config.load();
+    if (s === null) throw new Error('no state');
+    return s;
+  }
+
+  /** A collection that routes by the currently published state (refreshed on "moved"). */
+  collection(): ShardedCollection {
+    const config = this.config;
+    let held: RoutingState | null = null;
+    return new ShardedCollection({
+      name: 't',
+      pool: this.pool,
+      routing: {
+        current: () => {
+          if (held === null) throw new ShardkitRouterError(ErrorCode.leaseExpired, 'no state fetched yet');
+          return held;
+        },
+        refresh: async () => {
+          held = await config.load();
+          if (held === null) throw new Error('no state');
+          return held;
+        },
+      },
+    });
+  }
+
+  /** Insert `n` documents `k0..k{n-1}` through the data path at the current state. */
+  async seed(n: number): Promise<Map<string, number>> {
+    const coll = new ShardedCollection({ name: 't', pool: this.pool, routing: new StaticRoutingSource(await this.state()) });
+    const expected = new Map<string, number>();
+    for (let i = 0; i < n; i++) {
+      await coll.insertOne({ _id: `k${i}`, n: i });
+      expected.set(`k${i}`, i);
+    }
+    return expected;
+  }
+
+  migrator(options: Partial<MigratorOptions> = {}): Migrator {
+    return new Migrator({
+      config: this.config,
+      pool: this.pool,
+      owner: 'm1',
+      leaseMs: 1000,
+      opTimeoutMs: 200,
+      batchSize: 7,
+      clock: this.clock,
+      sleep: this.sleep,
+      ...options,
+    });
+  }
+
+  /** Every stored entry, markers included, by shard. */
+  async entries(): Promise<Map<string, StoredDocument[]>> {
+    const out = new Map<string, StoredDocument[]>();
+    for (const [id, store] of this.stores) out.set(id, await store.find({}));
+    return out;
+  }
+
+  /**
+   * The end state of a finished migration: no markers anywhere, each key once, on the shard `spec`
+   * routes it to, with the expected value.
+   */
+  async assertSettled(spec: TopologySpec, expected: ReadonlyMap<string, number>): Promise<void> {
+    const router = ShardRouter.fromTopology(spec);
+    const seen = new Map<string, string>();
+    for (const [shard, docs] of await this.entries()) {
+      for (const d of docs) {
+        const id = String(d._id);
+        expect(d, `marker left on ${shard}: ${JSON.stringify(d)}`).to.not.have.any.keys('_moved', '_ph', '_ts');
+        expect(seen.has(id), `${id} on ${seen.get(id) ?? ''} and ${shard}`).to.equal(false);
+        seen.set(id, shard);
+        expect(router.route(id), `${id} is on ${shard}`).to.equal(shard);
+        expect(d['n'], `value of ${id}`).to.equal(expected.get(id));
+      }
+    }
+    expect([...seen.keys()].sort()).to.deep.equal([...expected.keys()].sort());
+  }
+}
