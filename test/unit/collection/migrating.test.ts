@@ -1,0 +1,301 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import type { Document } from 'mongodb';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import { copyForTarget } from '../../../src/collection/documents.js';
+import { ErrorCode, ShardkitError } from '../../../src/errors.js';
+import { ShardRouter } from '../../../src/router/router.js';
+import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
+
+const R1 = topology(['a', 'b', 'c']);
+const R2 = R1.with({ kind: 'add', shard: { id: 'd', weight: 1 } });
+const EPOCH = 2;
+const r1 = ShardRouter.fromTopology(R1);
+const r2 = ShardRouter.fromTopology(R2);
+
+/** Keys 0..n-1 split by whether their owner changes from R1 to R2. */
+function keys(n: number): { moving: number[]; staying: number[] } {
+  const moving: number[] = [];
+  const staying: number[] = [];
+  for (let i = 0; i < n; i++) (r1.route(i) === r2.route(i) ? staying : moving).push(i);
+  return { moving, staying };
+}
+
+const { moving, staying } = keys(400);
+
+async function rejection(p: Promise<unknown>): Promise<ShardkitError> {
+  try {
+    await p;
+  } catch (error) {
+    expect(error).to.be.instanceOf(ShardkitError);
+    return error as ShardkitError;
+  }
+  expect.fail('expected a rejection');
+}
+
+/** A pool seeded through a stable(R1) collection, and a collection on migrating(R1 -> R2). */
+async function seeded(ids: readonly number[]) {
+  const pool = new SpyPool(['a', 'b', 'c', 'd']);
+  const before = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(stable(R1)), pool });
+  await before.insertMany(ids.map((i) => ({ _id: i, b: i % 3, n: i })));
+  const source = new StaticRoutingSource(migrating(R1, R2, EPOCH));
+  const coll = new ShardedCollection({ name: 'm', routing: source, pool });
+  const oldOf = (id: number): MemoryStore => pool.raw(r1.route(id));
+  const newOf = (id: number): MemoryStore => pool.raw(r2.route(id));
+  /** What the migrator's copier does to one key. */
+  const copy = async (id: number): Promise<void> => {
+    const [fenced] = await oldOf(id).fence([{ id, h: r2.point(id) }], EPOCH);
+    if (fenced !== undefined && fenced._ph === undefined) await newOf(id).insertIfAbsent([copyForTarget(fenced)]);
+  };
+  return { pool, coll, source, oldOf, newOf, copy };
+}
+
+describe('ShardedCollection while migrating', () => {
+  it('has keys that move and keys that stay in the fixture', () => {
+    expect(moving.length).to.be.greaterThan(20);
+    expect(staying.length).to.be.greaterThan(20);
+    for (const id of moving) expect(r2.route(id)).to.equal('d');
+  });
+
+  describe('#findOne', () => {
+    it('reads the old owner for a key not copied yet, fenced or not', async () => {
+      const [k1, k2] = moving as [number, number];
+      const { coll, oldOf } = await seeded([k1, k2]);
+      await oldOf(k2).fence([{ id: k2, h: r2.point(k2) }], EPOCH);
+      expect(await coll.findOne({ _id: k1 })).to.deep.equal({ _id: k1, b: k1 % 3, n: k1 });
+      expect(await coll.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: k2 });
+    });
+
+    it('reads the new owner once the key is there, whatever the old copy says', async () => {
+      const [k] = moving as [number];
+      const { coll, copy, newOf } = await seeded([k]);
+      await copy(k);
+      await newOf(k).updateOne({ _id: k }, { $set: { n: -1 } });
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: -1 });
+    });
+
+    it('answers not found for a tombstone at the new owner and for a placeholder at the old one', async () => {
+      const [k1, k2] = moving as [number, number];
+      const { coll, copy, newOf, oldOf } = await seeded([k1]);
+      await copy(k1);
+      await newOf(k1).tombstone(k1, r2.point(k1), 2);
+      await oldOf(k2).fence([{ id: k2, h: r2.point(k2) }], EPOCH);
+      expect(await coll.findOne({ _id: k1 })).to.equal(null);
+      expect(await coll.findOne({ _id: k2 })).to.equal(null);
+      expect(await coll.countDocuments({ _id: k1 })).to.equal(0);
+    });
+
+    it('routes a key that stays exactly as when stable', async () => {
+      const [s] = staying as [number];
+      const { coll, pool } = await seeded([s]);
+      pool.resetCounts();
+      expect(await coll.findOne({ _id: s })).to.deep.equal({ _id: s, b: s % 3, n: s });
+      expect(pool.count('d', 'get')).to.equal(0);
+    });
+  });
+
+  describe('writes to a moving key', () => {
+    it('updateOne fences the old owner, copies, then updates at the new owner', async () => {
+      const [k] = moving as [number];
+      const { coll, oldOf, newOf } = await seeded([k]);
+      const r = await coll.updateOne({ _id: k }, { $inc: { n: 1000 } });
+      expect(r.matchedCount).to.equal(1);
+      expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH, n: k, _v: 1 });
+      expect(await newOf(k).get(k)).to.deep.include({ n: k + 1000, _v: 2, _h: r2.point(k) });
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k + 1000 });
+    });
+
+    it('replaceOne and an upsert of a new key land at the new owner only', async () => {
+      const [k1, k2] = moving as [number, number];
+      const { coll, oldOf, newOf } = await seeded([k1]);
+      await coll.replaceOne({ _id: k1 }, { z: 1 });
+      expect(await newOf(k1).get(k1)).to.include({ z: 1, _v: 2 });
+      await coll.updateOne({ _id: k2 }, { $set: { z: 2 } }, { upsert: true });
+      expect(await oldOf(k2).get(k2)).to.include({ _ph: true, _moved: EPOCH });
+      expect(await newOf(k2).get(k2)).to.include({ z: 2, _h: r2.point(k2) });
+    });
+
+    it('deleteOne leaves a tombstone at the new owner so the fenced copy cannot resurface', async () => {
+      const [k] = moving as [number];
+      const { coll, oldOf, newOf } = await seeded([k]);
+      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ deletedCount: 1 });
+      expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH });
+      expect(await newOf(k).get(k)).to.deep.equal({ _id: k, _h: r2.point(k), _v: 2, _ts: true });
+      expect(await coll.findOne({ _id: k })).to.equal(null);
+      expect(await coll.find({})).to.deep.equal([]);
+      expect(await coll.countDocuments({})).to.equal(0);
+      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ deletedCount: 0 });
+      expect((await coll.updateOne({ _id: k }, { $set: { n: 1 } })).matchedCount).to.equal(0);
+    });
+
+    it('deleteOne with a filter that does not match deletes nothing', async () => {
+      const [k] = moving as [number];
+      const { coll } = await seeded([k]);
+      expect(await coll.deleteOne({ _id: k, n: -5 })).to.deep.equal({ deletedCount: 0 });
+      expect(await coll.findOne({ _id: k })).to.not.equal(null);
+    });
+
+    it('insertOne fails as a duplicate when the old owner still holds the key', async () => {
+      const [k] = moving as [number];
+      const { coll, oldOf, newOf } = await seeded([k]);
+      const e = await rejection(coll.insertOne({ _id: k }));
+      expect(e.code).to.equal(ErrorCode.storeDuplicateKey);
+      expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH });
+      expect(await newOf(k).get(k)).to.include({ n: k });
+    });
+
+    it('insertOne of a fresh key leaves a placeholder at the old owner', async () => {
+      const [k] = moving as [number];
+      const { coll, oldOf, newOf } = await seeded([]);
+      await coll.insertOne({ _id: k, n: 1 });
+      expect(await oldOf(k).get(k)).to.deep.equal({ _id: k, _h: r2.point(k), _v: 0, _moved: EPOCH, _ph: true });
+      expect(await newOf(k).get(k)).to.include({ n: 1, _v: 1 });
+    });
+
+    it('insertOne after a delete replaces the tombstone, with a newer version', async () => {
+      const [k] = moving as [number];
+      const { coll, newOf } = await seeded([k]);
+      await coll.deleteOne({ _id: k });
+      await coll.insertOne({ _id: k, n: 7 });
+      const stored = await newOf(k).get(k);
+      expect(stored).to.include({ n: 7 });
+      expect(stored?._ts).to.equal(undefined);
+      expect(stored?._v).to.be.greaterThan(2);
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, n: 7 });
+      expect((await rejection(coll.insertOne({ _id: k }))).code).to.equal(ErrorCode.storeDuplicateKey);
+    });
+
+    it('an upsert over a tombstone creates the document', async () => {
+      const [k] = moving as [number];
+      const { coll } = await seeded([k]);
+      await coll.deleteOne({ _id: k });
+      const r = await coll.updateOne({ _id: k, b: 9 }, { $set: { n: 3 } }, { upsert: true });
+      expect(r.upsertedCount).to.equal(1);
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: 9, n: 3 });
+    });
+  });
+
+  context('when a router is still on the old epoch', () => {
+    it('is turned away by the fence at the old owner, refreshes and writes at the new owner', async () => {
+      const [k1, k2, k3, k4] = moving as [number, number, number, number];
+      const { pool, coll, newOf } = await seeded([k1, k2, k3]);
+      // The up-to-date router touches the keys first, fencing them at their old owners.
+      await coll.updateOne({ _id: k1 }, { $set: { seen: 1 } });
+      await coll.updateOne({ _id: k2 }, { $set: { seen: 1 } });
+      await coll.updateOne({ _id: k3 }, { $set: { seen: 1 } });
+      await coll.findOne({ _id: k4 }).then(() => coll.updateOne({ _id: k4 }, { $set: { x: 1 } }, { upsert: true }));
+
+      const lagging = () => new LaggingSource(stable(R1), migrating(R1, R2, EPOCH));
+      const sources = [lagging(), lagging(), lagging(), lagging(), lagging()];
+      const stale = sources.map((routing) => new ShardedCollection({ name: 'm', routing, pool }));
+
+      expect((await stale[0]!.updateOne({ _id: k1 }, { $inc: { n: 1 } })).matchedCount).to.equal(1);
+      expect(await newOf(k1).get(k1)).to.include({ n: k1 + 1, seen: 1 });
+      expect(await stale[1]!.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: k2, seen: 1 });
+      expect(await stale[2]!.deleteOne({ _id: k3 })).to.deep.equal({ deletedCount: 1 });
+      expect(await newOf(k3).get(k3)).to.include({ _ts: true });
+      const dup = await rejection(stale[3]!.insertOne({ _id: k4 }));
+      expect(dup.code).to.equal(ErrorCode.storeDuplicateKey);
+      // A scatter-gather sees the fences it meets (here: the old copies match {}); one whose filter
+      // matches no fenced copy cannot tell it is behind, and stays bounded by the routing lease.
+      expect((await stale[4]!.find({}, { sort: { _id: 1 } })).map((d) => d['_id'])).to.deep.equal([k1, k2, k4].sort((a, b) => a - b));
+      for (const s of sources) expect(s.refreshes).to.equal(1);
+      for (const c of stale) expect(c.redirects).to.equal(1);
+    });
+
+    it('gives up with shardkit.router.redirectLimit when refreshing never helps', async () => {
+      const [k] = moving as [number];
+      const { pool, copy } = await seeded([k]);
+      await copy(k);
+      const routing = new LaggingSource(stable(R1), stable(R1), true);
+      const stuck = new ShardedCollection({ name: 'm', routing, pool, maxRedirects: 2 });
+      const e = await rejection(stuck.updateOne({ _id: k }, { $set: { n: 0 } }));
+      expect(e.code).to.equal(ErrorCode.redirectLimit);
+      expect(e.shardId).to.equal(r1.route(k));
+      expect(routing.refreshes).to.equal(2);
+      expect((await rejection(stuck.findOne({ _id: k }))).code).to.equal(ErrorCode.redirectLimit);
+    });
+  });
+
+  describe('#find', () => {
+    it('merges old and new owners by the ownership rule, equal to one collection (property)', async () => {
+      const subset = moving.slice(0, 12).concat(staying.slice(0, 12));
+      const action = fc.oneof(
+        fc.record({ kind: fc.constant('copy' as const), id: fc.constantFrom(...moving.slice(0, 12)) }),
+        fc.record({ kind: fc.constant('set' as const), id: fc.constantFrom(...subset), b: fc.integer({ min: 0, max: 2 }) }),
+        fc.record({ kind: fc.constant('delete' as const), id: fc.constantFrom(...subset) }),
+        fc.record({ kind: fc.constant('insert' as const), id: fc.constantFrom(...moving.slice(12, 20), ...staying.slice(12, 16)), b: fc.integer({ min: 0, max: 2 }) }),
+      );
+      const query = fc.record({
+        filter: fc.constantFrom<Document>({}, { b: 0 }, { b: { $gte: 1 } }, { n: { $lt: 100 } }),
+        dir: fc.constantFrom<1 | -1>(1, -1),
+        skip: fc.nat(4),
+        limit: fc.nat(6),
+      });
+      await fc.assert(
+        fc.asyncProperty(fc.array(action, { maxLength: 25 }), query, async (actions, q) => {
+          const { coll, copy } = await seeded(subset);
+          const reference = new MemoryStore('reference');
+          for (const i of subset) await reference.insert({ _id: i, b: i % 3, n: i, _h: 0, _v: 1 });
+          for (const a of actions) {
+            if (a.kind === 'copy') await copy(a.id);
+            else if (a.kind === 'set') {
+              await coll.updateOne({ _id: a.id }, { $set: { b: a.b } });
+              await reference.updateOne({ _id: a.id }, { $set: { b: a.b } });
+            } else if (a.kind === 'delete') {
+              await coll.deleteOne({ _id: a.id });
+              await reference.deleteOne({ _id: a.id });
+            } else {
+              const ok = await coll.insertOne({ _id: a.id, b: a.b, n: a.id }).then(
+                () => true,
+                (e: unknown) => (e as ShardkitError).code === ErrorCode.storeDuplicateKey,
+              );
+              expect(ok).to.equal(true);
+              await reference.insert({ _id: a.id, b: a.b, n: a.id, _h: 0, _v: 1 }).catch(() => undefined);
+            }
+          }
+          const sort = { b: q.dir, _id: 1 as const };
+          const opts = { sort, skip: q.skip, ...(q.limit > 0 ? { limit: q.limit } : {}) };
+          const expected = (await reference.find(q.filter, opts)).map(({ _h, _v, ...d }) => d);
+          expect(await coll.find(q.filter, { sort, skip: q.skip, limit: q.limit })).to.deep.equal(expected);
+          expect(await coll.countDocuments(q.filter)).to.equal(await reference.count(q.filter));
+        }),
+        { numRuns: 80 },
+      );
+    });
+
+    it('returns only the new owner version even when it no longer matches the filter', async () => {
+      const [k] = moving as [number];
+      const { coll, oldOf } = await seeded([k]);
+      await coll.updateOne({ _id: k }, { $set: { b: 99 } });
+      expect(await oldOf(k).get(k)).to.include({ b: k % 3, _moved: EPOCH });
+      expect(await coll.find({ b: k % 3 })).to.deep.equal([]);
+      expect(await coll.countDocuments({ b: k % 3 })).to.equal(0);
+    });
+
+    it('keeps asking a shard when dropped fenced copies leave it short of skip + limit', async () => {
+      const ids = moving.filter((id) => r1.route(id) === 'a').slice(0, 6);
+      const { coll, copy } = await seeded(ids);
+      for (const id of ids.slice(0, 4)) {
+        await copy(id);
+        await coll.updateOne({ _id: id }, { $set: { b: 7 } });
+      }
+      const rest = ids.slice(4).sort((x, y) => x - y);
+      expect((await coll.find({ b: { $lt: 7 } }, { sort: { _id: 1 }, limit: 2 })).map((d) => d['_id'])).to.deep.equal(rest);
+    });
+  });
+
+  context('when stable again after the migration, before cleanup', () => {
+    it('skips the fenced leftovers at the old owners', async () => {
+      const ids = [...moving.slice(0, 5), ...staying.slice(0, 5)];
+      const { pool, copy } = await seeded(ids);
+      for (const id of moving.slice(0, 5)) await copy(id);
+      const after = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(stable(R2, EPOCH + 1)), pool });
+      const all = await after.find({}, { sort: { _id: 1 } });
+      expect(all.map((d) => d['_id'])).to.deep.equal([...ids].sort((x, y) => x - y));
+      expect(await after.countDocuments({})).to.equal(ids.length);
+    });
+  });
+});
