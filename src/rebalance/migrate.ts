@@ -764,14 +764,14 @@ export class Migrator {
    * before commit) and pace to the throttle.
    */
   async #checkpoint(j: MigrationJournal, abortable: boolean): Promise<void> {
-    if (this.#signal?.aborted === true) {
+    if (this.#interrupted()) {
       throw new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
     }
     // Pace in slices of a third of the lease, renewing the lock between them, so a low rate never
     // lets the lock lapse while the migrator is merely waiting.
     for (let wait = this.#throttle.delay(); wait > 0; wait = this.#throttle.delay()) {
       await this.#sleep(Math.min(wait, Math.max(1, this.#leaseMs / 3)), this.#signal);
-      if (this.#signal?.aborted === true) {
+      if (this.#interrupted()) {
         throw new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
       }
       await this.#renewLock();
@@ -786,6 +786,11 @@ export class Migrator {
         throw new AbortRequested();
       }
     }
+  }
+
+  /** A method, not a field read, so the compiler does not narrow it across awaits. */
+  #interrupted(): boolean {
+    return this.#signal?.aborted === true;
   }
 
   async #takeLock(wait: boolean): Promise<void> {
@@ -803,7 +808,7 @@ export class Migrator {
         const ms = Math.max(1, Math.min(deadline, held?.expiresAt ?? now) - now);
         this.#emit({ type: 'wait', migrationId: '', reason: 'lock', ms });
         await this.#sleep(ms, this.#signal);
-        if (this.#signal?.aborted === true) throw error;
+        if (this.#interrupted()) throw error;
       }
     }
   }

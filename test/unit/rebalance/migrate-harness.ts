@@ -43,6 +43,12 @@ export function hooked(store: ShardStore, hooks: StoreHooks): ShardStore {
   });
 }
 
+/** The documents tests store. */
+export interface Doc {
+  _id: string;
+  n: number;
+}
+
 export class World {
   now = 1_000_000;
   readonly clock = (): number => this.now;
@@ -77,10 +83,10 @@ export class World {
   }
 
   /** A collection that routes by the currently published state (refreshed on "moved"). */
-  collection(): ShardedCollection {
+  collection(): ShardedCollection<Doc> {
     const config = this.config;
     let held: RoutingState | null = null;
-    return new ShardedCollection({
+    return new ShardedCollection<Doc>({
       name: 't',
       pool: this.pool,
       routing: {
@@ -99,7 +105,7 @@ export class World {
 
   /** Insert `n` documents `k0..k{n-1}` through the data path at the current state. */
   async seed(n: number): Promise<Map<string, number>> {
-    const coll = new ShardedCollection({ name: 't', pool: this.pool, routing: new StaticRoutingSource(await this.state()) });
+    const coll = new ShardedCollection<Doc>({ name: 't', pool: this.pool, routing: new StaticRoutingSource(await this.state()) });
     const expected = new Map<string, number>();
     for (let i = 0; i < n; i++) {
       await coll.insertOne({ _id: `k${i}`, n: i });

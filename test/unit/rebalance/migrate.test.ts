@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { ErrorCode, ShardkitError, hasErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
-import { baseTopology, World } from './migrate-harness.js';
+import { baseTopology, World, type Doc } from './migrate-harness.js';
 
 async function rejection(p: Promise<unknown>): Promise<ShardkitError> {
   try {
@@ -158,7 +158,7 @@ describe('Migrator', () => {
         await w.init(from, ['s4']);
         const expected = await w.seed(100);
         const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
-        const stale = new (await import('../../../src/collection/sharded-collection.js')).ShardedCollection({
+        const stale = new (await import('../../../src/collection/sharded-collection.js')).ShardedCollection<Doc>({
           name: 't',
           pool: w.pool,
           routing: new (await import('../../../src/router/routing-source.js')).StaticRoutingSource(await w.state()),
