@@ -58,17 +58,17 @@ export function bsonTypeRank(value: unknown): number {
  * `_id > id` or `_id` of a later type.
  */
 export function typesAfter(value: unknown): string[] {
+  // No 'symbol', 'minKey' or 'maxKey': FerretDB 1.x rejects those aliases, and no shard key or
+  // driver-written `_id` has those types. An `_id` is never an array.
   const order: Array<[number, string[]]> = [
-    [3, ['string', 'symbol']],
+    [3, ['string']],
     [4, ['object']],
-    [5, ['array']],
     [6, ['binData']],
     [7, ['objectId']],
     [8, ['bool']],
     [9, ['date']],
     [10, ['timestamp']],
     [11, ['regex']],
-    [12, ['maxKey']],
   ];
   const rank = bsonTypeRank(value);
   return order.filter(([r]) => r > rank).flatMap(([, names]) => names);
@@ -138,6 +138,9 @@ export function compareBson(a: unknown, b: unknown): number {
   const rb = bsonTypeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;
   switch (ra) {
+    case 1:
+      // null and a missing field are one value to sorts and comparisons.
+      return 0;
     case 2:
       return compareNumbers(numeric(a), numeric(b));
     case 3:

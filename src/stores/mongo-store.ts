@@ -1,0 +1,449 @@
+/**
+ * `MongoStore`: one shard's collection on a MongoDB (or FerretDB) server through the official
+ * driver. Every driver error comes out as a `ShardkitStoreError` naming the shard (see
+ * `driver-errors.ts`); every call carries `maxTimeMS`, and the client's selection, connect and
+ * socket timeouts derive from `opTimeoutMs`, so no call waits unbounded on a dead server.
+ *
+ * Works on servers without transactions or pipeline updates (FerretDB 1.x): conditional writes
+ * are single-document filters, and `replaceOne` bumps `_v` by compare-and-set on the version read.
+ */
+import { MongoClient } from 'mongodb';
+import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
+import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
+import { idKey } from './bson-order.js';
+import { bulkWriteErrors, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import type {
+  HashRange,
+  RangeChecksumResult,
+  RangeCursor,
+  ShardStore,
+  StoreBulkResult,
+  StoredDocument,
+  StoreFilter,
+  StoreFindOptions,
+  StoreWriteOp,
+  WriteOutcome,
+} from './shard-store.js';
+import {
+  andFilters,
+  assertLimit,
+  assertRange,
+  assertReplacement,
+  assertStorable,
+  liveFilter,
+  placeholder,
+  RangeChecksum,
+  rangeFilter,
+  withVersionBump,
+} from './store-filters.js';
+
+const ROUTING_INDEX_NAME = '_h_1__id_1';
+const ORDER = { _h: 1, _id: 1 } as const;
+/** Attempts of a compare-and-set loop (replace, fence) before giving up under contention. */
+const CAS_ATTEMPTS = 8;
+
+/** Options of `MongoStore`. */
+export interface MongoStoreOptions {
+  /** The shard this store talks to (named in every error). */
+  readonly shardId: string;
+  /** Connection string; required unless `client` is given. Never printed with its password. */
+  readonly uri?: string;
+  /** A client to share (e.g. several shards on one server); the store then does not close it. */
+  readonly client?: MongoClient;
+  /** Database name (default: the URI's path, else `shardkit`). */
+  readonly db?: string;
+  /** Collection name. */
+  readonly collection: string;
+  /** Per-operation time limit in ms (default 10000): `maxTimeMS` and the client's timeouts. */
+  readonly opTimeoutMs?: number;
+  /** Extra driver options for a client the store creates. */
+  readonly clientOptions?: MongoClientOptions;
+}
+
+function dbFromUri(uri: string): string | undefined {
+  const m = /^mongodb(?:\+srv)?:\/\/[^/]*\/([^?]+)/.exec(uri);
+  return m?.[1] === undefined ? undefined : decodeURIComponent(m[1]);
+}
+
+/** `ShardStore` over the official MongoDB driver. */
+export class MongoStore implements ShardStore {
+  readonly shardId: string;
+  readonly #client: MongoClient;
+  readonly #ownsClient: boolean;
+  /**
+   * Untyped at the driver boundary on purpose: the driver's `Filter<T>` pins `_id` to `ObjectId` (or
+   * `never` for `unknown`), while shard keys are strings, numbers and bytes. Inputs are checked above.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  readonly #col: Collection<any>;
+  readonly #maxTimeMS: number;
+
+  /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
+  constructor(options: MongoStoreOptions) {
+    const { shardId, uri, client, collection } = options;
+    if (typeof shardId !== 'string' || shardId.length === 0) throw new ShardkitInvalidArgumentError('MongoStore needs a shard id');
+    if (typeof collection !== 'string' || collection.length === 0) throw new ShardkitInvalidArgumentError('MongoStore needs a collection name');
+    const opTimeoutMs = options.opTimeoutMs ?? 10_000;
+    if (!Number.isFinite(opTimeoutMs) || opTimeoutMs <= 0) {
+      throw new ShardkitInvalidArgumentError(`opTimeoutMs must be a positive number; got ${String(opTimeoutMs)}`);
+    }
+    this.shardId = shardId;
+    this.#maxTimeMS = Math.ceil(opTimeoutMs);
+    if (client !== undefined) {
+      this.#client = client;
+      this.#ownsClient = false;
+    } else {
+      if (typeof uri !== 'string' || uri.length === 0) throw new ShardkitInvalidArgumentError(`shard ${shardId}: MongoStore needs a uri or a client`);
+      try {
+        this.#client = new MongoClient(uri, {
+          serverSelectionTimeoutMS: this.#maxTimeMS,
+          connectTimeoutMS: this.#maxTimeMS,
+          // A hung server never answers maxTimeMS; the socket timeout bounds the wait (with slack).
+          socketTimeoutMS: this.#maxTimeMS * 2 + 1000,
+          ...options.clientOptions,
+        });
+      } catch (error) {
+        throw new ShardkitInvalidArgumentError(`shard ${shardId}: bad connection string: ${wrapDriverError(shardId, 'connect', error).message}`, {
+          cause: error,
+          shardId,
+        });
+      }
+      this.#ownsClient = true;
+    }
+    const dbName = options.db ?? (uri === undefined ? undefined : dbFromUri(uri)) ?? 'shardkit';
+    this.#col = this.#client.db(dbName).collection(collection);
+  }
+
+  /** Create a store and check the shard answers `ping`; fails with `shardkit.store.unavailable` otherwise. */
+  static async connect(options: MongoStoreOptions): Promise<MongoStore> {
+    const store = new MongoStore(options);
+    try {
+      await store.ping();
+    } catch (error) {
+      await store.close().catch(() => undefined);
+      throw error;
+    }
+    return store;
+  }
+
+  /** The driver collection (for tools and tests that need a raw view). */
+  get collection(): Collection<StoredDocument> {
+    return this.#col as Collection<StoredDocument>;
+  }
+
+  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (error) {
+      throw wrapDriverError(this.shardId, op, error);
+    }
+  }
+
+  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
+  #opts<T extends object = {}>(extra?: T): T & { maxTimeMS: number } {
+    return { ...(extra as T), maxTimeMS: this.#maxTimeMS };
+  }
+
+  async ensureRoutingIndex(): Promise<void> {
+    await this.#run('ensureRoutingIndex', () => this.#col.createIndex(ORDER, this.#opts({ name: ROUTING_INDEX_NAME })));
+  }
+
+  async hasRoutingIndex(): Promise<boolean> {
+    return this.#run('hasRoutingIndex', async () => {
+      let indexes: Document[];
+      try {
+        indexes = await this.#col.listIndexes(this.#opts()).toArray();
+      } catch (error) {
+        if ((error as { code?: unknown }).code === 26) return false; // NamespaceNotFound: no collection yet
+        throw error;
+      }
+      return indexes.some((ix) => {
+        const keys = Object.entries((ix['key'] ?? {}) as Record<string, unknown>);
+        return keys.length === 2 && keys[0]?.[0] === '_h' && keys[0][1] === 1 && keys[1]?.[0] === '_id' && keys[1][1] === 1;
+      });
+    });
+  }
+
+  async createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
+    if (specs.length === 0) return [];
+    return this.#run('createIndexes', () =>
+      this.#col.createIndexes(
+        specs.map((s) => ({ key: s.key, ...(s.name === undefined ? {} : { name: s.name }), ...(s.unique === undefined ? {} : { unique: s.unique }) })),
+        this.#opts(),
+      ),
+    );
+  }
+
+  async ping(): Promise<void> {
+    await this.#run('ping', () => this.#col.db.command({ ping: 1 }));
+  }
+
+  async get(id: unknown): Promise<StoredDocument | null> {
+    return this.#run('get', () => this.#col.findOne({ _id: id }, this.#opts()));
+  }
+
+  async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
+    return this.#run('find', () => {
+      const { sort, limit, skip, projection } = options;
+      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }) }));
+      if (sort !== undefined) cursor.sort(sort);
+      if (skip !== undefined) cursor.skip(skip);
+      if (limit !== undefined && limit > 0) cursor.limit(limit);
+      return cursor.toArray();
+    });
+  }
+
+  async count(filter: StoreFilter): Promise<number> {
+    return this.#run('count', () => this.#col.countDocuments(filter, this.#opts()));
+  }
+
+  async insert(doc: StoredDocument): Promise<void> {
+    assertStorable(doc);
+    await this.#run('insert', () => this.#col.insertOne({ ...doc }, this.#opts()));
+  }
+
+  async insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
+    docs.forEach(assertStorable);
+    if (docs.length === 0) return 0;
+    return this.#run('insertIfAbsent', async () => {
+      try {
+        const res = await this.#col.insertMany(
+          docs.map((d) => ({ ...d })),
+          this.#opts({ ordered: false }),
+        );
+        return res.insertedCount;
+      } catch (error) {
+        // Unordered: every non-duplicate was inserted; duplicates are the point of "if absent".
+        if (isDuplicateKeyError(error)) return (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+        throw error;
+      }
+    });
+  }
+
+  async updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
+    const bumped = withVersionBump(update);
+    return this.#run('updateOne', async () => {
+      const res = await this.#col.updateOne(liveFilter(filter), bumped, this.#opts({ upsert: options.upsert === true }));
+      return outcome(res.matchedCount, res.modifiedCount, res.upsertedId);
+    });
+  }
+
+  /**
+   * Replace by compare-and-set: read the live match, then replace it only if its `_v` is unchanged,
+   * writing `_v + 1`. The server cannot `$inc` inside a replacement, and FerretDB has no pipelines.
+   */
+  async replaceOne(filter: StoreFilter, replacement: StoredDocument, options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
+    assertReplacement(replacement);
+    const { _v: _ignored, ...body } = replacement;
+    return this.#run('replaceOne', async () => {
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const current = await this.#col.findOne(liveFilter(filter), this.#opts({ projection: { _id: 1, _v: 1 } }));
+        if (current !== null) {
+          if (body._id !== undefined && idKey(body._id) !== idKey(current._id)) {
+            throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: replaceOne failed: the replacement would modify the immutable field '_id'`, {
+              shardId: this.shardId,
+            });
+          }
+          const res = await this.#col.replaceOne(
+            andFilters({ _id: current._id, _v: current._v }, liveFilter({})),
+            { ...body, _id: current._id, _v: (current._v ?? 0) + 1 },
+            this.#opts(),
+          );
+          if (res.matchedCount === 1) return outcome(1, res.modifiedCount, null);
+          continue; // changed under us: read again
+        }
+        if (options.upsert !== true) return outcome(0, 0, null);
+        // `_v` absent matches no stored document: this upsert only ever inserts, and an existing _id
+        // (a concurrent insert, or a fenced key) fails as a duplicate instead of being overwritten.
+        try {
+          const res = await this.#col.replaceOne(andFilters(liveFilter(filter), { _v: { $exists: false } }), { ...body, _v: 1 } as StoredDocument, this.#opts({ upsert: true }));
+          return outcome(0, 0, res.upsertedId);
+        } catch (error) {
+          if (!isDuplicateKeyError(error)) throw error;
+          const live = await this.#col.countDocuments(liveFilter(filter), this.#opts({ limit: 1 }));
+          if (live === 0) throw error;
+        }
+      }
+      throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: replaceOne failed: document changed concurrently ${CAS_ATTEMPTS} times`, {
+        shardId: this.shardId,
+      });
+    });
+  }
+
+  async deleteOne(filter: StoreFilter): Promise<number> {
+    return this.#run('deleteOne', async () => (await this.#col.deleteOne(liveFilter(filter), this.#opts())).deletedCount);
+  }
+
+  /**
+   * Inserts go in one unordered `insertMany`; updates, replaces and deletes go as single calls in
+   * parallel. Why not one driver bulk: FerretDB 1.24 stops an unordered update batch at the first
+   * write error, reports it at the wrong index and loses the counts of what it did apply.
+   */
+  async bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
+    // Misuse is reported before anything is applied.
+    const inserts: Array<{ index: number; doc: StoredDocument }> = [];
+    ops.forEach((op, index) => {
+      if ('insertOne' in op) {
+        assertStorable(op.insertOne.document);
+        inserts.push({ index, doc: { ...op.insertOne.document } });
+      } else if ('updateOne' in op) withVersionBump(op.updateOne.update);
+      else if ('replaceOne' in op) assertReplacement(op.replaceOne.replacement);
+      else if (!('deleteOne' in op)) throw new ShardkitInvalidArgumentError('unknown bulk write op');
+    });
+
+    const errors: Array<{ index: number; error: Error }> = [];
+    let inserted = 0;
+    let matched = 0;
+    let modified = 0;
+    let deleted = 0;
+    let upserted = 0;
+
+    const insertBatch = async (): Promise<void> => {
+      if (inserts.length === 0) return;
+      try {
+        inserted += (await this.#col.insertMany(inserts.map((i) => i.doc), this.#opts({ ordered: false }))).insertedCount;
+      } catch (error) {
+        const writeErrors = bulkWriteErrors(error);
+        if (writeErrors.length === 0) throw wrapDriverError(this.shardId, 'bulkWrite', error);
+        inserted += (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
+        for (const w of writeErrors) {
+          const code = w.code === 11000 || w.code === 11001 ? ErrorCode.storeDuplicateKey : ErrorCode.storeFailure;
+          const index = inserts[w.index]?.index ?? -1;
+          errors.push({
+            index,
+            error: new ShardkitStoreError(code, `shard ${this.shardId}: bulkWrite op ${index} failed: ${w.errmsg ?? `code ${w.code}`}`, { shardId: this.shardId, cause: w }),
+          });
+        }
+      }
+    };
+
+    const single = async (op: StoreWriteOp, index: number): Promise<void> => {
+      try {
+        if ('deleteOne' in op) {
+          deleted += await this.deleteOne(op.deleteOne.filter);
+          return;
+        }
+        if ('insertOne' in op) return;
+        const out =
+          'updateOne' in op
+            ? await this.updateOne(op.updateOne.filter, op.updateOne.update, { upsert: op.updateOne.upsert === true })
+            : await this.replaceOne(op.replaceOne.filter, op.replaceOne.replacement, { upsert: op.replaceOne.upsert === true });
+        matched += out.matched;
+        modified += out.modified;
+        if (out.upsertedId !== undefined) upserted++;
+      } catch (error) {
+        errors.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
+      }
+    };
+
+    await Promise.all([insertBatch(), ...ops.map((op, index) => single(op, index))]);
+    errors.sort((a, b) => a.index - b.index);
+    return { inserted, matched, modified, deleted, upserted, errors };
+  }
+
+  /**
+   * Placeholders first, then fence whatever exists: an insert racing with us then fails on the
+   * placeholder, and a document deleted in between is found missing on read-back and retried.
+   */
+  async fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
+    assertEpoch(epoch);
+    if (keys.length === 0) return [];
+    return this.#run('fence', async () => {
+      const ids = keys.map((k) => k.id);
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        try {
+          await this.#col.insertMany(
+            keys.map((k) => placeholder(k.id, k.h, epoch)),
+            this.#opts({ ordered: false }),
+          );
+        } catch (error) {
+          if (!isDuplicateKeyError(error)) throw error;
+        }
+        await this.#col.updateMany({ _id: { $in: ids }, _moved: { $exists: false } }, { $set: { _moved: epoch } }, this.#opts());
+        const found = await this.#col.find({ _id: { $in: ids } }, this.#opts()).toArray();
+        const byKey = new Map(found.map((d) => [idKey(d._id), d]));
+        const out = keys.map((k) => byKey.get(idKey(k.id)));
+        if (out.every((d) => d !== undefined && d._moved !== undefined)) return out as StoredDocument[];
+      }
+      throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: fence failed: keys kept changing concurrently`, { shardId: this.shardId });
+    });
+  }
+
+  async fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
+    assertRange(range);
+    assertLimit(limit);
+    assertEpoch(epoch);
+    return this.#run('fenceRange', async () => {
+      const picked = await this.#col
+        .find(andFilters(rangeFilter(range, after), { _moved: { $exists: false } }), this.#opts({ projection: { _id: 1 } }))
+        .sort(ORDER)
+        .limit(limit)
+        .toArray();
+      if (picked.length === 0) return [];
+      const ids = picked.map((d) => d._id);
+      await this.#col.updateMany({ _id: { $in: ids }, _moved: { $exists: false } }, { $set: { _moved: epoch } }, this.#opts());
+      return this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts()).sort(ORDER).toArray();
+    });
+  }
+
+  async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
+    assertRange(range);
+    assertLimit(limit);
+    return this.#run('scanRange', () => this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts()).sort(ORDER).limit(limit).toArray());
+  }
+
+  async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
+    assertRange(range);
+    return this.#run('countRange', () => this.#col.countDocuments(andFilters(rangeFilter(range, null), filter), this.#opts()));
+  }
+
+  async checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
+    assertRange(range);
+    return this.#run('checksumRange', async () => {
+      const sum = new RangeChecksum();
+      const cursor = this.#col.find(andFilters(rangeFilter(range, null), filter), this.#opts({ projection: { _id: 1, _v: 1 }, batchSize: 1000 }));
+      for await (const d of cursor) sum.add(d._id, d._v);
+      return sum.result();
+    });
+  }
+
+  async deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
+    assertRange(range);
+    assertLimit(limit);
+    return this.#run('deleteRange', async () => {
+      const where = andFilters(rangeFilter(range, null), filter);
+      const picked = await this.#col.find(where, this.#opts({ projection: { _id: 1 } })).sort(ORDER).limit(limit).toArray();
+      if (picked.length === 0) return 0;
+      // The filter goes again with the ids: a document that changed since it was read stays.
+      const res = await this.#col.deleteMany(andFilters({ _id: { $in: picked.map((d) => d._id) } }, where), this.#opts());
+      return res.deletedCount;
+    });
+  }
+
+  async tombstone(id: unknown, h: number, version: number): Promise<boolean> {
+    return this.#run('tombstone', async () => {
+      try {
+        await this.#col.replaceOne({ _id: id, _moved: { $exists: false } }, { _id: id, _h: h, _v: version, _ts: true }, this.#opts({ upsert: true }));
+        return true;
+      } catch (error) {
+        // No unfenced match, so the upsert tried to insert and met the fenced document.
+        if (isDuplicateKeyError(error)) return false;
+        throw error;
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#ownsClient) await this.#run('close', () => this.#client.close());
+  }
+}
+
+function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {
+  return upsertedId === null || upsertedId === undefined ? { matched, modified } : { matched, modified, upsertedId };
+}
+
+function assertEpoch(epoch: number): void {
+  if (!Number.isSafeInteger(epoch) || epoch < 1) {
+    throw new ShardkitInvalidArgumentError(`invalid epoch ${String(epoch)}: need a positive integer`);
+  }
+}
