@@ -3,10 +3,13 @@ import { Command } from 'commander';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { reportFailure } from './fail.js';
 import type { CliIO } from './io.js';
+import { register as registerInit } from './commands/init.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerRoute } from './commands/route.js';
 import { register as registerSimulate } from './commands/simulate.js';
+import { register as registerStatus } from './commands/status.js';
 import { register as registerTopology } from './commands/topology.js';
+import { register as registerVerify } from './commands/verify.js';
 
 /** The package version, read at run time: both src/cli and dist/cli sit two levels below the root. */
 function packageVersion(): string {
@@ -40,6 +43,9 @@ export function createProgram(io: CliIO): Command {
   registerRoute(program, io);
   registerPlan(program, io);
   registerSimulate(program, io);
+  registerInit(program, io);
+  registerStatus(program, io);
+  registerVerify(program, io);
   return program;
 }
 

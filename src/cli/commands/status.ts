@@ -1,0 +1,142 @@
+import type { Command } from 'commander';
+import { performance } from 'node:perf_hooks';
+import { describeConfigStore } from '../../config-store/config-file.js';
+import { openDeployment, shardsOfState } from '../../config-store/deployment.js';
+import type { LockInfo, RoutingState } from '../../config-store/types.js';
+import { ErrorCode, ShardkitStoreError } from '../../errors.js';
+import { Ring } from '../../ring/ring.js';
+import type { ShardStore } from '../../stores/shard-store.js';
+import { LIVE } from '../../stores/store-filters.js';
+import { redactText, redactUri } from '../../topology/redact.js';
+import type { ShardSpec, TopologySpec } from '../../topology/types.js';
+import type { CliIO } from '../io.js';
+import { printJson } from '../program.js';
+import { formatTable, percent } from '../table.js';
+
+/** One shard's line of `status`. */
+export interface ShardStatus {
+  readonly id: string;
+  readonly weight: number;
+  readonly draining: boolean;
+  /** Connection string, password masked. */
+  readonly uri: string | null;
+  /** Share of the ring it owns now (R, or R2 while migrating). */
+  readonly share: number;
+  readonly reachable: boolean;
+  /** Round trip of a `ping` in ms (null when unreachable). */
+  readonly latencyMs: number | null;
+  /** Live documents (null when unreachable). */
+  readonly documents: number | null;
+  /** Fences, placeholders and tombstones (null when unreachable). */
+  readonly markers: number | null;
+  /** Why the shard could not be read. */
+  readonly error?: string;
+}
+
+/** What `status --json` prints. */
+export interface StatusReport {
+  readonly name: string;
+  readonly collection: string;
+  readonly configStore: string;
+  readonly phase: RoutingState['phase'];
+  readonly epoch: number;
+  readonly migrationId: string | null;
+  /** Epoch of R1 while migrating. */
+  readonly fromEpoch: number | null;
+  readonly lock: LockInfo | null;
+  readonly topology: TopologySpec;
+  readonly shards: readonly ShardStatus[];
+}
+
+function redactTopology(t: TopologySpec): TopologySpec {
+  return { ...t, shards: t.shards.map((s) => (s.uri === undefined ? s : { ...s, uri: redactUri(s.uri) })) };
+}
+
+function message(error: unknown): string {
+  return redactText(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
+}
+
+async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: ShardSpec, share: number): Promise<ShardStatus> {
+  const base = { id: shard.id, weight: shard.weight, draining: shard.draining === true, uri: shard.uri === undefined ? null : redactUri(shard.uri), share };
+  try {
+    const store = await open(shard);
+    const started = performance.now();
+    await store.ping();
+    const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+    const [documents, all] = await Promise.all([store.count(LIVE), store.count({})]);
+    return { ...base, reachable: true, latencyMs, documents, markers: all - documents };
+  } catch (error) {
+    return { ...base, reachable: false, latencyMs: null, documents: null, markers: null, error: message(error) };
+  }
+}
+
+/** Adds `status --config FILE [--json]`. */
+export function register(program: Command, io: CliIO): void {
+  program
+    .command('status')
+    .description('Show the live topology: epoch, phase, migration lock, and per-shard reachability, latency and document counts (exit 1 when a shard is unreachable)')
+    .requiredOption('--config <file>', 'shardkit config file (JSON or YAML)')
+    .option('--json', 'print the status as JSON')
+    .action(async (opts: { config: string; json?: boolean }) => {
+      const deployment = await openDeployment(opts.config);
+      try {
+        const state = await deployment.requireState();
+        const lock = await deployment.configStore.readLock();
+        const arcs = Ring.fromTopology(state.topology).arcs();
+        const shards = await Promise.all(
+          shardsOfState(state).map((shard) => shardStatus((s) => deployment.openShard(s), shard, (arcs.get(shard.id) ?? 0) / 2 ** 32)),
+        );
+        const report: StatusReport = {
+          name: deployment.config.name,
+          collection: deployment.config.collection,
+          configStore: describeConfigStore(deployment.config.configStore),
+          phase: state.phase,
+          epoch: state.epoch,
+          migrationId: state.phase === 'migrating' ? state.migrationId : null,
+          fromEpoch: state.phase === 'migrating' ? state.from.epoch : null,
+          lock,
+          topology: redactTopology(state.topology),
+          shards,
+        };
+        if (opts.json === true) printJson(io, report);
+        else io.stdout.write(formatStatus(report, Date.now()));
+        const down = shards.filter((s) => !s.reachable).map((s) => s.id);
+        // The report is out; the one error line on stderr gives scripts the exit code.
+        if (down.length > 0) throw new ShardkitStoreError(ErrorCode.storeUnavailable, `unreachable shards: ${down.join(', ')}`);
+      } finally {
+        await deployment.close();
+      }
+    });
+}
+
+/** The human form of a status report. */
+export function formatStatus(report: StatusReport, now: number): string {
+  const lines = [
+    `topology    ${report.name} (collection ${report.collection})`,
+    `config      ${report.configStore}`,
+    `state       ${report.phase} at epoch ${report.epoch}` +
+      (report.phase === 'migrating' ? ` (migration ${report.migrationId ?? '?'} from epoch ${report.fromEpoch ?? '?'})` : ''),
+    `lock        ${report.lock === null ? 'free' : `held by ${report.lock.owner}, ${Math.max(0, Math.round((report.lock.expiresAt - now) / 1000))} s left`}`,
+    `ring        ${report.topology.hash}, ${report.topology.placement}, ${report.topology.vnodes} vnodes per unit weight`,
+    '',
+  ];
+  const rows = report.shards.map((s) => [
+    s.id,
+    String(s.weight) + (s.draining ? ' (draining)' : ''),
+    percent(s.share),
+    s.reachable ? 'up' : 'DOWN',
+    s.latencyMs === null ? '-' : s.latencyMs.toFixed(2),
+    s.documents === null ? '-' : String(s.documents),
+    s.markers === null ? '-' : String(s.markers),
+    s.reachable ? (s.uri ?? '') : `${s.uri ?? ''} ${s.error ?? ''}`.trim(),
+  ]);
+  return (
+    lines.join('\n') +
+    '\n' +
+    formatTable(
+      ['shard', 'weight', 'share', 'state', 'ping ms', 'documents', 'markers', 'uri'],
+      rows,
+      ['left', 'right', 'right', 'left', 'right', 'right', 'right', 'left'],
+    )
+  );
+}
