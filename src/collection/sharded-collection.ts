@@ -5,7 +5,7 @@
  */
 import { ObjectId } from 'mongodb';
 import { updateOne as mingoUpdateOne } from 'mingo';
-import type { Document, Filter, OptionalId, Sort, UpdateFilter } from 'mongodb';
+import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
 import type { RoutingState } from '../config-store/types.js';
 import {
   ErrorCode,
@@ -55,6 +55,15 @@ export interface TombstoneReplacer {
   replaceTombstone(doc: StoredDocument): Promise<boolean>;
 }
 
+/**
+ * A query filter on the application's documents. The driver's `Filter<T>` pins `_id` to `ObjectId` when
+ * `T` does not declare it, while shard keys are also strings, numbers and bytes; any document is accepted.
+ */
+export type ShardedFilter<T extends Document = Document> = Filter<T> | Document;
+
+/** A document to insert: `_id` may be omitted (an ObjectId is assigned) or be any shard key. */
+export type NewDocument<T extends Document = Document> = Omit<T, '_id'> & { _id?: unknown };
+
 /** Options of {@link ShardedCollection}. */
 export interface ShardedCollectionOptions {
   /** Collection name, for messages (the provider already knows which collection its stores hold). */
@@ -89,10 +98,10 @@ export interface ShardedUpdateResult {
 
 /** One write of {@link ShardedCollection.bulkWrite}. Every filter must pin `_id` by equality. */
 export type ShardedWriteOp<T extends Document = Document> =
-  | { readonly insertOne: { readonly document: OptionalId<T> } }
-  | { readonly updateOne: { readonly filter: Filter<T>; readonly update: UpdateFilter<T> | Document[]; readonly upsert?: boolean } }
-  | { readonly replaceOne: { readonly filter: Filter<T>; readonly replacement: Document; readonly upsert?: boolean } }
-  | { readonly deleteOne: { readonly filter: Filter<T> } };
+  | { readonly insertOne: { readonly document: NewDocument<T> } }
+  | { readonly updateOne: { readonly filter: ShardedFilter<T>; readonly update: UpdateFilter<T> | Document[]; readonly upsert?: boolean } }
+  | { readonly replaceOne: { readonly filter: ShardedFilter<T>; readonly replacement: Document; readonly upsert?: boolean } }
+  | { readonly deleteOne: { readonly filter: ShardedFilter<T> } };
 
 /** Result of {@link ShardedCollection.bulkWrite} (unordered: every op is attempted). */
 export interface ShardedBulkWriteResult {
@@ -571,7 +580,7 @@ export class ShardedCollection<T extends Document = Document> {
 
   // --- input checks ----------------------------------------------------------------------
 
-  #prepareInsert(doc: OptionalId<T>): Prepared {
+  #prepareInsert(doc: NewDocument<T>): Prepared {
     assertNoReserved(doc, 'insertOne: the document');
     const record = doc as Document;
     // As the driver does: an id-less document gets an ObjectId, visible to the caller afterwards.
@@ -581,13 +590,13 @@ export class ShardedCollection<T extends Document = Document> {
     return { kind: 'insert', key, data: { ...record } };
   }
 
-  #prepareUpdate(filter: Filter<T>, update: UpdateFilter<T> | Document[], upsert: boolean): Prepared {
+  #prepareUpdate(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], upsert: boolean): Prepared {
     const key = requireFilterKey(filter as Filter<Document>, 'updateOne');
     assertUpdate(update as UpdateFilter<Document>);
     return { kind: 'update', key, filter: filter as Filter<Document>, update: update as UpdateFilter<Document>, upsert };
   }
 
-  #prepareReplace(filter: Filter<T>, replacement: Document, upsert: boolean): Prepared {
+  #prepareReplace(filter: ShardedFilter<T>, replacement: Document, upsert: boolean): Prepared {
     const key = requireFilterKey(filter as Filter<Document>, 'replaceOne');
     assertNoReserved(replacement, 'replaceOne: the replacement');
     for (const k of Object.keys(replacement)) {
@@ -601,7 +610,7 @@ export class ShardedCollection<T extends Document = Document> {
     return { kind: 'replace', key, filter: filter as Filter<Document>, replacement: rest, upsert };
   }
 
-  #prepareDelete(filter: Filter<T>): Prepared {
+  #prepareDelete(filter: ShardedFilter<T>): Prepared {
     return { kind: 'delete', key: requireFilterKey(filter as Filter<Document>, 'deleteOne'), filter: filter as Filter<Document> };
   }
 
@@ -613,7 +622,7 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitInputError `shardkit.key.invalid` for an `_id` that is not a shard key (nothing written).
    * @throws ShardkitStoreError `shardkit.store.duplicateKey` when the `_id` exists (on either owner while it moves).
    */
-  async insertOne(doc: OptionalId<T>): Promise<{ insertedId: unknown }> {
+  async insertOne(doc: NewDocument<T>): Promise<{ insertedId: unknown }> {
     const op = this.#prepareInsert(doc);
     await this.#run((view) => this.#apply(view, op));
     return { insertedId: op.key };
@@ -624,7 +633,7 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws the first failure (by index) after all others were applied; its message counts the failures.
    */
-  async insertMany(docs: ReadonlyArray<OptionalId<T>>): Promise<{ insertedCount: number; insertedIds: Record<number, unknown> }> {
+  async insertMany(docs: ReadonlyArray<NewDocument<T>>): Promise<{ insertedCount: number; insertedIds: Record<number, unknown> }> {
     if (!Array.isArray(docs)) throw new ShardkitInvalidArgumentError('insertMany: docs must be an array');
     const result = await this.bulkWrite(docs.map((document) => ({ insertOne: { document } })));
     const first = result.errors[0];
@@ -645,7 +654,7 @@ export class ShardedCollection<T extends Document = Document> {
    * The document matching `filter`, or null. A filter pinning `_id` reads one shard (two while the key
    * moves); any other filter is a scatter-gather with limit 1.
    */
-  async findOne(filter: Filter<T> = {}, options: Omit<ShardedFindOptions, 'limit'> = {}): Promise<T | null> {
+  async findOne(filter: ShardedFilter<T> = {}, options: Omit<ShardedFindOptions, 'limit'> = {}): Promise<T | null> {
     const [doc] = await this.find(filter, { ...options, limit: 1 });
     return doc ?? null;
   }
@@ -656,7 +665,7 @@ export class ShardedCollection<T extends Document = Document> {
    * the server's sort order (see `compare.ts` for the order and its limits) and applies skip and limit.
    * Fenced copies are resolved by the migration protocol's ownership rule; markers never come back.
    */
-  async find(filter: Filter<T> = {}, options: ShardedFindOptions = {}): Promise<T[]> {
+  async find(filter: ShardedFilter<T> = {}, options: ShardedFindOptions = {}): Promise<T[]> {
     const skip = checkCount(options.skip, 'skip');
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
@@ -680,7 +689,7 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws ShardkitInputError `shardkit.key.invalid` when the filter does not pin a valid `_id`.
    */
-  async updateOne(filter: Filter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
+  async updateOne(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
     const op = this.#prepareUpdate(filter, update, options.upsert === true);
     return toUpdateResult(await this.#run((view) => this.#apply(view, op)));
   }
@@ -690,7 +699,7 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws ShardkitInputError `shardkit.key.invalid` when the filter does not pin a valid `_id`.
    */
-  async replaceOne(filter: Filter<T>, replacement: Document, options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
+  async replaceOne(filter: ShardedFilter<T>, replacement: Document, options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
     const op = this.#prepareReplace(filter, replacement, options.upsert === true);
     return toUpdateResult(await this.#run((view) => this.#apply(view, op)));
   }
@@ -699,7 +708,7 @@ export class ShardedCollection<T extends Document = Document> {
    * Delete the one document `filter` pins by `_id`. While the key moves, the delete leaves a tombstone at
    * the new owner so the old owner's fenced copy cannot come back.
    */
-  async deleteOne(filter: Filter<T>): Promise<{ deletedCount: number }> {
+  async deleteOne(filter: ShardedFilter<T>): Promise<{ deletedCount: number }> {
     const op = this.#prepareDelete(filter);
     const outcome = await this.#run((view) => this.#apply(view, op));
     return { deletedCount: outcome.deleted };
@@ -709,7 +718,7 @@ export class ShardedCollection<T extends Document = Document> {
    * Count documents matching `filter`: one key read when it pins `_id`, else a count per shard plus the
    * fenced documents the ownership rule keeps.
    */
-  async countDocuments(filter: Filter<T> = {}, options: { skip?: number; limit?: number } = {}): Promise<number> {
+  async countDocuments(filter: ShardedFilter<T> = {}, options: { skip?: number; limit?: number } = {}): Promise<number> {
     const skip = checkCount(options.skip, 'skip');
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
@@ -867,8 +876,10 @@ export class ShardedCollection<T extends Document = Document> {
     for (const [index, error] of failedAt) {
       const op = prepared[index] as Prepared;
       const current = raw.get(idKey(op.key));
+      // A duplicate on a fence was a turn-away; on a tombstone it is a re-insert after a delete; an upsert
+      // that raced an insert is retried (as the server retries it). Anything else stays a duplicate.
       if (isDuplicate(error) && current !== undefined && isFence(current)) again.push({ index, used: 1 });
-      else if (isDuplicate(error) && (current === undefined || isTombstone(current) || op.kind !== 'insert')) again.push({ index, used: 0 });
+      else if (isDuplicate(error) && ((current !== undefined && isTombstone(current)) || op.kind !== 'insert')) again.push({ index, used: 0 });
       else errors.set(index, error);
     }
     if (shortfall) {

@@ -1,0 +1,125 @@
+import { expect } from 'chai';
+import { ShardedCollection, type ShardedWriteOp } from '../../../src/collection/sharded-collection.js';
+import { ErrorCode, ShardkitError } from '../../../src/errors.js';
+import { ShardRouter } from '../../../src/router/router.js';
+import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { dump, LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
+
+const IDS = ['a', 'b', 'c'];
+const R1 = topology(IDS);
+const R2 = R1.with({ kind: 'add', shard: { id: 'd', weight: 1 } });
+const r1 = ShardRouter.fromTopology(R1);
+const r2 = ShardRouter.fromTopology(R2);
+
+describe('ShardedCollection', () => {
+  describe('#bulkWrite', () => {
+    let pool: SpyPool;
+    let coll: ShardedCollection;
+
+    beforeEach(() => {
+      pool = new SpyPool([...IDS, 'd']);
+      coll = new ShardedCollection({ name: 'bulk', routing: new StaticRoutingSource(stable(R1)), pool });
+    });
+
+    it('sends one store.bulkWrite per shard and lands every op on its shard', async () => {
+      const ops: ShardedWriteOp[] = Array.from({ length: 90 }, (_, i) => ({ insertOne: { document: { _id: `k${i}`, n: i } } }));
+      const r = await coll.bulkWrite(ops);
+      expect(r.insertedCount).to.equal(90);
+      expect(r.errors).to.deep.equal([]);
+      expect(Object.keys(r.insertedIds)).to.have.length(90);
+      expect(r.insertedIds[7]).to.equal('k7');
+      for (const id of IDS) expect(pool.count(id, 'bulkWrite')).to.equal(1);
+      for (const [shard, docs] of await dump(pool)) for (const d of docs) expect(r1.route(d['_id'] as string)).to.equal(shard);
+    });
+
+    it('merges counts of mixed ops and reports failures by input index', async () => {
+      await coll.insertMany([{ _id: 1, n: 1 }, { _id: 2, n: 2 }, { _id: 3, n: 3 }]);
+      pool.resetCounts();
+      const r = await coll.bulkWrite([
+        { updateOne: { filter: { _id: 1 }, update: { $inc: { n: 10 } } } },
+        { insertOne: { document: { _id: 2 } } },
+        { replaceOne: { filter: { _id: 3 }, replacement: { m: 1 } } },
+        { deleteOne: { filter: { _id: 2 } } },
+        { updateOne: { filter: { _id: 4 }, update: { $set: { n: 4 } }, upsert: true } },
+        { updateOne: { filter: { _id: 5 }, update: { $set: { n: 5 } } } },
+      ]);
+      expect(r).to.include({ insertedCount: 0, matchedCount: 2, modifiedCount: 2, deletedCount: 1, upsertedCount: 1 });
+      expect(r.errors.map((e) => e.index)).to.deep.equal([1]);
+      expect((r.errors[0]?.error as ShardkitError).code).to.equal(ErrorCode.storeDuplicateKey);
+      expect(await coll.find({}, { sort: { _id: 1 } })).to.deep.equal([
+        { _id: 1, n: 11 },
+        { _id: 3, m: 1 },
+        { _id: 4, n: 4 },
+      ]);
+      const shardsUsed = new Set([1, 2, 3, 4, 5].map((k) => r1.route(k)));
+      for (const id of IDS) expect(pool.count(id, 'bulkWrite')).to.equal(shardsUsed.has(id) ? 1 : 0);
+    });
+
+    it('refuses an invalid key with shardkit.key.invalid before writing anything', async () => {
+      let error: unknown;
+      try {
+        await coll.bulkWrite([{ insertOne: { document: { _id: 'fine' } } }, { updateOne: { filter: { n: 1 }, update: { $set: { n: 2 } } } }]);
+      } catch (e) {
+        error = e;
+      }
+      expect((error as ShardkitError).code).to.equal(ErrorCode.keyInvalid);
+      expect((error as Error).message).to.contain('op 1');
+      for (const docs of (await dump(pool)).values()) expect(docs).to.have.length(0);
+    });
+
+    it('insertMany throws the failure after applying the rest', async () => {
+      await coll.insertOne({ _id: 'x' });
+      let error: unknown;
+      try {
+        await coll.insertMany([{ _id: 'y' }, { _id: 'x' }, { _id: 'z' }]);
+      } catch (e) {
+        error = e;
+      }
+      expect((error as ShardkitError).code).to.equal(ErrorCode.storeDuplicateKey);
+      expect(await coll.countDocuments()).to.equal(3);
+    });
+
+    context('while migrating', () => {
+      it('batches keys that stay and sends moving keys through the protocol', async () => {
+        const keys = Array.from({ length: 60 }, (_, i) => i);
+        await coll.insertMany(keys.map((i) => ({ _id: i, n: i })));
+        const moving = keys.filter((k) => r1.route(k) !== r2.route(k));
+        expect(moving.length).to.be.greaterThan(3);
+        pool.resetCounts();
+        const during = new ShardedCollection({ name: 'bulk', routing: new StaticRoutingSource(migrating(R1, R2, 2)), pool });
+        const r = await during.bulkWrite(keys.map((k) => ({ updateOne: { filter: { _id: k }, update: { $inc: { n: 1 } } } })));
+        expect(r).to.include({ matchedCount: 60, modifiedCount: 60 });
+        for (const id of IDS) expect(pool.count(id, 'bulkWrite')).to.equal(1);
+        expect(pool.count('d', 'bulkWrite')).to.equal(0);
+        for (const k of moving) {
+          expect(await pool.raw('d').get(k)).to.include({ n: k + 1 });
+          expect(await pool.raw(r1.route(k)).get(k)).to.include({ _moved: 2, n: k });
+        }
+        expect((await during.find({}, { sort: { _id: 1 } })).map((d) => d['n'])).to.deep.equal(keys.map((k) => k + 1));
+      });
+
+      it('redirects ops a stale router sent to a fenced key, and applies them once', async () => {
+        const keys = Array.from({ length: 40 }, (_, i) => i);
+        await coll.insertMany(keys.map((i) => ({ _id: i, n: i })));
+        const fresh = new ShardedCollection({ name: 'bulk', routing: new StaticRoutingSource(migrating(R1, R2, 2)), pool });
+        const moving = keys.filter((k) => r1.route(k) !== r2.route(k));
+        for (const k of moving) await fresh.updateOne({ _id: k }, { $set: { touched: true } });
+        const routing = new LaggingSource(stable(R1), migrating(R1, R2, 2));
+        const stale = new ShardedCollection({ name: 'bulk', routing, pool });
+        const r = await stale.bulkWrite([
+          ...keys.map((k) => ({ updateOne: { filter: { _id: k }, update: { $inc: { n: 100 } } } })),
+          { deleteOne: { filter: { _id: moving[0] as number } } },
+          { insertOne: { document: { _id: moving[1] as number } } },
+        ]);
+        expect(r.matchedCount).to.equal(40);
+        expect(r.deletedCount).to.equal(1);
+        expect(r.errors.map((e) => e.index)).to.deep.equal([41]);
+        expect((r.errors[0]?.error as ShardkitError).code).to.equal(ErrorCode.storeDuplicateKey);
+        expect(routing.refreshes).to.be.greaterThan(0);
+        const docs = await fresh.find({}, { sort: { _id: 1 } });
+        expect(docs.map((d) => d['_id'])).to.deep.equal(keys.filter((k) => k !== moving[0]));
+        for (const d of docs) expect(d['n']).to.equal((d['_id'] as number) + 100);
+      });
+    });
+  });
+});
