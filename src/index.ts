@@ -83,3 +83,34 @@ export { DEFAULT_CONFIG_COLLECTION, MongoConfigStore } from './config-store/mong
 export type { MongoConfigStoreConnectOptions, MongoConfigStoreOptions } from './config-store/mongo-config-store.js';
 export { CONFIG_DEFAULTS, loadConfigFile, openConfigStore, parseConfigFile, redactedConfig } from './config-store/config-file.js';
 export type { ConfigStoreLocation, ShardkitConfig } from './config-store/config-file.js';
+
+// stores backed by MongoDB
+export { MongoStore } from './stores/mongo-store.js';
+export type { MongoStoreOptions } from './stores/mongo-store.js';
+
+// data access
+export { ShardedCollection } from './collection/sharded-collection.js';
+export type {
+  NewDocument,
+  ShardedBulkWriteResult,
+  ShardedCollectionOptions,
+  ShardedFilter,
+  ShardedFindOptions,
+  ShardedUpdateResult,
+  ShardedWriteOp,
+  StoreProvider as CollectionStoreProvider,
+  TombstoneReplacer,
+} from './collection/sharded-collection.js';
+
+// migration
+export { Migrator } from './rebalance/migrate.js';
+export type {
+  MigrationEvent,
+  MigrationReport,
+  MigrationStatus,
+  MigratorOptions,
+  RunOptions as MigrationRunOptions,
+  StoreProvider as MigratorStoreProvider,
+} from './rebalance/migrate.js';
+export { Phase as MigrationPhase } from './rebalance/journal.js';
+export type { MigrationCounters, MigrationJournal, MoveProgress } from './rebalance/journal.js';

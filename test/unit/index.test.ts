@@ -7,6 +7,7 @@ describe('index', () => {
       'ErrorCode', 'ShardkitError', 'canonicalKeyBytes', 'xxhash32', 'ketamaPoint', 'ringHash',
       'Topology', 'redactUri', 'serializeTopology', 'Ring', 'applyChange', 'ShardRouter',
       'StaticRoutingSource', 'planRebalance', 'MemoryStore', 'FileConfigStore', 'MemoryConfigStore', 'MongoConfigStore',
+      'MongoStore', 'ShardedCollection', 'Migrator', 'MigrationPhase',
     ]) {
       expect(shardkit, name).to.have.property(name);
     }
