@@ -534,6 +534,19 @@ export class MemoryStore implements ShardStore {
     return true;
   }
 
+  /**
+   * Replace the tombstone of `doc._id` with `doc` in one step (the collection's `TombstoneReplacer`
+   * capability): a delete-then-insert would show, between the two, the old owner's fenced copy of a
+   * deleted document to readers. False when no tombstone holds the `_id`.
+   */
+  async replaceTombstone(doc: StoredDocument): Promise<boolean> {
+    this.#check();
+    assertStorable(doc);
+    if (this.#byId.get(idKey(doc._id))?._ts !== true) return false;
+    this.#put(this.#in(doc));
+    return true;
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
   }

@@ -1,0 +1,216 @@
+/**
+ * `ResilientStore`: any `ShardStore` with a per-call timeout, retries with exponential backoff and
+ * full jitter, and a circuit breaker for its shard.
+ *
+ * Only calls that are safe to repeat are retried (`RETRIED_OPS`): reads, and writes whose second
+ * application changes nothing (`insertIfAbsent`, `fence`, `tombstone`, index creation). Writes that
+ * are not idempotent are never retried: after a timeout or a lost connection their outcome is
+ * unknown, and a second `$inc` of `_v`, a second delete or a second `insert` would lie about it.
+ * `fenceRange` and `deleteRange` are not retried either: a repeat acts on the *next* batch, so the
+ * first batch's result would be lost to the caller. Callers see the error and decide.
+ */
+import { ErrorCode, isRetryableError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
+import { CircuitBreaker } from './circuit-breaker.js';
+import type { CircuitBreakerOptions } from './circuit-breaker.js';
+import { sleep, systemClock } from './clock.js';
+import type { Clock } from './clock.js';
+import type {
+  HashRange,
+  RangeChecksumResult,
+  RangeCursor,
+  ShardStore,
+  StoreBulkResult,
+  StoredDocument,
+  StoreFilter,
+  StoreFindOptions,
+  StoreWriteOp,
+  WriteOutcome,
+} from './shard-store.js';
+import type { Document, UpdateFilter } from 'mongodb';
+
+/** Store calls that `ResilientStore` retries: repeating them cannot change the outcome. */
+export const RETRIED_OPS: ReadonlySet<string> = new Set([
+  'ensureRoutingIndex',
+  'hasRoutingIndex',
+  'createIndexes',
+  'ping',
+  'get',
+  'find',
+  'count',
+  'insertIfAbsent',
+  'fence',
+  'scanRange',
+  'countRange',
+  'checksumRange',
+  'tombstone',
+]);
+
+/** Options of `ResilientStore`. */
+export interface ResilienceOptions {
+  /** Time limit per attempt in ms (default 10000; 0 disables). On expiry: `shardkit.store.timeout`. */
+  readonly opTimeoutMs?: number;
+  /** Extra attempts for retried calls (default 3; 0 disables retries). */
+  readonly retries?: number;
+  /** First backoff ceiling in ms (default 50); doubles per attempt. */
+  readonly baseDelayMs?: number;
+  /** Backoff ceiling in ms (default 2000). */
+  readonly maxDelayMs?: number;
+  /** The breaker for this shard, options for a new one, or false for none (default: a new one). */
+  readonly breaker?: CircuitBreaker | CircuitBreakerOptions | false;
+  /** Time source for timeouts and backoff (default the system clock). */
+  readonly clock?: Clock;
+  /** Uniform [0, 1) source for jitter (default Math.random). */
+  readonly random?: () => number;
+  /** Which errors are worth another attempt (default: `isRetryableError`, minus an open circuit). */
+  readonly isRetryable?: (error: unknown) => boolean;
+  /** Called before each retry (logging, metrics). */
+  readonly onRetry?: (info: { op: string; attempt: number; delayMs: number; error: unknown }) => void;
+}
+
+function nonNegative(name: string, value: number): number {
+  if (!Number.isFinite(value) || value < 0) throw new ShardkitInvalidArgumentError(`${name} must be a finite number >= 0; got ${String(value)}`);
+  return value;
+}
+
+/** A `ShardStore` that times out, retries and trips a circuit breaker around another one. */
+export class ResilientStore implements ShardStore {
+  readonly shardId: string;
+  /** The wrapped store. */
+  readonly inner: ShardStore;
+  /** This shard's breaker, if any. */
+  readonly breaker: CircuitBreaker | undefined;
+  readonly #timeoutMs: number;
+  readonly #retries: number;
+  readonly #baseMs: number;
+  readonly #maxMs: number;
+  readonly #clock: Clock;
+  readonly #random: () => number;
+  readonly #isRetryable: (error: unknown) => boolean;
+  readonly #onRetry: ResilienceOptions['onRetry'];
+
+  constructor(inner: ShardStore, options: ResilienceOptions = {}) {
+    this.inner = inner;
+    this.shardId = inner.shardId;
+    this.#timeoutMs = nonNegative('opTimeoutMs', options.opTimeoutMs ?? 10_000);
+    const retries = options.retries ?? 3;
+    if (!Number.isInteger(retries) || retries < 0) throw new ShardkitInvalidArgumentError(`retries must be an integer >= 0; got ${String(retries)}`);
+    this.#retries = retries;
+    this.#baseMs = nonNegative('baseDelayMs', options.baseDelayMs ?? 50);
+    this.#maxMs = nonNegative('maxDelayMs', options.maxDelayMs ?? 2000);
+    this.#clock = options.clock ?? systemClock;
+    this.#random = options.random ?? Math.random;
+    this.#isRetryable = options.isRetryable ?? ((e) => isRetryableError(e) && !(e instanceof ShardkitStoreError && e.code === ErrorCode.circuitOpen));
+    this.#onRetry = options.onRetry;
+    const b = options.breaker;
+    this.breaker = b === false ? undefined : b instanceof CircuitBreaker ? b : new CircuitBreaker(inner.shardId, { clock: this.#clock, ...b });
+  }
+
+  /** Backoff before retry `attempt` (0-based): full jitter under an exponential ceiling. */
+  backoffMs(attempt: number): number {
+    const ceiling = Math.min(this.#maxMs, this.#baseMs * 2 ** attempt);
+    return Math.floor(this.#random() * ceiling);
+  }
+
+  #withTimeout<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const work = fn();
+    if (this.#timeoutMs === 0) return work;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.#clock.setTimeout(() => {
+        reject(new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${this.#timeoutMs} ms`, { shardId: this.shardId }));
+      }, this.#timeoutMs);
+      work.then(
+        (value) => {
+          this.#clock.clearTimeout(timer);
+          resolve(value);
+        },
+        (error: unknown) => {
+          this.#clock.clearTimeout(timer);
+          reject(error);
+        },
+      );
+    });
+  }
+
+  async #call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    const retried = RETRIED_OPS.has(op);
+    for (let attempt = 0; ; attempt++) {
+      const probe = this.breaker?.acquire() ?? false;
+      try {
+        const value = await this.#withTimeout(op, fn);
+        this.breaker?.record(probe);
+        return value;
+      } catch (error) {
+        this.breaker?.record(probe, error);
+        if (!retried || attempt >= this.#retries || !this.#isRetryable(error)) throw error;
+        const delayMs = this.backoffMs(attempt);
+        this.#onRetry?.({ op, attempt: attempt + 1, delayMs, error });
+        await sleep(this.#clock, delayMs);
+      }
+    }
+  }
+
+  ensureRoutingIndex(): Promise<void> {
+    return this.#call('ensureRoutingIndex', () => this.inner.ensureRoutingIndex());
+  }
+  hasRoutingIndex(): Promise<boolean> {
+    return this.#call('hasRoutingIndex', () => this.inner.hasRoutingIndex());
+  }
+  createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
+    return this.#call('createIndexes', () => this.inner.createIndexes(specs));
+  }
+  ping(): Promise<void> {
+    return this.#call('ping', () => this.inner.ping());
+  }
+  get(id: unknown): Promise<StoredDocument | null> {
+    return this.#call('get', () => this.inner.get(id));
+  }
+  find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]> {
+    return this.#call('find', () => this.inner.find(filter, options));
+  }
+  count(filter: StoreFilter): Promise<number> {
+    return this.#call('count', () => this.inner.count(filter));
+  }
+  insert(doc: StoredDocument): Promise<void> {
+    return this.#call('insert', () => this.inner.insert(doc));
+  }
+  insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
+    return this.#call('insertIfAbsent', () => this.inner.insertIfAbsent(docs));
+  }
+  updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome> {
+    return this.#call('updateOne', () => this.inner.updateOne(filter, update, options));
+  }
+  replaceOne(filter: StoreFilter, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome> {
+    return this.#call('replaceOne', () => this.inner.replaceOne(filter, replacement, options));
+  }
+  deleteOne(filter: StoreFilter): Promise<number> {
+    return this.#call('deleteOne', () => this.inner.deleteOne(filter));
+  }
+  bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
+    return this.#call('bulkWrite', () => this.inner.bulkWrite(ops));
+  }
+  fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
+    return this.#call('fence', () => this.inner.fence(keys, epoch));
+  }
+  fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
+    return this.#call('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch));
+  }
+  scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
+    return this.#call('scanRange', () => this.inner.scanRange(range, after, limit, filter));
+  }
+  countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
+    return this.#call('countRange', () => this.inner.countRange(range, filter));
+  }
+  checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
+    return this.#call('checksumRange', () => this.inner.checksumRange(range, filter));
+  }
+  deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
+    return this.#call('deleteRange', () => this.inner.deleteRange(range, filter, limit));
+  }
+  tombstone(id: unknown, h: number, version: number): Promise<boolean> {
+    return this.#call('tombstone', () => this.inner.tombstone(id, h, version));
+  }
+  /** Closes the wrapped store (never retried, never blocked by the breaker). */
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}

@@ -1,0 +1,55 @@
+/**
+ * A `ShardStore` that injects faults in front of a `MemoryStore`: scripted failures or hangs per
+ * call, and a count of the calls that reached the real store.
+ */
+import { ErrorCode, ShardkitStoreError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/stores/memory-store.js';
+import type { ShardStore } from '../../src/stores/shard-store.js';
+
+/** What the next call meets. */
+export type Fault = { kind: 'error'; code: ErrorCode } | { kind: 'hang' };
+
+/** A store with scripted faults; `store` is the `ShardStore` to hand to the code under test. */
+export class FaultyStore {
+  readonly memory: MemoryStore;
+  readonly store: ShardStore;
+  /** Calls per method name, faulted ones included. */
+  readonly calls = new Map<string, number>();
+  readonly #faults: Fault[] = [];
+
+  constructor(shardId = 'f1') {
+    this.memory = new MemoryStore(shardId);
+    this.store = new Proxy(this.memory, {
+      get: (target, prop, receiver) => {
+        const value: unknown = Reflect.get(target, prop, receiver);
+        if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'constructor') return value;
+        return (...args: unknown[]) => {
+          this.calls.set(prop, (this.calls.get(prop) ?? 0) + 1);
+          const fault = this.#faults.shift();
+          if (fault?.kind === 'hang') return new Promise(() => undefined);
+          if (fault?.kind === 'error') {
+            return Promise.reject(new ShardkitStoreError(fault.code, `shard ${shardId}: injected ${fault.code}`, { shardId }));
+          }
+          return (value as (...a: unknown[]) => unknown).apply(target, args);
+        };
+      },
+    }) as ShardStore;
+  }
+
+  /** The next `n` calls fail with `code`. */
+  failNext(n: number, code: ErrorCode = ErrorCode.storeUnavailable): this {
+    for (let i = 0; i < n; i++) this.#faults.push({ kind: 'error', code });
+    return this;
+  }
+
+  /** The next `n` calls never settle. */
+  hangNext(n: number): this {
+    for (let i = 0; i < n; i++) this.#faults.push({ kind: 'hang' });
+    return this;
+  }
+
+  /** Calls of `method` so far. */
+  count(method: string): number {
+    return this.calls.get(method) ?? 0;
+  }
+}
