@@ -1,9 +1,9 @@
-import { LRUCache } from 'lru-cache';
 import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError } from '../errors.js';
 import type { RingHash, ShardKey } from '../hash/types.js';
 import { Ring } from '../ring/ring.js';
 import { Topology } from '../topology/topology.js';
 import type { TopologySpec } from '../topology/types.js';
+import { KeyCache, MAX_KEY_CACHE_SIZE } from './key-cache.js';
 
 /** Default number of keys the router caches (twice hashring's default of 5000). */
 export const DEFAULT_CACHE_SIZE = 10_000;
@@ -11,8 +11,9 @@ export const DEFAULT_CACHE_SIZE = 10_000;
 /** Options of {@link ShardRouter.fromTopology}. */
 export interface ShardRouterOptions {
   /**
-   * Most keys held in the key -> shard LRU cache; 0 disables the cache. Default
-   * {@link DEFAULT_CACHE_SIZE}. A safe integer >= 0 (`shardkit.invalidArgument` otherwise).
+   * Most keys held in the key -> shard cache (CLOCK, an LRU approximation: see {@link KeyCache});
+   * 0 disables the cache. Default {@link DEFAULT_CACHE_SIZE}. An integer in
+   * 0..{@link MAX_KEY_CACHE_SIZE} (`shardkit.invalidArgument` otherwise).
    */
   readonly cacheSize?: number;
 }
@@ -43,7 +44,7 @@ class EpochState {
   readonly owners: Uint8Array | Uint16Array;
   readonly ids: readonly string[];
   readonly counts: Float64Array;
-  readonly cache: LRUCache<string, number> | undefined;
+  readonly cache: KeyCache | undefined;
   readonly door: Doorkeeper | undefined;
 
   constructor(topology: Topology, ring: Ring, cacheSize: number) {
@@ -54,16 +55,16 @@ class EpochState {
     this.owners = ring.owners;
     this.ids = ring.shardIds;
     this.counts = new Float64Array(ring.shardIds.length);
-    this.cache = cacheSize > 0 ? new LRUCache<string, number>({ max: cacheSize }) : undefined;
+    this.cache = cacheSize > 0 ? new KeyCache(cacheSize) : undefined;
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
   }
 }
 
 /**
  * TinyLFU's doorkeeper: one bit per slot, indexed by the low bits of the ring point the lookup has
- * already computed. A key is admitted into the LRU only when its bit is already set, i.e. on its
+ * already computed. A key is admitted into the cache only when its bit is already set, i.e. on its
  * second sighting within a window, so a one-off scan of distinct keys costs a bit test per key
- * instead of an LRU insertion plus an eviction (and does not flush the hot set). The bits are
+ * instead of a cache insertion plus an eviction (and does not flush the hot set). The bits are
  * cleared every `window` new sightings so that stale sightings do not admit forever.
  *
  * Sizing: the window is twice the cache, so any key seen again within two cachefuls of distinct
@@ -100,8 +101,8 @@ class Doorkeeper {
 }
 
 /**
- * Routes keys to shards over a consistent-hash {@link Ring}, with an admission-filtered LRU cache in
- * front of the ring lookup.
+ * Routes keys to shards over a consistent-hash {@link Ring}, with an admission-filtered cache
+ * ({@link KeyCache}, CLOCK eviction) in front of the ring lookup.
  *
  * Caching: strings and safe integers are cached under their string form (`42` and `"42"` hash and
  * route alike, so they may share an entry). Bigints, bytes and ObjectIds are routed through their
@@ -131,8 +132,8 @@ export class ShardRouter {
    */
   static fromTopology(t: Topology | TopologySpec, opts: ShardRouterOptions = {}): ShardRouter {
     const cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
-    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0) {
-      throw new ShardkitInvalidArgumentError(`cacheSize must be an integer >= 0 (got ${String(cacheSize)})`);
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > MAX_KEY_CACHE_SIZE) {
+      throw new ShardkitInvalidArgumentError(`cacheSize must be an integer in 0..${MAX_KEY_CACHE_SIZE} (got ${String(cacheSize)})`);
     }
     const topology = Topology.from(t);
     return new ShardRouter(new EpochState(topology, Ring.fromTopology(topology), cacheSize), cacheSize);
