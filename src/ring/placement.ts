@@ -156,6 +156,9 @@ function targetsOf(shards: readonly ShardSpec[]): Map<string, number> {
   return new Map(shards.map((s) => [s.id, (RING_SIZE * s.weight) / total]));
 }
 
+/** Largest excess (a fraction of the target) a join may leave on a shard to save tokens. */
+const OVERSHOOT_BELOW = 0.015;
+
 function tokenCount(vnodes: number, weight: number): number {
   return Math.max(1, Math.round(vnodes * weight));
 }
@@ -168,26 +171,33 @@ function absorb(ring: TokenRing, id: string, amount: number, tokens: number, tar
   let left = Math.round(amount);
   let used = 0;
   while (left > 0) {
+    // The donor is the most loaded shard relative to its target: that is what peak/mean measures.
     let donor: string | undefined;
     let best = 0;
+    let bestRatio = 0;
     let withExcess = 0;
     for (const [other, target] of targets) {
       if (other === id) continue;
       const excess = ring.loadOf(other) - target;
-      if (excess >= 1) withExcess++;
-      if (excess > best) {
+      if (excess < 1) continue;
+      withExcess++;
+      if (excess / target > bestRatio) {
+        bestRatio = excess / target;
         best = excess;
         donor = other;
       }
     }
-    if (donor === undefined || best < 1) break;
+    if (donor === undefined) break;
     const tokensLeft = tokens - used;
     let take = Math.min(left, tokensLeft > 0 ? Math.ceil(left / tokensLeft) : left);
-    // While there are tokens enough for every donor (allowing an eighth more than planned), no
-    // donor gives more than its excess, so all end exactly at their target; otherwise each token
-    // still takes its share (a donor may end below target) so the joining shard gets its full
-    // share without a token per donor.
-    if (tokensLeft <= 0 || tokensLeft + Math.ceil(tokens / 8) >= withExcess) take = Math.min(take, Math.floor(best));
+    // No donor gives more than its excess, so all end exactly at their target, while there are
+    // tokens enough for every donor (an eighth more than planned) or while a donor is more than
+    // OVERSHOOT_BELOW above its target. Past that each token takes its full share (a donor may end
+    // below target): the joiner gets its share without a token per donor, and the shards left
+    // untouched are at most OVERSHOOT_BELOW above theirs.
+    if (tokensLeft <= 0 || tokensLeft + Math.ceil(tokens / 8) >= withExcess || bestRatio > OVERSHOOT_BELOW) {
+      take = Math.min(take, Math.floor(best));
+    }
     let arc = -1;
     let arcLen = 0;
     for (let i = 0; i < ring.size; i++) {
