@@ -28,9 +28,23 @@ export interface RouterStats {
   readonly misses: number;
   /** Keys in the cache now. */
   readonly cached: number;
+  /** True while the cache is bypassed because too few lookups hit it (see {@link ShardRouter}). */
+  readonly cacheBypassed: boolean;
   /** Lookups routed to each shard id, over every epoch since the last reset. */
   readonly perShard: Record<string, number>;
 }
+
+/** Lookups per adaptation window of the cache bypass. */
+const WINDOW = 8192;
+/** While bypassing, one lookup in PROBE_EVERY still goes through the cache to watch its hit rate. */
+const PROBE_EVERY = 16;
+/**
+ * Below this hit rate the cache costs more than it saves. A miss costs a probe of a full `Map` on
+ * top of the uncached lookup (hash + ring search), a hit saves the uncached lookup: measured
+ * (bench/routing.ts) a miss's extra cost is about half an uncached lookup, so the break-even hit
+ * rate is about 1/3; 1/4 leaves a margin for caches that are only warming up.
+ */
+const MIN_HIT_RATE = 1 / 4;
 
 /**
  * Everything that belongs to one epoch, swapped as one object so that a lookup never pairs one
@@ -46,6 +60,11 @@ class EpochState {
   readonly counts: Float64Array;
   readonly cache: KeyCache | undefined;
   readonly door: Doorkeeper | undefined;
+  /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
+  bypass = false;
+  #tick = 0;
+  #probes = 0;
+  #probeHits = 0;
 
   constructor(topology: Topology, ring: Ring, cacheSize: number) {
     this.topology = topology;
@@ -57,6 +76,29 @@ class EpochState {
     this.counts = new Float64Array(ring.shardIds.length);
     this.cache = cacheSize > 0 ? new KeyCache(cacheSize) : undefined;
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
+  }
+
+  /**
+   * Whether this lookup goes through the cache. Every {@link WINDOW} lookups the hit rate of the
+   * lookups that did decides the next window: below {@link MIN_HIT_RATE} the cache is bypassed
+   * (one lookup in {@link PROBE_EVERY} still probes and admits, so a hot set that comes back is
+   * cached again and ends the bypass), at or above it every lookup uses the cache.
+   */
+  probe(): boolean {
+    if (++this.#tick === WINDOW) {
+      this.bypass = this.#probeHits < this.#probes * MIN_HIT_RATE;
+      this.#tick = 0;
+      this.#probes = 0;
+      this.#probeHits = 0;
+    }
+    if (this.bypass && this.#tick % PROBE_EVERY !== 0) return false;
+    this.#probes++;
+    return true;
+  }
+
+  /** Record a cache hit of a probing lookup. */
+  hit(): void {
+    this.#probeHits++;
   }
 }
 
@@ -108,6 +150,11 @@ class Doorkeeper {
  * route alike, so they may share an entry). Bigints, bytes and ObjectIds are routed through their
  * canonical bytes every time and never cached: their string form would cost as much to build as the
  * lookup it saves. Any string is a safe cache key, `__proto__` included (the cache is a `Map`).
+ *
+ * Cold workloads: a key enters the cache only on its second sighting (a doorkeeper bitset indexed
+ * by the ring point), and when fewer than a quarter of lookups hit the cache over a window of
+ * 8192, the router bypasses it (probing one lookup in 16) until the hit rate recovers, so a scan
+ * of distinct keys costs about what an uncached lookup costs.
  *
  * Epochs: {@link ShardRouter.setTopology} installs a newer topology's ring together with a fresh,
  * empty cache in one assignment; an equal or older epoch is refused, so a router never goes back.
@@ -179,19 +226,24 @@ export class ShardRouter {
   routeString(key: string): string {
     const s = this.#state;
     const cache = s.cache;
-    if (cache !== undefined) {
+    if (cache !== undefined && s.probe()) {
       const cached = cache.get(key);
       if (cached !== undefined) {
+        s.hit();
         this.#hits++;
         s.counts[cached]!++;
         return s.ids[cached]!;
       }
+      this.#misses++;
+      const point = s.hash.pointOfString(key);
+      const owner = s.owners[s.ring.locate(point)]!;
+      s.counts[owner]!++;
+      if (s.door!.seen(point)) cache.set(key, owner);
+      return s.ids[owner]!;
     }
     this.#misses++;
-    const point = s.hash.pointOfString(key);
-    const owner = s.owners[s.ring.locate(point)]!;
+    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
     s.counts[owner]!++;
-    if (cache !== undefined && s.door!.seen(point)) cache.set(key, owner);
     return s.ids[owner]!;
   }
 
@@ -236,6 +288,7 @@ export class ShardRouter {
       hits: this.#hits,
       misses: this.#misses,
       cached: s.cache?.size ?? 0,
+      cacheBypassed: s.bypass,
       // fromEntries defines own data properties, so no shard id can reach Object.prototype.
       perShard: Object.fromEntries(perShard),
     };

@@ -164,6 +164,27 @@ describe('router/ShardRouter', function () {
       });
     });
 
+    context('when most lookups miss (a long scan of distinct keys)', function () {
+      it('bypasses the cache, still routing every key exactly', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        const ring = router.ring;
+        for (let i = 0; i < 40_000; i++) expect(router.route(`scan:${i}`)).to.equal(ring.route(`scan:${i}`));
+        expect(router.stats().cacheBypassed).to.equal(true);
+      });
+
+      it('returns to the cache once a hot set comes back', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        const hot = Array.from({ length: 200 }, (_, i) => `hot:${i}`);
+        // Probes (1 in 16) admit the hot keys; the window after they hit, the bypass ends.
+        for (let r = 0; r < 300; r++) for (const k of hot) router.route(k);
+        expect(router.stats().cacheBypassed).to.equal(false);
+        router.resetStats();
+        for (const k of hot) expect(router.route(k)).to.equal(router.ring.route(k));
+        expect(router.stats().hits).to.equal(hot.length);
+      });
+    });
+
     context('when the cache is disabled', function () {
       it('never hits', function () {
         const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 0 });
