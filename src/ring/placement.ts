@@ -19,10 +19,12 @@ import { RING_SIZE } from './move.js';
  *   becomes redundant, or no token is needed at all).
  * After each change, a token whose next token has the same owner is dropped: it decides nothing.
  *
- * Token counts: a shard gets about `round(vnodes * weight)` tokens when it joins (at least 1);
- * when the existing shards outnumber those tokens a few more are placed so that every donor gives
- * exactly its excess (bounded by the number of donors), and a shard receiving pieces on a removal
- * gains about one token per piece, less the redundant ones dropped.
+ * Token counts: a shard gets `round(vnodes * weight)` tokens when it joins (at least 1), plus
+ * extra ones while some donor is still more than 1.5% over its target (at most one per donor; a
+ * 64-token joiner among 3..100 equal shards ends with 64..70). A shard taking pieces of a removed
+ * shard gains about one token per piece, less its tokens that became redundant: removing shards
+ * one at a time from 100 (64 vnodes each) leaves 66..68 tokens per shard at 90 shards, 74..79 at
+ * 50 and 76..110 at 10, depending on the order of removal.
  */
 
 /** A mutable ring of tokens, used only while a change is being placed. */
@@ -232,10 +234,10 @@ function neediest(ring: TokenRing, except: string, targets: ReadonlyMap<string, 
 
 /**
  * How far above its target a receiver may be pushed to take a piece whole instead of splitting
- * it (which costs a token). Half a percent keeps peak/mean well inside 1.02 while a removal hands
- * out mostly whole arcs, so token counts stay near `vnodes * weight` through many changes.
+ * it (which costs a token). 1% keeps peak/mean within 1.01 after a removal while most arcs go
+ * whole to a neighbour, whose own token then becomes redundant.
  */
-const WHOLE_PIECE_SLACK = 0.005;
+const WHOLE_PIECE_SLACK = 0.01;
 
 /**
  * Hand the first `give` points of the arc ending at token `p` (owned by `id`) to the shards most
@@ -251,21 +253,23 @@ function shedArc(ring: TokenRing, id: string, p: number, give: number, targets: 
   let remaining = Math.min(give, ring.arcLen(i));
   while (remaining > 0) {
     i = ring.indexOf(p);
-    const after = ring.own[(i + 1) % ring.size]!;
-    const before = ring.own[(i - 1 + ring.size) % ring.size]!;
     const single = ring.size === 1;
-    if (whole && !single && room(after) >= remaining) {
+    const after = single ? '' : ring.own[(i + 1) % ring.size]!;
+    const before = single ? '' : ring.own[(i - 1 + ring.size) % ring.size]!;
+    // Free moves first, filling the roomier neighbour first so that neither fills up early.
+    const afterFits = whole && room(after) >= remaining;
+    const beforeFits = room(before) >= remaining;
+    if (afterFits && (!beforeFits || room(after) >= room(before))) {
       ring.removeAt(i);
       return;
     }
-    // Whole rest to one shard if one has room: the one before (no new token), else the neediest.
-    let to = !single && room(before) >= remaining ? before : '';
-    if (to === '') {
+    let to: string;
+    if (beforeFits || deficit(before) >= 1) {
+      to = before;
+    } else {
       const need = neediest(ring, id, targets);
       if (need.id === '') throw new Error('internal: no shard to receive a shed arc');
-      if (room(need.id) >= remaining || need.deficit < 1) to = need.id;
-      // Otherwise split: the front piece to the shard before if it needs some, else the neediest.
-      else to = !single && deficit(before) >= 1 ? before : need.id;
+      to = need.id;
     }
     const take = room(to) >= remaining || deficit(to) < 1 ? remaining : Math.min(Math.floor(deficit(to)), remaining);
     if (take === remaining && whole) ring.cut(i, ring.arcLen(i), to);

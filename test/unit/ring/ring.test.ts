@@ -125,11 +125,12 @@ describe('Ring', () => {
       const t = hashed(ids(1000, 'shard-'));
       const times: number[] = [];
       for (let i = 0; i < 5; i++) {
-        const t0 = performance.now();
+        // CPU time, best of 5: on a shared machine wall time mostly measures the other processes.
+        const t0 = process.cpuUsage();
         Ring.fromTopology(t);
-        times.push(performance.now() - t0);
+        const used = process.cpuUsage(t0);
+        times.push((used.user + used.system) / 1000);
       }
-      // The best of 5: the machine is shared, and one slow run says more about it than about us.
       expect(Math.min(...times)).to.be.at.most(50);
     });
   });
