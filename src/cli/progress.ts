@@ -1,0 +1,249 @@
+/**
+ * Progress of a migration on the terminal, in three forms: bars redrawn in place on a TTY (one per
+ * shard pair, since a plan has many small ranges per pair, plus an overall bar with rate and ETA),
+ * plain lines for logs and pipes (phases, waits, a progress line at most every few seconds), and
+ * `--json` (every migration event as one JSON line). A small own renderer rather than a dependency:
+ * all it needs is "move the cursor up N lines and clear them".
+ */
+import type { MigrationEvent } from '../rebalance/migrate.js';
+import type { CliStream } from './io.js';
+
+/** How progress is shown. */
+export type ProgressMode = 'tty' | 'plain' | 'json';
+
+/** What a progress display needs to know before the first event (optional). */
+export interface PlannedMove {
+  readonly from: string;
+  readonly to: string;
+  /** Documents expected to move (counted at the source). */
+  readonly estimated: number;
+}
+
+/** Options of {@link MigrationProgress}. */
+export interface MigrationProgressOptions {
+  readonly mode: ProgressMode;
+  /** Time source (ms), injectable for tests. */
+  readonly now?: () => number;
+  /** Minimum time between two TTY redraws (ms, default 100). */
+  readonly redrawMs?: number;
+  /** Minimum time between two plain progress lines (ms, default 2000). */
+  readonly plainEveryMs?: number;
+  /** Bar width in cells (default: fits the stream's columns). */
+  readonly barWidth?: number;
+  /** Extra text for the overall line (e.g. the demo's writer counters). */
+  readonly extra?: () => string;
+}
+
+interface PairState {
+  copied: number;
+  estimated: number;
+}
+
+const ESC = '\u001b[';
+
+/** A bar of `width` cells filled to `fraction` (clamped to 0..1). */
+export function progressBar(fraction: number, width: number): string {
+  const f = Number.isFinite(fraction) ? Math.min(1, Math.max(0, fraction)) : 0;
+  const full = Math.round(f * width);
+  return `${'█'.repeat(full)}${'░'.repeat(Math.max(0, width - full))}`;
+}
+
+/** `ms` as `1h02m`, `3m05s` or `12s`; `--` when unknown. */
+export function formatDuration(ms: number | null): string {
+  if (ms === null || !Number.isFinite(ms) || ms < 0) return '--';
+  if (ms < 10_000) return `${(ms / 1000).toFixed(1)}s`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s}s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m${String(s % 60).padStart(2, '0')}s`;
+  return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, '0')}m`;
+}
+
+function pct(done: number, total: number): string {
+  return total <= 0 ? '100%' : `${Math.min(100, Math.floor((done * 100) / total))}%`.padStart(4);
+}
+
+/**
+ * Renders migration events to a stream. Feed it every event (`onEvent`), call `log()` for any other
+ * line (it keeps the bars below the text), and `finish()` once at the end.
+ */
+export class MigrationProgress {
+  readonly #out: CliStream;
+  readonly #mode: ProgressMode;
+  readonly #now: () => number;
+  readonly #redrawMs: number;
+  readonly #plainEveryMs: number;
+  readonly #barWidth: number;
+  readonly #extra: (() => string) | undefined;
+  readonly #moves = new Map<number, { from: string; to: string; copied: number; estimated: number }>();
+  #phase = '';
+  #reverse = false;
+  #docsPerSec = 0;
+  #etaMs: number | null = null;
+  #drawn = 0;
+  #lastDraw = Number.NEGATIVE_INFINITY;
+  #lastPlain = Number.NEGATIVE_INFINITY;
+  #verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
+  #cleaned = { moves: 0, deleted: 0 };
+
+  constructor(out: CliStream, options: MigrationProgressOptions) {
+    this.#out = out;
+    this.#mode = options.mode;
+    this.#now = options.now ?? Date.now;
+    this.#redrawMs = options.redrawMs ?? 100;
+    this.#plainEveryMs = options.plainEveryMs ?? 2000;
+    this.#barWidth = options.barWidth ?? Math.max(10, Math.min(40, (out.columns ?? 80) - 60));
+    this.#extra = options.extra;
+  }
+
+  /** Seed the per-pair totals from the plan, so bars show their size before the first batch. */
+  plan(moves: readonly PlannedMove[]): void {
+    moves.forEach((m, i) => this.#moves.set(i, { from: m.from, to: m.to, copied: 0, estimated: m.estimated }));
+  }
+
+  /** Handle one migration event. */
+  onEvent(event: MigrationEvent): void {
+    if (this.#mode === 'json') {
+      this.#out.write(`${JSON.stringify(event)}\n`);
+      return;
+    }
+    switch (event.type) {
+      case 'phase':
+        this.#phaseEnded();
+        this.#phase = event.phase;
+        if (event.reverse && !this.#reverse) {
+          // The abort leg moves the same ranges back: start the bars again.
+          this.#reverse = true;
+          this.#moves.clear();
+        }
+        this.log(`phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.epoch}`);
+        break;
+      case 'progress':
+        this.#moves.set(event.move, { from: event.from, to: event.to, copied: event.copied, estimated: event.estimated });
+        this.#docsPerSec = event.docsPerSec;
+        this.#etaMs = event.etaMs;
+        this.#tick(false);
+        break;
+      case 'wait':
+        this.log(
+          event.reason === 'routerLease'
+            ? `waiting ${formatDuration(event.ms)} for every router's lease on the old routing state to run out`
+            : `waiting ${formatDuration(event.ms)} for the migration lock held by another process`,
+        );
+        break;
+      case 'verified':
+        this.#verify.moves += 1;
+        this.#verify.checked += event.checked;
+        this.#verify.repaired += event.repaired;
+        this.#verify.mismatches += event.mismatches;
+        break;
+      case 'cleanup':
+        this.#cleaned.moves += 1;
+        this.#cleaned.deleted += event.deleted;
+        break;
+      case 'abortRequested':
+        this.log(`abort requested by ${event.by}: carrying everything back to the old owners`);
+        break;
+      case 'done':
+        this.#phaseEnded();
+        this.log(
+          `migration ${event.outcome}: ${event.counters.docsMoved} documents moved, ${event.counters.docsRead} read, ` +
+            `${event.counters.swept} swept, ${event.counters.repaired} repaired, ${event.counters.deleted} markers cleaned up`,
+        );
+        break;
+    }
+  }
+
+  /** Print a line above the bars (TTY) or as is (plain); nothing in JSON mode. */
+  log(line: string): void {
+    if (this.#mode === 'json') return;
+    if (this.#mode === 'tty') {
+      this.#clear();
+      this.#out.write(`${line}\n`);
+      this.#tick(true);
+      return;
+    }
+    this.#out.write(`${line}\n`);
+  }
+
+  /** Draw the final state of the bars and leave them on screen. */
+  finish(): void {
+    if (this.#mode === 'tty') {
+      this.#tick(true);
+      this.#drawn = 0;
+    }
+  }
+
+  #phaseEnded(): void {
+    if (this.#phase === 'copy' && this.#mode === 'plain') this.#plainLine();
+    if (this.#phase === 'verify' && this.#verify.moves > 0) {
+      const v = this.#verify;
+      this.log(`verified ${v.moves} ranges: ${v.checked} fenced entries checked, ${v.repaired} repaired, ${v.mismatches} mismatches`);
+      this.#verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
+    }
+    if (this.#phase === 'cleanup' && this.#cleaned.moves > 0) {
+      this.log(`cleaned up ${this.#cleaned.moves} ranges: ${this.#cleaned.deleted} fences, placeholders and tombstones deleted`);
+      this.#cleaned = { moves: 0, deleted: 0 };
+    }
+  }
+
+  #totals(): { copied: number; estimated: number; pairs: Map<string, PairState> } {
+    const pairs = new Map<string, PairState>();
+    let copied = 0;
+    let estimated = 0;
+    for (const m of this.#moves.values()) {
+      const key = `${m.from} -> ${m.to}`;
+      const p = pairs.get(key) ?? { copied: 0, estimated: 0 };
+      p.copied += m.copied;
+      p.estimated += Math.max(m.estimated, m.copied);
+      pairs.set(key, p);
+      copied += m.copied;
+      estimated += Math.max(m.estimated, m.copied);
+    }
+    return { copied, estimated, pairs: new Map([...pairs].sort(([a], [b]) => a.localeCompare(b))) };
+  }
+
+  #overall(copied: number, estimated: number): string {
+    const extra = this.#extra?.() ?? '';
+    return (
+      `${copied}/${estimated} docs, ${Math.round(this.#docsPerSec)} docs/s, ETA ${formatDuration(this.#etaMs)}` +
+      (extra === '' ? '' : `, ${extra}`)
+    );
+  }
+
+  #tick(force: boolean): void {
+    const now = this.#now();
+    if (this.#mode === 'plain') {
+      if (now - this.#lastPlain >= this.#plainEveryMs) this.#plainLine();
+      return;
+    }
+    if (this.#mode !== 'tty' || (!force && now - this.#lastDraw < this.#redrawMs)) return;
+    this.#lastDraw = now;
+    this.#clear();
+    const { copied, estimated, pairs } = this.#totals();
+    if (pairs.size === 0) return;
+    const width = Math.max(...[...pairs.keys()].map((k) => k.length), 'overall'.length);
+    const lines = [...pairs].map(
+      ([key, p]) => `  ${key.padEnd(width)} ${progressBar(p.estimated === 0 ? 1 : p.copied / p.estimated, this.#barWidth)} ${pct(p.copied, p.estimated)} ${p.copied}/${p.estimated}`,
+    );
+    lines.push(
+      `  ${'overall'.padEnd(width)} ${progressBar(estimated === 0 ? 1 : copied / estimated, this.#barWidth)} ${pct(copied, estimated)} ${this.#overall(copied, estimated)}`,
+    );
+    this.#out.write(`${lines.join('\n')}\n`);
+    this.#drawn = lines.length;
+  }
+
+  #plainLine(): void {
+    this.#lastPlain = this.#now();
+    const { copied, estimated } = this.#totals();
+    if (estimated === 0 && copied === 0) return;
+    this.#out.write(`copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}\n`);
+  }
+
+  #clear(): void {
+    if (this.#drawn === 0) return;
+    // Up to the first bar line, then clear to the end of the screen.
+    this.#out.write(`${ESC}${this.#drawn}A\r${ESC}0J`);
+    this.#drawn = 0;
+  }
+}
