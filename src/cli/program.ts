@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { reportFailure } from './fail.js';
 import type { CliIO } from './io.js';
+import { register as registerDemo } from './commands/demo.js';
 import { register as registerInit } from './commands/init.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerRoute } from './commands/route.js';
@@ -46,6 +47,7 @@ export function createProgram(io: CliIO): Command {
   registerInit(program, io);
   registerStatus(program, io);
   registerVerify(program, io);
+  registerDemo(program, io);
   return program;
 }
 
