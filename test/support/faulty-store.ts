@@ -4,10 +4,12 @@
  */
 import { ErrorCode, ShardkitStoreError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/stores/memory-store.js';
+import type { Clock } from '../../src/stores/clock.js';
+import { sleep } from '../../src/stores/clock.js';
 import type { ShardStore } from '../../src/stores/shard-store.js';
 
 /** What the next call meets. */
-export type Fault = { kind: 'error'; code: ErrorCode } | { kind: 'hang' };
+export type Fault = { kind: 'error'; code: ErrorCode } | { kind: 'hang' } | { kind: 'delay'; ms: number; clock: Clock };
 
 /** A store with scripted faults; `store` is the `ShardStore` to hand to the code under test. */
 export class FaultyStore {
@@ -27,6 +29,7 @@ export class FaultyStore {
           this.calls.set(prop, (this.calls.get(prop) ?? 0) + 1);
           const fault = this.#faults.shift();
           if (fault?.kind === 'hang') return new Promise(() => undefined);
+          if (fault?.kind === 'delay') return sleep(fault.clock, fault.ms).then(() => (value as (...a: unknown[]) => unknown).apply(target, args));
           if (fault?.kind === 'error') {
             return Promise.reject(new ShardkitStoreError(fault.code, `shard ${shardId}: injected ${fault.code}`, { shardId }));
           }
@@ -45,6 +48,12 @@ export class FaultyStore {
   /** The next `n` calls never settle. */
   hangNext(n: number): this {
     for (let i = 0; i < n; i++) this.#faults.push({ kind: 'hang' });
+    return this;
+  }
+
+  /** The next `n` calls answer after `ms` on `clock`. */
+  delayNext(n: number, ms: number, clock: Clock): this {
+    for (let i = 0; i < n; i++) this.#faults.push({ kind: 'delay', ms, clock });
     return this;
   }
 

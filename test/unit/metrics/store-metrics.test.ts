@@ -1,0 +1,67 @@
+import { expect } from 'chai';
+import { ErrorCode } from '../../../src/errors.js';
+import { StoreMetrics } from '../../../src/metrics/store-metrics.js';
+import { InstrumentedStore, wrapStore } from '../../../src/stores/instrumented-store.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { FaultyStore } from '../../support/faulty-store.js';
+
+describe('StoreMetrics', function () {
+  describe('via InstrumentedStore', function () {
+    it('records latency, traffic, errors by code and in-flight saturation per shard and op', async function () {
+      const clock = new FakeClock();
+      const faulty = new FaultyStore('s1');
+      const metrics = new StoreMetrics();
+      const store = new InstrumentedStore(faulty.store, metrics, clock);
+      await store.insert({ _id: 'a', _h: 1, _v: 1 });
+      faulty.failNext(1, ErrorCode.storeDuplicateKey);
+      await store.insert({ _id: 'a', _h: 1, _v: 1 }).catch(() => undefined);
+      faulty.hangNext(1);
+      void store.get('a');
+      expect(metrics.saturation()).to.deep.equal({ s1: 1 });
+      const signals = metrics.signals();
+      expect(signals.map((s) => [s.shard, s.op, s.calls, s.errors])).to.deep.equal([['s1', 'insert', 2, { [ErrorCode.storeDuplicateKey]: 1 }]]);
+      const text = metrics.registry.toPrometheus();
+      expect(text).to.contain('shardkit_store_calls_total{shard="s1",op="insert"} 2');
+      expect(text).to.contain(`shardkit_store_errors_total{shard="s1",op="insert",code="${ErrorCode.storeDuplicateKey}"} 1`);
+      expect(text).to.contain('shardkit_store_in_flight{shard="s1"} 1');
+    });
+
+    it('measures latency with the injected clock', async function () {
+      const clock = new FakeClock();
+      const faulty = new FaultyStore('s1');
+      const metrics = new StoreMetrics();
+      const store = new InstrumentedStore(faulty.store, metrics, clock);
+      faulty.delayNext(1, 250, clock);
+      const pending = store.ping();
+      await clock.advance(250);
+      await pending;
+      const [s] = metrics.signals();
+      expect(s?.maxMs).to.equal(250);
+      expect(s?.p50Ms).to.be.within(250 / 1.5, 250 * 1.5);
+      expect(s?.calls).to.equal(1);
+    });
+  });
+
+  describe('wrapStore', function () {
+    it('reports retries and breaker state changes to the same metrics', async function () {
+      const clock = new FakeClock();
+      const faulty = new FaultyStore('s1');
+      await faulty.memory.insert({ _id: 'a', _h: 1, _v: 1 });
+      const metrics = new StoreMetrics();
+      const store = wrapStore(faulty.store, {
+        metrics,
+        resilience: { clock, random: () => 0, retries: 1, breaker: { failureThreshold: 2, resetTimeoutMs: 1000 } },
+      });
+      faulty.failNext(2, ErrorCode.storeUnavailable);
+      const first = store.get('a').catch((e: unknown) => e);
+      await clock.advance(10);
+      await first;
+      expect(metrics.retries.get({ shard: 's1', op: 'get' })).to.equal(1);
+      expect(metrics.breakerState.get({ shard: 's1' })).to.equal(2);
+      expect(metrics.errors.get({ shard: 's1', op: 'get', code: ErrorCode.storeUnavailable })).to.equal(1);
+      await clock.advance(1000);
+      expect((await store.get('a'))?._id).to.equal('a');
+      expect(metrics.breakerState.get({ shard: 's1' })).to.equal(0);
+    });
+  });
+});
