@@ -38,6 +38,7 @@ export interface RouterStats {
 const WINDOW = 8192;
 /** While bypassing, one lookup in PROBE_EVERY still goes through the cache to watch its hit rate. */
 const PROBE_EVERY = 16;
+const PROBE_MASK = PROBE_EVERY - 1;
 /**
  * Below this hit rate the cache costs more than it saves. A miss costs a probe of a full `Map` on
  * top of the uncached lookup (hash + ring search), a hit saves the uncached lookup: measured
@@ -62,9 +63,16 @@ class EpochState {
   readonly door: Doorkeeper | undefined;
   /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
   bypass = false;
-  #tick = 0;
-  #probes = 0;
-  #probeHits = 0;
+  /** Lookups in the current adaptation window. */
+  tick = 0;
+  /** Lookups answered from the cache (cumulative for this epoch). */
+  hits = 0;
+  /** Lookups that searched the ring (cumulative for this epoch). */
+  misses = 0;
+  /** Misses of lookups that probed the cache (cumulative for this epoch). */
+  probedMisses = 0;
+  #windowHits = 0;
+  #windowProbedMisses = 0;
 
   constructor(topology: Topology, ring: Ring, cacheSize: number) {
     this.topology = topology;
@@ -79,26 +87,18 @@ class EpochState {
   }
 
   /**
-   * Whether this lookup goes through the cache. Every {@link WINDOW} lookups the hit rate of the
-   * lookups that did decides the next window: below {@link MIN_HIT_RATE} the cache is bypassed
-   * (one lookup in {@link PROBE_EVERY} still probes and admits, so a hot set that comes back is
-   * cached again and ends the bypass), at or above it every lookup uses the cache.
+   * End an adaptation window: the hit rate of the lookups that probed the cache decides the next
+   * window. Below {@link MIN_HIT_RATE} the cache is bypassed (one lookup in {@link PROBE_EVERY}
+   * still probes and admits, so a hot set that comes back is cached again and ends the bypass); at
+   * or above it every lookup uses the cache.
    */
-  probe(): boolean {
-    if (++this.#tick === WINDOW) {
-      this.bypass = this.#probeHits < this.#probes * MIN_HIT_RATE;
-      this.#tick = 0;
-      this.#probes = 0;
-      this.#probeHits = 0;
-    }
-    if (this.bypass && this.#tick % PROBE_EVERY !== 0) return false;
-    this.#probes++;
-    return true;
-  }
-
-  /** Record a cache hit of a probing lookup. */
-  hit(): void {
-    this.#probeHits++;
+  adapt(): void {
+    const hits = this.hits - this.#windowHits;
+    const probes = hits + this.probedMisses - this.#windowProbedMisses;
+    this.bypass = hits < probes * MIN_HIT_RATE;
+    this.#windowHits = this.hits;
+    this.#windowProbedMisses = this.probedMisses;
+    this.tick = 0;
   }
 }
 
@@ -162,8 +162,9 @@ class Doorkeeper {
 export class ShardRouter {
   #state: EpochState;
   readonly #cacheSize: number;
-  #hits = 0;
-  #misses = 0;
+  /** Hits and misses of earlier epochs since the last reset (an offset after a reset). */
+  #pastHits = 0;
+  #pastMisses = 0;
   /** Per-shard lookups of earlier epochs (and of this one up to the last fold). */
   #carried = new Map<string, number>();
 
@@ -217,33 +218,57 @@ export class ShardRouter {
     const s = this.#state;
     // Validation of everything else happens in hash.point (canonicalKeyBytes).
     const owner = s.owners[s.ring.locate(s.hash.point(key))]!;
-    this.#misses++;
+    s.misses++;
     s.counts[owner]!++;
     return s.ids[owner]!;
   }
 
   /** Id of the shard that owns a string key: the hot path of {@link ShardRouter.route}. */
   routeString(key: string): string {
+    // Kept small so the engine inlines it into callers: a cache hit in the common case, and
+    // everything else (misses, window ends, the bypass) in out-of-line methods. Every counter lives
+    // on the epoch state, so a hit touches one object besides the cache.
     const s = this.#state;
     const cache = s.cache;
-    if (cache !== undefined && s.probe()) {
+    if (cache !== undefined && !s.bypass && ++s.tick < WINDOW) {
       const cached = cache.get(key);
       if (cached !== undefined) {
-        s.hit();
-        this.#hits++;
+        s.hits++;
         s.counts[cached]!++;
         return s.ids[cached]!;
       }
-      this.#misses++;
-      const point = s.hash.pointOfString(key);
-      const owner = s.owners[s.ring.locate(point)]!;
-      s.counts[owner]!++;
-      if (s.door!.seen(point)) cache.set(key, owner);
-      return s.ids[owner]!;
+      return this.#miss(s, key, true);
     }
-    this.#misses++;
-    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
+    return this.#slow(s, key);
+  }
+
+  /** A lookup at a window's end, while bypassing, or without a cache. */
+  #slow(s: EpochState, key: string): string {
+    const cache = s.cache;
+    if (cache === undefined) return this.#miss(s, key, false);
+    // Not bypassing, the fast path already counted this lookup and reached the window's end.
+    if (s.bypass) s.tick++;
+    if (s.tick >= WINDOW) s.adapt();
+    if (s.bypass && (s.tick & PROBE_MASK) !== 0) return this.#miss(s, key, false);
+    const cached = cache.get(key);
+    if (cached !== undefined) {
+      s.hits++;
+      s.counts[cached]!++;
+      return s.ids[cached]!;
+    }
+    return this.#miss(s, key, true);
+  }
+
+  /** Search the ring; a key that missed the cache is admitted on its second sighting. */
+  #miss(s: EpochState, key: string, probed: boolean): string {
+    s.misses++;
+    const point = s.hash.pointOfString(key);
+    const owner = s.owners[s.ring.locate(point)]!;
     s.counts[owner]!++;
+    if (probed) {
+      s.probedMisses++;
+      if (s.door!.seen(point)) s.cache!.set(key, owner);
+    }
     return s.ids[owner]!;
   }
 
@@ -285,8 +310,8 @@ export class ShardRouter {
     s.ids.forEach((id, i) => perShard.set(id, (perShard.get(id) ?? 0) + s.counts[i]!));
     return {
       epoch: this.epoch,
-      hits: this.#hits,
-      misses: this.#misses,
+      hits: this.#pastHits + s.hits,
+      misses: this.#pastMisses + s.misses,
       cached: s.cache?.size ?? 0,
       cacheBypassed: s.bypass,
       // fromEntries defines own data properties, so no shard id can reach Object.prototype.
@@ -296,8 +321,10 @@ export class ShardRouter {
 
   /** Zero every counter (the cache is kept). */
   resetStats(): void {
-    this.#hits = 0;
-    this.#misses = 0;
+    // The live counters also feed the cache's adaptation window, so they keep running and the
+    // reset is an offset.
+    this.#pastHits = -this.#state.hits;
+    this.#pastMisses = -this.#state.misses;
     this.#carried = new Map();
     this.#state.counts.fill(0);
   }
@@ -306,5 +333,7 @@ export class ShardRouter {
     const s = this.#state;
     s.ids.forEach((id, i) => this.#carried.set(id, (this.#carried.get(id) ?? 0) + s.counts[i]!));
     s.counts.fill(0);
+    this.#pastHits += s.hits;
+    this.#pastMisses += s.misses;
   }
 }
