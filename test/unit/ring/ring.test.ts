@@ -121,17 +121,10 @@ describe('Ring', () => {
       });
     });
 
-    it('builds 1000 shards x 160 vnodes within 50 ms', () => {
-      const t = hashed(ids(1000, 'shard-'));
-      const times: number[] = [];
-      for (let i = 0; i < 5; i++) {
-        // CPU time, best of 5: on a shared machine wall time mostly measures the other processes.
-        const t0 = process.cpuUsage();
-        Ring.fromTopology(t);
-        const used = process.cpuUsage(t0);
-        times.push((used.user + used.system) / 1000);
-      }
-      expect(Math.min(...times)).to.be.at.most(50);
+    it('builds a 1000-shard x 160-vnode ring with every point (build time is measured in bench/routing.ts)', () => {
+      const ring = Ring.fromTopology(hashed(ids(1000, 'shard-')));
+      expect(ring.points.length).to.equal(160_000);
+      for (let i = 1; i < ring.points.length; i++) expect(ring.points[i]! >= ring.points[i - 1]!).to.equal(true);
     });
   });
 
