@@ -127,7 +127,7 @@ describe('Ring', () => {
       // Points that collide (a few birthday collisions among 160k) are kept once.
       const expected = new Set<number>();
       const h = ringHash('xxhash32');
-      for (const id of shardIds) for (let i = 0; i < 160; i++) expected.add(h.pointOfString(`${id}#${i}`));
+      for (const { id } of shardIds) for (let i = 0; i < 160; i++) expected.add(h.pointOfString(`${id}#${i}`));
       expect(ring.points.length).to.equal(expected.size);
       for (let i = 1; i < ring.points.length; i++) expect(ring.points[i]! > ring.points[i - 1]!).to.equal(true);
       for (const p of ring.points) expect(expected.has(p)).to.equal(true);
