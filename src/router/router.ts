@@ -63,13 +63,16 @@ class EpochState {
   readonly door: Doorkeeper | undefined;
   /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
   bypass = false;
-  /** Lookups in the current adaptation window. */
+  /**
+   * Lookups the fast path may still serve in this window; 0 while bypassing or without a cache, so
+   * one decrement and one test gate the fast path.
+   */
+  left: number;
+  /** Lookups in the current window while bypassing. */
   tick = 0;
-  /** Lookups answered from the cache (cumulative for this epoch). */
-  hits = 0;
-  /** Lookups that searched the ring (cumulative for this epoch). */
+  /** Lookups that searched the ring. Hits are not counted apart: they are `lookups() - misses`. */
   misses = 0;
-  /** Misses of lookups that probed the cache (cumulative for this epoch). */
+  /** Misses of lookups that probed the cache. */
   probedMisses = 0;
   #windowHits = 0;
   #windowProbedMisses = 0;
@@ -84,6 +87,28 @@ class EpochState {
     this.counts = new Float64Array(ring.shardIds.length);
     this.cache = cacheSize > 0 ? new KeyCache(cacheSize) : undefined;
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
+    this.left = cacheSize > 0 ? WINDOW : 0;
+  }
+
+  /** Every lookup routed by this state: each one counts once for its shard. */
+  lookups(): number {
+    let n = 0;
+    for (const c of this.counts) n += c;
+    return n;
+  }
+
+  /** Lookups answered from the cache. */
+  hits(): number {
+    return this.lookups() - this.misses;
+  }
+
+  /** Zero the counters (the cache and the bypass state are kept). */
+  resetCounters(): void {
+    this.counts.fill(0);
+    this.misses = 0;
+    this.probedMisses = 0;
+    this.#windowHits = 0;
+    this.#windowProbedMisses = 0;
   }
 
   /**
@@ -93,12 +118,14 @@ class EpochState {
    * or above it every lookup uses the cache.
    */
   adapt(): void {
-    const hits = this.hits - this.#windowHits;
+    const total = this.hits();
+    const hits = total - this.#windowHits;
     const probes = hits + this.probedMisses - this.#windowProbedMisses;
     this.bypass = hits < probes * MIN_HIT_RATE;
-    this.#windowHits = this.hits;
+    this.#windowHits = total;
     this.#windowProbedMisses = this.probedMisses;
     this.tick = 0;
+    this.left = this.bypass ? 0 : WINDOW;
   }
 }
 
@@ -162,7 +189,7 @@ class Doorkeeper {
 export class ShardRouter {
   #state: EpochState;
   readonly #cacheSize: number;
-  /** Hits and misses of earlier epochs since the last reset (an offset after a reset). */
+  /** Hits and misses of earlier epochs since the last reset. */
   #pastHits = 0;
   #pastMisses = 0;
   /** Per-shard lookups of earlier epochs (and of this one up to the last fold). */
@@ -226,14 +253,12 @@ export class ShardRouter {
   /** Id of the shard that owns a string key: the hot path of {@link ShardRouter.route}. */
   routeString(key: string): string {
     // Kept small so the engine inlines it into callers: a cache hit in the common case, and
-    // everything else (misses, window ends, the bypass) in out-of-line methods. Every counter lives
-    // on the epoch state, so a hit touches one object besides the cache.
+    // everything else (misses, window ends, the bypass, no cache) in out-of-line methods. A hit
+    // writes one counter (its shard's); the hit count is derived from the per-shard counts.
     const s = this.#state;
-    const cache = s.cache;
-    if (cache !== undefined && !s.bypass && ++s.tick < WINDOW) {
-      const cached = cache.get(key);
+    if (--s.left > 0) {
+      const cached = s.cache!.get(key);
       if (cached !== undefined) {
-        s.hits++;
         s.counts[cached]!++;
         return s.ids[cached]!;
       }
@@ -245,14 +270,18 @@ export class ShardRouter {
   /** A lookup at a window's end, while bypassing, or without a cache. */
   #slow(s: EpochState, key: string): string {
     const cache = s.cache;
-    if (cache === undefined) return this.#miss(s, key, false);
-    // Not bypassing, the fast path already counted this lookup and reached the window's end.
-    if (s.bypass) s.tick++;
-    if (s.tick >= WINDOW) s.adapt();
-    if (s.bypass && (s.tick & PROBE_MASK) !== 0) return this.#miss(s, key, false);
+    if (cache === undefined) {
+      s.left = 0;
+      return this.#miss(s, key, false);
+    }
+    if (!s.bypass) s.adapt();
+    else if (++s.tick >= WINDOW) s.adapt();
+    if (s.bypass) {
+      s.left = 0;
+      if ((s.tick & PROBE_MASK) !== 0) return this.#miss(s, key, false);
+    }
     const cached = cache.get(key);
     if (cached !== undefined) {
-      s.hits++;
       s.counts[cached]!++;
       return s.ids[cached]!;
     }
@@ -310,7 +339,7 @@ export class ShardRouter {
     s.ids.forEach((id, i) => perShard.set(id, (perShard.get(id) ?? 0) + s.counts[i]!));
     return {
       epoch: this.epoch,
-      hits: this.#pastHits + s.hits,
+      hits: this.#pastHits + s.hits(),
       misses: this.#pastMisses + s.misses,
       cached: s.cache?.size ?? 0,
       cacheBypassed: s.bypass,
@@ -321,19 +350,17 @@ export class ShardRouter {
 
   /** Zero every counter (the cache is kept). */
   resetStats(): void {
-    // The live counters also feed the cache's adaptation window, so they keep running and the
-    // reset is an offset.
-    this.#pastHits = -this.#state.hits;
-    this.#pastMisses = -this.#state.misses;
+    this.#pastHits = 0;
+    this.#pastMisses = 0;
     this.#carried = new Map();
-    this.#state.counts.fill(0);
+    this.#state.resetCounters();
   }
 
   #fold(): void {
     const s = this.#state;
     s.ids.forEach((id, i) => this.#carried.set(id, (this.#carried.get(id) ?? 0) + s.counts[i]!));
-    s.counts.fill(0);
-    this.#pastHits += s.hits;
+    this.#pastHits += s.hits();
     this.#pastMisses += s.misses;
+    s.resetCounters();
   }
 }
