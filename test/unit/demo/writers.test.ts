@@ -54,10 +54,10 @@ describe('demo writers', () => {
         expect(writer.counters.failed).to.equal(1);
         expect(writer.counters.errors).to.deep.equal({ 'shardkit.store.unavailable': 1 });
         expect(writer.uncertain.size).to.equal(1);
-        const [[id, allowed]] = [...writer.uncertain];
+        const [id, allowed] = [...writer.uncertain][0]!;
         expect(id).to.match(/^w1:/);
         expect(allowed).to.have.length(2);
-        expect(allowed![0]).to.equal(null);
+        expect(allowed[0]).to.equal(null);
       });
     });
   });

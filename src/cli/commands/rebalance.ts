@@ -1,0 +1,485 @@
+/**
+ * The operator's migration commands on a live deployment (`--config FILE`):
+ *
+ * - `plan --config FILE --to TOPOLOGY`: a dry run against the live topology, with the documents each
+ *   shard pair would move (counted at the sources) and the time at a chosen pace; changes nothing.
+ * - `rebalance --config FILE --to TOPOLOGY`: pre-flight, confirmation, then the online migration with
+ *   progress; Ctrl-C stops at a checkpoint.
+ * - `rebalance status|resume|abort --config FILE`: the journal, and continuing or undoing it.
+ */
+import { hostname } from 'node:os';
+import { createInterface } from 'node:readline/promises';
+import type { Command } from 'commander';
+import { describeConfigStore } from '../../config-store/config-file.js';
+import { openDeployment, type Deployment } from '../../config-store/deployment.js';
+import type { RoutingState } from '../../config-store/types.js';
+import { ErrorCode, ShardkitConflictError, ShardkitStoreError, hasErrorCode } from '../../errors.js';
+import { journalFromRecord, journalKey, type MigrationJournal } from '../../rebalance/journal.js';
+import { Migrator, type MigrationReport, type MigrationStatus } from '../../rebalance/migrate.js';
+import { planRebalance, type RebalancePlan } from '../../rebalance/plan.js';
+import { withBalancedTokens } from '../../ring/placement.js';
+import type { ShardStore } from '../../stores/shard-store.js';
+import { LIVE } from '../../stores/store-filters.js';
+import { Topology } from '../../topology/topology.js';
+import type { ShardSpec, TopologySpec } from '../../topology/types.js';
+import { withInterrupt } from '../interrupt.js';
+import type { CliIO } from '../io.js';
+import { parseNumberOption, printJson, usageError } from '../program.js';
+import { MigrationProgress, formatDuration, type PlannedMove } from '../progress.js';
+import { formatTable, percent } from '../table.js';
+import { loadTopologyFile } from '../topology-file.js';
+import { printPlan, summarizePlan, type PlanSummary } from './plan.js';
+
+/** An optional capability of a CliIO: ask the person at the terminal a yes/no question. */
+export interface Confirmer {
+  confirm(question: string): Promise<boolean>;
+}
+
+/** Documents one shard pair moves, counted at the source. */
+export interface PairCount {
+  readonly from: string;
+  readonly to: string;
+  readonly ranges: number;
+  readonly docs: number;
+}
+
+/** A plan against the live topology, with document counts. What `plan --config --json` prints. */
+export interface LivePlan extends PlanSummary {
+  readonly name: string;
+  readonly configStore: string;
+  /** Epoch the target file was written with, when it differs from `toEpoch` (rebased). */
+  readonly fileEpoch: number | null;
+  readonly moves: ReadonlyArray<{ start: number; end: number; from: string; to: string; docs: number }>;
+  readonly pairs: readonly PairCount[];
+  readonly docsToMove: number;
+  /** Pace the estimate assumes (docs/s), or null (unthrottled: no estimate of the copy time). */
+  readonly throttle: number | null;
+  /** Copy time at `throttle` plus the two router-lease waits, or null. */
+  readonly estimatedMs: number | null;
+  /** The two waits for routers' leases (ms): `2 x (leaseMs + opTimeoutMs)`. */
+  readonly leaseWaitsMs: number;
+}
+
+/** The live stable state, a target rebased on it, and the plan between them. */
+interface Prepared {
+  readonly state: RoutingState & { phase: 'stable' };
+  readonly target: Topology;
+  readonly fileEpoch: number;
+  readonly plan: RebalancePlan;
+}
+
+const OWNER = `shardkit-cli@${hostname()}:${process.pid}`;
+
+/** Floor of the migration lock's lease (ms). */
+export const LOCK_LEASE_MS = 15_000;
+
+/** Shards of both topologies, each once (the target's spec wins: it may carry a new uri). */
+function shardsOf(...specs: readonly TopologySpec[]): ShardSpec[] {
+  const byId = new Map<string, ShardSpec>();
+  for (const spec of specs) for (const s of spec.shards) byId.set(s.id, s);
+  return [...byId.values()];
+}
+
+/**
+ * The target the migration runs to: the file's topology, with the live epoch + 1 (files lag the live
+ * epoch, which a migration advances by two), and the live tokens of balanced shards the file
+ * leaves without (a file written by hand), so existing shards keep their arcs.
+ */
+export function rebaseTarget(live: TopologySpec, file: Topology): Topology {
+  const rebased = Topology.from({ ...file.toJSON(), epoch: live.epoch + 1 });
+  if (rebased.placement !== 'balanced') return rebased;
+  const liveTokens = new Map(live.shards.filter((s) => s.tokens !== undefined).map((s) => [s.id, s.tokens!]));
+  const keep = new Map<string, readonly number[]>();
+  for (const s of rebased.shards) {
+    const tokens = liveTokens.get(s.id);
+    if ((s.tokens === undefined || s.tokens.length === 0) && s.draining !== true && tokens !== undefined) keep.set(s.id, tokens);
+  }
+  return withBalancedTokens(keep.size === 0 ? rebased : rebased.withTokens(keep));
+}
+
+async function prepare(io: CliIO, deployment: Deployment, toPath: string): Promise<Prepared> {
+  const state = await deployment.requireState();
+  if (state.phase !== 'stable') {
+    throw new ShardkitConflictError(
+      ErrorCode.migrationState,
+      `topology "${state.topology.name}" is migrating (epoch ${state.epoch}): see \`shardkit rebalance status\`, then resume or abort it`,
+    );
+  }
+  const { topology: file } = await loadTopologyFile(io, toPath);
+  if (file.name !== deployment.config.name) {
+    throw usageError(`${toPath} describes topology "${file.name}" but the config file's is "${deployment.config.name}"`);
+  }
+  if (file.hash !== state.topology.hash) {
+    throw usageError(`${toPath} uses hash ${file.hash} but the live topology uses ${state.topology.hash}: every key would move`);
+  }
+  const target = rebaseTarget(state.topology, file);
+  return { state: state as RoutingState & { phase: 'stable' }, target, fileEpoch: file.epoch, plan: planRebalance(state.topology, target) };
+}
+
+/** Open a store on every shard of `shards` (connect + ping); a shard without a uri or down fails the call. */
+async function openStores(deployment: Deployment, shards: readonly ShardSpec[]): Promise<Map<string, ShardStore>> {
+  const stores = new Map<string, ShardStore>();
+  const down: string[] = [];
+  let cause: unknown;
+  for (const shard of shards) {
+    try {
+      stores.set(shard.id, await deployment.openShard(shard));
+    } catch (error) {
+      cause ??= error;
+      down.push(`${shard.id} (${error instanceof Error ? error.message : String(error)})`);
+    }
+  }
+  if (down.length > 0) {
+    throw new ShardkitStoreError(ErrorCode.storeUnavailable, `cannot reach shard(s): ${down.join('; ')}`, { cause });
+  }
+  return stores;
+}
+
+function providerOf(stores: ReadonlyMap<string, ShardStore>): { store(id: string): ShardStore } {
+  return {
+    store(id) {
+      const store = stores.get(id);
+      if (store === undefined) throw new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${id} is not part of this migration`, { shardId: id });
+      return store;
+    },
+  };
+}
+
+async function countPairs(plan: RebalancePlan, stores: ReadonlyMap<string, ShardStore>): Promise<{ moves: LivePlan['moves']; pairs: PairCount[] }> {
+  const moves: Array<LivePlan['moves'][number]> = [];
+  const pairs = new Map<string, { from: string; to: string; ranges: number; docs: number }>();
+  for (const m of plan.moves) {
+    const docs = await providerOf(stores).store(m.from).countRange(m, LIVE);
+    moves.push({ start: m.start, end: m.end, from: m.from, to: m.to, docs });
+    const key = `${m.from}\u0000${m.to}`;
+    const pair = pairs.get(key) ?? { from: m.from, to: m.to, ranges: 0, docs: 0 };
+    pair.ranges += 1;
+    pair.docs += docs;
+    pairs.set(key, pair);
+  }
+  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)) };
+}
+
+/** Build the live plan: the moves, the documents per pair and the time at `throttle`. */
+async function livePlan(deployment: Deployment, prepared: Prepared, stores: ReadonlyMap<string, ShardStore>, throttle: number | null): Promise<LivePlan> {
+  const { moves, pairs } = await countPairs(prepared.plan, stores);
+  const docsToMove = pairs.reduce((s, p) => s + p.docs, 0);
+  const leaseWaitsMs = 2 * (deployment.config.leaseMs + deployment.config.opTimeoutMs);
+  return {
+    ...summarizePlan(prepared.plan),
+    name: deployment.config.name,
+    configStore: describeConfigStore(deployment.config.configStore),
+    fileEpoch: prepared.fileEpoch === prepared.target.epoch ? null : prepared.fileEpoch,
+    moves,
+    pairs,
+    docsToMove,
+    throttle,
+    // Copy and cleanup both run at the pace: cleanup deletes about as many markers as were moved.
+    estimatedMs: throttle === null ? null : Math.round((2 * docsToMove * 1000) / throttle) + leaseWaitsMs,
+    leaseWaitsMs,
+  };
+}
+
+function formatLivePlan(p: LivePlan): string {
+  const rows = p.pairs.map((x) => [x.from, x.to, String(x.ranges), String(x.docs)]);
+  rows.push(['total', '', String(p.pairs.reduce((s, x) => s + x.ranges, 0)), String(p.docsToMove)]);
+  const time =
+    p.estimatedMs === null
+      ? `unthrottled: the copy runs as fast as the shards allow, plus ${formatDuration(p.leaseWaitsMs)} of router-lease waits`
+      : `about ${formatDuration(p.estimatedMs)} at ${p.throttle} docs/s (copy and cleanup, plus ${formatDuration(p.leaseWaitsMs)} of router-lease waits)`;
+  return (
+    `\ndocuments to move (live documents counted at the sources)\n` +
+    formatTable(['from', 'to', 'ranges', 'documents'], rows, ['left', 'left', 'right', 'right']) +
+    `estimated time: ${time}\n` +
+    (p.fileEpoch === null ? '' : `note: the target file says epoch ${p.fileEpoch}; it runs as epoch ${p.toEpoch} (live epoch + 1)\n`)
+  );
+}
+
+/** Options of `plan` that this file handles (`--config` branch). */
+export interface LivePlanOptions {
+  config: string;
+  to?: string;
+  throttle?: string;
+  json?: boolean;
+  moves?: string;
+}
+
+/** `plan --config FILE --to TOPOLOGY [--throttle N] [--json]`: the dry run. Changes nothing. */
+export async function planLive(io: CliIO, opts: LivePlanOptions): Promise<void> {
+  if (opts.to === undefined) throw usageError("plan --config: required option '--to <file>' not specified");
+  const throttle = opts.throttle === undefined ? null : parseNumberOption('--throttle', opts.throttle, { min: 1 });
+  const deployment = await openDeployment(opts.config);
+  try {
+    const prepared = await prepare(io, deployment, opts.to);
+    const stores = await openStores(deployment, shardsOf(prepared.state.topology).filter((s) => prepared.plan.moves.some((m) => m.from === s.id)));
+    const plan = await livePlan(deployment, prepared, stores, throttle);
+    if (opts.json === true) {
+      printJson(io, plan);
+      return;
+    }
+    printPlan(io, prepared.plan, { json: false, ...(opts.moves === undefined ? {} : { moves: opts.moves }) });
+    io.stdout.write(formatLivePlan(plan));
+  } finally {
+    await deployment.close();
+  }
+}
+
+async function ttyConfirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await rl.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+/** Ask unless `--yes`; a non-terminal without `--yes` is a usage error (nobody to ask). */
+async function confirmOrRefuse(io: CliIO, yes: boolean, question: string, what: string): Promise<void> {
+  if (yes) return;
+  if (io.stdout.isTTY !== true) throw usageError(`refusing to ${what} without confirmation: not a terminal, pass --yes`);
+  const confirm = (io as Partial<Confirmer>).confirm ?? ttyConfirm;
+  if (!(await confirm(question))) throw usageError(`${what}: not confirmed, nothing changed`);
+}
+
+interface RunCliOptions {
+  config: string;
+  to?: string;
+  throttle?: string;
+  batchSize: string;
+  yes?: boolean;
+  json?: boolean;
+}
+
+function migratorFor(deployment: Deployment, stores: ReadonlyMap<string, ShardStore>, opts: RunCliOptions, progress: MigrationProgress): Migrator {
+  return new Migrator({
+    config: deployment.configStore,
+    pool: providerOf(stores),
+    owner: OWNER,
+    leaseMs: deployment.config.leaseMs,
+    // The routers' lease can be short; the lock's must outlast the slowest batch on a busy server.
+    // A Ctrl-C releases the lock, so only a killed migrator makes a resume wait for this.
+    lockLeaseMs: Math.max(deployment.config.leaseMs, LOCK_LEASE_MS),
+    opTimeoutMs: deployment.config.opTimeoutMs,
+    batchSize: parseNumberOption('--batch-size', opts.batchSize, { integer: true, min: 1, max: 100_000 }),
+    ...(opts.throttle === undefined ? {} : { throttleDocsPerSec: parseNumberOption('--throttle', opts.throttle, { min: 1 }) }),
+    onEvent: (event) => progress.onEvent(event),
+  });
+}
+
+function progressFor(io: CliIO, json: boolean): MigrationProgress {
+  return new MigrationProgress(io.stdout, { mode: json ? 'json' : io.stdout.isTTY === true ? 'tty' : 'plain' });
+}
+
+/**
+ * Run a migrator call under Ctrl-C: the first SIGINT stops at the next checkpoint. An interrupted
+ * or failed run says how to continue.
+ */
+async function supervised(io: CliIO, configPath: string, progress: MigrationProgress, run: (signal: AbortSignal) => Promise<MigrationReport>): Promise<MigrationReport> {
+  try {
+    return await withInterrupt(run, {
+      onFirst: () => progress.log('interrupted: stopping at the next checkpoint (Ctrl-C again to exit at once)'),
+    });
+  } catch (error) {
+    progress.finish();
+    // These fail before anything is journaled (or name their own remedy): there is nothing to resume.
+    const nothingToResume = [ErrorCode.preflightFailed, ErrorCode.planMismatch, ErrorCode.migrationState, ErrorCode.lockHeld].some((code) =>
+      hasErrorCode(error, code),
+    );
+    if (!nothingToResume) {
+      io.stderr.write(
+        `the journal is consistent: continue with \`shardkit rebalance resume --config ${configPath}\` ` +
+          `or undo with \`shardkit rebalance abort --config ${configPath}\`\n`,
+      );
+    }
+    throw error;
+  }
+}
+
+function printReport(io: CliIO, report: MigrationReport, json: boolean, configPath: string): void {
+  if (json) {
+    io.stdout.write(`${JSON.stringify({ type: 'result', ...report })}\n`);
+    return;
+  }
+  if (report.outcome === 'abortRequested') {
+    io.stdout.write(`asked the running migrator to abort at its next checkpoint; follow it with \`shardkit rebalance status --config ${configPath}\`\n`);
+    return;
+  }
+  const c = report.counters;
+  io.stdout.write(
+    `${report.outcome === 'completed' ? 'done' : 'aborted'}: migration ${report.migrationId === '' ? '(no documents had to move)' : report.migrationId}, ` +
+      `live epoch ${report.epoch}; ${c.docsMoved} documents moved, ${report.readsPerMoved.toFixed(3)} reads per moved document. ` +
+      `Check with \`shardkit verify --config ${configPath}\`\n`,
+  );
+}
+
+async function start(io: CliIO, opts: RunCliOptions): Promise<void> {
+  if (opts.to === undefined) throw usageError("rebalance: required option '--to <file>' not specified (or use status, resume, abort)");
+  const json = opts.json === true;
+  const deployment = await openDeployment(opts.config);
+  try {
+    const prepared = await prepare(io, deployment, opts.to);
+    // Pre-flight before asking anything: every shard of both topologies answers, no other migration.
+    const stores = await openStores(deployment, shardsOf(prepared.state.topology, prepared.target.toJSON()));
+    const lock = await deployment.configStore.readLock();
+    if (lock !== null) {
+      throw new ShardkitConflictError(ErrorCode.lockHeld, `the migration lock is held by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`);
+    }
+    // A shard new to the topology starts empty: its routing index is cheap to build now. An existing
+    // shard without it is the migrator's pre-flight failure (building it on a full collection is the
+    // operator's call: `shardkit init` builds it).
+    const existing = new Set(prepared.state.topology.shards.map((s) => s.id));
+    const created: string[] = [];
+    for (const [id, store] of stores) {
+      if (existing.has(id) || (await store.hasRoutingIndex())) continue;
+      await store.ensureRoutingIndex();
+      created.push(id);
+    }
+    const plan = await livePlan(deployment, prepared, stores, opts.throttle === undefined ? null : parseNumberOption('--throttle', opts.throttle, { min: 1 }));
+    const progress = progressFor(io, json);
+    if (json) {
+      io.stdout.write(`${JSON.stringify({ type: 'plan', ...plan, moves: plan.moves.length })}\n`);
+    } else {
+      printPlan(io, prepared.plan, { json: false });
+      io.stdout.write(formatLivePlan(plan));
+      if (created.length > 0) io.stdout.write(`created the routing index {_h: 1, _id: 1} on new shard(s) ${created.join(', ')}\n`);
+    }
+    await confirmOrRefuse(
+      io,
+      opts.yes === true,
+      `\nmigrate "${plan.name}" from epoch ${plan.fromEpoch} to ${plan.toEpoch}, moving ${plan.docsToMove} documents? [y/N] `,
+      'rebalance',
+    );
+    progress.plan(plan.moves.map((m): PlannedMove => ({ from: m.from, to: m.to, estimated: m.docs })));
+    const migrator = migratorFor(deployment, stores, opts, progress);
+    const report = await supervised(io, opts.config, progress, (signal) => migrator.start(prepared.target, { signal }));
+    progress.finish();
+    printReport(io, report, json, opts.config);
+  } finally {
+    await deployment.close();
+  }
+}
+
+async function readJournal(deployment: Deployment): Promise<MigrationJournal | null> {
+  const record = await deployment.configStore.readJournal(journalKey(deployment.config.name));
+  return record === null ? null : journalFromRecord(record);
+}
+
+async function resumeOrAbort(io: CliIO, opts: RunCliOptions, action: 'resume' | 'abort'): Promise<void> {
+  if (opts.to !== undefined) throw usageError(`rebalance ${action}: --to does not apply (the journal knows the target)`);
+  const json = opts.json === true;
+  const deployment = await openDeployment(opts.config);
+  try {
+    await deployment.requireState();
+    const journal = await readJournal(deployment);
+    if (journal === null) throw new ShardkitConflictError(ErrorCode.migrationState, `no migration of "${deployment.config.name}" is recorded`);
+    if (action === 'abort') {
+      await confirmOrRefuse(
+        io,
+        opts.yes === true,
+        `abort migration ${journal.id} (phase ${journal.phase}) and carry every moved document back? [y/N] `,
+        'abort the migration',
+      );
+    }
+    const stores = await openStores(deployment, shardsOf(journal.from, journal.to));
+    const progress = progressFor(io, json);
+    const migrator = migratorFor(deployment, stores, opts, progress);
+    const report = await supervised(io, opts.config, progress, (signal) => (action === 'resume' ? migrator.resume({ signal }) : migrator.abort({ signal })));
+    progress.finish();
+    printReport(io, report, json, opts.config);
+  } finally {
+    await deployment.close();
+  }
+}
+
+/** What `rebalance status --json` prints. */
+export interface RebalanceStatusReport extends MigrationStatus {
+  readonly name: string;
+  readonly configStore: string;
+}
+
+/** The human form of `rebalance status`. */
+export function formatRebalanceStatus(r: RebalanceStatusReport, now: number): string {
+  const lines = [
+    `topology    ${r.name}`,
+    `config      ${r.configStore}`,
+    `state       ${r.state === null ? 'nothing published' : `${r.state.phase} at epoch ${r.state.epoch}`}`,
+    `lock        ${r.lock === null ? 'free' : `held by ${r.lock.owner}, ${Math.max(0, Math.round((r.lock.expiresAt - now) / 1000))} s left`}`,
+  ];
+  const m = r.migration;
+  if (m === null) {
+    lines.push('migration   none recorded');
+  } else {
+    const done = m.phase === 'done';
+    lines.push(
+      `migration   ${m.id}${m.reverse ? ' (aborting: carrying documents back)' : ''}`,
+      `phase       ${m.phase}${done ? ` (${m.outcome ?? 'finished'})` : ''} at epoch ${m.epoch}`,
+      `copied      ${m.copied}/${Math.max(m.estimated, m.copied)} documents (${percent(m.estimated === 0 ? 1 : Math.min(1, m.copied / m.estimated))}), ` +
+        `${m.movesCopied}/${m.moves} ranges copied`,
+      `counters    ${m.counters.docsMoved} moved, ${m.counters.docsRead} read, ${m.counters.swept} swept, ${m.counters.repaired} repaired, ${m.counters.deleted} markers deleted`,
+    );
+    if (!done) {
+      lines.push(
+        r.lock === null
+          ? 'next        nobody is running it: `shardkit rebalance resume --config FILE` (or `abort`)'
+          : 'next        a migrator is running it; `rebalance abort` asks it to carry everything back',
+      );
+    }
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+async function status(io: CliIO, opts: RunCliOptions): Promise<void> {
+  if (opts.to !== undefined) throw usageError('rebalance status: --to does not apply');
+  const deployment = await openDeployment(opts.config);
+  try {
+    const migrator = new Migrator({
+      config: deployment.configStore,
+      pool: providerOf(new Map()),
+      owner: OWNER,
+      leaseMs: deployment.config.leaseMs,
+      opTimeoutMs: deployment.config.opTimeoutMs,
+    });
+    const report: RebalanceStatusReport = {
+      name: deployment.config.name,
+      configStore: describeConfigStore(deployment.config.configStore),
+      ...(await migrator.status(deployment.config.name)),
+    };
+    if (opts.json === true) printJson(io, report);
+    else io.stdout.write(formatRebalanceStatus(report, Date.now()));
+  } finally {
+    await deployment.close();
+  }
+}
+
+const ACTIONS = ['start', 'status', 'resume', 'abort'] as const;
+
+/** Adds `rebalance [status|resume|abort] --config FILE …`. */
+export function register(program: Command, io: CliIO): void {
+  program
+    .command('rebalance')
+    .description(
+      'Migrate the live topology to --to online (pre-flight, confirmation, progress; Ctrl-C stops at a checkpoint), ' +
+        'or show (status), continue (resume) or undo (abort) the recorded migration',
+    )
+    .argument('[action]', `one of ${ACTIONS.join(', ')} (default: start, which needs --to)`, 'start')
+    .requiredOption('--config <file>', 'shardkit config file (JSON or YAML)')
+    .option('--to <file>', 'target topology file (start only)')
+    .option('--throttle <docsPerSec>', 'copy and cleanup pace (default: unthrottled)')
+    .option('--batch-size <n>', 'documents per fence/copy/delete batch', '500')
+    .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
+    .option('--json', 'one JSON event per line (status: one JSON document)')
+    .action(async (action: string, opts: RunCliOptions) => {
+      switch (action) {
+        case 'start':
+          return start(io, opts);
+        case 'status':
+          return status(io, opts);
+        case 'resume':
+        case 'abort':
+          return resumeOrAbort(io, opts, action);
+        default:
+          throw usageError(`rebalance: unknown action ${JSON.stringify(action)} (expected ${ACTIONS.join(', ')})`);
+      }
+    });
+}
