@@ -6,6 +6,7 @@ import type { CliIO } from './io.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerInit } from './commands/init.js';
 import { register as registerPlan } from './commands/plan.js';
+import { register as registerRebalance } from './commands/rebalance.js';
 import { register as registerRoute } from './commands/route.js';
 import { register as registerSimulate } from './commands/simulate.js';
 import { register as registerStatus } from './commands/status.js';
@@ -47,6 +48,7 @@ export function createProgram(io: CliIO): Command {
   registerInit(program, io);
   registerStatus(program, io);
   registerVerify(program, io);
+  registerRebalance(program, io);
   registerDemo(program, io);
   return program;
 }

@@ -6,6 +6,7 @@ import type { CliIO } from '../io.js';
 import { printJson, usageError } from '../program.js';
 import { formatTable, percent } from '../table.js';
 import { loadTopologyFile } from '../topology-file.js';
+import { planLive } from './rebalance.js';
 
 type Plan = RebalancePlan;
 
@@ -38,6 +39,9 @@ export interface PlanOptions {
   to?: string;
   json?: boolean;
   moves?: string;
+  /** Dry run against the live topology of this config file (see `planLive`). */
+  config?: string;
+  throttle?: string;
 }
 
 /** The two topologies a plan compares. */
@@ -52,6 +56,8 @@ export interface PlanInputs {
  * (planning, printing) stays as it is.
  */
 export async function loadPlanInputs(io: CliIO, opts: PlanOptions): Promise<PlanInputs> {
+  if (opts.config !== undefined) throw usageError('plan: --config (a live dry run) and --from are mutually exclusive');
+  if (opts.throttle !== undefined) throw usageError('plan: --throttle needs --config (it estimates the time against the live documents)');
   if (opts.to === undefined) throw usageError("plan: required option '--to <file>' not specified");
   if (opts.from === undefined) throw usageError("plan: required option '--from <file>' not specified");
   const [from, to] = await Promise.all([loadTopologyFile(io, opts.from), loadTopologyFile(io, opts.to)]);
@@ -67,7 +73,10 @@ export function register(program: Command, io: CliIO): void {
     .option('--to <file>', 'target topology file')
     .option('--moves <n>', 'moves to list in the human output', '10')
     .option('--json', 'print the whole plan as JSON')
+    .option('--config <file>', 'dry run against the live topology of this config file, with documents per move (instead of --from)')
+    .option('--throttle <docsPerSec>', 'with --config: estimate the time at this pace')
     .action(async (opts: PlanOptions) => {
+      if (opts.config !== undefined && opts.from === undefined) return planLive(io, { ...opts, config: opts.config });
       const { from, to } = await loadPlanInputs(io, opts);
       printPlan(io, planRebalance(from, to), opts);
     });
