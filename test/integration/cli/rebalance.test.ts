@@ -23,10 +23,15 @@ interface RunResult {
   err: string;
 }
 
-async function cli(argv: string[], options: { isTTY?: boolean } = {}): Promise<RunResult> {
-  const io = captureIO(options);
+async function cli(argv: string[], options: { isTTY?: boolean; answer?: boolean } = {}): Promise<RunResult> {
+  const captured = captureIO(options.isTTY === undefined ? {} : { isTTY: options.isTTY });
+  const asked: string[] = [];
+  const io = { ...captured, confirm: async (question: string) => (asked.push(question), options.answer === true) };
   const code = await runCli(argv, io);
-  return { code, out: io.out(), err: io.err() };
+  if (options.answer !== undefined) expect(asked, 'the confirmation question').to.have.length(1);
+  const out = captured.out();
+  const err = captured.err();
+  return { code, out, err };
 }
 
 function jsonLines(text: string): Array<Record<string, unknown>> {
@@ -121,6 +126,15 @@ describe('shardkit rebalance (live)', function () {
       expect(human.out).to.contain('documents to move').and.contain(`total`).and.contain('unthrottled');
       const status = await cli(['status', '--config', config, '--json']);
       expect((JSON.parse(status.out) as { epoch: number; phase: string }).epoch).to.equal(1);
+    });
+
+    it('on a terminal, asks first and changes nothing when the answer is no', async () => {
+      const result = await cli(['rebalance', '--config', config, '--to', to], { isTTY: true, answer: false });
+      expect(result.code).to.equal(2);
+      expect(result.err).to.contain('rebalance: not confirmed, nothing changed');
+      expect(result.out).to.contain('documents to move');
+      const status = await cli(['rebalance', 'status', '--config', config, '--json']);
+      expect((JSON.parse(status.out) as { state: { epoch: number }; migration: unknown }).migration).to.equal(null);
     });
 
     it('rebalance refuses to run unattended without --yes (exit 2)', async () => {

@@ -1,0 +1,221 @@
+import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
+import { formatRebalanceStatus, rebaseTarget, type RebalanceStatusReport } from '../../../../src/cli/commands/rebalance.js';
+import { withInterrupt } from '../../../../src/cli/interrupt.js';
+import { MigrationProgress, formatDuration, progressBar } from '../../../../src/cli/progress.js';
+import { emptyCounters } from '../../../../src/rebalance/journal.js';
+import type { MigrationEvent } from '../../../../src/rebalance/migrate.js';
+import { planRebalance } from '../../../../src/rebalance/plan.js';
+import { applyChange } from '../../../../src/ring/placement.js';
+import { Topology } from '../../../../src/topology/topology.js';
+import { errorLine, run } from '../helpers.js';
+
+function buffer(isTTY: boolean): { write(t: string): void; isTTY: boolean; columns: number; text: () => string } {
+  let text = '';
+  return { write: (t: string) => void (text += t), isTTY, columns: 100, text: () => text };
+}
+
+const progress = (move: number, from: string, to: string, copied: number, estimated: number): MigrationEvent => ({
+  type: 'progress',
+  migrationId: 'm',
+  phase: 'copy',
+  move,
+  moves: 2,
+  from,
+  to,
+  copied,
+  estimated,
+  totalCopied: 0,
+  totalEstimated: 0,
+  docsPerSec: 250,
+  etaMs: 4000,
+});
+
+describe('rebalance', () => {
+  describe('#rebaseTarget', () => {
+    const live = Topology.from({ name: 't', epoch: 5, shards: [{ id: 'a', weight: 1 }, { id: 'b', weight: 1 }] });
+
+    it('runs the file as the live epoch + 1 whatever epoch it was written with', () => {
+      const file = Topology.from({ ...live.toJSON(), epoch: 2, shards: [...live.shards, { id: 'c', weight: 1 }] });
+      const target = rebaseTarget(live.toJSON(), file);
+      expect(target.epoch).to.equal(6);
+      expect(target.shards.map((s) => s.id)).to.deep.equal(['a', 'b', 'c']);
+    });
+
+    context('when placement is balanced and the file lacks the live tokens', () => {
+      it('keeps the live tokens of existing shards so only the new shard takes keys', () => {
+        const balanced = applyChange(
+          Topology.from({ name: 't', epoch: 1, placement: 'balanced', vnodes: 8, shards: [{ id: 'a', weight: 1 }] }),
+          { kind: 'add', shard: { id: 'b', weight: 1 } },
+        );
+        const handWritten = Topology.from({
+          name: 't',
+          epoch: 1,
+          placement: 'balanced',
+          vnodes: 8,
+          shards: [{ id: 'a', weight: 1 }, { id: 'b', weight: 1 }, { id: 'c', weight: 1 }],
+        });
+        const target = rebaseTarget(balanced.toJSON(), handWritten);
+        expect(target.shard('a')!.tokens).to.deep.equal(balanced.shard('a')!.tokens);
+        expect(target.shard('b')!.tokens).to.deep.equal(balanced.shard('b')!.tokens);
+        expect(target.shard('c')!.tokens!.length).to.be.greaterThan(0);
+        const plan = planRebalance(balanced, target);
+        expect(plan.moves.every((m) => m.to === 'c')).to.equal(true);
+      });
+    });
+  });
+
+  describe('#formatRebalanceStatus', () => {
+    const base: RebalanceStatusReport = {
+      name: 'app',
+      configStore: 'file /x',
+      state: { phase: 'migrating', epoch: 2, name: 'app' },
+      lock: null,
+      migration: {
+        id: 'm1',
+        phase: 'copy',
+        reverse: false,
+        epoch: 2,
+        outcome: null,
+        moves: 4,
+        copied: 50,
+        estimated: 200,
+        movesCopied: 1,
+        counters: { ...emptyCounters(), docsMoved: 50, docsRead: 50 },
+      },
+    };
+
+    it('says a stopped migration needs resume or abort', () => {
+      const text = formatRebalanceStatus(base, 0);
+      expect(text).to.contain('state       migrating at epoch 2');
+      expect(text).to.contain('copied      50/200 documents (25.00%), 1/4 ranges copied');
+      expect(text).to.contain('nobody is running it');
+    });
+
+    it('names the holder of the lock of a running migration', () => {
+      const text = formatRebalanceStatus({ ...base, lock: { owner: 'cli@h:1', acquiredAt: 0, expiresAt: 9000 } }, 1000);
+      expect(text).to.contain('held by cli@h:1, 8 s left');
+      expect(text).to.contain('a migrator is running it');
+    });
+
+    it('shows no next step once done', () => {
+      const text = formatRebalanceStatus({ ...base, migration: { ...base.migration!, phase: 'done', outcome: 'completed' } }, 0);
+      expect(text).to.contain('phase       done (completed)');
+      expect(text).to.not.contain('next');
+    });
+  });
+
+  describe('MigrationProgress', () => {
+    it('prints every event as one JSON line with --json', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'json' });
+      p.onEvent(progress(0, 's1', 's3', 5, 10));
+      p.onEvent({ type: 'done', migrationId: 'm', outcome: 'completed', counters: emptyCounters() });
+      const lines = out.text().trimEnd().split('\n').map((l) => JSON.parse(l) as { type: string });
+      expect(lines.map((l) => l.type)).to.deep.equal(['progress', 'done']);
+    });
+
+    it('draws a bar per shard pair and an overall bar on a TTY, redrawing in place', () => {
+      const out = buffer(true);
+      let now = 0;
+      const p = new MigrationProgress(out, { mode: 'tty', now: () => now, barWidth: 10 });
+      p.plan([
+        { from: 's1', to: 's3', estimated: 10 },
+        { from: 's2', to: 's3', estimated: 30 },
+      ]);
+      p.onEvent(progress(0, 's1', 's3', 5, 10));
+      now = 1000;
+      p.onEvent(progress(1, 's2', 's3', 30, 30));
+      p.finish();
+      const text = out.text();
+      expect(text).to.contain('s1 -> s3 █████░░░░░  50% 5/10');
+      expect(text).to.contain('s2 -> s3 ██████████ 100% 30/30');
+      expect(text).to.match(/overall {2}█{9}░  87% 35\/40 docs, 250 docs\/s, ETA 4\.0s/);
+      expect(text).to.contain('\u001b[3A');
+    });
+
+    it('writes plain lines without escape codes, at most one progress line per interval', () => {
+      const out = buffer(false);
+      let now = 0;
+      const p = new MigrationProgress(out, { mode: 'plain', now: () => now, plainEveryMs: 1000 });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent(progress(0, 's1', 's3', 1, 10));
+      now = 10;
+      p.onEvent(progress(0, 's1', 's3', 2, 10));
+      now = 2000;
+      p.onEvent(progress(0, 's1', 's3', 9, 10));
+      p.onEvent({ type: 'wait', migrationId: 'm', reason: 'routerLease', ms: 5000 });
+      const text = out.text();
+      expect(text).to.not.contain('\u001b');
+      expect(text.match(/^copy /gm)).to.have.length(2);
+      expect(text).to.contain('phase copy at epoch 2');
+      expect(text).to.contain("waiting 5.0s for every router's lease");
+    });
+
+    it('summarizes verify and cleanup when their phase ends', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain' });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
+      p.onEvent({ type: 'verified', migrationId: 'm', move: 0, checked: 4, repaired: 1, mismatches: 0 });
+      p.onEvent({ type: 'verified', migrationId: 'm', move: 1, checked: 6, repaired: 0, mismatches: 0 });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'cleanup', epoch: 2, reverse: false });
+      p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 7 });
+      p.onEvent({ type: 'done', migrationId: 'm', outcome: 'completed', counters: emptyCounters() });
+      expect(out.text()).to.contain('verified 2 ranges: 10 fenced entries checked, 1 repaired, 0 mismatches');
+      expect(out.text()).to.contain('cleaned up 1 ranges: 7 fences, placeholders and tombstones deleted');
+    });
+  });
+
+  describe('#progressBar / #formatDuration', () => {
+    it('clamps and rounds', () => {
+      expect(progressBar(0.5, 4)).to.equal('██░░');
+      expect(progressBar(2, 3)).to.equal('███');
+      expect(progressBar(Number.NaN, 2)).to.equal('░░');
+      expect([formatDuration(null), formatDuration(1500), formatDuration(65_000), formatDuration(3_720_000)]).to.deep.equal([
+        '--',
+        '1.5s',
+        '1m05s',
+        '1h02m',
+      ]);
+    });
+  });
+
+  describe('#withInterrupt', () => {
+    it('aborts the signal on the first SIGINT and exits 130 on the second', async () => {
+      const source = new EventEmitter();
+      const exits: number[] = [];
+      let told = 0;
+      const result = await withInterrupt(
+        async (signal) => {
+          source.emit('SIGINT');
+          const first = signal.aborted;
+          source.emit('SIGINT');
+          return first;
+        },
+        { source, exit: (code) => exits.push(code), onFirst: () => (told += 1) },
+      );
+      expect([result, told, exits]).to.deep.equal([true, 1, [130]]);
+      expect(source.listenerCount('SIGINT')).to.equal(0);
+    });
+  });
+
+  describe('CLI usage', () => {
+    it('needs --config (exit 2)', async () => {
+      const result = await run(['rebalance', '--to', 'x.json']);
+      expect(result.code).to.equal(2);
+      expect(errorLine(result).code).to.equal('shardkit.usage');
+    });
+
+    it('reports a missing config file as bad input (exit 2)', async () => {
+      const result = await run(['rebalance', 'status', '--config', '/nonexistent/shardkit.yaml']);
+      expect(result.code).to.equal(2);
+      expect(errorLine(result).code).to.equal('shardkit.file.notFound');
+    });
+
+    it('rejects --throttle without --config in plan (exit 2)', async () => {
+      const result = await run(['plan', '--from', 'a.json', '--to', 'b.json', '--throttle', '5']);
+      expect(result.code).to.equal(2);
+      expect(errorLine(result).message).to.contain('--throttle needs --config');
+    });
+  });
+});
