@@ -55,7 +55,6 @@ class EpochState {
   readonly topology: Topology;
   readonly ring: Ring;
   readonly hash: RingHash;
-  readonly points: Uint32Array;
   readonly owners: Uint8Array | Uint16Array;
   readonly ids: readonly string[];
   readonly counts: Float64Array;
@@ -81,7 +80,6 @@ class EpochState {
     this.topology = topology;
     this.ring = ring;
     this.hash = ring.hash;
-    this.points = ring.points;
     this.owners = ring.owners;
     this.ids = ring.shardIds;
     this.counts = new Float64Array(ring.shardIds.length);
