@@ -87,7 +87,12 @@ export interface MigratorOptions {
   readonly sleep?: Sleep;
   /** Progress and phase events. */
   readonly onEvent?: (event: MigrationEvent) => void;
-  /** How long `resume()`/`abort()` wait for a dead holder's lock to lapse (default 2 x leaseMs). */
+  /**
+   * Lease of the migration lock (default `leaseMs`). Longer survives slower batches; shorter lets a
+   * resume take over sooner after a crash. Safety does not depend on it (ADR 0003).
+   */
+  readonly lockLeaseMs?: number;
+  /** How long `resume()`/`abort()` wait for a dead holder's lock to lapse (default 2 x lockLeaseMs). */
   readonly lockWaitMs?: number;
   /** How often a running migrator looks for an abort request from another process (default 1000 ms). */
   readonly controlPollMs?: number;
@@ -167,6 +172,7 @@ export class Migrator {
   readonly #pool: StoreProvider;
   readonly #owner: string;
   readonly #leaseMs: number;
+  readonly #lockLeaseMs: number;
   readonly #opTimeoutMs: number;
   readonly #batch: number;
   readonly #clock: Clock;
@@ -197,6 +203,11 @@ export class Migrator {
     this.#pool = options.pool;
     this.#owner = options.owner;
     this.#leaseMs = leaseMs;
+    const lockLeaseMs = options.lockLeaseMs ?? leaseMs;
+    if (!Number.isFinite(lockLeaseMs) || lockLeaseMs <= 0) {
+      throw new ShardkitInvalidArgumentError(`lockLeaseMs must be > 0, got ${String(lockLeaseMs)}`);
+    }
+    this.#lockLeaseMs = lockLeaseMs;
     this.#opTimeoutMs = opTimeoutMs;
     this.#batch = batch;
     this.#clock = options.clock ?? systemClock;
@@ -207,7 +218,7 @@ export class Migrator {
       throw new ShardkitInvalidArgumentError((error as Error).message);
     }
     this.#onEvent = options.onEvent ?? (() => undefined);
-    this.#lockWaitMs = options.lockWaitMs ?? 2 * leaseMs;
+    this.#lockWaitMs = options.lockWaitMs ?? 2 * lockLeaseMs;
     this.#controlPollMs = options.controlPollMs ?? 1000;
     this.#newId = options.newId ?? randomUUID;
   }
@@ -294,11 +305,14 @@ export class Migrator {
 
   /** Continue the migration recorded in the journal (after a kill, an error or an interruption). */
   async resume(options: RunOptions = {}): Promise<MigrationReport> {
-    const journal = await this.#requireJournal();
-    if (journal.phase === Phase.done) return this.#report(journal);
+    const seen = await this.#requireJournal();
+    if (seen.phase === Phase.done) return this.#report(seen);
     await this.#takeLock(true);
     this.#signal = options.signal;
     try {
+      // Re-read under the lock: the previous holder may have moved on since the first read.
+      const journal = (await this.#readJournal(seen.name)) ?? seen;
+      if (journal.phase === Phase.done) return this.#report(journal);
       journal.owner = this.#owner;
       return await this.#run(journal);
     } finally {
@@ -312,27 +326,31 @@ export class Migrator {
    * return `abortRequested`. A migration whose stable state is published cannot be aborted.
    */
   async abort(options: RunOptions = {}): Promise<MigrationReport> {
-    const journal = await this.#requireJournal();
-    if (journal.phase === Phase.done) throw migrationStateError(`migration ${journal.id} already finished (${journal.outcome ?? 'unknown'})`);
-    if (!journal.reverse && (journal.phase === Phase.commit || journal.phase === Phase.cleanup)) {
-      throw migrationStateError(
-        `migration ${journal.id} is committed (phase ${journal.phase}): let it finish, then migrate back`,
-      );
-    }
+    const seen = await this.#requireJournal();
+    this.#assertAbortable(seen);
     const lock = await this.#config.readLock();
     if (lock !== null && lock.owner !== this.#owner) {
-      await this.#config.writeJournal(controlKey(journal.name), { abort: true, by: this.#owner, at: this.#clock() });
-      return { ...this.#report(journal), outcome: 'abortRequested' };
+      await this.#config.writeJournal(controlKey(seen.name), { abort: true, by: this.#owner, at: this.#clock() });
+      return { ...this.#report(seen), outcome: 'abortRequested' };
     }
     await this.#takeLock(true);
     this.#signal = options.signal;
     try {
-      const current = (await this.#readJournal(journal.name)) ?? journal;
-      current.owner = this.#owner;
-      if (!current.reverse) await this.#beginReverse(current);
-      return await this.#run(current);
+      // Re-read under the lock: the previous holder may have moved on since the first read.
+      const journal = (await this.#readJournal(seen.name)) ?? seen;
+      this.#assertAbortable(journal);
+      journal.owner = this.#owner;
+      if (!journal.reverse) await this.#beginReverse(journal);
+      return await this.#run(journal);
     } finally {
       await this.#releaseLock();
+    }
+  }
+
+  #assertAbortable(journal: MigrationJournal): void {
+    if (journal.phase === Phase.done) throw migrationStateError(`migration ${journal.id} already finished (${journal.outcome ?? 'unknown'})`);
+    if (!journal.reverse && (journal.phase === Phase.commit || journal.phase === Phase.cleanup)) {
+      throw migrationStateError(`migration ${journal.id} is committed (phase ${journal.phase}): let it finish, then migrate back`);
     }
   }
 
@@ -591,7 +609,7 @@ export class Migrator {
         else if (relic._ph !== true) replace.push(stripFence(relic));
         // A placeholder relic with nothing at the source stands for no document: deleting it is all.
       }
-      this.#assertLease();
+      await this.#ensureLease();
       const ids = relics.map((r) => r._id);
       await target.deleteRange(range, { _id: { $in: ids }, _moved: { $lt: j.epoch } }, ids.length);
       if (replace.length > 0) j.counters.docsInserted += await target.insertIfAbsent(replace);
@@ -748,7 +766,7 @@ export class Migrator {
   async #install(j: MigrationJournal, m: MoveProgress, target: ShardStore, docs: readonly StoredDocument[]): Promise<number> {
     const entries = docs.filter((d) => d._ph !== true).map(stripFence);
     if (entries.length === 0) return 0;
-    this.#assertLease();
+    await this.#ensureLease();
     if (j.reverse) {
       const ids = entries.map((d) => d._id);
       await target.deleteRange(rangeOf(m), { _id: { $in: ids }, _moved: { $lt: j.epoch } }, ids.length);
@@ -770,7 +788,7 @@ export class Migrator {
     // Pace in slices of a third of the lease, renewing the lock between them, so a low rate never
     // lets the lock lapse while the migrator is merely waiting.
     for (let wait = this.#throttle.delay(); wait > 0; wait = this.#throttle.delay()) {
-      await this.#sleep(Math.min(wait, Math.max(1, this.#leaseMs / 3)), this.#signal);
+      await this.#sleep(Math.min(wait, Math.max(1, this.#lockLeaseMs / 3)), this.#signal);
       if (this.#interrupted()) {
         throw new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
       }
@@ -797,8 +815,10 @@ export class Migrator {
     const deadline = this.#clock() + (wait ? this.#lockWaitMs : 0);
     for (;;) {
       try {
-        const info = await this.#config.acquireLock(this.#owner, this.#leaseMs);
-        this.#lockExpiresAt = info.expiresAt;
+        // The lease is measured on our own clock from before the request: never later than the store's.
+        const asked = this.#clock();
+        await this.#config.acquireLock(this.#owner, this.#lockLeaseMs);
+        this.#lockExpiresAt = asked + this.#lockLeaseMs;
         return;
       } catch (error) {
         if (!hasErrorCode(error, ErrorCode.lockHeld)) throw error;
@@ -815,19 +835,29 @@ export class Migrator {
 
   async #renewLock(): Promise<void> {
     // Renew once a third of the lease is used, so one slow store call cannot let it lapse.
-    if (this.#clock() < this.#lockExpiresAt - (2 * this.#leaseMs) / 3) return;
-    const info = await this.#config.acquireLock(this.#owner, this.#leaseMs);
-    this.#lockExpiresAt = info.expiresAt;
+    const asked = this.#clock();
+    if (asked < this.#lockExpiresAt - (2 * this.#lockLeaseMs) / 3) return;
+    // A lapsed lease may have let another migrator run; our in-memory journal may be stale, so stop
+    // and let a resume reload it rather than renew blindly.
+    if (asked >= this.#lockExpiresAt) throw this.#lapsed();
+    await this.#config.acquireLock(this.#owner, this.#lockLeaseMs);
+    this.#lockExpiresAt = asked + this.#lockLeaseMs;
   }
 
   /**
    * A migrator paused past its lease (a stopped VM, a GC storm) may have been replaced by another;
    * it must not write stale data to a target after that, so it checks before every copy.
    */
-  #assertLease(): void {
-    if (this.#clock() >= this.#lockExpiresAt) {
-      throw new ShardkitConflictError(ErrorCode.lockHeld, `migration lock lease of ${this.#owner} lapsed; stopping before any further write`);
-    }
+  async #ensureLease(): Promise<void> {
+    await this.#renewLock();
+    if (this.#clock() >= this.#lockExpiresAt) throw this.#lapsed();
+  }
+
+  #lapsed(): ShardkitConflictError {
+    return new ShardkitConflictError(
+      ErrorCode.lockHeld,
+      `migration lock lease of ${this.#owner} lapsed; stopped before any further write (run resume to continue)`,
+    );
   }
 
   async #releaseLock(): Promise<void> {
@@ -846,7 +876,7 @@ export class Migrator {
     while (remaining > 0) {
       await this.#checkpoint(j, j.phase === Phase.sweep);
       // Sleep in slices of a third of the lease so the lock is renewed while waiting.
-      await this.#sleep(Math.min(remaining, Math.max(1, this.#leaseMs / 3)), this.#signal);
+      await this.#sleep(Math.min(remaining, Math.max(1, this.#lockLeaseMs / 3)), this.#signal);
       remaining = until - this.#clock();
     }
   }
