@@ -345,9 +345,11 @@ export class ShardedCollection<T extends Document = Document> {
       // A fence left at the new owner by an earlier migration is no copy: the old owner still has the data.
     }
     const atOld = await this.#get(place.old, id);
-    if (atOld === null) return null;
-    if (fenceEpoch(atOld) > view.epoch) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(fenceEpoch(atOld))}`);
-    return hasData(atOld) ? atOld : null;
+    if (atOld !== null && fenceEpoch(atOld) > view.epoch) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(fenceEpoch(atOld))}`);
+    if (atOld !== null && hasData(atOld)) return atOld;
+    // Nothing at the old owner: a relic at the new one (an aborted migration's fence on data that never
+    // reached the shard it was leaving for) still holds the latest data (ADR 0003).
+    return atNew !== null && hasData(atNew) ? atNew : null;
   }
 
   /** Stable-phase meaning of a raw read at the owner: a fence or placeholder there means we are behind. */
