@@ -445,7 +445,7 @@ function markdown(
   return `## Routing
 
 Command: \`${meta.command as string}\` (${QUICK ? 'quick run' : 'full run'}).
-Machine: ${meta.cpus as number} x ${meta.cpu as string}, ${meta.memoryGiB as number} GiB, Node ${meta.node as string}, ${meta.platform as string}. Date: ${meta.date as string}.
+Machine: ${meta.cpus as number} x ${meta.cpu as string}, ${meta.memoryGiB as number} GiB, Node ${meta.node as string}, ${meta.platform as string}, 1-minute load average ${meta.loadAverage as number} at the start. Date: ${meta.date as string}.
 Peer: hashring 3.2.0 (md5 ketama, ${CACHE}-entry LRU), measured in the same process and run.
 ${SHARDS} shards, ${POINTS} points per shard (hashring: vnode count ${ketamaVnodes(POINTS)} x 4 replicas), ${KEY_COUNT} distinct keys of 8-40 ASCII characters.
 Raw numbers: \`bench/results/routing.json\`. This machine is slow and was shared with other jobs during the
@@ -565,6 +565,8 @@ async function main(): Promise<void> {
     memoryGiB: round(os.totalmem() / 2 ** 30, 1),
     node: process.version,
     platform: `${os.platform()} ${os.arch()}`,
+    // Other jobs share this machine; the 1-minute load average at the start tells how much.
+    loadAverage: round(os.loadavg()[0] ?? 0, 2),
     quick: QUICK,
     keys: KEY_COUNT,
     shards: SHARDS,
