@@ -347,8 +347,10 @@ export class ShardedCollection<T extends Document = Document> {
     const atOld = await this.#get(place.old, id);
     if (atOld !== null && fenceEpoch(atOld) > view.epoch) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(fenceEpoch(atOld))}`);
     if (atOld !== null && hasData(atOld)) return atOld;
-    // Nothing at the old owner: a relic at the new one (an aborted migration's fence on data that never
-    // reached the shard it was leaving for) still holds the latest data (ADR 0003).
+    // A tombstone at the old owner is a delete, whatever a relic elsewhere still holds.
+    if (atOld !== null && isTombstone(atOld)) return null;
+    // Nothing (or a placeholder) at the old owner: a relic at the new one (an aborted migration's fence on
+    // data that never reached the shard it was leaving for) still holds the latest data (ADR 0003).
     return atNew !== null && hasData(atNew) ? atNew : null;
   }
 

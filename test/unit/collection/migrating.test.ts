@@ -287,6 +287,21 @@ describe('ShardedCollection while migrating', () => {
     });
   });
 
+  context('when an abort runs the migration back (R2 -> R1) over relics of the forward leg', () => {
+    it('reads a relic only where the old owner holds neither data nor a tombstone', async () => {
+      const [k1, k2, k3] = moving as [number, number, number];
+      const { pool, copy, oldOf, newOf } = await seeded([k1, k2, k3]);
+      for (const k of [k1, k2, k3]) await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
+      await copy(k2);
+      await newOf(k2).updateOne({ _id: k2 }, { $set: { n: -2 } });
+      await newOf(k3).tombstone(k3, r2.point(k3), 2);
+      const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool });
+      expect(await back.findOne({ _id: k1 })).to.deep.equal({ _id: k1, b: k1 % 3, n: k1 });
+      expect(await back.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: -2 });
+      expect(await back.findOne({ _id: k3 })).to.equal(null);
+    });
+  });
+
   context('when stable again after the migration, before cleanup', () => {
     it('skips the fenced leftovers at the old owners', async () => {
       const ids = [...moving.slice(0, 5), ...staying.slice(0, 5)];
