@@ -28,6 +28,7 @@ import { Topology } from '../../../src/topology/topology.js';
 
 const SCHEDULES = Number(process.env['SHARDKIT_MODEL_SCHEDULES'] ?? 300);
 const ONE_SEED = process.env['SHARDKIT_MODEL_SEED'];
+const FIRST_SEED = Number(process.env['SHARDKIT_MODEL_FIRST_SEED'] ?? 1000);
 const LEASE_MS = 100;
 const OP_TIMEOUT_MS = 30;
 const KEYS = 14;
@@ -494,7 +495,7 @@ async function runSchedule(seed: number): Promise<{ steps: number; crashes: numb
 describe('migration protocol model', () => {
   it(`keeps every invariant over ${ONE_SEED === undefined ? SCHEDULES : 1} seeded schedules of routers, copier, crashes and aborts`, async function () {
     this.timeout(0);
-    const seeds = ONE_SEED === undefined ? Array.from({ length: SCHEDULES }, (_, i) => 1000 + i) : [Number(ONE_SEED)];
+    const seeds = ONE_SEED === undefined ? Array.from({ length: SCHEDULES }, (_, i) => FIRST_SEED + i) : [Number(ONE_SEED)];
     let steps = 0;
     let crashes = 0;
     let aborts = 0;

@@ -1,0 +1,248 @@
+/**
+ * Migration under fire on MongoDB-wire servers: writers keep writing through lease-following
+ * routers while a migrator child process is killed with SIGKILL at random points and resumed (or, in
+ * one scenario, aborted), and one shard server is restarted. The end state is checked against the
+ * writers' logs: no acknowledged write lost, no delete undone, one copy per key, every key on its owner,
+ * no marker left. SHARDKIT_CHAOS_KILLS sets the number of kills per scenario (default 5).
+ */
+import { expect } from 'chai';
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import { MongoConfigStore } from '../../../src/config-store/mongo-config-store.js';
+import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
+import { TopologyFollower } from '../../../src/router/follower.js';
+import { ShardRouter } from '../../../src/router/router.js';
+import { MongoShardPool } from '../../../src/stores/shard-pool.js';
+import { Topology } from '../../../src/topology/topology.js';
+import type { TopologySpec } from '../../../src/topology/types.js';
+import { testServerUris, uniqueDbName } from '../../support/servers.js';
+
+const KILLS = Number(process.env['SHARDKIT_CHAOS_KILLS'] ?? 5);
+const LEASE_MS = 400;
+const OP_TIMEOUT_MS = 1500;
+const DOCS = 240;
+const WRITERS = 3;
+const ABSENT = -1;
+const FIXTURE = fileURLToPath(new URL('./fixtures/migrate-child.ts', import.meta.url));
+const SCRIPT = fileURLToPath(new URL('../../../scripts/test-servers.sh', import.meta.url));
+
+interface Doc {
+  _id: string;
+  v: number;
+}
+
+const servers = testServerUris();
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+/** A writer's view of one key: the last acknowledged value and what failed writes may have left since. */
+interface KeyLog {
+  acked: number;
+  maybe: Set<number>;
+}
+
+interface ChildResult {
+  readonly killed: boolean;
+  readonly lines: Array<Record<string, unknown>>;
+}
+
+function runChild(args: Record<string, unknown>, killAfterMs: number | null): Promise<ChildResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    let killed = false;
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    const timer =
+      killAfterMs === null
+        ? undefined
+        : setTimeout(() => {
+            killed = child.kill('SIGKILL');
+          }, killAfterMs);
+    child.on('error', reject);
+    child.on('exit', () => {
+      if (timer !== undefined) clearTimeout(timer);
+      const lines = out
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      if (!killed && lines.length === 0) reject(new Error(`migrator child printed nothing: ${err.slice(0, 2000)}`));
+      else resolve({ killed, lines });
+    });
+  });
+}
+
+function restartOneShard(): boolean {
+  const state = process.env['SHARDKIT_STATE'];
+  if (state === undefined || !existsSync(state)) return false;
+  const r = spawnSync('bash', [SCRIPT, 'restart-one', '1'], { encoding: 'utf8', env: process.env });
+  if (r.status !== 0) throw new Error(`restart-one failed: ${r.stderr}`);
+  return true;
+}
+
+type Scenario = 'add' | 'remove' | 'abort';
+
+describe('migration chaos (live)', function () {
+  this.timeout(360_000);
+
+  for (const scenario of ['add', 'remove', 'abort'] as const) {
+    it(`${scenario}: writers keep writing, the migrator is killed ${KILLS} times and resumed${scenario === 'abort' ? ', then aborted' : ''}`, async () => {
+      await runScenario(scenario);
+    });
+  }
+});
+
+async function runScenario(scenario: Scenario): Promise<void> {
+  const prefix = uniqueDbName(`chaos_${scenario}`);
+  const shard = (i: number): { id: string; weight: number; uri: string; db: string } => ({
+    id: `s${i}`,
+    weight: 1,
+    uri: servers.shards[i % servers.shards.length]!,
+    db: `${prefix}_s${i}`,
+  });
+  const initial = scenario === 'remove' ? [0, 1, 2, 3] : [0, 1, 2];
+  const from = Topology.from({ name: prefix, epoch: 1, vnodes: 16, shards: initial.map(shard) });
+  const to: TopologySpec = (scenario === 'remove' ? from.with({ kind: 'remove', id: 's2' }) : from.with({ kind: 'add', shard: shard(3) })).toJSON();
+  const configDb = `${prefix}_cfg`;
+  const config = await MongoConfigStore.connect({ uri: servers.config, db: configDb, name: prefix, opTimeoutMs: 5000 });
+  const pool = new MongoShardPool({ collection: 'items', topology: [from.toJSON(), to], opTimeoutMs: OP_TIMEOUT_MS });
+  try {
+    for (const i of [0, 1, 2, 3]) await pool.store(`s${i}`).ensureRoutingIndex();
+    await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from.toJSON() });
+    const follower = await TopologyFollower.start(config, { leaseMs: LEASE_MS, refreshIntervalMs: LEASE_MS / 4 });
+    const coll = new ShardedCollection<Doc>({ name: 'items', routing: follower, pool, maxRedirects: 5 });
+    const logs = new Map<string, KeyLog>();
+    for (let i = 0; i < DOCS; i++) {
+      await coll.insertOne({ _id: `k${i}`, v: i });
+      logs.set(`k${i}`, { acked: i, maybe: new Set() });
+    }
+
+    // Writers: each owns a slice of the keys and writes them one at a time, logging what was acknowledged.
+    let stopping = false;
+    let acked = 0;
+    const anomalies: string[] = [];
+    let failed = 0;
+    const writer = async (w: number): Promise<void> => {
+      let seq = 0;
+      while (!stopping) {
+        const key = `k${w + WRITERS * Math.floor(Math.random() * (DOCS / WRITERS))}`;
+        const log = logs.get(key)!;
+        const value = (w + 1) * 1_000_000 + ++seq;
+        const intent = log.acked === ABSENT ? value : Math.random() < 0.1 ? ABSENT : value;
+        const certain = log.maybe.size === 0;
+        try {
+          if (intent === ABSENT) {
+            const d = await coll.deleteOne({ _id: key });
+            if (d.deletedCount === 0 && certain) anomalies.push(`delete of ${key} found nothing; acknowledged ${log.acked}`);
+            log.acked = ABSENT;
+          } else if (log.acked === ABSENT) {
+            await coll.insertOne({ _id: key, v: value });
+            log.acked = value;
+          } else {
+            const u = await coll.updateOne({ _id: key }, { $set: { v: value } });
+            if (u.matchedCount === 0 && certain) anomalies.push(`update of ${key} matched nothing; acknowledged ${log.acked}`);
+            log.acked = u.matchedCount === 1 ? value : ABSENT;
+          }
+          log.maybe.clear();
+          acked++;
+        } catch (error) {
+          // Not acknowledged: it may or may not have applied.
+          if (hasErrorCode(error, ErrorCode.storeDuplicateKey) && certain) anomalies.push(`insert of ${key} met a duplicate; it was deleted`);
+          log.maybe.add(intent);
+          failed++;
+          await sleep(20);
+        }
+      }
+    };
+    const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
+
+    const childArgs = (action: string, owner: string): Record<string, unknown> => ({
+      action,
+      configUri: servers.config,
+      configDb,
+      name: prefix,
+      collection: 'items',
+      from: from.toJSON(),
+      to,
+      owner,
+      leaseMs: LEASE_MS,
+      opTimeoutMs: OP_TIMEOUT_MS,
+      batchSize: 16,
+    });
+    let kills = 0;
+    let restarted = false;
+    let aborted = false;
+    let report: Record<string, unknown> | undefined;
+    for (let run = 0; report === undefined; run++) {
+      if (run > KILLS + 30) throw new Error('migration did not finish');
+      const journal = await config.readJournal(`migration:${prefix}`);
+      const phase = journal?.['phase'];
+      let action = journal === null ? 'start' : 'resume';
+      if (scenario === 'abort' && !aborted && kills >= 2 && journal !== null && ['copy', 'sweep', 'verify'].includes(String(phase))) {
+        action = 'abort';
+        aborted = true;
+      }
+      const killAfter = kills < KILLS ? 300 + Math.floor(Math.random() * 2500) : null;
+      const result = await runChild(childArgs(action, `child${run}`), killAfter);
+      if (result.killed) {
+        kills++;
+        if (kills === 2 && !restarted) restarted = restartOneShard();
+        continue;
+      }
+      const last = result.lines[result.lines.length - 1]!;
+      if (last['type'] === 'report') {
+        report = last['report'] as Record<string, unknown>;
+        break;
+      }
+      // A child that lost a race with the killed one's lock, or hit the restarting shard, is retried.
+      const code = String(last['code']);
+      if (![ErrorCode.lockHeld, ErrorCode.storeUnavailable, ErrorCode.storeTimeout, ErrorCode.preflightFailed, ErrorCode.circuitOpen].includes(code as never)) {
+        throw new Error(`migrator child failed: ${JSON.stringify(last)}`);
+      }
+      await sleep(LEASE_MS);
+    }
+    // An abort child that found nothing abortable any more (already committed) lets the migration finish.
+    if (scenario === 'abort') expect(aborted, 'an abort was issued').to.equal(true);
+    expect(kills).to.equal(KILLS);
+    stopping = true;
+    await Promise.all(writers);
+    follower.close();
+    expect(anomalies, 'writes that contradicted the acknowledged history').to.deep.equal([]);
+
+    const state = await config.load();
+    expect(state?.phase).to.equal('stable');
+    const final = state!.topology;
+    const expectedShards = report['outcome'] === 'aborted' ? from.shards.map((s) => s.id) : to.shards.map((s) => s.id);
+    expect(final.shards.map((s) => s.id)).to.deep.equal(expectedShards);
+    const router = ShardRouter.fromTopology(final);
+    const seen = new Map<string, string>();
+    for (const i of [0, 1, 2, 3]) {
+      for (const d of await pool.store(`s${i}`).find({})) {
+        const key = String(d._id);
+        expect(d, `marker left on s${i}: ${JSON.stringify(d)}`).to.not.have.any.keys('_moved', '_ph', '_ts');
+        expect(seen.get(key), `${key} duplicated`).to.equal(undefined);
+        seen.set(key, `s${i}`);
+        expect(router.route(key), `${key} is on s${i}`).to.equal(`s${i}`);
+        const log = logs.get(key)!;
+        const ok = d['v'] === log.acked || log.maybe.has(d['v'] as number);
+        expect(ok, `${key} = ${String(d['v'])}, acknowledged ${log.acked}, maybe ${[...log.maybe].join(',')}`).to.equal(true);
+      }
+    }
+    for (const [key, log] of logs) {
+      if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.has(ABSENT), `${key} lost (acknowledged ${log.acked})`).to.equal(true);
+    }
+    const counters = report['counters'] as Record<string, number>;
+    console.log(
+      `      ${scenario}: ${kills} kills, restart=${String(restarted)}, ${acked} acked / ${failed} failed writes, ` +
+        `moved ${counters['docsMoved']}, read ${counters['docsRead']}, outcome ${String(report['outcome'])}`,
+    );
+  } finally {
+    await pool.close().catch(() => undefined);
+    await config.close().catch(() => undefined);
+  }
+}
