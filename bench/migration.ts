@@ -1,0 +1,363 @@
+/**
+ * Migration benchmark: the online migrator's copy throughput against a raw bulk copy of the same
+ * documents between the same servers in the same run, documents read per document moved, and an
+ * application's latency while a migration runs against its latency before.
+ *
+ *   bash scripts/with-test-servers.sh node --import tsx bench/migration.ts [--docs N] [--no-write]
+ *   (or SHARDKIT_MONGO_URIS=mongodb://a,mongodb://b node --import tsx bench/migration.ts)
+ *
+ * Sequence, on shards s0, s1 (two servers) plus s2 (added; on the first server again when only two):
+ * 1. load N documents on s0 and s1 through ShardedCollection;
+ * 2. **raw copy**: for every range that adding s2 moves, `find` the range on its source (the same
+ *    `_h` range query, same index) and `insertMany` the documents into a scratch collection on s2's
+ *    server, in batches of the migration's size, at the same concurrency (one range at a time);
+ * 3. **migration A** (add s2), nobody else writing: copy-phase throughput, total time, reads per move;
+ * 4. **application baseline**: `APP_CONCURRENCY` loops of point reads and updates through
+ *    ShardedCollection for `APP_MS`, latency per operation;
+ * 5. **migration B** (remove s2, the same documents back) with the application running: its
+ *    latency during the copy phase against step 4.
+ * Writes bench/results/migration.json and the "## Migration" section of docs/benchmarks.md.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { MongoClient, type Document, type Filter } from 'mongodb';
+import { ShardedCollection } from '../src/collection/sharded-collection.js';
+import { MemoryConfigStore } from '../src/config-store/memory-config-store.js';
+import { Migrator, type MigrationEvent, type MigrationReport } from '../src/rebalance/migrate.js';
+import { planRebalance } from '../src/rebalance/plan.js';
+import { TopologyFollower } from '../src/router/follower.js';
+import { MongoStore } from '../src/stores/mongo-store.js';
+import type { ShardStore } from '../src/stores/shard-store.js';
+import { redactUri } from '../src/topology/redact.js';
+import type { TopologySpec } from '../src/topology/types.js';
+
+const argv = process.argv.slice(2);
+function flag(name: string, fallback: number): number {
+  const i = argv.indexOf(`--${name}`);
+  const raw = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const n = raw === undefined ? fallback : Number(raw);
+  if (!Number.isSafeInteger(n) || n <= 0) throw new Error(`--${name} must be a positive integer`);
+  return n;
+}
+const DOCS = flag('docs', 5000);
+const BATCH = flag('batch-size', 500);
+const VNODES = flag('vnodes', 160);
+const APP_MS = flag('app-ms', 5000);
+const APP_CONCURRENCY = flag('app-concurrency', 2);
+const WRITE = !argv.includes('--no-write');
+const LEASE_MS = 1000;
+const OP_TIMEOUT_MS = 2000;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Stats {
+  readonly ops: number;
+  readonly p50: number;
+  readonly p99: number;
+  readonly mean: number;
+}
+
+function stats(samples: readonly number[]): Stats {
+  const sorted = Float64Array.from(samples).sort();
+  const q = (p: number): number => sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(p * sorted.length) - 1))] ?? Number.NaN;
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return { ops: samples.length, p50: r(q(0.5)), p99: r(q(0.99)), mean: r(samples.reduce((a, b) => a + b, 0) / Math.max(1, samples.length)) };
+}
+
+function payload(i: number): { _id: string; n: number; name: string; tags: string[]; bio: string } {
+  return { _id: `user-${i}`, n: i, name: `name ${i}`, tags: ['a', 'b', String(i % 7)], bio: 'x'.repeat(120) };
+}
+
+/** Application traffic: point reads and updates on random loaded keys, latency per operation. */
+async function application(coll: ShardedCollection, stop: () => boolean, record: () => boolean, out: number[]): Promise<{ errors: number }> {
+  let errors = 0;
+  let x = 2463534242;
+  const next = (): number => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+  await Promise.all(
+    Array.from({ length: APP_CONCURRENCY }, async (_, worker) => {
+      for (let i = 0; !stop(); i++) {
+        const id = `user-${next() % DOCS}`;
+        const t0 = performance.now();
+        try {
+          if ((i + worker) % 2 === 0) await coll.findOne({ _id: id });
+          else await coll.updateOne({ _id: id }, { $set: { n: i } });
+        } catch {
+          errors += 1;
+          continue;
+        }
+        if (record()) out.push(performance.now() - t0);
+      }
+    }),
+  );
+  return { errors };
+}
+
+interface MigrationRun {
+  readonly report: MigrationReport;
+  readonly totalMs: number;
+  readonly copyMs: number;
+  readonly copyDocsPerSec: number;
+}
+
+async function migrate(config: MemoryConfigStore, stores: ReadonlyMap<string, ShardStore>, to: TopologySpec, onCopy?: (copying: boolean) => void): Promise<MigrationRun> {
+  let copyStart = 0;
+  let copyEnd = 0;
+  const migrator = new Migrator({
+    config,
+    pool: { store: (id: string) => stores.get(id)! },
+    owner: 'bench',
+    leaseMs: LEASE_MS,
+    lockLeaseMs: 60_000,
+    opTimeoutMs: OP_TIMEOUT_MS,
+    batchSize: BATCH,
+    onEvent: (e: MigrationEvent) => {
+      if (e.type !== 'phase') return;
+      if (e.phase === 'copy') {
+        copyStart = performance.now();
+        onCopy?.(true);
+      } else if (e.phase === 'sweep' && copyEnd === 0) {
+        copyEnd = performance.now();
+        onCopy?.(false);
+      }
+    },
+  });
+  const t0 = performance.now();
+  const report = await migrator.start(to);
+  const totalMs = performance.now() - t0;
+  const copyMs = copyEnd - copyStart;
+  return { report, totalMs, copyMs, copyDocsPerSec: (report.counters.docsMoved * 1000) / copyMs };
+}
+
+async function main(): Promise<void> {
+  const uris = (process.env['SHARDKIT_MONGO_URIS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  if (uris.length === 0) {
+    throw new Error('no server: run through `bash scripts/with-test-servers.sh node --import tsx bench/migration.ts` or set SHARDKIT_MONGO_URIS');
+  }
+  const log = (line: string): void => void process.stdout.write(`${line}\n`);
+  const prefix = `bench_mig_${Date.now().toString(36)}`;
+  const uriOf = (i: number): string => uris[i % uris.length]!;
+  const shards = [0, 1, 2].map((i) => ({ id: `s${i}`, weight: 1, uri: uriOf(i), db: `${prefix}_s${i}` }));
+  const from: TopologySpec = { name: 'bench', epoch: 1, hash: 'xxhash32', vnodes: VNODES, placement: 'hashed', shards: shards.slice(0, 2) };
+  const to: TopologySpec = { ...from, epoch: 2, shards };
+  const stores = new Map<string, MongoStore>();
+  for (const s of shards) {
+    const store = await MongoStore.connect({ shardId: s.id, uri: s.uri, db: s.db, collection: 'users', opTimeoutMs: 60_000 });
+    await store.ensureRoutingIndex();
+    stores.set(s.id, store);
+  }
+  const clients = new Map<string, MongoClient>();
+  const clientOf = async (uri: string): Promise<MongoClient> => {
+    let c = clients.get(uri);
+    if (c === undefined) {
+      c = await MongoClient.connect(uri);
+      clients.set(uri, c);
+    }
+    return c;
+  };
+  const config = new MemoryConfigStore();
+  await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from });
+  const follower = await TopologyFollower.start(config, { leaseMs: LEASE_MS });
+  const coll = new ShardedCollection({ name: 'users', pool: { store: (id: string) => stores.get(id)! }, routing: follower });
+  try {
+    log(`loading ${DOCS} documents on s0, s1 (${uris.map(redactUri).join(', ')})`);
+    for (let i = 0; i < DOCS; i += 1000) {
+      await coll.insertMany(Array.from({ length: Math.min(1000, DOCS - i) }, (_, j) => payload(i + j)));
+    }
+
+    // 2. raw copy of exactly the documents the migration will move
+    const plan = planRebalance(from, to);
+    const target = (await clientOf(shards[2]!.uri)).db(`${prefix}_raw`).collection('users');
+    let rawDocs = 0;
+    const r0 = performance.now();
+    for (const m of plan.moves) {
+      const source = (await clientOf(shards.find((s) => s.id === m.from)!.uri)).db(shards.find((s) => s.id === m.from)!.db).collection('users');
+      let after = m.start;
+      let afterId: unknown = null;
+      for (;;) {
+        const range: Document =
+          afterId === null
+            ? { _h: { $gt: after, $lte: m.end } }
+            : { $or: [{ _h: after, _id: { $gt: afterId } }, { _h: { $gt: after, $lte: m.end } }] };
+        const docs = await source.find(range as Filter<Document>).sort({ _h: 1, _id: 1 }).limit(BATCH).toArray();
+        if (docs.length === 0) break;
+        await target.insertMany(docs, { ordered: false });
+        rawDocs += docs.length;
+        const last = docs[docs.length - 1]!;
+        after = last['_h'] as number;
+        afterId = last._id;
+        if (docs.length < BATCH) break;
+      }
+    }
+    const rawMs = performance.now() - r0;
+    const rawDocsPerSec = (rawDocs * 1000) / rawMs;
+    log(`raw copy: ${rawDocs} documents in ${rawMs.toFixed(0)} ms (${rawDocsPerSec.toFixed(0)} docs/s)`);
+    await target.drop().catch(() => undefined);
+
+    // 3. migration A: add s2, no application traffic
+    const a = await migrate(config, stores, to);
+    log(
+      `migration A (add s2): ${a.report.counters.docsMoved} documents, copy ${a.copyMs.toFixed(0)} ms (${a.copyDocsPerSec.toFixed(0)} docs/s), ` +
+        `total ${a.totalMs.toFixed(0)} ms, ${a.report.readsPerMoved.toFixed(3)} reads per moved document`,
+    );
+
+    // 4. application baseline on the new topology
+    await follower.refresh();
+    const before: number[] = [];
+    let stopApp = false;
+    const baseline = application(coll, () => stopApp, () => true, before);
+    await new Promise((resolve) => setTimeout(resolve, APP_MS));
+    stopApp = true;
+    const baselineErrors = (await baseline).errors;
+    log(`application before: ${JSON.stringify(stats(before))}`);
+
+    // 5. migration B: remove s2 with the application running; latency recorded during the copy
+    const during: number[] = [];
+    let copying = false;
+    stopApp = false;
+    const live = (await config.load())!;
+    const back: TopologySpec = { ...from, epoch: live.epoch + 1 };
+    const app = application(coll, () => stopApp, () => copying, during);
+    const b = await migrate(config, stores, back, (c) => {
+      copying = c;
+    });
+    stopApp = true;
+    const duringErrors = (await app).errors;
+    log(
+      `migration B (remove s2, under load): ${b.report.counters.docsMoved} documents, copy ${b.copyMs.toFixed(0)} ms ` +
+        `(${b.copyDocsPerSec.toFixed(0)} docs/s), ${b.report.readsPerMoved.toFixed(3)} reads per moved document`,
+    );
+    log(`application during: ${JSON.stringify(stats(during))}`);
+
+    const beforeStats = stats(before);
+    const duringStats = stats(during);
+    const result = {
+      meta: {
+        date: new Date().toISOString(),
+        node: process.version,
+        cpu: os.cpus()[0]?.model ?? 'unknown',
+        cpus: os.cpus().length,
+        servers: uris.length,
+        server: process.env['SHARDKIT_SERVER_KIND'] ?? 'FerretDB 1.24 (SQLite) unless SHARDKIT_MONGO_URIS names MongoDB',
+        parameters: { docs: DOCS, batchSize: BATCH, vnodes: VNODES, ranges: plan.moves.length, appMs: APP_MS, appConcurrency: APP_CONCURRENCY, leaseMs: LEASE_MS, opTimeoutMs: OP_TIMEOUT_MS },
+      },
+      raw: { docs: rawDocs, ms: Math.round(rawMs), docsPerSec: Math.round(rawDocsPerSec) },
+      migrationA: {
+        docsMoved: a.report.counters.docsMoved,
+        copyMs: Math.round(a.copyMs),
+        totalMs: Math.round(a.totalMs),
+        copyDocsPerSec: Math.round(a.copyDocsPerSec),
+        readsPerMoved: a.report.readsPerMoved,
+        counters: a.report.counters,
+      },
+      migrationB: {
+        docsMoved: b.report.counters.docsMoved,
+        copyMs: Math.round(b.copyMs),
+        totalMs: Math.round(b.totalMs),
+        copyDocsPerSec: Math.round(b.copyDocsPerSec),
+        readsPerMoved: b.report.readsPerMoved,
+        counters: b.report.counters,
+      },
+      application: { before: beforeStats, during: duringStats, errorsBefore: baselineErrors, errorsDuring: duringErrors },
+      targets: {
+        throughputVsRaw: a.copyDocsPerSec / rawDocsPerSec,
+        readsPerMoved: a.report.readsPerMoved,
+        readsPerMovedUnderLoad: b.report.readsPerMoved,
+        p99Ratio: duringStats.p99 / beforeStats.p99,
+      },
+    };
+    log(`throughput vs raw copy: ${(result.targets.throughputVsRaw * 100).toFixed(1)}% (target >= 70%)`);
+    log(`p99 during / before: ${result.targets.p99Ratio.toFixed(2)}x`);
+    if (WRITE) {
+      const dir = join(root, 'bench', 'results');
+      if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
+      writeFileSync(join(dir, 'migration.json'), `${JSON.stringify(result, null, 2)}\n`);
+      writeDocs(section(result));
+      log('wrote bench/results/migration.json and the "## Migration" section of docs/benchmarks.md');
+    }
+  } finally {
+    follower.close();
+    for (const s of shards) {
+      const c = await clientOf(s.uri);
+      await c.db(s.db).dropDatabase().catch(() => undefined);
+    }
+    await (await clientOf(shards[2]!.uri)).db(`${prefix}_raw`).dropDatabase().catch(() => undefined);
+    await Promise.allSettled([...stores.values()].map((s) => s.close()));
+    await Promise.allSettled([...clients.values()].map((c) => c.close()));
+  }
+}
+
+type Result = {
+  meta: { date: string; node: string; cpu: string; cpus: number; servers: number; server: string; parameters: Record<string, number> };
+  raw: { docs: number; ms: number; docsPerSec: number };
+  migrationA: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number };
+  migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number };
+  application: { before: Stats; during: Stats; errorsBefore: number; errorsDuring: number };
+  targets: { throughputVsRaw: number; readsPerMoved: number; readsPerMovedUnderLoad: number; p99Ratio: number };
+};
+
+function section(r: Result): string {
+  const p = r.meta.parameters;
+  const t = r.targets;
+  const met = (ok: boolean): string => (ok ? 'yes' : '**no**');
+  return `## Migration
+
+Online migration (\`Migrator\`: fence + insert-if-absent per \`(_h, _id)\` batch, checkpointed) against a
+raw bulk copy of the same documents (the same \`_h\` range queries on the sources, \`insertMany\` into the
+target server, the same batch size), between the same servers in the same run. ${p['docs']} documents of
+~250 bytes on two shards; adding a third moves ${r.migrationA.docsMoved} of them in ${p['ranges']} ranges
+(${p['vnodes']} vnodes per shard); batch ${p['batchSize']}. The application runs ${p['appConcurrency']}
+loops of point reads and updates through \`ShardedCollection\` for ${p['appMs']} ms before (baseline), then
+during a second migration that moves the same documents back; its latency is recorded during that
+migration's copy phase. Config store in memory (in-process), \`leaseMs\` ${p['leaseMs']}, \`opTimeoutMs\` ${p['opTimeoutMs']}.
+
+\`\`\`sh
+bash scripts/with-test-servers.sh node --import tsx bench/migration.ts [--docs N]
+\`\`\`
+
+${r.meta.server}, ${r.meta.servers} server(s), Node ${r.meta.node}, ${r.meta.cpu} (${r.meta.cpus} CPUs), ${r.meta.date.slice(0, 10)}.
+Raw numbers: \`bench/results/migration.json\`.
+
+| what | target | measured | met |
+|---|---|---|---|
+| copy throughput vs raw bulk copy | >= 70% | ${(t.throughputVsRaw * 100).toFixed(1)}% (${r.migrationA.copyDocsPerSec} vs ${r.raw.docsPerSec} docs/s) | ${met(t.throughputVsRaw >= 0.7)} |
+| document bodies read per document moved (no writers) | <= 1.05 | ${t.readsPerMoved.toFixed(3)} | ${met(t.readsPerMoved <= 1.05)} |
+| document bodies read per document moved (under application load) | <= 1.05 | ${t.readsPerMovedUnderLoad.toFixed(3)} | ${met(t.readsPerMovedUnderLoad <= 1.05)} |
+| application p99 during migration vs before | (reported) | ${r.application.during.p99.toFixed(2)} ms vs ${r.application.before.p99.toFixed(2)} ms (${t.p99Ratio.toFixed(2)}x) | - |
+
+| run | documents | copy ms | copy docs/s | total ms (incl. 2 lease waits) |
+|---|---:|---:|---:|---:|
+| raw bulk copy | ${r.raw.docs} | ${r.raw.ms} | ${r.raw.docsPerSec} | - |
+| migration A (add s2, idle) | ${r.migrationA.docsMoved} | ${r.migrationA.copyMs} | ${r.migrationA.copyDocsPerSec} | ${r.migrationA.totalMs} |
+| migration B (remove s2, under load) | ${r.migrationB.docsMoved} | ${r.migrationB.copyMs} | ${r.migrationB.copyDocsPerSec} | ${r.migrationB.totalMs} |
+
+| application | ops | p50 ms | p99 ms | mean ms | errors |
+|---|---:|---:|---:|---:|---:|
+| before | ${r.application.before.ops} | ${r.application.before.p50} | ${r.application.before.p99} | ${r.application.before.mean} | ${r.application.errorsBefore} |
+| during copy | ${r.application.during.ops} | ${r.application.during.p50} | ${r.application.during.p99} | ${r.application.during.mean} | ${r.application.errorsDuring} |
+`;
+}
+
+/** Replace the "## Migration" section of docs/benchmarks.md (up to the next "## "), keeping the rest. */
+function writeDocs(text: string): void {
+  const path = join(root, 'docs', 'benchmarks.md');
+  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
+  const start = doc.indexOf('## Migration');
+  if (start === -1) {
+    doc = `${doc.trimEnd()}\n\n${text}`;
+  } else {
+    const next = doc.indexOf('\n## ', start + 1);
+    doc = doc.slice(0, start) + text + (next === -1 ? '' : `\n${doc.slice(next + 1)}`);
+  }
+  writeFileSync(path, doc.endsWith('\n') ? doc : `${doc}\n`);
+}
+
+await main();
