@@ -229,7 +229,9 @@ export class MigrationProgress {
     lines.push(
       `  ${'overall'.padEnd(width)} ${progressBar(estimated === 0 ? 1 : copied / estimated, this.#barWidth)} ${pct(copied, estimated)} ${this.#overall(copied, estimated)}`,
     );
-    this.#out.write(`${lines.join('\n')}\n`);
+    // A line wider than the terminal wraps, and the cursor-up count of the next redraw would be off.
+    const max = Math.max(20, (this.#out.columns ?? 80) - 1);
+    this.#out.write(`${lines.map((l) => (l.length > max ? `${l.slice(0, max - 1)}…` : l)).join('\n')}\n`);
     this.#drawn = lines.length;
   }
 

@@ -134,6 +134,18 @@ describe('rebalance', () => {
       expect(text).to.contain('\u001b[3A');
     });
 
+    it('cuts bar lines to the terminal width so redraws stay in place', () => {
+      const out = { ...buffer(true), columns: 50 };
+      const p = new MigrationProgress(out, { mode: 'tty', barWidth: 10, extra: () => 'x'.repeat(100) });
+      p.onEvent(progress(0, 's1', 's3', 5, 10));
+      p.finish();
+      // Drawn twice (the event, then finish); each drawing is the pair line and the overall line.
+      const lines = out.text().split('\n').filter((l) => l.includes('->') || l.includes('overall'));
+      expect(lines).to.have.length(4);
+      expect(Math.max(...lines.map((l) => l.length))).to.be.at.most(49);
+      expect(lines[1]).to.match(/…$/);
+    });
+
     it('writes plain lines without escape codes, at most one progress line per interval', () => {
       const out = buffer(false);
       let now = 0;
