@@ -77,6 +77,8 @@ export class MongoStore implements ShardStore {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #col: Collection<any>;
   readonly #maxTimeMS: number;
+  #ready: Promise<void> | null = null;
+  #closed = false;
 
   /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
   constructor(options: MongoStoreOptions) {
@@ -131,10 +133,31 @@ export class MongoStore implements ShardStore {
     return this.#col as Collection<StoredDocument>;
   }
 
+  /**
+   * Connect explicitly, and again after a failure: driver 6 closes the topology for good when the
+   * implicit connect of a first operation fails ("Topology is closed" ever after), so a shard that
+   * is down when first used would otherwise stay unusable after it comes back.
+   */
+  #ensureConnected(): Promise<void> {
+    if (this.#ready === null) {
+      const ready = this.#client.connect().then(() => undefined);
+      ready.catch(() => {
+        if (this.#ready === ready) this.#ready = null;
+      });
+      this.#ready = ready;
+    }
+    return this.#ready;
+  }
+
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+    if (this.#closed) {
+      throw new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${this.shardId}: ${op} failed: store is closed`, { shardId: this.shardId });
+    }
     try {
+      await this.#ensureConnected();
       return await fn();
     } catch (error) {
+      if ((error as { name?: unknown } | null)?.name === 'MongoTopologyClosedError') this.#ready = null;
       throw wrapDriverError(this.shardId, op, error);
     }
   }
@@ -433,8 +456,25 @@ export class MongoStore implements ShardStore {
     });
   }
 
+  /** Replace the unfenced tombstone of `doc._id` with `doc` in one step (a re-insert after a delete); false when none is there. */
+  async replaceTombstone(doc: StoredDocument): Promise<boolean> {
+    assertStorable(doc);
+    return this.#run('replaceTombstone', async () => {
+      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, _moved: { $exists: false } }, doc, this.#opts({}));
+      return r.matchedCount === 1;
+    });
+  }
+
+  /** Close the store; a client it created is closed too, a shared one is left to its owner. */
   async close(): Promise<void> {
-    if (this.#ownsClient) await this.#run('close', () => this.#client.close());
+    if (this.#closed) return;
+    this.#closed = true;
+    if (!this.#ownsClient) return;
+    try {
+      await this.#client.close();
+    } catch (error) {
+      throw wrapDriverError(this.shardId, 'close', error);
+    }
   }
 }
 
