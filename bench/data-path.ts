@@ -1,0 +1,331 @@
+/**
+ * Data-path benchmark: point reads (`findOne({_id})`) and point writes (`updateOne({_id}, {$set})`)
+ * through `ShardedCollection` against the same calls on a plain driver collection, on the same
+ * server, in the same run.
+ *
+ *   bash scripts/with-test-servers.sh node --import tsx bench/data-path.ts [--quick] [--no-write]
+ *   (or SHARDKIT_MONGO_URIS=mongodb://host:port/ node --import tsx bench/data-path.ts)
+ *
+ * The sharded collection spreads its documents over `SHARDS` shards that all live on the first
+ * server (one database each), and the direct collection lives on that same server, so both paths
+ * pay the same server and network cost and the difference is shardkit's client-side work plus the
+ * conditions its writes carry (`_moved`/`_ph`/`_ts` absent, `_v` bumped).
+ *
+ * Latency is per operation at concurrency 1 (and at concurrency `CONCURRENCY` for the throughput
+ * line), timed with `performance.now()`: benchmark.js reports means, and the target is on p50/p99.
+ * The two paths alternate in blocks so drift in the server (SQLite checkpoints, GC) hits both.
+ * Writes bench/results/data-path.json and the "## Data path" section of docs/benchmarks.md.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { dirname, join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { MongoClient, type Collection, type Document } from 'mongodb';
+import { ShardedCollection } from '../src/collection/sharded-collection.js';
+import { MemoryConfigStore } from '../src/config-store/memory-config-store.js';
+import { TopologyFollower } from '../src/router/follower.js';
+import { MongoStore } from '../src/stores/mongo-store.js';
+import type { ShardStore } from '../src/stores/shard-store.js';
+import type { TopologySpec } from '../src/topology/types.js';
+import { redactUri } from '../src/topology/redact.js';
+
+const argv = process.argv.slice(2);
+const QUICK = argv.includes('--quick');
+const WRITE = !argv.includes('--no-write');
+/** Shards of the sharded collection (`--shards N`); 1 gives both paths collections of one size. */
+const SHARDS = Number(argv.find((a) => a.startsWith('--shards='))?.slice('--shards='.length) ?? 1);
+// FerretDB scans the whole collection for any filter beyond `{_id}`, so a conditional write costs
+// O(documents): sizes stay small enough for the run to finish in minutes.
+const DOCS = QUICK ? 500 : 1000;
+const BLOCK = 100; // operations per block; the paths alternate block by block
+const BLOCKS = QUICK ? 10 : 30; // per path and operation
+const WARMUP = QUICK ? 200 : 500;
+const CONCURRENCY = 8;
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+
+interface Doc extends Document {
+  _id: string;
+  n: number;
+  name: string;
+  tags: string[];
+}
+
+/** One way of running an operation. */
+interface Path {
+  readonly name: string;
+  run(id: string, n: number): Promise<unknown>;
+}
+
+interface Stats {
+  readonly ops: number;
+  readonly p50: number;
+  readonly p90: number;
+  readonly p99: number;
+  readonly mean: number;
+}
+
+function quantile(sorted: Float64Array, q: number): number {
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
+  return sorted[i] ?? Number.NaN;
+}
+
+function stats(samples: number[]): Stats {
+  const sorted = Float64Array.from(samples).sort();
+  const mean = samples.reduce((a, b) => a + b, 0) / samples.length;
+  const r = (x: number): number => Math.round(x * 1000) / 1000;
+  return { ops: samples.length, p50: r(quantile(sorted, 0.5)), p90: r(quantile(sorted, 0.9)), p99: r(quantile(sorted, 0.99)), mean: r(mean) };
+}
+
+/** xorshift32: a reproducible key order without Math.random. */
+function rng(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x / 2 ** 32;
+  };
+}
+
+function makeDoc(i: number): Doc {
+  return { _id: `user-${i}`, n: i, name: `name ${i}`, tags: ['a', 'b', String(i % 7)] };
+}
+
+async function timeBlock(op: (id: string, i: number) => Promise<unknown>, ids: readonly string[], out: number[]): Promise<void> {
+  for (let i = 0; i < ids.length; i++) {
+    const t0 = performance.now();
+    await op(ids[i] as string, i);
+    out.push(performance.now() - t0);
+  }
+}
+
+async function throughput(op: (id: string, i: number) => Promise<unknown>, ids: readonly string[]): Promise<number> {
+  let next = 0;
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      for (let i = next++; i < ids.length; i = next++) await op(ids[i] as string, i);
+    }),
+  );
+  return Math.round((ids.length / (performance.now() - t0)) * 1000);
+}
+
+async function main(): Promise<void> {
+  const uris = (process.env['SHARDKIT_MONGO_URIS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  const uri = uris[0];
+  if (uri === undefined) {
+    throw new Error('no server: run through `bash scripts/with-test-servers.sh node --import tsx bench/data-path.ts` or set SHARDKIT_MONGO_URIS');
+  }
+  const log = (line: string): void => {
+    process.stdout.write(`${line}\n`);
+  };
+  const prefix = `bench_dp_${Date.now().toString(36)}`;
+  const client = await MongoClient.connect(uri);
+  const direct: Collection<Doc> = client.db(`${prefix}_direct`).collection<Doc>('users');
+
+  const topology: TopologySpec = {
+    name: 'bench',
+    epoch: 1,
+    hash: 'xxhash32',
+    vnodes: 160,
+    placement: 'hashed',
+    shards: Array.from({ length: SHARDS }, (_, i) => ({ id: `s${i}`, weight: 1, uri, db: `${prefix}_s${i}` })),
+  };
+  const stores = new Map<string, ShardStore>();
+  for (const shard of topology.shards) {
+    stores.set(shard.id, await MongoStore.connect({ shardId: shard.id, uri, db: shard.db as string, collection: 'users' }));
+  }
+  const configStore = new MemoryConfigStore({ initial: { phase: 'stable', epoch: 1, topology } });
+  const routing = await TopologyFollower.start(configStore, { leaseMs: 60_000 });
+  const sharded = new ShardedCollection<Doc>({
+    name: 'users',
+    routing,
+    pool: { store: (id: string) => stores.get(id) as ShardStore },
+  });
+
+  try {
+    log(`data path: ${DOCS} documents, ${SHARDS} shards on ${redactUri(uri)}, ${BLOCKS} blocks of ${BLOCK} ops per path and operation`);
+    await sharded.ensureRoutingIndexes();
+    for (let i = 0; i < DOCS; i += 500) {
+      const batch = Array.from({ length: Math.min(500, DOCS - i) }, (_, j) => makeDoc(i + j));
+      await direct.insertMany(batch);
+      await sharded.insertMany(batch);
+    }
+    // Per operation: the plain driver call, shardkit's call, and for writes the driver sending the very
+    // command shardkit sends (its live-only conditions and `_v` bump), which splits the overhead into
+    // server-side cost of the conditions and client-side cost of shardkit's code.
+    const ops: Record<string, Path[]> = {
+      read: [
+        { name: 'direct', run: (id) => direct.findOne({ _id: id }) },
+        { name: 'shardkit', run: (id) => sharded.findOne({ _id: id }) },
+      ],
+      write: [
+        { name: 'direct', run: (id, n) => direct.updateOne({ _id: id }, { $set: { n } }) },
+        {
+          name: 'direct+conditions',
+          run: (id, n) =>
+            direct.updateOne(
+              { _id: id, _moved: { $exists: false }, _ph: { $exists: false }, _ts: { $exists: false } },
+              { $set: { n }, $inc: { _v: 1 } },
+            ),
+        },
+        { name: 'shardkit', run: (id, n) => sharded.updateOne({ _id: id }, { $set: { n } }) },
+      ],
+    };
+    // The same key sequence for every path, so all touch the same documents in the same order.
+    const random = rng(42);
+    const keys = Array.from({ length: BLOCK * BLOCKS + WARMUP }, () => `user-${Math.floor(random() * DOCS)}`);
+    const warm = keys.slice(0, WARMUP);
+    for (const paths of Object.values(ops)) for (const p of paths) await timeBlock(p.run, warm, []);
+
+    const results: Record<string, Record<string, Stats & { opsPerSec?: number }>> = {};
+    for (const [opName, paths] of Object.entries(ops)) {
+      const samples: Record<string, number[]> = Object.fromEntries(paths.map((p) => [p.name, []]));
+      for (let b = 0; b < BLOCKS; b++) {
+        const block = keys.slice(WARMUP + b * BLOCK, WARMUP + (b + 1) * BLOCK);
+        // Rotate which path goes first, so none always follows another's cache effects.
+        const order = paths.map((_, i) => paths[(i + b) % paths.length] as Path);
+        for (const p of order) await timeBlock(p.run, block, samples[p.name] as number[]);
+      }
+      const r: Record<string, Stats & { opsPerSec?: number }> = {};
+      for (const p of paths) {
+        r[p.name] = { ...stats(samples[p.name] as number[]), opsPerSec: await throughput(p.run, keys.slice(WARMUP, WARMUP + BLOCK * 10)) };
+      }
+      results[opName] = r;
+      const d = r['direct']!;
+      for (const p of paths) {
+        const x = r[p.name]!;
+        log(
+          `  ${opName.padEnd(5)} ${p.name.padEnd(18)} p50 ${x.p50.toFixed(3)} ms  p99 ${x.p99.toFixed(3)} ms  ${x.opsPerSec} ops/s` +
+            (p.name === 'direct' ? '' : `   vs direct: p50 ${pct(x.p50 / d.p50 - 1)} p99 ${pct(x.p99 / d.p99 - 1)}`),
+        );
+      }
+    }
+
+    const overhead = Object.fromEntries(
+      Object.entries(results).map(([op, r]) => {
+        const k = r['shardkit']!;
+        const d = r['direct']!;
+        const c = r['direct+conditions'];
+        return [
+          op,
+          {
+            p50: round4(k.p50 / d.p50 - 1),
+            p99: round4(k.p99 / d.p99 - 1),
+            throughput: round4(1 - k.opsPerSec! / d.opsPerSec!),
+            // Against the driver sending shardkit's own command: what shardkit's client code adds.
+            ...(c === undefined ? {} : { clientP50: round4(k.p50 / c.p50 - 1), clientP99: round4(k.p99 / c.p99 - 1) }),
+          },
+        ];
+      }),
+    );
+    const meta = {
+      date: new Date().toISOString(),
+      node: process.version,
+      cpu: os.cpus()[0]?.model ?? 'unknown',
+      cpus: os.cpus().length,
+      server: await serverVersion(client),
+      quick: QUICK,
+      parameters: { documents: DOCS, shards: SHARDS, block: BLOCK, blocks: BLOCKS, warmup: WARMUP, concurrency: CONCURRENCY },
+    };
+    const report = { meta, latencyMs: results, overhead, target: { p50: 0.02, p99: 0.02 } };
+    if (WRITE) {
+      const out = join(root, 'bench', 'results', 'data-path.json');
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
+      writeDocs(section(report));
+      log('wrote bench/results/data-path.json and the "## Data path" section of docs/benchmarks.md');
+    }
+  } finally {
+    routing.close();
+    for (const s of stores.values()) await s.close();
+    for (const name of [`${prefix}_direct`, ...topology.shards.map((s) => s.db as string)]) await client.db(name).dropDatabase().catch(() => undefined);
+    await client.close();
+  }
+}
+
+function pct(x: number): string {
+  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
+}
+
+function round4(x: number): number {
+  return Math.round(x * 10_000) / 10_000;
+}
+
+async function serverVersion(client: MongoClient): Promise<string> {
+  try {
+    const info = await client.db('admin').command({ buildInfo: 1 });
+    const ferret = (info as { ferretdbVersion?: string }).ferretdbVersion;
+    return ferret === undefined ? `MongoDB ${String(info['version'])}` : `FerretDB ${ferret} (wire ${String(info['version'])})`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+interface Report {
+  meta: { date: string; node: string; cpu: string; cpus: number; server: string; quick: boolean; parameters: Record<string, number> };
+  latencyMs: Record<string, Record<string, Stats & { opsPerSec?: number }>>;
+  overhead: Record<string, { p50: number; p99: number; throughput: number; clientP50?: number; clientP99?: number }>;
+}
+
+function section(report: Report): string {
+  const rows = Object.entries(report.latencyMs).flatMap(([op, r]) =>
+    Object.keys(r).map((p) => {
+      const s = r[p]!;
+      return `| ${op} | ${p} | ${s.p50.toFixed(3)} | ${s.p90.toFixed(3)} | ${s.p99.toFixed(3)} | ${s.mean.toFixed(3)} | ${s.opsPerSec ?? ''} |`;
+    }),
+  );
+  const over = Object.entries(report.overhead).map(
+    ([op, o]) =>
+      `| ${op} | ${pct(o.p50)} | ${pct(o.p99)} | ${pct(o.throughput)} | ${o.p50 <= 0.02 && o.p99 <= 0.02 ? 'met' : 'missed'} | ` +
+      `${o.clientP50 === undefined ? '(same command)' : `${pct(o.clientP50)} / ${pct(o.clientP99 ?? 0)}`} |`,
+  );
+  const p = report.meta.parameters;
+  return `## Data path
+
+Point reads (\`findOne({_id})\`) and point writes (\`updateOne({_id}, {$set: {n}})\`) through
+\`ShardedCollection\` (stable state, ${p['shards']} shards, routed by a \`TopologyFollower\`) against the same
+calls on a plain driver collection, on the same server in the same run. All shards live on that one
+server (a database each), so both paths pay the same server and network cost; the difference is
+shardkit's client-side work (routing, marker checks, projection) and the conditions its writes carry
+(\`_moved\`/\`_ph\`/\`_ts\` absent, \`_v\` incremented). ${p['documents']} documents; ${p['blocks']} blocks of ${p['block']}
+operations per path, the paths alternating block by block after ${p['warmup']} warm-up operations each;
+latency per operation at concurrency 1; throughput with ${p['concurrency']} operations in flight.
+
+\`\`\`sh
+bash scripts/with-test-servers.sh node --import tsx bench/data-path.ts
+\`\`\`
+
+${report.meta.server}, Node ${report.meta.node}, ${report.meta.cpu} (${report.meta.cpus} CPUs), ${report.meta.date.slice(0, 10)}${report.meta.quick ? ', --quick' : ''}.
+Raw numbers: \`bench/results/data-path.json\`.
+
+| op | path | p50 ms | p90 ms | p99 ms | mean ms | ops/s (${p['concurrency']} in flight) |
+|---|---|---:|---:|---:|---:|---:|
+${rows.join('\n')}
+
+Overhead of shardkit over the direct call (target: at most +2% at p50 and p99):
+
+| op | p50 | p99 | throughput lost | target | client code only (p50 / p99) |
+|---|---:|---:|---:|---|---:|
+${over.join('\n')}
+`;
+}
+
+/** Replace the "## Data path" section of docs/benchmarks.md (up to the next "## "), keeping the rest. */
+function writeDocs(text: string): void {
+  const path = join(root, 'docs', 'benchmarks.md');
+  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
+  const start = doc.indexOf('## Data path');
+  if (start === -1) {
+    doc = `${doc.trimEnd()}\n\n${text}`;
+  } else {
+    const next = doc.indexOf('\n## ', start + 1);
+    doc = doc.slice(0, start) + text + (next === -1 ? '' : `\n${doc.slice(next + 1)}`);
+  }
+  writeFileSync(path, doc.endsWith('\n') ? doc : `${doc}\n`);
+}
+
+await main();
