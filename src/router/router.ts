@@ -145,7 +145,8 @@ class Doorkeeper {
   #added = 0;
 
   constructor(cacheSize: number) {
-    const slots = Math.max(1024, 2 ** Math.ceil(Math.log2(cacheSize * 16)));
+    // Capped at 2^26 bits (8 MiB): a cache that large admits a few more one-off keys instead.
+    const slots = Math.min(2 ** 26, Math.max(1024, 2 ** Math.ceil(Math.log2(cacheSize * 16))));
     this.#bits = new Int32Array(slots >>> 5);
     this.#mask = slots - 1;
     this.#window = cacheSize * 2;
