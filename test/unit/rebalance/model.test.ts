@@ -14,7 +14,6 @@
  */
 import { expect } from 'chai';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
-import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import type { ConfigStore, RoutingState } from '../../../src/config-store/types.js';
 import { ErrorCode, ShardkitRouterError, ShardkitStoreError, hasErrorCode } from '../../../src/errors.js';
 import { journalKey } from '../../../src/rebalance/journal.js';
@@ -25,6 +24,7 @@ import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { ShardStore } from '../../../src/stores/shard-store.js';
 import { Topology } from '../../../src/topology/topology.js';
+import { ModelConfigStore } from './model-config.js';
 
 const SCHEDULES = Number(process.env['SHARDKIT_MODEL_SCHEDULES'] ?? 300);
 const ONE_SEED = process.env['SHARDKIT_MODEL_SEED'];
@@ -187,7 +187,7 @@ interface World {
   readonly sched: Scheduler;
   readonly rand: () => number;
   readonly stores: Map<string, MemoryStore>;
-  readonly config: MemoryConfigStore;
+  readonly config: ModelConfigStore;
   readonly oracle: Oracle;
   readonly log: string[];
 }
@@ -302,7 +302,7 @@ async function checkStep(w: World, sample: number, readers: Map<number, ShardedC
       live.set(key, id);
     }
   }
-  const state = (await w.config.load())!;
+  const state = w.config.peek()!;
   let reader = readers.get(state.epoch);
   if (reader === undefined) {
     reader = new ShardedCollection<Doc>({ name: 'm', routing: new StaticRoutingSource(state), pool: { store: (id) => w.stores.get(id)! } });
@@ -338,7 +338,7 @@ async function runSchedule(seed: number): Promise<{ steps: number; crashes: numb
     await s.ensureRoutingIndex();
     stores.set(id, s);
   }
-  const config = new MemoryConfigStore({ clock: () => sched.now });
+  const config = new ModelConfigStore(() => sched.now);
   await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from.toJSON() });
   const initial = new Map<string, number>();
   const seeder = new ShardedCollection<Doc>({ name: 'm', routing: new StaticRoutingSource((await config.load())!), pool: { store: (id) => stores.get(id)! } });
