@@ -6,7 +6,8 @@
  *
  * Writes bench/results/routing.json and the "## Routing" section of docs/benchmarks.md (other
  * sections of that file are kept as they are). `--quick` uses 2^18 instead of 2^20 keys, shorter
- * timings and fewer balance points; `--no-write` prints only.
+ * timings and fewer balance points; `--no-write` prints only; `--report-only` rewrites the docs
+ * section from bench/results/routing.json without measuring.
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,6 +33,8 @@ import { mulberry32, zipfSequence } from './lib/zipf.js';
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
 const WRITE = !argv.includes('--no-write');
+// Rewrite the docs section from the recorded JSON without measuring again (after editing the text).
+const REPORT_ONLY = argv.includes('--report-only');
 const KEY_BITS = QUICK ? 18 : 20;
 const KEY_COUNT = 2 ** KEY_BITS;
 const MAX_TIME = QUICK ? 0.4 : 1.5;
@@ -444,10 +447,10 @@ function markdown(
   };
   return `## Routing
 
-Command: \`${meta.command as string}\` (${QUICK ? 'quick run' : 'full run'}).
+Command: \`${meta.command as string}\` (${meta.quick === true ? 'quick run' : 'full run'}).
 Machine: ${meta.cpus as number} x ${meta.cpu as string}, ${meta.memoryGiB as number} GiB, Node ${meta.node as string}, ${meta.platform as string}, 1-minute load average ${meta.loadAverage as number} at the start. Date: ${meta.date as string}.
 Peer: hashring 3.2.0 (md5 ketama, ${CACHE}-entry LRU), measured in the same process and run.
-${SHARDS} shards, ${POINTS} points per shard (hashring: vnode count ${ketamaVnodes(POINTS)} x 4 replicas), ${KEY_COUNT} distinct keys of 8-40 ASCII characters.
+${SHARDS} shards, ${POINTS} points per shard (hashring: vnode count ${ketamaVnodes(POINTS)} x 4 replicas), ${meta.keys as number} distinct keys of 8-40 ASCII characters.
 Raw numbers: \`bench/results/routing.json\`. This machine is slow and was shared with other jobs during the
 run: absolute times are several times a desktop's. Peers run interleaved in 3 rounds in one process, and
 ratios use each case's fastest benchmark.js sample, the one least disturbed by other load.
@@ -475,7 +478,7 @@ hash, not internalized. The decode costs the same for every peer (first row).
 
 ${t(lookups.hotFresh, 'hashring.get (cache 5000)')}
 
-### Zipf(0.99) over ${KEY_COUNT} keys
+### Zipf(0.99) over ${meta.keys as number} keys
 
 ${t(lookups.zipf, 'hashring.get (cache 5000)')}
 
@@ -540,7 +543,9 @@ function notes(targets: readonly Target[], lookups: LookupResults): string {
     out.push(
       '- **Zipf(0.99).** With 5000 entries for a million keys, about 40% of Zipf(0.99) lookups miss in any cache (an ideal' +
         ' frequency cache holds about 63% of the traffic), and a miss costs at least an uncached lookup on a cold key string' +
-        ` (${uncached.toFixed(0)} ns here): 40% of that alone caps the ratio at about ${(hrZipf / (0.4 * uncached)).toFixed(1)}x on this machine.`,
+        ` (${uncached.toFixed(0)} ns here): 40% of that alone caps the ratio at about ${(hrZipf / (0.4 * uncached)).toFixed(1)}x on this machine.` +
+        ' A miss through the cache costs more still: its `Map` probe touches entries that a million-key stream has pushed out of the' +
+        ' CPU caches, so the measured ratio stays well under that cap.',
     );
   }
   return out.length === 0 ? '' : `Missed targets, and why:\n\n${out.join('\n')}`;
@@ -560,7 +565,26 @@ function writeDocs(section: string): void {
   writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
 }
 
+function reportOnly(): void {
+  const r = JSON.parse(readFileSync(join(root, 'bench', 'results', 'routing.json'), 'utf8')) as {
+    meta: Record<string, unknown>;
+    targets: Target[];
+    hash: Timing[];
+    cold: Timing[];
+    hot: Timing[];
+    hotFresh: Timing[];
+    zipf: Timing[];
+    build: BuildRow[];
+    balance: BalanceRow[];
+    movement: MoveRow[];
+  };
+  const lookups: LookupResults = { cold: r.cold, hot: r.hot, hotFresh: r.hotFresh, zipf: r.zipf };
+  writeDocs(markdown(r.meta, r.targets, lookups, r.hash, r.build, r.balance, r.movement));
+  log('rewrote the Routing section of docs/benchmarks.md from bench/results/routing.json');
+}
+
 async function main(): Promise<void> {
+  if (REPORT_ONLY) return reportOnly();
   const meta = {
     // A run under `nice` (a raised priority on a shared machine) says so in the command it records.
     command: `${os.getPriority() === 0 ? '' : `nice -n ${os.getPriority()} `}node --import tsx bench/routing.ts${QUICK ? ' --quick' : ''}`,
