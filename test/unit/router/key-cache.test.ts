@@ -14,6 +14,12 @@ describe('router/KeyCache', function () {
     }
   });
 
+  describe('#capacity', function () {
+    it('is the capacity it was built with', function () {
+      expect(new KeyCache(7).capacity).to.equal(7);
+    });
+  });
+
   describe('#get', function () {
     it('returns what was set, for any string key incl. Object.prototype names', function () {
       const cache = new KeyCache(10);

@@ -40,7 +40,7 @@ describe('router/ShardRouter', function () {
       expect(router.ring.shardIds).to.deep.equal(['a', 'b']);
     });
 
-    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+    for (const bad of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY, 2 ** 24 + 1]) {
       context(`when cacheSize is ${bad}`, function () {
         it('throws shardkit.invalidArgument', function () {
           expect(() => ShardRouter.fromTopology(spec(['a']), { cacheSize: bad })).to.throw(ShardkitInvalidArgumentError);
