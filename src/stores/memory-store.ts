@@ -81,6 +81,69 @@ function normalizeSort(sort: Sort): Array<[string, 1 | -1]> {
   return Object.entries(sort as Record<string, unknown>).map(([k, v]) => [k, dir(v)]);
 }
 
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  const proto: unknown = Object.getPrototypeOf(value);
+  return proto === Object.prototype || proto === null;
+}
+
+/**
+ * Apply `$set`, `$inc` and `$unset` in place when every path runs through plain objects (no array
+ * element, no positional operator) and every `$inc` meets a number or nothing; returns false, having
+ * changed nothing, when mingo must handle the modifier.
+ */
+function applySimpleUpdate(doc: Document, modifier: Document): boolean {
+  const steps: Array<() => void> = [];
+  const seen = new Set<string>();
+  for (const [op, fields] of Object.entries(modifier)) {
+    if ((op !== '$set' && op !== '$inc' && op !== '$unset') || !isPlainObject(fields)) return false;
+    for (const [path, value] of Object.entries(fields)) {
+      if (path.length === 0 || path.includes('$') || seen.has(path)) return false;
+      seen.add(path);
+      const parts = path.split('.');
+      if (parts.some((p) => p.length === 0 || /^\d+$/.test(p))) return false;
+      let parent: Record<string, unknown> = doc;
+      for (const part of parts.slice(0, -1)) {
+        const next = parent[part];
+        if (next === undefined && op !== '$unset') {
+          // Created on apply; nothing below it can conflict.
+          parent = {};
+          break;
+        }
+        if (!isPlainObject(next)) {
+          if (next === undefined) break;
+          return false;
+        }
+        parent = next;
+      }
+      const leaf = parts[parts.length - 1] as string;
+      if (op === '$inc') {
+        if (typeof value !== 'number') return false;
+        const current = parts.length === 1 ? doc[leaf] : undefined;
+        if (parts.length > 1 || (current !== undefined && typeof current !== 'number')) return false;
+      }
+      steps.push(() => {
+        let at: Record<string, unknown> = doc;
+        for (const part of parts.slice(0, -1)) {
+          if (!isPlainObject(at[part])) {
+            if (op === '$unset') return;
+            at[part] = {};
+          }
+          at = at[part] as Record<string, unknown>;
+        }
+        if (op === '$set') at[leaf] = value;
+        else if (op === '$unset') delete at[leaf];
+        else at[leaf] = ((at[leaf] as number | undefined) ?? 0) + (value as number);
+      });
+    }
+  }
+  // Conflicting paths (`a` and `a.b`) are a server error; leave those to mingo's checks.
+  const paths = [...seen];
+  if (paths.some((a) => paths.some((b) => a !== b && b.startsWith(`${a}.`)))) return false;
+  for (const step of steps) step();
+  return true;
+}
+
 /** Upserts seed their new document from the filter's top-level equality fields, as the servers do. */
 function seedFromFilter(filter: StoreFilter): Document {
   const seed: Document = {};
@@ -189,6 +252,16 @@ export class MemoryStore implements ShardStore {
   #put(doc: StoredDocument): void {
     const key = idKey(doc._id);
     const old = this.#byId.get(key);
+    if (old !== undefined && compareOrder(old, doc) === 0) {
+      // Same (_h, _id): same slot in the routing index, so no splicing.
+      let i = this.#position(old);
+      while (i < this.#ordered.length && this.#ordered[i] !== old) i++;
+      if (this.#ordered[i] === old) {
+        this.#ordered[i] = doc;
+        this.#byId.set(key, doc);
+        return;
+      }
+    }
     if (old !== undefined) this.#remove(old);
     this.#byId.set(key, doc);
     this.#ordered.splice(this.#position(doc), 0, doc);
@@ -268,6 +341,9 @@ export class MemoryStore implements ShardStore {
     if (!Array.isArray(update)) {
       const { $setOnInsert, ...ops } = update as Document;
       modifier = inserting && $setOnInsert !== undefined ? { ...ops, $set: { ...(ops['$set'] as Document), ...($setOnInsert as Document) } } : ops;
+      // mingo builds a fresh operator context per call (most of an update's cost); plain
+      // $set/$inc/$unset on object paths are applied directly, anything else goes to mingo.
+      if (applySimpleUpdate(target[0] as StoredDocument, modifier as Document)) return this.#in(target[0] as StoredDocument);
     }
     try {
       mingoUpdateOne(target, {}, modifier as Parameters<typeof mingoUpdateOne>[2]);
@@ -542,7 +618,9 @@ export class MemoryStore implements ShardStore {
   async replaceTombstone(doc: StoredDocument): Promise<boolean> {
     this.#check();
     assertStorable(doc);
-    if (this.#byId.get(idKey(doc._id))?._ts !== true) return false;
+    const current = this.#byId.get(idKey(doc._id));
+    // A tombstone a newer migration has fenced is final, like any fence.
+    if (current?._ts !== true || current._moved !== undefined) return false;
     this.#put(this.#in(doc));
     return true;
   }

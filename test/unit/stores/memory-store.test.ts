@@ -1,4 +1,6 @@
 import { expect } from 'chai';
+import fc from 'fast-check';
+import { updateOne as mingoUpdateOne } from 'mingo';
 import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { describeShardStoreContract } from '../../support/shard-store-contract.js';
@@ -9,6 +11,44 @@ describeShardStoreContract('MemoryStore', {
 });
 
 describe('MemoryStore', function () {
+  describe('#updateOne', function () {
+    it('applies $set/$inc/$unset exactly as mingo does (its direct path must not drift)', async function () {
+      const value = fc.oneof(fc.integer({ min: -5, max: 5 }), fc.constantFrom('s', null), fc.constant({ x: 1 }));
+      const path = fc.constantFrom('a', 'b', 'a.x', 'a.y', 'c.y.z', 'n');
+      const docArb = fc.record({ a: fc.option(fc.oneof(value, fc.record({ x: value })), { nil: undefined }), n: fc.option(fc.integer(), { nil: undefined }) });
+      const modArb = fc.record(
+        { $set: fc.dictionary(path, value, { maxKeys: 2 }), $inc: fc.dictionary(path, fc.integer({ min: -3, max: 3 }), { maxKeys: 2 }), $unset: fc.dictionary(path, fc.constant(''), { maxKeys: 2 }) },
+        { requiredKeys: [] },
+      );
+      await fc.assert(
+        fc.asyncProperty(docArb, modArb, async (fields, modifier) => {
+          if (Object.keys(modifier).length === 0) return;
+          const base: Record<string, unknown> = { _id: 'k', _h: 1, _v: 1 };
+          for (const [k, v] of Object.entries(fields)) if (v !== undefined) base[k] = v;
+          const reference = [structuredClone(base)];
+          let expected: unknown;
+          try {
+            mingoUpdateOne(reference, {}, { ...modifier, $inc: { ...modifier.$inc, _v: 1 } } as never);
+            expected = reference[0];
+          } catch {
+            expected = 'error';
+          }
+          const store = new MemoryStore('m');
+          await store.insert(base as never);
+          let actual: unknown;
+          try {
+            await store.updateOne({ _id: 'k' }, modifier as never);
+            actual = await store.get('k');
+          } catch {
+            actual = 'error';
+          }
+          expect(actual).to.deep.equal(expected);
+        }),
+        { numRuns: 300 },
+      );
+    });
+  });
+
   describe('#setOffline', function () {
     it('fails every call with storeUnavailable while offline, and recovers', async function () {
       const store = new MemoryStore('m1');
