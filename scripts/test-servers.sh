@@ -71,7 +71,7 @@ start_server() {
   local name="$1" port="$2" bin="$3" keep_port="${4:-no}" attempt
   for attempt in 1 2 3; do
     launch "$name" "$port" "$bin"
-    if PING_TIMEOUT_MS="${PING_TIMEOUT_MS:-20000}" node "$HERE/ping.mjs" "mongodb://127.0.0.1:$port/" 2>>"$STATE/$name/log"; then
+    if PING_PIDS="$(cat "$STATE/$name/pid")" PING_TIMEOUT_MS="${PING_TIMEOUT_MS:-20000}" node "$HERE/ping.mjs" "mongodb://127.0.0.1:$port/" 2>>"$STATE/$name/log"; then
       return 0
     fi
     stop_server "$name"
@@ -122,7 +122,7 @@ cmd_start() {
   launch config "${ports[$n]}" "$bin"
   # Ping all at once; re-start individually only the ones that failed (e.g. a port taken meanwhile).
   for name in $(server_names); do
-    if ! PING_TIMEOUT_MS="${PING_TIMEOUT_MS:-20000}" node "$HERE/ping.mjs" "$(uri_of "$name")" 2>>"$STATE/$name/log"; then
+    if ! PING_PIDS="$(cat "$STATE/$name/pid")" PING_TIMEOUT_MS="${PING_TIMEOUT_MS:-20000}" node "$HERE/ping.mjs" "$(uri_of "$name")" 2>>"$STATE/$name/log"; then
       stop_server "$name"
       start_server "$name" "$(free_ports 1)" "$bin" || { cmd_stop >/dev/null; die "start failed"; }
     fi
