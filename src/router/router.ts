@@ -3,17 +3,20 @@ import type { RingHash, ShardKey } from '../hash/types.js';
 import { Ring } from '../ring/ring.js';
 import { Topology } from '../topology/topology.js';
 import type { TopologySpec } from '../topology/types.js';
-import { KeyCache, MAX_KEY_CACHE_SIZE } from './key-cache.js';
+import { LRUCache } from 'lru-cache';
 
 /** Default number of keys the router caches (twice hashring's default of 5000). */
 export const DEFAULT_CACHE_SIZE = 10_000;
 
+/** Largest accepted `cacheSize`: lru-cache preallocates index arrays sized to it. */
+export const MAX_CACHE_SIZE = 2 ** 24;
+
 /** Options of {@link ShardRouter.fromTopology}. */
 export interface ShardRouterOptions {
   /**
-   * Most keys held in the key -> shard cache (CLOCK, an LRU approximation: see {@link KeyCache});
-   * 0 disables the cache. Default {@link DEFAULT_CACHE_SIZE}. An integer in
-   * 0..{@link MAX_KEY_CACHE_SIZE} (`shardkit.invalidArgument` otherwise).
+   * Most keys held in the key -> shard LRU cache (`lru-cache`); 0 disables the cache. Default
+   * {@link DEFAULT_CACHE_SIZE}. An integer in 0..{@link MAX_CACHE_SIZE} (`shardkit.invalidArgument`
+   * otherwise).
    */
   readonly cacheSize?: number;
 }
@@ -40,7 +43,7 @@ const WINDOW = 8192;
 const PROBE_EVERY = 16;
 const PROBE_MASK = PROBE_EVERY - 1;
 /**
- * Below this hit rate the cache costs more than it saves. A miss costs a probe of a full `Map` on
+ * Below this hit rate the cache costs more than it saves. A miss costs a probe of a full LRU on
  * top of the uncached lookup (hash + ring search), a hit saves the uncached lookup: measured
  * (bench/routing.ts) a miss's extra cost is about half an uncached lookup, so the break-even hit
  * rate is about 1/3; 1/4 leaves a margin for caches that are only warming up.
@@ -58,7 +61,7 @@ class EpochState {
   readonly owners: Uint8Array | Uint16Array;
   readonly ids: readonly string[];
   readonly counts: Float64Array;
-  readonly cache: KeyCache | undefined;
+  readonly cache: LRUCache<string, number> | undefined;
   readonly door: Doorkeeper | undefined;
   /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
   bypass = false;
@@ -83,7 +86,7 @@ class EpochState {
     this.owners = ring.owners;
     this.ids = ring.shardIds;
     this.counts = new Float64Array(ring.shardIds.length);
-    this.cache = cacheSize > 0 ? new KeyCache(cacheSize) : undefined;
+    this.cache = cacheSize > 0 ? new LRUCache<string, number>({ max: cacheSize }) : undefined;
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
     this.left = cacheSize > 0 ? WINDOW : 0;
   }
@@ -170,12 +173,12 @@ class Doorkeeper {
 
 /**
  * Routes keys to shards over a consistent-hash {@link Ring}, with an admission-filtered cache
- * ({@link KeyCache}, CLOCK eviction) in front of the ring lookup.
+ * (`lru-cache`, keyed by the key string, holding shard indices) in front of the ring lookup.
  *
  * Caching: strings and safe integers are cached under their string form (`42` and `"42"` hash and
  * route alike, so they may share an entry). Bigints, bytes and ObjectIds are routed through their
  * canonical bytes every time and never cached: their string form would cost as much to build as the
- * lookup it saves. Any string is a safe cache key, `__proto__` included (the cache is a `Map`).
+ * lookup it saves. Any string is a safe cache key, `__proto__` included (lru-cache keeps keys in a `Map`).
  *
  * Cold workloads: a key enters the cache only on its second sighting (a doorkeeper bitset indexed
  * by the ring point), and when fewer than a quarter of lookups hit the cache over a window of
@@ -206,8 +209,8 @@ export class ShardRouter {
    */
   static fromTopology(t: Topology | TopologySpec, opts: ShardRouterOptions = {}): ShardRouter {
     const cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
-    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > MAX_KEY_CACHE_SIZE) {
-      throw new ShardkitInvalidArgumentError(`cacheSize must be an integer in 0..${MAX_KEY_CACHE_SIZE} (got ${String(cacheSize)})`);
+    if (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > MAX_CACHE_SIZE) {
+      throw new ShardkitInvalidArgumentError(`cacheSize must be an integer in 0..${MAX_CACHE_SIZE} (got ${String(cacheSize)})`);
     }
     const topology = Topology.from(t);
     return new ShardRouter(new EpochState(topology, Ring.fromTopology(topology), cacheSize), cacheSize);
