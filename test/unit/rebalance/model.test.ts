@@ -34,6 +34,13 @@ const OP_TIMEOUT_MS = 30;
 const KEYS = 14;
 const ROUTERS = 3;
 const ABSENT = -1;
+/**
+ * Key cache size of the routers the collections build. The default (10 000) preallocates lru-cache's
+ * arrays, and a schedule builds some twenty routers (one per collection per epoch) for 14 keys:
+ * that allocation was a third of the run. Any size above KEYS holds every key, so the cache answers
+ * exactly as a default one would.
+ */
+const ROUTER_CACHE = 64;
 /** A key whose every store call and operation is printed, to debug a failing seed. */
 const TRACE = process.env['SHARDKIT_MODEL_TRACE'];
 
@@ -528,6 +535,8 @@ describe('migration protocol model', () => {
     // error would capture a stack nobody reads; a failing seed is replayed alone, with stacks.
     const stackTraceLimit = Error.stackTraceLimit;
     if (ONE_SEED === undefined) Error.stackTraceLimit = 0;
+    const fromTopology = ShardRouter.fromTopology;
+    ShardRouter.fromTopology = (t, opts = {}) => fromTopology.call(ShardRouter, t, { cacheSize: ROUTER_CACHE, ...opts });
     try {
       for (const seed of seeds) {
         const r = await runSchedule(seed);
@@ -535,6 +544,7 @@ describe('migration protocol model', () => {
       }
     } finally {
       Error.stackTraceLimit = stackTraceLimit;
+      ShardRouter.fromTopology = fromTopology;
     }
     // The model must exercise what it claims to: crashes, resumes and aborts happen across the seeds.
     if (seeds.length >= 50) {
