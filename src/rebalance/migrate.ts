@@ -404,7 +404,7 @@ export class Migrator {
     if (noIndex.length > 0) {
       problems.push(
         `shard(s) ${noIndex.join(', ')} lack the {_h: 1, _id: 1} index: create it with ShardStore.ensureRoutingIndex() ` +
-          '(shardkit index ensure) before migrating',
+          'or ShardedCollection.ensureRoutingIndexes() before migrating (`shardkit init` and `shardkit rebalance` create it on the shards they name)',
       );
     }
     if (problems.length > 0) {
