@@ -596,6 +596,11 @@ export class Migrator {
       const relics = await target.scanRange(range, after, this.#batch, { _moved: { $lt: j.epoch } });
       if (relics.length === 0) return;
       j.counters.docsRead += relics.length;
+      // A relic whose data is the latest (none reached the source) is deleted below before it is
+      // re-inserted unfenced; meanwhile readers fall back to the source, which must hold that data
+      // (fenced), or they would read no document and a kill in between would lose it.
+      const latest = relics.filter((r) => r._ph !== true).map((r) => ({ ...stripFence(r), _moved: j.epoch }));
+      if (latest.length > 0) await source.insertIfAbsent(latest);
       const fenced = await source.fence(
         relics.map((r) => ({ id: r._id, h: r._h })),
         j.epoch,
