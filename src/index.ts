@@ -99,7 +99,6 @@ export type {
   ShardedUpdateResult,
   ShardedWriteOp,
   StoreProvider as CollectionStoreProvider,
-  TombstoneReplacer,
 } from './collection/sharded-collection.js';
 
 // migration

@@ -47,15 +47,6 @@ export interface StoreProvider {
 }
 
 /**
- * An optional store capability: replace the tombstone of `doc._id` with `doc` in one atomic step.
- * Without it a re-insert over a tombstone is a delete then an insert, with a short window in which a
- * concurrent writer on the same key could copy the old owner's fenced version back.
- */
-export interface TombstoneReplacer {
-  replaceTombstone(doc: StoredDocument): Promise<boolean>;
-}
-
-/**
  * A query filter on the application's documents. The driver's `Filter<T>` pins `_id` to `ObjectId` when
  * `T` does not declare it, while shard keys are also strings, numbers and bytes; any document is accepted.
  */
@@ -396,23 +387,13 @@ export class ShardedCollection<T extends Document = Document> {
     if (doc !== null && isFence(doc)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(doc))})`);
   }
 
-  /** Replace a tombstone with `doc`; false when the tombstone was gone (the caller looks again). */
+  /**
+   * Replace a tombstone with `doc` in one atomic store call (a delete-then-insert would show a reader the
+   * old owner's fenced copy of the deleted document in between); false when the tombstone was gone.
+   */
   async #replaceTombstone(shardId: string, tomb: StoredDocument, doc: StoredDocument): Promise<boolean> {
     const next: StoredDocument = { ...doc, _v: Math.max(doc._v, (tomb._v ?? 0) + 1) };
-    return this.#on(shardId, async (s) => {
-      const replacer = s as Partial<TombstoneReplacer>;
-      if (typeof replacer.replaceTombstone === 'function') return replacer.replaceTombstone.call(s, next);
-      const h = typeof tomb._h === 'number' ? tomb._h : next._h;
-      const removed = await s.deleteRange({ start: h - 1, end: h }, { _id: next._id, _ts: true }, 1);
-      if (removed === 0) return false;
-      try {
-        await s.insert(next);
-        return true;
-      } catch (error) {
-        if (isDuplicate(error)) return false;
-        throw error;
-      }
-    });
+    return this.#on(shardId, (s) => s.replaceTombstone(next));
   }
 
   /** Insert at the shard that must hold the key; a duplicate there is resolved by what holds the `_id`. */

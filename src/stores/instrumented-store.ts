@@ -110,6 +110,9 @@ export class InstrumentedStore implements ShardStore {
   tombstone(id: unknown, h: number, version: number): Promise<boolean> {
     return this.#call('tombstone', () => this.inner.tombstone(id, h, version));
   }
+  replaceTombstone(doc: StoredDocument): Promise<boolean> {
+    return this.#call('replaceTombstone', () => this.inner.replaceTombstone(doc));
+  }
   close(): Promise<void> {
     return this.inner.close();
   }

@@ -611,9 +611,9 @@ export class MemoryStore implements ShardStore {
   }
 
   /**
-   * Replace the tombstone of `doc._id` with `doc` in one step (the collection's `TombstoneReplacer`
-   * capability): a delete-then-insert would show, between the two, the old owner's fenced copy of a
-   * deleted document to readers. False when no tombstone holds the `_id`.
+   * Replace the unfenced tombstone of `doc._id` with `doc` in one step: a delete-then-insert would show,
+   * between the two, the old owner's fenced copy of a deleted document to readers. False when no
+   * unfenced tombstone holds the `_id`.
    */
   async replaceTombstone(doc: StoredDocument): Promise<boolean> {
     this.#check();

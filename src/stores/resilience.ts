@@ -7,7 +7,9 @@
  * are not idempotent are never retried: after a timeout or a lost connection their outcome is
  * unknown, and a second `$inc` of `_v`, a second delete or a second `insert` would lie about it.
  * `fenceRange` and `deleteRange` are not retried either: a repeat acts on the *next* batch, so the
- * first batch's result would be lost to the caller. Callers see the error and decide.
+ * first batch's result would be lost to the caller. Nor is `replaceTombstone`: a repeat after a lost
+ * answer finds the document, not the tombstone, and would report a write that applied as one that did
+ * not. Callers see the error and decide.
  */
 import { ErrorCode, isRetryableError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -208,6 +210,9 @@ export class ResilientStore implements ShardStore {
   }
   tombstone(id: unknown, h: number, version: number): Promise<boolean> {
     return this.#call('tombstone', () => this.inner.tombstone(id, h, version));
+  }
+  replaceTombstone(doc: StoredDocument): Promise<boolean> {
+    return this.#call('replaceTombstone', () => this.inner.replaceTombstone(doc));
   }
   /** Closes the wrapped store (never retried, never blocked by the breaker). */
   close(): Promise<void> {

@@ -166,6 +166,14 @@ export interface ShardStore {
    * is fenced. Returns false when a fence turned it away.
    */
   tombstone(id: unknown, h: number, version: number): Promise<boolean>;
+  /**
+   * Replace the unfenced tombstone of `doc._id` with `doc` (stored as given, `_v` included) in one
+   * atomic step: a re-insert after a delete made while the key moves. A delete-then-insert would let a
+   * reader, between the two, fall back to the old owner's fenced copy of the deleted document.
+   * Returns false, writing nothing, when no unfenced tombstone holds the `_id`. Not idempotent in its
+   * answer (a repeat finds the document, not the tombstone), so wrappers must not retry it.
+   */
+  replaceTombstone(doc: StoredDocument): Promise<boolean>;
 
   /** Close connections. */
   close(): Promise<void>;

@@ -16,6 +16,12 @@ export interface ShardStoreContractOptions {
   create(shardId: string): Promise<ShardStore>;
   /** Whether the server supports pipeline updates (FerretDB 1.x does not: it must then fail loudly). */
   readonly pipelineUpdates: boolean;
+  /**
+   * Whether a conditional write on one document is atomic against a concurrent one (MongoDB: yes;
+   * FerretDB 1.x's SQLite backend evaluates the filter and writes by `_id` in two steps, so two racing
+   * conditional writes can both match). Without it the race tests only require an untorn outcome.
+   */
+  readonly atomicConditionalWrites: boolean;
   /** fast-check runs for the property tests (I/O-bound stores use fewer). */
   readonly propertyRuns?: number;
 }
@@ -469,6 +475,51 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
         expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 2, _ts: true });
         expect(await store.get('f')).to.deep.equal({ _id: 'f', _h: 1, _v: 1, _moved: 2 });
         expect(await store.get('new')).to.deep.equal({ _id: 'new', _h: 1, _v: 1, _ts: true });
+      });
+    });
+
+    describe('#replaceTombstone', function () {
+      it('replaces an unfenced tombstone with the document as given', async function () {
+        await store.insert(doc('a', 1, { x: 1 }));
+        expect(await store.tombstone('a', 1, 2)).to.equal(true);
+        expect(await store.replaceTombstone(doc('a', 1, { _v: 3, y: 2 }))).to.equal(true);
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 3, y: 2 });
+      });
+
+      it('writes nothing and answers false over a live document, a fence, a fenced tombstone or nothing', async function () {
+        await store.insert(doc('live', 1, { x: 1 }));
+        await store.insert(doc('f', 1));
+        await store.fence([{ id: 'f', h: 1 }], 2);
+        await store.fence([{ id: 'ph', h: 1 }], 2);
+        expect(await store.tombstone('ft', 1, 2)).to.equal(true);
+        await store.fence([{ id: 'ft', h: 1 }], 3);
+        for (const id of ['live', 'f', 'ph', 'ft', 'none']) {
+          expect(await store.replaceTombstone(doc(id, 1, { _v: 9, z: 1 })), id).to.equal(false);
+        }
+        expect(await store.get('live')).to.deep.equal(doc('live', 1, { x: 1 }));
+        expect(await store.get('f')).to.deep.equal(doc('f', 1, { _moved: 2 }));
+        expect(await store.get('ph')).to.deep.equal({ _id: 'ph', _h: 1, _v: 0, _moved: 2, _ph: true });
+        expect(await store.get('ft')).to.deep.equal({ _id: 'ft', _h: 1, _v: 2, _ts: true, _moved: 3 });
+        expect(await store.get('none')).to.equal(null);
+      });
+
+      it(options.atomicConditionalWrites ? 'lets exactly one of two concurrent replacements win' : 'leaves one whole replacement when two race', async function () {
+        await store.tombstone('a', 1, 2);
+        const answers = await Promise.all([store.replaceTombstone(doc('a', 1, { _v: 3, w: 1 })), store.replaceTombstone(doc('a', 1, { _v: 3, w: 2 }))]);
+        const stored = await store.get('a');
+        if (options.atomicConditionalWrites) {
+          expect(answers.filter(Boolean)).to.have.length(1);
+          expect(stored).to.deep.equal({ _id: 'a', _h: 1, _v: 3, w: answers[0] === true ? 1 : 2 });
+        } else {
+          expect(answers.filter(Boolean).length).to.be.within(1, 2);
+          expect([1, 2].map((w) => JSON.stringify({ _id: 'a', _h: 1, _v: 3, w }))).to.include(JSON.stringify(stored));
+        }
+      });
+
+      it('refuses a document without a valid _h as misuse', async function () {
+        await store.tombstone('a', 1, 2);
+        await expectMisuse(store.replaceTombstone({ _id: 'a', _v: 3 } as unknown as StoredDocument));
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 2, _ts: true });
       });
     });
 

@@ -6,6 +6,8 @@ import { copyForTarget } from '../../../src/collection/documents.js';
 import { ErrorCode, ShardkitError } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { StoreMetrics } from '../../../src/metrics/store-metrics.js';
+import { wrapStore } from '../../../src/stores/instrumented-store.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
 
@@ -165,6 +167,25 @@ describe('ShardedCollection while migrating', () => {
       expect(stored?._v).to.be.greaterThan(2);
       expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, n: 7 });
       expect((await rejection(coll.insertOne({ _id: k }))).code).to.equal(ErrorCode.storeDuplicateKey);
+    });
+
+    it('re-inserts over a tombstone in one store call through wrapped stores (never delete-then-insert)', async () => {
+      const [k] = moving as [number];
+      const { pool } = await seeded([k]);
+      const metrics = new StoreMetrics();
+      // The stack an application gets from connectShardedCollection: resilience and metrics around each store.
+      const wrapped = { store: (id: string) => wrapStore(pool.store(id), { metrics, resilience: { opTimeoutMs: 0 } }) };
+      const coll = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R1, R2, EPOCH)), pool: wrapped });
+      await coll.deleteOne({ _id: k });
+      pool.resetCounts();
+      await coll.insertOne({ _id: k, n: 8 });
+      await coll.updateOne({ _id: k }, { $set: { n: 9 } });
+      await coll.deleteOne({ _id: k });
+      await coll.updateOne({ _id: k }, { $set: { n: 10 } }, { upsert: true });
+      const target = r2.route(k);
+      expect(pool.count(target, 'replaceTombstone')).to.equal(2);
+      expect(pool.count(target, 'deleteRange')).to.equal(0);
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, n: 10 });
     });
 
     it('an upsert over a tombstone creates the document', async () => {

@@ -107,6 +107,7 @@ describe('ResilientStore', function () {
       ['insert', (s: ResilientStore) => s.insert({ _id: 'b', _h: 1, _v: 1 })],
       ['deleteOne', (s: ResilientStore) => s.deleteOne({ _id: 'a' })],
       ['fenceRange', (s: ResilientStore) => s.fenceRange({ start: -1, end: 10 }, null, 10, 2)],
+      ['replaceTombstone', (s: ResilientStore) => s.replaceTombstone({ _id: 'a', _h: 1, _v: 2 })],
     ] as const) {
       it(`never retries ${op}: its outcome after a failure is unknown`, async function () {
         const store = wrap();
