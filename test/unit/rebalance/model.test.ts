@@ -26,7 +26,7 @@ import type { ShardStore, StoredDocument } from '../../../src/stores/shard-store
 import { Topology } from '../../../src/topology/topology.js';
 import { ModelConfigStore } from './model-config.js';
 
-const SCHEDULES = Number(process.env['SHARDKIT_MODEL_SCHEDULES'] ?? 300);
+const SCHEDULES = Number(process.env['SHARDKIT_MODEL_SCHEDULES'] ?? 2000);
 const ONE_SEED = process.env['SHARDKIT_MODEL_SEED'];
 const FIRST_SEED = Number(process.env['SHARDKIT_MODEL_FIRST_SEED'] ?? 1000);
 const LEASE_MS = 100;
@@ -330,7 +330,8 @@ function isLiveEntry(d: StoredDocument): boolean {
  * what the history allows for the key. So each step re-checks exactly the keys whose inputs changed:
  * a store that received a writing call is re-listed and compared entry by entry with its previous
  * listing (MemoryStore replaces an entry's object on every write, and the model runs it with
- * `copy: false`, so an unchanged object is an unchanged entry); a new published state re-checks every
+ * `copy: false`, so an unchanged object is an unchanged entry; listed entries are frozen, so a caller
+ * that changed a stored object in place would fail loudly instead); a new published state re-checks every
  * key; a key whose allowed values changed is re-read. A key that is not re-checked would give the same
  * answer as at its last check, so this is the exhaustive check of every key after every step, without
  * re-reading what did not change.
@@ -366,6 +367,7 @@ class Invariants {
       const now = new Map<string, StoredDocument>();
       for (const d of await this.stores.get(id)!.scanRange(ALL, null, 1_000_000)) {
         const key = String(d._id);
+        Object.freeze(d);
         now.set(key, d);
         if (before.get(key) !== d) keys.add(key);
       }
