@@ -3,12 +3,12 @@
  *
  * Publishes (compare-and-set) and locks go to the MemoryConfigStore, so its validation, its
  * compare-and-set and its lock leases are the ones under test; the state is then read back once and
- * served from that copy. The store copies values through EJSON both ways, and those round trips were
+ * served from that copy, frozen. The store copies values through EJSON both ways, and those round trips were
  * a third of the model's time when every router refresh, invariant check and journal checkpoint paid
  * one. Journal entries are validated with the store's own checks and kept here, copied in and out with
  * {@link plainCopy}, which gives what the EJSON round trip gives for plain data and falls back to it
- * for anything else. A read still hands out a copy the caller owns (the migrator edits the journal it
- * read before writing it back).
+ * for anything else. A journal read still hands out a copy the caller owns (the migrator edits the
+ * journal it read before writing it back).
  */
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import { assertJournalKey, assertJournalValue, cloneValue } from '../../../src/config-store/state.js';
@@ -24,6 +24,14 @@ function copyPlain(value: unknown, depth: number): unknown {
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(value)) if (v !== undefined) out[k] = copyPlain(v, depth + 1);
   return out;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 /**
@@ -50,18 +58,24 @@ export class ModelConfigStore implements ConfigStore {
     this.inner = new MemoryConfigStore({ clock });
   }
 
-  /** The published state without a copy, for the invariant checks (which never change it). */
+  /** The published state, for the invariant checks. */
   peek(): RoutingState | null {
     return this.#state;
   }
 
+  /**
+   * The published state, deeply frozen and shared by every caller until the next publish: a router
+   * that changed the state it was handed would throw instead of corrupting its view (a copy would
+   * hide that), and the collections' per-state view cache then holds across refreshes.
+   */
   async load(): Promise<RoutingState | null> {
-    return this.#state === null ? null : plainCopy(this.#state);
+    return this.#state;
   }
 
   async compareAndSet(expectedEpoch: number | null, next: RoutingState): Promise<void> {
     await this.inner.compareAndSet(expectedEpoch, next);
-    this.#state = await this.inner.load();
+    const state = await this.inner.load();
+    this.#state = state === null ? null : deepFreeze(state);
   }
 
   acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
