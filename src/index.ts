@@ -101,6 +101,12 @@ export type {
   StoreProvider as CollectionStoreProvider,
 } from './collection/sharded-collection.js';
 
+// connecting an application to a deployment
+export { connectShardedCollection } from './connect.js';
+export type { ConnectedCollection, ConnectOptions } from './connect.js';
+export { StoreMetrics } from './metrics/store-metrics.js';
+export type { ResilienceOptions } from './stores/resilience.js';
+
 // migration
 export { Migrator } from './rebalance/migrate.js';
 export type {

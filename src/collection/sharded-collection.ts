@@ -19,6 +19,7 @@ import {
 import { assertShardKey, keyToString } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
 import type { RoutingSource } from '../router/routing-source.js';
+import type { TopologySpec } from '../topology/types.js';
 import { idKey } from '../stores/bson-order.js';
 import type { ShardStore, StoreBulkResult, StoredDocument, StoreWriteOp, WriteOutcome } from '../stores/shard-store.js';
 import { withVersionBump } from '../stores/store-filters.js';
@@ -44,6 +45,13 @@ import { type KeyPlace, ownerOfStored, placeKey, type RoutingView, RoutingViews 
 export interface StoreProvider {
   /** The store of one shard's collection; may connect on first use. */
   store(shardId: string): ShardStore | Promise<ShardStore>;
+  /**
+   * Learn the shards (ids, URIs) of a topology. The collection calls it with every topology of every
+   * routing state it routes by (R1 and R2 while migrating) before it asks for a store of that state, so
+   * a pool built from yesterday's topology reaches a shard an operator added today. Optional: a
+   * provider that can reach any shard already may leave it out.
+   */
+  addTopology?(topology: TopologySpec): void;
 }
 
 /**
@@ -243,6 +251,8 @@ export class ShardedCollection<T extends Document = Document> {
   readonly #maxRedirects: number;
   readonly #views = new RoutingViews();
   #redirects = 0;
+  /** The last routing state whose topologies were handed to the pool (states are immutable). */
+  #learned: RoutingState | undefined;
 
   /**
    * @throws ShardkitInvalidArgumentError for a missing name, routing source or pool, or a bad `maxRedirects`.
@@ -282,11 +292,23 @@ export class ShardedCollection<T extends Document = Document> {
       if (!hasErrorCode(error, ErrorCode.leaseExpired)) throw error;
       state = await this.#routing.refresh();
     }
+    this.#learn(state);
     return this.#views.view(state);
   }
 
   async #refreshed(): Promise<RoutingView> {
-    return this.#views.view(await this.#routing.refresh());
+    const state = await this.#routing.refresh();
+    this.#learn(state);
+    return this.#views.view(state);
+  }
+
+  /** Hand a routing state's topologies to the pool, once per state object (sources hand out the same one). */
+  #learn(state: RoutingState): void {
+    if (state === this.#learned) return;
+    this.#learned = state;
+    if (this.#pool.addTopology === undefined) return;
+    if (state.phase === 'migrating') this.#pool.addTopology(state.from);
+    this.#pool.addTopology(state.topology);
   }
 
   /** Run `fn` under the current routing view; on "moved", refresh and run again, within the redirect budget. */

@@ -51,6 +51,12 @@ export const RETRIED_OPS: ReadonlySet<string> = new Set([
 export interface ResilienceOptions {
   /** Time limit per attempt in ms (default 10000; 0 disables). On expiry: `shardkit.store.timeout`. */
   readonly opTimeoutMs?: number;
+  /**
+   * Budget of one call in ms, retries and backoff included (default 0: none). No attempt starts after
+   * it and the last one is cut to what is left, so a retried write never lands later than the budget
+   * (the migration's sweep and cleanup wait `leaseMs + opTimeoutMs` for in-flight requests to end).
+   */
+  readonly deadlineMs?: number;
   /** Extra attempts for retried calls (default 3; 0 disables retries). */
   readonly retries?: number;
   /** First backoff ceiling in ms (default 50); doubles per attempt. */
@@ -82,6 +88,7 @@ export class ResilientStore implements ShardStore {
   /** This shard's breaker, if any. */
   readonly breaker: CircuitBreaker | undefined;
   readonly #timeoutMs: number;
+  readonly #deadlineMs: number;
   readonly #retries: number;
   readonly #baseMs: number;
   readonly #maxMs: number;
@@ -94,6 +101,7 @@ export class ResilientStore implements ShardStore {
     this.inner = inner;
     this.shardId = inner.shardId;
     this.#timeoutMs = nonNegative('opTimeoutMs', options.opTimeoutMs ?? 10_000);
+    this.#deadlineMs = nonNegative('deadlineMs', options.deadlineMs ?? 0);
     const retries = options.retries ?? 3;
     if (!Number.isInteger(retries) || retries < 0) throw new ShardkitInvalidArgumentError(`retries must be an integer >= 0; got ${String(retries)}`);
     this.#retries = retries;
@@ -113,13 +121,13 @@ export class ResilientStore implements ShardStore {
     return Math.floor(this.#random() * ceiling);
   }
 
-  #withTimeout<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  #withTimeout<T>(op: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
     const work = fn();
-    if (this.#timeoutMs === 0) return work;
+    if (timeoutMs === 0) return work;
     return new Promise<T>((resolve, reject) => {
       const timer = this.#clock.setTimeout(() => {
-        reject(new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${this.#timeoutMs} ms`, { shardId: this.shardId }));
-      }, this.#timeoutMs);
+        reject(new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${timeoutMs} ms`, { shardId: this.shardId }));
+      }, timeoutMs);
       work.then(
         (value) => {
           this.#clock.clearTimeout(timer);
@@ -135,16 +143,23 @@ export class ResilientStore implements ShardStore {
 
   async #call<T>(op: string, fn: () => Promise<T>): Promise<T> {
     const retried = RETRIED_OPS.has(op);
+    const startedAt = this.#deadlineMs > 0 ? this.#clock.now() : 0;
     for (let attempt = 0; ; attempt++) {
+      let timeoutMs = this.#timeoutMs;
+      if (this.#deadlineMs > 0) {
+        const left = Math.max(1, this.#deadlineMs - (this.#clock.now() - startedAt));
+        timeoutMs = timeoutMs === 0 ? left : Math.min(timeoutMs, left);
+      }
       const probe = this.breaker?.acquire() ?? false;
       try {
-        const value = await this.#withTimeout(op, fn);
+        const value = await this.#withTimeout(op, fn, timeoutMs);
         this.breaker?.record(probe);
         return value;
       } catch (error) {
         this.breaker?.record(probe, error);
         if (!retried || attempt >= this.#retries || !this.#isRetryable(error)) throw error;
         const delayMs = this.backoffMs(attempt);
+        if (this.#deadlineMs > 0 && this.#clock.now() - startedAt + delayMs >= this.#deadlineMs) throw error;
         this.#onRetry?.({ op, attempt: attempt + 1, delayMs, error });
         await sleep(this.#clock, delayMs);
       }

@@ -15,6 +15,11 @@ import type { ShardStore } from './shard-store.js';
 export interface ShardPool {
   /** The store of `shardId`; throws `shardkit.topology.unknownShard` for a shard the pool cannot reach. */
   store(shardId: string): ShardStore;
+  /**
+   * Learn the shards of a (newer) topology, for a pool that reaches only the shards it was told about.
+   * `ShardedCollection` calls it with every routing state's topologies.
+   */
+  addTopology?(topology: TopologySpec): void;
   /** Close every store (and client) the pool created. */
   close(): Promise<void>;
 }

@@ -3,12 +3,15 @@ import fc from 'fast-check';
 import type { Document } from 'mongodb';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { copyForTarget } from '../../../src/collection/documents.js';
-import { ErrorCode, ShardkitError } from '../../../src/errors.js';
+import { ErrorCode, ShardkitError, ShardkitInputError } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { StoreMetrics } from '../../../src/metrics/store-metrics.js';
 import { wrapStore } from '../../../src/stores/instrumented-store.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
+import type { ShardStore } from '../../../src/stores/shard-store.js';
+import type { Topology } from '../../../src/topology/topology.js';
+import type { TopologySpec } from '../../../src/topology/types.js';
 import { LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
 
 const R1 = topology(['a', 'b', 'c']);
@@ -195,6 +198,43 @@ describe('ShardedCollection while migrating', () => {
       const r = await coll.updateOne({ _id: k, b: 9 }, { $set: { n: 3 } }, { upsert: true });
       expect(r.upsertedCount).to.equal(1);
       expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: 9, n: 3 });
+    });
+  });
+
+  context('when the pool reaches only the shards it was told about', () => {
+    /** Like `MongoShardPool`: a store for a shard id only after a topology naming it was added. */
+    class LearningPool {
+      readonly known = new Set<string>();
+      readonly inner: SpyPool;
+      constructor(inner: SpyPool, first: Topology) {
+        this.inner = inner;
+        this.addTopology(first.toJSON());
+      }
+      addTopology(spec: TopologySpec): void {
+        for (const shard of spec.shards) this.known.add(shard.id);
+      }
+      store(id: string): ShardStore {
+        if (!this.known.has(id)) throw new ShardkitInputError(ErrorCode.topologyUnknownShard, `unknown shard '${id}'`, { shardId: id });
+        return this.inner.store(id);
+      }
+    }
+
+    it('learns the shards of every routing state it follows, before it asks for their stores', async () => {
+      const [k1, k2] = moving as [number, number];
+      const { pool } = await seeded([k1]);
+      const learning = new LearningPool(pool, R1);
+      // The pool was built from R1; the operator then added shard d (R2) and a migration started.
+      const source = new LaggingSource(stable(R1), migrating(R1, R2, EPOCH));
+      const coll = new ShardedCollection({ name: 'm', routing: source, pool: learning });
+      expect(await coll.findOne({ _id: k1 })).to.include({ _id: k1 });
+      await source.refresh(); // what a follower's background refresh does
+      await coll.updateOne({ _id: k1 }, { $set: { n: 1 } });
+      await coll.insertOne({ _id: k2, n: 2 });
+      expect(learning.known.has('d')).to.equal(true);
+      expect(await pool.raw('d').get(k1)).to.include({ n: 1 });
+      expect(await coll.findOne({ _id: k2 })).to.deep.equal({ _id: k2, n: 2 });
+      const stableAfter = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(stable(R2, EPOCH + 1)), pool: new LearningPool(pool, R1) });
+      expect(await stableAfter.findOne({ _id: k2 })).to.deep.equal({ _id: k2, n: 2 });
     });
   });
 

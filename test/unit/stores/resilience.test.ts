@@ -65,6 +65,22 @@ describe('ResilientStore', function () {
       });
     });
 
+    context('when a deadline bounds the whole call', function () {
+      it('starts no attempt past it and cuts the last one to what is left', async function () {
+        const store = wrap({ deadlineMs: 700, opTimeoutMs: 500, baseDelayMs: 100, random: () => 0.999 });
+        faulty.hangNext(1).hangNext(1).hangNext(1);
+        const started = clock.now();
+        const result = settle(store.tombstone('a', 1, 2));
+        await clock.advance(2000);
+        const { error } = await result;
+        expect(codeOf(error)).to.equal(ErrorCode.storeTimeout);
+        // 500 ms, a 99 ms backoff, then the 101 ms left of the budget; a third attempt would start too late.
+        expect(faulty.count('tombstone')).to.equal(2);
+        expect((error as Error).message).to.contain('after 101 ms');
+        expect(clock.now() - started).to.be.at.least(700);
+      });
+    });
+
     context('when the error is not retryable', function () {
       it('fails at once', async function () {
         const store = wrap();
