@@ -5,12 +5,16 @@
  * of the routing state, read, insert, update, replace and delete a small key space while a migration
  * runs, crashes (killed before or after a call), is resumed by another owner, and sometimes aborted.
  *
- * After every step: at most one live copy of any `_id` across shards (no insert accepted twice), and
- * an atomic read through an up-to-date router returns a value the acknowledged history allows (no
- * acknowledged write lost, no delete undone). At the end: no marker, no duplicate, no orphan, every
- * document on the shard its key routes to, with an allowed value.
+ * After every step, for every key (re-checking exactly the keys whose inputs changed, see
+ * `Invariants`): at most one live copy of the `_id` across shards (no insert accepted twice), and an
+ * atomic read through an up-to-date router returns a value the acknowledged history allows (no
+ * acknowledged write lost, no delete undone). Each router also checks its own reads and write
+ * outcomes against the history. At the end: no marker, no duplicate, no orphan, every document on
+ * the shard its key routes to, with an allowed value.
  *
- * SHARDKIT_MODEL_SCHEDULES sets the number of schedules; SHARDKIT_MODEL_SEED replays one schedule.
+ * Environment: SHARDKIT_MODEL_SCHEDULES (default 2000) schedules from seed SHARDKIT_MODEL_FIRST_SEED
+ * (default 1000); SHARDKIT_MODEL_SEED replays one schedule (with error stacks); SHARDKIT_MODEL_TRACE=k3
+ * prints every call and operation touching key k3. A failure names its seed.
  */
 import { expect } from 'chai';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
