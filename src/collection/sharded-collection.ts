@@ -762,9 +762,9 @@ export class ShardedCollection<T extends Document = Document> {
    * migration protocol. Unordered: every op is attempted and failures are reported by index. Invalid
    * keys and misused updates are refused before anything is written.
    *
-   * A limit: a shard reports only counts for a bulk, so when an update of a key that a migration fences
-   * in the very same round trip matched nothing there, the op is retried at the new owner; had it applied
-   * just before the fence (and been copied), it applies twice. Single-document calls have no such window.
+   * Only an op whose own outcome says it did not apply (matched, deleted and upserted nothing) and whose
+   * key is fenced is sent to the new owner: an op that applied just before a migration fenced its key in
+   * the same round trip was copied with the document, and must not apply a second time there.
    */
   async bulkWrite(ops: ReadonlyArray<ShardedWriteOp<T>>): Promise<ShardedBulkWriteResult> {
     if (!Array.isArray(ops)) throw new ShardkitInvalidArgumentError('bulkWrite: ops must be an array');
@@ -849,7 +849,7 @@ export class ShardedCollection<T extends Document = Document> {
     prepared: readonly Prepared[],
     places: readonly KeyPlace[],
   ): Promise<{
-    result: Omit<StoreBulkResult, 'errors'>;
+    result: Omit<StoreBulkResult, 'errors' | 'results'>;
     errors: Map<number, Error>;
     insertsDone: number[];
     again: Array<{ index: number; used: number }>;
@@ -870,10 +870,15 @@ export class ShardedCollection<T extends Document = Document> {
       const opIndex = indices[index];
       if (opIndex !== undefined) failedAt.set(opIndex, error instanceof ShardkitError ? error : shardError(shardId, error));
     }
-    const conditional = indices.filter((i) => (prepared[i] as Prepared).kind !== 'insert' && !failedAt.has(i));
-    const shortfall = result.matched + result.upserted + result.deleted < conditional.length;
+    // Conditional ops that did nothing here: a fence may have turned them away (or their filter missed).
+    const unapplied = indices.filter((i, k) => {
+      if ((prepared[i] as Prepared).kind === 'insert' || failedAt.has(i)) return false;
+      const r = result.results[k];
+      if (r === undefined) throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: bulkWrite returned no outcome for op ${String(k)}`, { shardId });
+      return r.matched + r.upserted + r.deleted === 0;
+    });
     const suspects = [...failedAt].filter(([, e]) => isDuplicate(e)).map(([i]) => i);
-    if (shortfall) suspects.push(...conditional);
+    suspects.push(...unapplied);
     let raw = new Map<string, StoredDocument>();
     if (suspects.length > 0) {
       const ids = suspects.map((i) => (prepared[i] as Prepared).key);
@@ -889,12 +894,10 @@ export class ShardedCollection<T extends Document = Document> {
       else if (isDuplicate(error) && ((current !== undefined && isTombstone(current)) || op.kind !== 'insert')) again.push({ index, used: 0 });
       else errors.set(index, error);
     }
-    if (shortfall) {
-      for (const index of conditional) {
-        const current = raw.get(idKey((prepared[index] as Prepared).key));
-        // A fenced key matched nothing here: the op was turned away, so it goes to the new owner.
-        if (current !== undefined && isFence(current)) again.push({ index, used: 1 });
-      }
+    for (const index of unapplied) {
+      const current = raw.get(idKey((prepared[index] as Prepared).key));
+      // A fenced key matched nothing here: the op was turned away, so it goes to the new owner.
+      if (current !== undefined && isFence(current)) again.push({ index, used: 1 });
     }
     const insertsDone = indices.filter((i) => (prepared[i] as Prepared).kind === 'insert' && !failedAt.has(i));
     return { result, errors, insertsDone, again };

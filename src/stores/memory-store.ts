@@ -17,6 +17,7 @@ import type {
   RangeCursor,
   ShardStore,
   StoreBulkResult,
+  StoreOpResult,
   StoredDocument,
   StoreFilter,
   StoreFindOptions,
@@ -34,6 +35,7 @@ import {
 } from './store-filters.js';
 
 const ROUTING_INDEX = '_h_1__id_1';
+const NOTHING_DONE: StoreOpResult = Object.freeze({ matched: 0, modified: 0, deleted: 0, upserted: 0, inserted: 0 });
 
 function clone<T extends Document>(doc: T): T {
   return BSON.deserialize(BSON.serialize(doc)) as T;
@@ -502,15 +504,19 @@ export class MemoryStore implements ShardStore {
     let deleted = 0;
     let upserted = 0;
     const errors: Array<{ index: number; error: Error }> = [];
+    const results: StoreOpResult[] = ops.map(() => NOTHING_DONE);
     ops.forEach((op, index) => {
       try {
         if ('insertOne' in op) {
           this.#insertNew(this.#in(op.insertOne.document));
           inserted++;
+          results[index] = { ...NOTHING_DONE, inserted: 1 };
           return;
         }
         if ('deleteOne' in op) {
-          deleted += this.#deleteOneSync(op.deleteOne.filter);
+          const n = this.#deleteOneSync(op.deleteOne.filter);
+          deleted += n;
+          results[index] = { ...NOTHING_DONE, deleted: n };
           return;
         }
         const outcome =
@@ -520,11 +526,12 @@ export class MemoryStore implements ShardStore {
         matched += outcome.matched;
         modified += outcome.modified;
         if (outcome.upsertedId !== undefined) upserted++;
+        results[index] = { ...NOTHING_DONE, matched: outcome.matched, modified: outcome.modified, upserted: outcome.upsertedId === undefined ? 0 : 1 };
       } catch (error) {
         errors.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
       }
     });
-    return { inserted, matched, modified, deleted, upserted, errors };
+    return { inserted, matched, modified, deleted, upserted, results, errors };
   }
 
   async fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {

@@ -18,6 +18,7 @@ import type {
   RangeCursor,
   ShardStore,
   StoreBulkResult,
+  StoreOpResult,
   StoredDocument,
   StoreFilter,
   StoreFindOptions,
@@ -41,6 +42,7 @@ const ROUTING_INDEX_NAME = '_h_1__id_1';
 const ORDER = { _h: 1, _id: 1 } as const;
 /** Attempts of a compare-and-set loop (replace, fence) before giving up under contention. */
 const CAS_ATTEMPTS = 8;
+const NOTHING_DONE: StoreOpResult = Object.freeze({ matched: 0, modified: 0, deleted: 0, upserted: 0, inserted: 0 });
 
 /** Options of `MongoStore`. */
 export interface MongoStoreOptions {
@@ -320,11 +322,17 @@ export class MongoStore implements ShardStore {
     let modified = 0;
     let deleted = 0;
     let upserted = 0;
+    const results: StoreOpResult[] = ops.map(() => NOTHING_DONE);
 
     const insertBatch = async (): Promise<void> => {
       if (inserts.length === 0) return;
+      const applied = (): void => {
+        const failed = new Set(errors.map((e) => e.index));
+        for (const { index } of inserts) if (!failed.has(index)) results[index] = { ...NOTHING_DONE, inserted: 1 };
+      };
       try {
         inserted += (await this.#col.insertMany(inserts.map((i) => i.doc), this.#opts({ ordered: false }))).insertedCount;
+        applied();
       } catch (error) {
         const writeErrors = bulkWriteErrors(error);
         if (writeErrors.length === 0) throw wrapDriverError(this.shardId, 'bulkWrite', error);
@@ -337,13 +345,17 @@ export class MongoStore implements ShardStore {
             error: new ShardkitStoreError(code, `shard ${this.shardId}: bulkWrite op ${index} failed: ${w.errmsg ?? `code ${w.code}`}`, { shardId: this.shardId, cause: w }),
           });
         }
+        // Unordered: every insert without a write error applied.
+        applied();
       }
     };
 
     const single = async (op: StoreWriteOp, index: number): Promise<void> => {
       try {
         if ('deleteOne' in op) {
-          deleted += await this.deleteOne(op.deleteOne.filter);
+          const n = await this.deleteOne(op.deleteOne.filter);
+          deleted += n;
+          results[index] = { ...NOTHING_DONE, deleted: n };
           return;
         }
         if ('insertOne' in op) return;
@@ -354,6 +366,7 @@ export class MongoStore implements ShardStore {
         matched += out.matched;
         modified += out.modified;
         if (out.upsertedId !== undefined) upserted++;
+        results[index] = { ...NOTHING_DONE, matched: out.matched, modified: out.modified, upserted: out.upsertedId === undefined ? 0 : 1 };
       } catch (error) {
         errors.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
       }
@@ -361,7 +374,7 @@ export class MongoStore implements ShardStore {
 
     await Promise.all([insertBatch(), ...ops.map((op, index) => single(op, index))]);
     errors.sort((a, b) => a.index - b.index);
-    return { inserted, matched, modified, deleted, upserted, errors };
+    return { inserted, matched, modified, deleted, upserted, results, errors };
   }
 
   /**

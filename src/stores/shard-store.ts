@@ -88,13 +88,32 @@ export type StoreWriteOp =
   | { readonly replaceOne: { readonly filter: StoreFilter; readonly replacement: StoredDocument; readonly upsert?: boolean } }
   | { readonly deleteOne: { readonly filter: StoreFilter } };
 
-/** Result of a bulk: counts plus, per op index, any error (ordered: false semantics). */
+/** What one op of a bulk did; all zero for an op that failed or matched nothing. */
+export interface StoreOpResult {
+  /** Live documents an update or replace matched (0 or 1). */
+  readonly matched: number;
+  /** Documents an update or replace changed. */
+  readonly modified: number;
+  /** Documents a delete removed (0 or 1). */
+  readonly deleted: number;
+  /** 1 when an upsert inserted. */
+  readonly upserted: number;
+  /** 1 when an insert applied. */
+  readonly inserted: number;
+}
+
+/** Result of a bulk: counts, per-op outcomes, and per op index any error (ordered: false semantics). */
 export interface StoreBulkResult {
   readonly inserted: number;
   readonly matched: number;
   readonly modified: number;
   readonly deleted: number;
   readonly upserted: number;
+  /**
+   * What each op did, by index in the submitted op array (same length): a caller can tell an op that
+   * applied from one a fence turned away even when both touched keys a migration fenced meanwhile.
+   */
+  readonly results: ReadonlyArray<StoreOpResult>;
   /** Errors by index in the submitted op array; the other ops were applied. */
   readonly errors: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
 }

@@ -295,6 +295,34 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
         expect(await store.get('b')).to.deep.equal(doc('b', 1, { _v: 2, y: 1 }));
         expect(await store.get('u')).to.deep.equal(doc('u', 3, { x: 1 }));
         expect(res.deleted + (await store.count({ _id: 'c' }))).to.equal(1);
+        const none = { matched: 0, modified: 0, deleted: 0, upserted: 0, inserted: 0 };
+        expect(res.results).to.have.length(7);
+        expect(res.results[0]).to.deep.equal(none);
+        expect(res.results[1]).to.deep.equal({ ...none, inserted: 1 });
+        expect(res.results[2]).to.deep.equal({ ...none, matched: 1, modified: 1 });
+        expect(res.results[3]).to.deep.equal({ ...none, matched: 1, modified: 1 });
+        // The delete of c races the insert of c inside one unordered bulk: either order is allowed.
+        expect(res.results[4]).to.deep.equal({ ...none, deleted: res.deleted });
+        expect(res.results[5]).to.deep.equal(none);
+        expect(res.results[6]).to.deep.equal({ ...none, upserted: 1 });
+      });
+
+      it('tells, per op, which conditional writes matched and which a fence or a miss turned away', async function () {
+        await store.insert(doc('a', 1, { n: 1 }));
+        await store.insert(doc('f', 1, { n: 1 }));
+        await store.fence([{ id: 'f', h: 1 }], 2);
+        const res = await store.bulkWrite([
+          { updateOne: { filter: { _id: 'f' }, update: { $inc: { n: 1 } } } },
+          { updateOne: { filter: { _id: 'a' }, update: { $inc: { n: 1 } } } },
+          { deleteOne: { filter: { _id: 'f' } } },
+          { updateOne: { filter: { _id: 'a', n: 99 }, update: { $inc: { n: 1 } } } },
+          { replaceOne: { filter: { _id: 'f' }, replacement: doc('f', 1, { n: 5 }) } },
+        ]);
+        const none = { matched: 0, modified: 0, deleted: 0, upserted: 0, inserted: 0 };
+        expect(res.errors).to.deep.equal([]);
+        expect(res.results).to.deep.equal([none, { ...none, matched: 1, modified: 1 }, none, none, none]);
+        expect(await store.get('a')).to.deep.equal(doc('a', 1, { _v: 2, n: 2 }));
+        expect(await store.get('f')).to.deep.equal(doc('f', 1, { n: 1, _moved: 2 }));
       });
 
       it('rejects a bulk with a misused op before applying anything', async function () {

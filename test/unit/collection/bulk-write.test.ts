@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { ShardedCollection, type ShardedWriteOp } from '../../../src/collection/sharded-collection.js';
+import { copyForTarget } from '../../../src/collection/documents.js';
 import { ErrorCode, ShardkitError } from '../../../src/errors.js';
+import type { ShardStore, StoredDocument, StoreWriteOp } from '../../../src/stores/shard-store.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { dump, LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
@@ -96,6 +98,40 @@ describe('ShardedCollection', () => {
           expect(await pool.raw(r1.route(k)).get(k)).to.include({ _moved: 2, n: k });
         }
         expect((await during.find({}, { sort: { _id: 1 } })).map((d) => d['n'])).to.deep.equal(keys.map((k) => k + 1));
+      });
+
+      it('never re-applies an op that applied just before a migration fenced its key in the same round trip', async () => {
+        const k = Array.from({ length: 200 }, (_, i) => i).find((i) => r1.route(i) !== r2.route(i)) as number;
+        const source = r1.route(k);
+        // A key on the same shard that does not exist: its update matches nothing, as a turned-away op would.
+        const absent = Array.from({ length: 200 }, (_, i) => `absent${i}`).find((id) => r1.route(id) === source) as string;
+        await coll.insertOne({ _id: k, n: 0 });
+        // The copier fences and copies k while the shard's reply to the bulk is on its way back.
+        const racing = {
+          store(id: string) {
+            const store = pool.store(id);
+            if (id !== source) return store;
+            return Object.assign(Object.create(store) as ShardStore, {
+              bulkWrite: async (ops: readonly StoreWriteOp[]) => {
+                const result = await store.bulkWrite(ops);
+                const [fenced] = await pool.raw(source).fence([{ id: k, h: r2.point(k) }], 2);
+                await pool.raw('d').insertIfAbsent([copyForTarget(fenced as StoredDocument)]);
+                return result;
+              },
+            });
+          },
+        };
+        const routing = new LaggingSource(stable(R1), migrating(R1, R2, 2));
+        const stale = new ShardedCollection({ name: 'bulk', routing, pool: racing });
+        const r = await stale.bulkWrite([
+          { updateOne: { filter: { _id: k }, update: { $inc: { n: 1 } } } },
+          { updateOne: { filter: { _id: absent }, update: { $set: { x: 1 } } } },
+        ]);
+        expect(r).to.include({ matchedCount: 1, modifiedCount: 1 });
+        expect(r.errors).to.deep.equal([]);
+        expect(await pool.raw('d').get(k)).to.include({ n: 1 });
+        const fresh = new ShardedCollection({ name: 'bulk', routing: new StaticRoutingSource(migrating(R1, R2, 2)), pool });
+        expect(await fresh.findOne({ _id: k })).to.deep.equal({ _id: k, n: 1 });
       });
 
       it('redirects ops a stale router sent to a fenced key, and applies them once', async () => {
