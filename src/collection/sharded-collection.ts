@@ -381,7 +381,7 @@ export class ShardedCollection<T extends Document = Document> {
    * there insert-if-absent. Returns what the new owner held before (live or tombstone), or null.
    */
   async #prepareNew(view: RoutingView, place: KeyPlace & { old: string }): Promise<StoredDocument | null> {
-    const atNew = await this.#get(place.owner, place.id);
+    const atNew = await this.#reclaimed(view, place, await this.#get(place.owner, place.id));
     if (atNew !== null) {
       if (isLive(atNew) || isTombstone(atNew)) return atNew;
       // Either a newer migration fenced it here, or an older one left a fence we cannot write over.
@@ -392,6 +392,35 @@ export class ShardedCollection<T extends Document = Document> {
       await this.#on(place.owner, (s) => s.insertIfAbsent([copyForTarget(fenced)]));
     }
     return null;
+  }
+
+  /**
+   * What the new owner holds for a write, once a relic there is dealt with. A relic is a fence older than
+   * our epoch at the key's new owner: the new owner gave the key away in an earlier (aborted) leg and
+   * takes it back now, before the reverse copier reached it (ADR 0003). Without this step such writes
+   * would be answered "moved" until the copier came by. The steps are the copier's for one key:
+   * 1. a relic with data that the old owner lacks is copied there first (rule 1), so the old owner holds
+   *    the latest data and a reader that finds nothing at the new owner falls back to the right copy;
+   * 2. the key is fenced at the old owner with our epoch: what it holds is final from now on;
+   * 3. the relic (only a fence older than our epoch: never a write made on this epoch) is deleted and the
+   *    old owner's entry installed insert-if-absent: its data, or its tombstone (a delete made while the
+   *    key was away must stay a delete); a placeholder there means the key exists nowhere.
+   * Between 3's delete and insert a reader finds nothing at the new owner and reads the old owner's
+   * fenced, final copy. Anything else returns `atNew` unchanged.
+   */
+  async #reclaimed(view: RoutingView, place: KeyPlace & { old: string }, atNew: StoredDocument | null): Promise<StoredDocument | null> {
+    if (atNew === null || isLive(atNew) || !isFence(atNew) || fenceEpoch(atNew) >= view.epoch) return atNew;
+    // Insert-if-absent: whatever the old owner holds (newer data, a tombstone) wins.
+    if (hasData(atNew)) await this.#on(place.old, (s) => s.insertIfAbsent([copyForTarget(atNew)]));
+    const final = await this.#fence(view, place);
+    const h = typeof atNew._h === 'number' ? atNew._h : place.h;
+    await this.#on(place.owner, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: place.id, _moved: { $lt: view.epoch } }, 1));
+    if (final !== null && hasData(final)) {
+      await this.#on(place.owner, (s) => s.insertIfAbsent([copyForTarget(final)]));
+    } else if (final !== null && isTombstone(final)) {
+      await this.#on(place.owner, (s) => s.insertIfAbsent([{ _id: final._id, _h: final._h, _v: final._v, _ts: true }]));
+    }
+    return this.#get(place.owner, place.id);
   }
 
   async #fence(view: RoutingView, place: KeyPlace & { old: string }): Promise<StoredDocument | null> {
@@ -462,7 +491,7 @@ export class ShardedCollection<T extends Document = Document> {
    * Returns a tombstone at the new owner to replace, or null when the key is free there.
    */
   async #prepareNewForInsert(view: RoutingView, place: KeyPlace & { old: string }): Promise<StoredDocument | null> {
-    const atNew = await this.#get(place.owner, place.id);
+    const atNew = await this.#reclaimed(view, place, await this.#get(place.owner, place.id));
     if (atNew !== null) {
       if (isLive(atNew)) throw duplicate(place.owner, place.id);
       if (isTombstone(atNew)) return atNew;

@@ -361,6 +361,55 @@ describe('ShardedCollection while migrating', () => {
       expect(await back.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: -2 });
       expect(await back.findOne({ _id: k3 })).to.equal(null);
     });
+
+    it('writes keys the reverse copier has not reached yet, taking over what the old owner holds', async () => {
+      const [k1, k2, k3, k4, k5] = moving as [number, number, number, number, number];
+      const { pool, copy, oldOf, newOf } = await seeded([k1, k2, k3, k4]);
+      // Forward leg: k1 copied and updated at d; k2 copied and deleted at d; k3 fenced by a router that
+      // died before copying; k4 copied untouched; k5 never existed (a placeholder relic).
+      await copy(k1);
+      await newOf(k1).updateOne({ _id: k1 }, { $set: { n: -1 } });
+      await copy(k2);
+      await newOf(k2).tombstone(k2, r2.point(k2), 2);
+      await oldOf(k3).fence([{ id: k3, h: r2.point(k3) }], EPOCH);
+      await copy(k4);
+      await oldOf(k5).fence([{ id: k5, h: r2.point(k5) }], EPOCH);
+      const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool, maxRedirects: 0 });
+
+      expect((await back.updateOne({ _id: k1 }, { $inc: { n: 10 } })).modifiedCount).to.equal(1);
+      expect(await back.findOne({ _id: k1 })).to.deep.equal({ _id: k1, b: k1 % 3, n: 9 });
+      expect(await oldOf(k1).get(k1)).to.include({ n: 9 }).and.not.have.property('_moved');
+      expect(await newOf(k1).get(k1)).to.include({ n: -1, _moved: EPOCH + 1 });
+
+      expect((await back.updateOne({ _id: k2 }, { $inc: { n: 10 } })).matchedCount).to.equal(0);
+      expect(await back.findOne({ _id: k2 })).to.equal(null);
+      await back.insertOne({ _id: k2, n: 2 });
+      expect(await back.findOne({ _id: k2 })).to.deep.equal({ _id: k2, n: 2 });
+
+      expect((await back.replaceOne({ _id: k3 }, { n: 33 })).modifiedCount).to.equal(1);
+      expect(await back.findOne({ _id: k3 })).to.deep.equal({ _id: k3, n: 33 });
+      expect(await newOf(k3).get(k3)).to.include({ n: k3, _moved: EPOCH + 1 });
+
+      expect(await back.deleteOne({ _id: k4 })).to.deep.equal({ deletedCount: 1 });
+      expect(await back.findOne({ _id: k4 })).to.equal(null);
+
+      await back.insertOne({ _id: k5, n: 5 });
+      expect(await back.findOne({ _id: k5 })).to.deep.equal({ _id: k5, n: 5 });
+      expect(back.redirects).to.equal(0);
+      // Nothing is left for the reverse copier to carry: every key is fenced at d with the reverse epoch.
+      for (const k of [k1, k2, k3, k4, k5]) expect((await newOf(k).get(k))?._moved, String(k)).to.equal(EPOCH + 1);
+    });
+
+    it('leaves a relic alone for reads and for a fence newer than the router', async () => {
+      const [k1] = moving as [number];
+      const { pool, copy, oldOf } = await seeded([k1]);
+      await copy(k1);
+      const lagging = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH)), pool, maxRedirects: 0 });
+      // A fence at the new owner with the router's own epoch is not a relic: it means the router is behind.
+      const error = await rejection(lagging.updateOne({ _id: k1 }, { $set: { n: 1 } }));
+      expect(error.code).to.equal(ErrorCode.redirectLimit);
+      expect(await oldOf(k1).get(k1)).to.include({ _moved: EPOCH });
+    });
   });
 
   context('when stable again after the migration, before cleanup', () => {
