@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { ErrorCode, ShardkitError, hasErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { baseTopology, World, type Doc } from './migrate-harness.js';
 
 async function rejection(p: Promise<unknown>): Promise<ShardkitError> {
@@ -87,7 +90,6 @@ describe('Migrator', () => {
         const w = new World();
         const from = baseTopology();
         await w.init(from);
-        const { MemoryStore } = await import('../../../src/stores/memory-store.js');
         w.stores.set('s4', new MemoryStore('s4'));
         const error = await rejection(w.migrator().start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } })));
         expect(error.code).to.equal(ErrorCode.preflightFailed);
@@ -158,10 +160,10 @@ describe('Migrator', () => {
         await w.init(from, ['s4']);
         const expected = await w.seed(100);
         const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
-        const stale = new (await import('../../../src/collection/sharded-collection.js')).ShardedCollection<Doc>({
+        const stale = new ShardedCollection<Doc>({
           name: 't',
           pool: w.pool,
-          routing: new (await import('../../../src/router/routing-source.js')).StaticRoutingSource(await w.state()),
+          routing: new StaticRoutingSource(await w.state()),
         });
         let injected = false;
         w.hooks = {
