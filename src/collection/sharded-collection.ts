@@ -251,6 +251,8 @@ export class ShardedCollection<T extends Document = Document> {
   readonly #maxRedirects: number;
   readonly #views = new RoutingViews();
   #redirects = 0;
+  /** The view a "moved" error was raised under a state just fetched for it: #run retries there without fetching again. */
+  readonly #freshViews = new WeakMap<Error, RoutingView>();
   /** The last routing state whose topologies were handed to the pool (states are immutable). */
   #learned: RoutingState | undefined;
 
@@ -327,9 +329,40 @@ export class ShardedCollection<T extends Document = Document> {
           );
         }
         this.#redirects++;
-        view = await this.#refreshed();
+        view = this.#freshViews.get(error) ?? (await this.#refreshed());
       }
     }
+  }
+
+  /**
+   * Called when an operation under a migrating view is about to use, or copy to the new owner, a fenced
+   * copy at a key's old owner because the new owner had nothing for the key (no document, no tombstone).
+   * While the migration runs that layout is the window between a fence and its copy (a copier or a
+   * router in flight or dead between the two), and the fenced copy is the latest value. Once
+   * `stable(e+2)` is published it never is: verify saw a document or tombstone at the new owner for every
+   * fenced `_id`, so "nothing there" means a router on the stable state deleted it (stable-phase deletes
+   * leave no tombstone) and the fenced copy is stale until cleanup removes it. So: refresh, and unless
+   * the published state is still this view's, answer "moved" so the whole operation runs again under
+   * the new state (within the redirect budget), as for any other fence (DESIGN.md).
+   *
+   * Why this is enough for a read: the read of the new owner that found nothing completed before this
+   * refresh was sent, and the refresh still saw `migrating(e+1)`, so `stable(e+2)` was published after
+   * that read and no stable-phase delete (which needs a router on `e+2`) can precede it. The read is
+   * then linearized where the migrating-phase argument puts it: at that read, or at the fence if the
+   * fence came later, when the fenced copy was the key's latest value. This needs `refresh()` to read
+   * the config store (a cached answer would break it).
+   *
+   * A write copies after the refresh, and `stable(e+2)` plus a stable-phase delete can still land
+   * between the two: a window of one store call (the copy), where without this check it was the rest of
+   * the router's lease. Closing it needs the migrator or the stable state's help (ADR 0003).
+   */
+  async #confirmMigrating(view: RoutingView, shardId: string, id: ShardKey): Promise<void> {
+    const state = await this.#routing.refresh();
+    this.#learn(state);
+    if (state.phase === 'migrating' && state.epoch === view.epoch) return;
+    const error = moved(shardId, `_id ${keyToString(id)}: fenced here, nothing at the new owner, and epoch ${String(view.epoch)} is over (now ${String(state.epoch)})`);
+    this.#freshViews.set(error, this.#views.view(state));
+    throw error;
   }
 
   async #on<R>(shardId: string, fn: (store: ShardStore) => Promise<R>): Promise<R> {
@@ -359,7 +392,10 @@ export class ShardedCollection<T extends Document = Document> {
     }
     const atOld = await this.#get(place.old, id);
     if (atOld !== null && fenceEpoch(atOld) > view.epoch) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(fenceEpoch(atOld))}`);
-    if (atOld !== null && hasData(atOld)) return atOld;
+    if (atOld !== null && hasData(atOld)) {
+      if (isFence(atOld)) await this.#confirmMigrating(view, place.old, id);
+      return atOld;
+    }
     // A tombstone at the old owner is a delete, whatever a relic elsewhere still holds.
     if (atOld !== null && isTombstone(atOld)) return null;
     // Nothing (or a placeholder) at the old owner: a relic at the new one (an aborted migration's fence on
@@ -389,6 +425,7 @@ export class ShardedCollection<T extends Document = Document> {
     }
     const fenced = await this.#fence(view, place);
     if (fenced !== null && hasData(fenced)) {
+      await this.#confirmMigrating(view, place.old, place.id);
       await this.#on(place.owner, (s) => s.insertIfAbsent([copyForTarget(fenced)]));
     }
     return null;
@@ -499,6 +536,7 @@ export class ShardedCollection<T extends Document = Document> {
     }
     const fenced = await this.#fence(view, place);
     if (fenced !== null && hasData(fenced)) {
+      await this.#confirmMigrating(view, place.old, place.id);
       await this.#on(place.owner, (s) => s.insertIfAbsent([copyForTarget(fenced)]));
       throw duplicate(place.old, place.id);
     }
@@ -936,7 +974,8 @@ export class ShardedCollection<T extends Document = Document> {
 
   /**
    * Which fenced documents found at `shardId` count. While migrating, a document fenced at its old owner
-   * counts unless the new owner holds the key (a document or a tombstone); fenced anywhere else it is a
+   * counts unless the new owner holds the key (a document or a tombstone), and only once a refresh confirms
+   * the migration still runs (`#confirmMigrating`); fenced anywhere else it is a
    * leftover of a finished migration. A fence at a key's current owner, or a fence newer than our epoch,
    * means we are behind: "moved". Returns the kept fenced documents, plus the new owner's copies of
    * dropped ones (fetched by `_id`) so a copy made between our queries is not lost.
@@ -978,6 +1017,9 @@ export class ShardedCollection<T extends Document = Document> {
         }
       }),
     );
+    // Fenced copies the new owners had nothing for count only while the migration still runs.
+    const [first] = kept;
+    if (first !== undefined) await this.#confirmMigrating(view, shardId, first._id as ShardKey);
     return { kept, replacements };
   }
 
