@@ -358,10 +358,9 @@ ${Object.entries(report.clientCostUs)
   .map(([op, c]) => `| ${op} | ${c.store} µs | ${c.sharded} µs | ${c.added} µs | ${pct(c.added / 1000 / (report.latencyMs[op]?.['direct']?.p50 ?? Number.NaN))} |`)
   .join('\n')}
 
-Reading the numbers: shardkit's own code adds about 2 µs to a read (and nothing measurable to a
-write, whose in-memory cost is dominated by applying the update), a fraction of a percent of a round
-trip. The read gap against the server (+12% to +14% at p50 in two full runs, p99 noisier still on a
-shared 2-CPU host running other suites) is therefore not routing: it lies between the two server-side
+Reading the numbers: shardkit's own code adds a few µs to a read or a write (table above), a
+fraction of a percent of a round trip. The read gap against the server (+12% to +16% at p50 over
+three full runs, one of them on an otherwise idle machine; about 0.4 ms) is therefore not routing: it lies between the two server-side
 setups (shardkit's documents carry \`_h\` and \`_v\` and a second index, and the store has its own
 connection pool and sends \`maxTimeMS\`); it was not pinned down further. Writes are another matter:
 FerretDB 1.24 pushes a filter down to SQLite only when it is exactly \`{_id}\`, so the live-only
