@@ -105,7 +105,23 @@ export type {
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 export { StoreMetrics } from './metrics/store-metrics.js';
+export type { StoreOpSignals } from './metrics/store-metrics.js';
+export { MetricsRegistry } from './metrics/registry.js';
+export type { Labels, MetricsSnapshot } from './metrics/registry.js';
+export { RETRIED_OPS, ResilientStore } from './stores/resilience.js';
 export type { ResilienceOptions } from './stores/resilience.js';
+export { BreakerState, CircuitBreaker } from './stores/circuit-breaker.js';
+export type { CircuitBreakerOptions } from './stores/circuit-breaker.js';
+export { InstrumentedStore, wrapStore } from './stores/instrumented-store.js';
+export type { WrapStoreOptions } from './stores/instrumented-store.js';
+export { MemoryShardPool, MongoShardPool } from './stores/shard-pool.js';
+export type { MemoryShardPoolOptions, MongoShardPoolOptions, ShardPool, StoreWrapper } from './stores/shard-pool.js';
+
+// operators' checks
+export { auditPlacement } from './audit/placement-audit.js';
+export type { PlacementAuditOptions, PlacementAuditReport } from './audit/placement-audit.js';
+export { runDemo } from './demo/demo.js';
+export type { DemoOptions, DemoReport, InvariantResult } from './demo/demo.js';
 
 // migration
 export { Migrator } from './rebalance/migrate.js';
