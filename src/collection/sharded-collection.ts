@@ -382,7 +382,7 @@ export class ShardedCollection<T extends Document = Document> {
   /** The stored document (markers included) an application read of `id` sees, or null. */
   async #readKey(view: RoutingView, id: ShardKey): Promise<StoredDocument | null> {
     const place = placeKey(view, id);
-    if (place.old === undefined) return this.#atOwner(place.owner, await this.#get(place.owner, id));
+    if (place.old === undefined) return this.#atOwner(view, place.owner, await this.#get(place.owner, id));
     const atNew = await this.#get(place.owner, id);
     if (atNew !== null) {
       if (isLive(atNew)) return atNew;
@@ -403,9 +403,12 @@ export class ShardedCollection<T extends Document = Document> {
     return atNew !== null && hasData(atNew) ? atNew : null;
   }
 
-  /** Stable-phase meaning of a raw read at the owner: a fence or placeholder there means we are behind. */
-  #atOwner(shardId: string, doc: StoredDocument | null): StoredDocument | null {
-    if (doc === null || isTombstone(doc)) return null;
+  /**
+   * Stable-phase meaning of a raw read at the owner: a fence or placeholder there means we are behind,
+   * except a leftover placeholder (`#isLeftover`), which stands for no document.
+   */
+  #atOwner(view: RoutingView, shardId: string, doc: StoredDocument | null): StoredDocument | null {
+    if (doc === null || isTombstone(doc) || this.#isLeftover(view, doc)) return null;
     if (isFence(doc)) throw moved(shardId, `_id is fenced for migration epoch ${String(fenceEpoch(doc))}`);
     return doc;
   }
@@ -469,10 +472,10 @@ export class ShardedCollection<T extends Document = Document> {
     return fenced;
   }
 
-  /** After a conditional write at `shardId` matched nothing: a fence there means "moved". */
-  async #checkNoMatch(shardId: string, id: ShardKey): Promise<void> {
+  /** After a conditional write at `shardId` matched nothing: a fence there means "moved" (a leftover does not). */
+  async #checkNoMatch(view: RoutingView, shardId: string, id: ShardKey): Promise<void> {
     const doc = await this.#get(shardId, id);
-    if (doc !== null && isFence(doc)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(doc))})`);
+    if (doc !== null && isFence(doc) && !this.#isLeftover(view, doc)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(doc))})`);
   }
 
   /**
@@ -484,8 +487,46 @@ export class ShardedCollection<T extends Document = Document> {
     return this.#on(shardId, (s) => s.replaceTombstone(next));
   }
 
+  /**
+   * A placeholder at a key's owner under a stable view, fenced by an epoch older than the view's: a
+   * leftover of a finished migration awaiting cleanup, typically a placeholder the forward leg of an
+   * aborted migration left at the original owner, which `stable(e+3)` names owner again (ADR 0003).
+   * It is no "moved" signal: a migration this router has not seen fences with an epoch above the view's,
+   * and a refresh cannot change anything (before this rule, every write on such a key ended in
+   * `redirectLimit`). It stands for no document: under a stable state the owner is the only shard whose
+   * entry counts (verify saw every moved key's entry there), and a placeholder holds no data. Only
+   * placeholders: a fence with data at the owner is left alone (verify allows none, and if one were
+   * there its data might be the latest, ADR 0003's relic case), so it still answers "moved".
+   * Callers pass only entries read at the key's owner.
+   */
+  #isLeftover(view: RoutingView, doc: StoredDocument): boolean {
+    return view.state.phase === 'stable' && doc._ph === true && !isTombstone(doc) && fenceEpoch(doc) < view.epoch;
+  }
+
+  /**
+   * Remove the leftover placeholder `marker` (`#isLeftover`) so a write can take the key, conditionally:
+   * only an entry with this `_id` that is still a placeholder with this exact fence epoch is deleted.
+   * The caller then retries its own write, which the store still checks (insert fails on any `_id`).
+   * Why no acknowledged write or delete is lost:
+   * - the placeholder holds no data and no delete (a delete at the owner leaves nothing or a tombstone),
+   *   so removing it removes nothing a reader could have seen: before and after, the key is absent;
+   * - cleanup may delete the same placeholder at the same time: our delete then matches nothing and the
+   *   retried write proceeds as it would after cleanup;
+   * - another writer may take the key between our delete and our write: the write meets its live
+   *   document (a duplicate, or a conditional update that matches it), as on one server;
+   * - the entry may have changed since we read it (a newer placeholder, a document): the filter no longer
+   *   matches, nothing is deleted, and the retried write meets the new entry and answers for it;
+   * - a newer migration cannot rely on this placeholder as its fence (`fence` keeps an existing fence's
+   *   epoch): a migration starts only once the previous one's journal is done, and its cleanup deletes
+   *   every placeholder of its ranges at the targets first. While it runs, our view is not stable.
+   */
+  async #clearLeftover(shardId: string, marker: StoredDocument): Promise<void> {
+    const h = marker._h;
+    await this.#on(shardId, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: marker._id, _ph: true, _moved: marker._moved }, 1));
+  }
+
   /** Insert at the shard that must hold the key; a duplicate there is resolved by what holds the `_id`. */
-  async #insertAt(shardId: string, id: ShardKey, doc: StoredDocument): Promise<void> {
+  async #insertAt(view: RoutingView, shardId: string, id: ShardKey, doc: StoredDocument): Promise<void> {
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
       try {
         await this.#on(shardId, (s) => s.insert(doc));
@@ -498,6 +539,10 @@ export class ShardedCollection<T extends Document = Document> {
       if (isLive(current)) throw duplicate(shardId, id);
       if (isTombstone(current)) {
         if (await this.#replaceTombstone(shardId, current, doc)) return;
+        continue;
+      }
+      if (this.#isLeftover(view, current)) {
+        await this.#clearLeftover(shardId, current);
         continue;
       }
       throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
@@ -519,7 +564,7 @@ export class ShardedCollection<T extends Document = Document> {
         return { ...ZERO, inserted: 1 };
       }
     }
-    await this.#insertAt(place.owner, id, doc);
+    await this.#insertAt(view, place.owner, id, doc);
     return { ...ZERO, inserted: 1 };
   }
 
@@ -562,6 +607,10 @@ export class ShardedCollection<T extends Document = Document> {
         if (!(upsert && isDuplicate(error))) throw error;
         const current = await this.#get(shardId, id);
         if (current === null || isLive(current)) continue;
+        if (this.#isLeftover(view, current)) {
+          await this.#clearLeftover(shardId, current);
+          continue;
+        }
         if (isFence(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
         const data = upsertDocument(filter, update, id);
         if (await this.#replaceTombstone(shardId, current, { ...data, _id: id, _h: place.h, _v: 1 })) {
@@ -569,7 +618,7 @@ export class ShardedCollection<T extends Document = Document> {
         }
         continue;
       }
-      if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkNoMatch(shardId, id);
+      if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkNoMatch(view, shardId, id);
       return {
         ...ZERO,
         matched: outcome.matched,
@@ -602,11 +651,15 @@ export class ShardedCollection<T extends Document = Document> {
         if (!(upsert && isDuplicate(error))) throw error;
         const current = await this.#get(shardId, id);
         if (current === null || isLive(current)) continue;
+        if (this.#isLeftover(view, current)) {
+          await this.#clearLeftover(shardId, current);
+          continue;
+        }
         if (isFence(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
         if (await this.#replaceTombstone(shardId, current, doc)) return { ...ZERO, upserted: 1, upsertedId: id };
         continue;
       }
-      if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkNoMatch(shardId, id);
+      if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkNoMatch(view, shardId, id);
       return {
         ...ZERO,
         matched: outcome.matched,
@@ -625,7 +678,7 @@ export class ShardedCollection<T extends Document = Document> {
     const shardId = place.owner;
     if (place.old === undefined) {
       const deleted = await this.#on(shardId, (s) => s.deleteOne(filter));
-      if (deleted === 0) await this.#checkNoMatch(shardId, id);
+      if (deleted === 0) await this.#checkNoMatch(view, shardId, id);
       return { ...ZERO, deleted };
     }
     await this.#prepareNew(view, { ...place, old: place.old });
@@ -957,14 +1010,17 @@ export class ShardedCollection<T extends Document = Document> {
       const current = raw.get(idKey(op.key));
       // A duplicate on a fence was a turn-away; on a tombstone it is a re-insert after a delete; an upsert
       // that raced an insert is retried (as the server retries it). Anything else stays a duplicate.
-      if (isDuplicate(error) && current !== undefined && isFence(current)) again.push({ index, used: 1 });
+      // A leftover placeholder (`#isLeftover`) is no turn-away: the single-key path replaces it, no refresh needed.
+      if (isDuplicate(error) && current !== undefined && this.#isLeftover(view, current)) again.push({ index, used: 0 });
+      else if (isDuplicate(error) && current !== undefined && isFence(current)) again.push({ index, used: 1 });
       else if (isDuplicate(error) && ((current !== undefined && isTombstone(current)) || op.kind !== 'insert')) again.push({ index, used: 0 });
       else errors.set(index, error);
     }
     for (const index of unapplied) {
       const current = raw.get(idKey((prepared[index] as Prepared).key));
       // A fenced key matched nothing here: the op was turned away, so it goes to the new owner.
-      if (current !== undefined && isFence(current)) again.push({ index, used: 1 });
+      // A leftover placeholder is no fence: the op matched nothing because the key does not exist.
+      if (current !== undefined && isFence(current) && !this.#isLeftover(view, current)) again.push({ index, used: 1 });
     }
     const insertsDone = indices.filter((i) => (prepared[i] as Prepared).kind === 'insert' && !failedAt.has(i));
     return { result, errors, insertsDone, again };
