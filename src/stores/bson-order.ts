@@ -1,13 +1,26 @@
 /**
- * MongoDB's comparison order for the values shardkit keeps in `_id` and sorts by, so the in-memory
- * store scans `(_h, _id)` in exactly the order a MongoDB index does, and both stores agree on
- * identity (`1`, `1.0` and `Long(1)` are the same `_id` on a server).
+ * MongoDB's comparison order of BSON values: the ONE comparator shardkit uses wherever values are
+ * ordered, so the in-memory store scans `(_h, _id)` in exactly the order a MongoDB index does, a
+ * shard's sorted `find` and the collection's merge of several shards' results agree, and both stores
+ * agree on identity (`1`, `1.0` and `Long(1)` are the same `_id` on a server).
  *
- * BSON sort order by type: MinKey < null/missing < numbers < strings < objects < arrays < binary
- * < ObjectId < booleans < dates < timestamps < regular expressions < MaxKey.
+ * BSON sort order by type: MinKey < null/missing < numbers < strings/symbols < objects < arrays <
+ * binary < ObjectId < booleans < dates < timestamps < regular expressions < JavaScript code <
+ * code with scope < MaxKey. Within a type:
+ * - numbers (JS number, bigint, Int32, Double, Long) compare by value, exactly across number and
+ *   bigint, NaN below every other number; Decimal128 is compared as a JS number (may lose precision
+ *   beyond 2^53 or 17 digits);
+ * - strings compare by Unicode code point, the byte order of their UTF-8 form (the server's "simple"
+ *   collation); other collations are not supported;
+ * - objects compare field by field (value type, then field name, then value), arrays element by element;
+ * - binary compares by length, then subtype, then bytes; ObjectIds by their 12 bytes; timestamps as
+ *   unsigned 64-bit numbers; regular expressions by pattern, then flags.
+ *
+ * Sorting a document by a field adds rules of its own (see {@link sortKey}): an array field sorts by
+ * its smallest element ascending and its largest descending, and an empty array sorts below null.
  */
 
-/** Rank of a value's BSON type in MongoDB's sort order. */
+/** Rank of a value's BSON type in MongoDB's sort order (MinKey is 0, MaxKey the highest). */
 export function bsonTypeRank(value: unknown): number {
   if (value === undefined || value === null) return 1;
   switch (typeof value) {
@@ -40,14 +53,18 @@ export function bsonTypeRank(value: unknown): number {
     case 'Binary':
       return 6;
     case 'ObjectId':
+    case 'ObjectID':
       return 7;
     case 'Timestamp':
       return 10;
     case 'BSONRegExp':
       return 11;
+    case 'Code':
+      return (value as { scope?: unknown }).scope == null ? 12 : 13;
     case 'MaxKey':
-      return 12;
+      return 14;
     default:
+      // Plain objects, and DBRefs, which the server stores as `{$ref, $id, $db}` objects.
       return 4;
   }
 }
@@ -132,21 +149,54 @@ function compareBytes(a: Uint8Array, b: Uint8Array): number {
   return a.length === b.length ? 0 : a.length < b.length ? -1 : 1;
 }
 
+function objectIdBytes(value: unknown): Uint8Array {
+  const id = (value as { id?: unknown }).id;
+  if (id instanceof Uint8Array) return id;
+  // Legacy or foreign ObjectId shapes: their hex form has the same order as their bytes.
+  const hexString = String((value as { toHexString(): unknown }).toHexString()).toLowerCase();
+  return Uint8Array.from(hexString.match(/../g) ?? [], (pair) => parseInt(pair, 16));
+}
+
+function timestampOf(value: unknown): bigint {
+  const v = value as { toBigInt?: () => bigint; t?: number; i?: number };
+  if (typeof v.toBigInt === 'function') return BigInt.asUintN(64, v.toBigInt());
+  return (BigInt(v.t ?? 0) << 32n) | BigInt(v.i ?? 0);
+}
+
+function regexParts(value: unknown): [string, string] {
+  if (value instanceof RegExp) return [value.source, value.flags];
+  const v = value as { pattern?: string; options?: string };
+  return [v.pattern ?? '', v.options ?? ''];
+}
+
+function codeParts(value: unknown): { code: string; scope: unknown } {
+  const v = value as { code?: unknown; scope?: unknown };
+  return { code: String(v.code ?? ''), scope: v.scope ?? null };
+}
+
+function objectFields(value: unknown): Record<string, unknown> {
+  // A DBRef is stored as `{$ref, $id, $db, ...}`, which its toJSON spells out.
+  if (bsonTypeTag(value as object) === 'DBRef') return (value as { toJSON(): Record<string, unknown> }).toJSON();
+  return value as Record<string, unknown>;
+}
+
 /** Total order of two BSON values, as MongoDB sorts them (simple collation). */
 export function compareBson(a: unknown, b: unknown): number {
   const ra = bsonTypeRank(a);
   const rb = bsonTypeRank(b);
   if (ra !== rb) return ra < rb ? -1 : 1;
   switch (ra) {
+    case 0:
     case 1:
-      // null and a missing field are one value to sorts and comparisons.
+    case 14:
+      // MinKey, MaxKey and null (a missing field is null to sorts and comparisons) are single values.
       return 0;
     case 2:
       return compareNumbers(numeric(a), numeric(b));
     case 3:
       return compareStrings(String(a), String(b));
     case 4:
-      return compareObjects(a as Record<string, unknown>, b as Record<string, unknown>);
+      return compareObjects(objectFields(a), objectFields(b));
     case 5: {
       const x = a as unknown[];
       const y = b as unknown[];
@@ -165,13 +215,23 @@ export function compareBson(a: unknown, b: unknown): number {
       return compareBytes(x.bytes, y.bytes);
     }
     case 7:
-      return compareBytes((a as { id: Uint8Array }).id, (b as { id: Uint8Array }).id);
+      return compareBytes(objectIdBytes(a), objectIdBytes(b));
     case 8:
       return a === b ? 0 : a ? 1 : -1;
     case 9:
       return compareNumbers((a as Date).getTime(), (b as Date).getTime());
-    default:
-      return compareStrings(String(a), String(b));
+    case 10:
+      return compareNumbers(timestampOf(a), timestampOf(b));
+    case 11: {
+      const [pa, fa] = regexParts(a);
+      const [pb, fb] = regexParts(b);
+      return compareStrings(pa, pb) || compareStrings(fa, fb);
+    }
+    default: {
+      const x = codeParts(a);
+      const y = codeParts(b);
+      return compareStrings(x.code, y.code) || compareBson(x.scope, y.scope);
+    }
   }
 }
 
@@ -181,14 +241,99 @@ function compareObjects(a: Record<string, unknown>, b: Record<string, unknown>):
   for (let i = 0; i < Math.min(ka.length, kb.length); i++) {
     const fa = ka[i] as string;
     const fb = kb[i] as string;
-    const byType = compareBson(bsonTypeRank(a[fa]), bsonTypeRank(b[fb]));
-    if (byType !== 0) return byType;
+    const ta = bsonTypeRank(a[fa]);
+    const tb = bsonTypeRank(b[fb]);
+    if (ta !== tb) return ta < tb ? -1 : 1;
     const byName = compareStrings(fa, fb);
     if (byName !== 0) return byName;
     const byValue = compareBson(a[fa], b[fb]);
     if (byValue !== 0) return byValue;
   }
   return ka.length === kb.length ? 0 : ka.length < kb.length ? -1 : 1;
+}
+
+/** One key of a document sort: a dotted path and a direction. */
+export interface SortSpec {
+  readonly path: string;
+  readonly dir: 1 | -1;
+}
+
+/**
+ * The sort key of an empty array: it sorts below null (above MinKey), a place no BSON value has, so
+ * {@link compareSortKeys} handles it before {@link compareBson}.
+ */
+export const EMPTY_ARRAY_KEY: unique symbol = Symbol('emptyArray');
+
+/** Every value a dotted path reaches, descending into arrays of subdocuments as the server does. */
+function collect(value: unknown, segments: readonly string[], i: number, out: unknown[]): void {
+  if (i === segments.length) {
+    if (Array.isArray(value)) {
+      if (value.length === 0) out.push(EMPTY_ARRAY_KEY);
+      else for (const v of value) out.push(v);
+    } else {
+      out.push(value);
+    }
+    return;
+  }
+  if (value === null || typeof value !== 'object') {
+    out.push(undefined);
+    return;
+  }
+  const seg = segments[i] as string;
+  if (Array.isArray(value)) {
+    if (/^\d+$/.test(seg)) {
+      collect(value[Number(seg)], segments, i + 1, out);
+      return;
+    }
+    if (value.length === 0) {
+      out.push(undefined);
+      return;
+    }
+    for (const el of value) {
+      if (el !== null && typeof el === 'object' && !Array.isArray(el)) collect(el, segments, i, out);
+      else out.push(undefined);
+    }
+    return;
+  }
+  collect((value as Record<string, unknown>)[seg], segments, i + 1, out);
+}
+
+/** {@link compareBson}, extended with {@link EMPTY_ARRAY_KEY} just above MinKey. */
+export function compareSortKeys(a: unknown, b: unknown): number {
+  if (a === EMPTY_ARRAY_KEY || b === EMPTY_ARRAY_KEY) {
+    if (a === b) return 0;
+    if (a === EMPTY_ARRAY_KEY) return bsonTypeRank(b) === 0 ? 1 : -1;
+    return bsonTypeRank(a) === 0 ? -1 : 1;
+  }
+  return compareBson(a, b);
+}
+
+/**
+ * The value a document sorts by on `field`: the smallest (ascending) or largest (descending) value
+ * the path reaches, {@link EMPTY_ARRAY_KEY} for an empty array, `undefined` (null) when it reaches none.
+ */
+export function sortKey(doc: object, field: SortSpec, segments = field.path.split('.')): unknown {
+  const values: unknown[] = [];
+  collect(doc, segments, 0, values);
+  if (values.length === 1) return values[0];
+  let best: unknown = values[0];
+  for (let i = 1; i < values.length; i++) {
+    const c = compareSortKeys(values[i], best);
+    if (field.dir === 1 ? c < 0 : c > 0) best = values[i];
+  }
+  return best;
+}
+
+/** A comparator of documents by `fields`, in the order a MongoDB server sorts them. */
+export function sortComparator(fields: readonly SortSpec[]): (a: object, b: object) => number {
+  const split = fields.map((field) => ({ field, segments: field.path.split('.') }));
+  return (a, b) => {
+    for (const { field, segments } of split) {
+      const c = compareSortKeys(sortKey(a, field, segments), sortKey(b, field, segments));
+      if (c !== 0) return field.dir === 1 ? c : -c;
+    }
+    return 0;
+  };
 }
 
 function hex(bytes: Uint8Array): string {
@@ -218,7 +363,7 @@ export function idKey(value: unknown): string {
       return `b${subtype}:${hex(bytes)}`;
     }
     case 7:
-      return `o${hex((value as { id: Uint8Array }).id)}`;
+      return `o${hex(objectIdBytes(value))}`;
     case 8:
       return value ? 't' : 'f';
     case 9:

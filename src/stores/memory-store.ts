@@ -10,7 +10,7 @@ import { Query, updateOne as mingoUpdateOne } from 'mingo';
 import { BSON, ObjectId } from 'mongodb';
 import type { Document, Sort, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
-import { compareBson, idKey } from './bson-order.js';
+import { compareBson, idKey, sortComparator } from './bson-order.js';
 import type {
   HashRange,
   RangeChecksumResult,
@@ -61,15 +61,6 @@ function compareOrder(a: StoredDocument, b: StoredDocument): number {
     if (byH !== 0) return byH;
   }
   return compareBson(a._id, b._id);
-}
-
-function getPath(doc: Document, path: string): unknown {
-  let cur: unknown = doc;
-  for (const part of path.split('.')) {
-    if (cur === null || typeof cur !== 'object') return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
 }
 
 function normalizeSort(sort: Sort): Array<[string, 1 | -1]> {
@@ -427,14 +418,8 @@ export class MemoryStore implements ShardStore {
     this.#check();
     let docs = [...this.#matching(filter, false)];
     if (options.sort !== undefined) {
-      const keys = normalizeSort(options.sort);
-      docs.sort((a, b) => {
-        for (const [path, dir] of keys) {
-          const c = compareBson(getPath(a, path), getPath(b, path));
-          if (c !== 0) return c * dir;
-        }
-        return 0;
-      });
+      // The server's sort rules (array fields, empty arrays), shared with the collection's merge.
+      docs.sort(sortComparator(normalizeSort(options.sort).map(([path, dir]) => ({ path, dir }))));
     }
     const skip = options.skip ?? 0;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : Number.POSITIVE_INFINITY;
