@@ -50,20 +50,34 @@ interface ChildResult {
   readonly lines: Array<Record<string, unknown>>;
 }
 
-function runChild(args: Record<string, unknown>, killAfterMs: number | null): Promise<ChildResult> {
+/**
+ * When to SIGKILL a migrator child: after its `afterEvents`-th event line plus `jitterMs`. Anchored to
+ * the migrator's own progress rather than wall-clock time, so a kill lands mid-migration however fast
+ * the machine is (a time-based kill let a quick abort leg finish first on an idle machine).
+ */
+interface KillPoint {
+  readonly afterEvents: number;
+  readonly jitterMs: number;
+}
+
+function runChild(args: Record<string, unknown>, kill: KillPoint | null): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let killed = false;
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    let timer: NodeJS.Timeout | undefined;
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      if (kill === null || timer !== undefined) return;
+      const events = out.split('\n').filter((l) => l.startsWith('{')).length;
+      if (events >= kill.afterEvents) {
+        timer = setTimeout(() => {
+          killed = child.kill('SIGKILL');
+        }, kill.jitterMs);
+      }
+    });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-    const timer =
-      killAfterMs === null
-        ? undefined
-        : setTimeout(() => {
-            killed = child.kill('SIGKILL');
-          }, killAfterMs);
     child.on('error', reject);
     child.on('exit', () => {
       if (timer !== undefined) clearTimeout(timer);
@@ -190,9 +204,17 @@ async function runScenario(scenario: Scenario): Promise<void> {
         action = 'abort';
         aborted = true;
       }
-      // The first run of the abort scenario is killed early, so the abort lands before the commit.
-      const killAfter = kills >= KILLS ? null : scenario === 'abort' && kills === 0 ? 300 + Math.floor(Math.random() * 400) : 300 + Math.floor(Math.random() * 2500);
-      const result = await runChild(childArgs(action, `child${run}`), killAfter);
+      // Kill after the 1st..3rd event plus up to 250 ms: random points, always before the child ends. The
+      // first run of the abort scenario is killed once copy has begun (its 2nd event), so the abort lands
+      // before the commit and its reverse leg has documents to carry back (and waits to be killed in); an
+      // abort right after the publish has nothing to undo and ends before any further kill can land.
+      const kill: KillPoint | null =
+        kills >= KILLS
+          ? null
+          : scenario === 'abort' && kills === 0
+            ? { afterEvents: 2, jitterMs: Math.floor(Math.random() * 100) }
+            : { afterEvents: 1 + Math.floor(Math.random() * 3), jitterMs: Math.floor(Math.random() * 250) };
+      const result = await runChild(childArgs(action, `child${run}`), kill);
       if (result.killed) {
         kills++;
         if (kills === 2 && !restarted) restarted = restartOneShard();
