@@ -29,6 +29,7 @@ import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { ShardStore, StoredDocument } from '../../../src/stores/shard-store.js';
 import { Topology } from '../../../src/topology/topology.js';
 import { ModelConfigStore } from './model-config.js';
+import { prng } from '../../../src/demo/writers.js';
 
 const SCHEDULES = Number(process.env['SHARDKIT_MODEL_SCHEDULES'] ?? 2000);
 const ONE_SEED = process.env['SHARDKIT_MODEL_SEED'];
@@ -64,16 +65,6 @@ interface Doc {
   v: number;
 }
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Gate {
   readonly actor: string;
@@ -465,7 +456,7 @@ interface ScheduleReport {
 }
 
 async function runSchedule(seed: number): Promise<ScheduleReport> {
-  const rand = mulberry32(seed);
+  const rand = prng(seed);
   const sched = new Scheduler(rand);
   const shardIds = ['s1', 's2', 's3', 's4'];
   const initialIds = rand() < 0.5 ? ['s1', 's2', 's3'] : ['s1', 's2', 's3', 's4'];

@@ -2,6 +2,7 @@ import type { Ring } from '../../../src/ring/ring.js';
 import type { Move } from '../../../src/ring/move.js';
 import { MAX_POINT, RING_SIZE } from '../../../src/ring/move.js';
 import type { Topology } from '../../../src/topology/topology.js';
+import { prng } from '../../../src/demo/writers.js';
 
 /** Owner of a point by linear scan: the reference the ring's lookup is checked against. */
 export function ownerByScan(ring: Ring, point: number): string {
@@ -51,14 +52,8 @@ export function peakToMean(t: Topology, ring: Ring): number {
   return peak;
 }
 
-/** Deterministic pseudo-random uint32 stream (mulberry32), so failures reproduce. */
+/** Deterministic pseudo-random uint32 stream (the demo's mulberry32, scaled exactly), so failures reproduce. */
 export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return (t ^ (t >>> 14)) >>> 0;
-  };
+  const next = prng(seed);
+  return () => next() * 4294967296;
 }
