@@ -597,39 +597,15 @@ export class ShardedCollection<T extends Document = Document> {
   ): Promise<OpOutcome> {
     const place = placeKey(view, id);
     if (place.old !== undefined) await this.#prepareNew(view, { ...place, old: place.old });
-    const shardId = place.owner;
     const sent = withPoint(update, place.h);
-    for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
-      let outcome: WriteOutcome;
-      try {
-        outcome = await this.#on(shardId, (s) => s.updateOne(filter, sent, { upsert }));
-      } catch (error) {
-        if (!(upsert && isDuplicate(error))) throw error;
-        const current = await this.#get(shardId, id);
-        if (current === null || isLive(current)) continue;
-        if (this.#isLeftover(view, current)) {
-          await this.#clearLeftover(shardId, current);
-          continue;
-        }
-        if (isFence(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
-        const data = upsertDocument(filter, update, id);
-        if (await this.#replaceTombstone(shardId, current, { ...data, _id: id, _h: place.h, _v: 1 })) {
-          return { ...ZERO, upserted: 1, upsertedId: id };
-        }
-        continue;
-      }
-      if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkNoMatch(view, shardId, id);
-      return {
-        ...ZERO,
-        matched: outcome.matched,
-        modified: outcome.modified,
-        upserted: outcome.upsertedId === undefined ? 0 : 1,
-        upsertedId: outcome.upsertedId,
-      };
-    }
-    throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: upsert of _id ${keyToString(id)} kept racing with other writers`, {
-      shardId,
-    });
+    return this.#writeOne(
+      view,
+      place.owner,
+      id,
+      upsert,
+      (s) => s.updateOne(filter, sent, { upsert }),
+      () => ({ ...upsertDocument(filter, update, id), _id: id, _h: place.h, _v: 1 }),
+    );
   }
 
   async #replaceKey(
@@ -641,12 +617,28 @@ export class ShardedCollection<T extends Document = Document> {
   ): Promise<OpOutcome> {
     const place = placeKey(view, id);
     if (place.old !== undefined) await this.#prepareNew(view, { ...place, old: place.old });
-    const shardId = place.owner;
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
+    return this.#writeOne(view, place.owner, id, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
+  }
+
+  /**
+   * One conditional single-key write at its owner (an update or a replace). An upsert that meets a
+   * duplicate looks at what holds the `_id`: a live document (a racing insert) or nothing means try
+   * again; a leftover placeholder is cleared; a fence means "moved"; a tombstone is replaced by the
+   * upserted document in one conditional call.
+   */
+  async #writeOne(
+    view: RoutingView,
+    shardId: string,
+    id: ShardKey,
+    upsert: boolean,
+    write: (store: ShardStore) => Promise<WriteOutcome>,
+    upserted: () => StoredDocument,
+  ): Promise<OpOutcome> {
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
       let outcome: WriteOutcome;
       try {
-        outcome = await this.#on(shardId, (s) => s.replaceOne(filter, doc, { upsert }));
+        outcome = await this.#on(shardId, write);
       } catch (error) {
         if (!(upsert && isDuplicate(error))) throw error;
         const current = await this.#get(shardId, id);
@@ -656,7 +648,7 @@ export class ShardedCollection<T extends Document = Document> {
           continue;
         }
         if (isFence(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
-        if (await this.#replaceTombstone(shardId, current, doc)) return { ...ZERO, upserted: 1, upsertedId: id };
+        if (await this.#replaceTombstone(shardId, current, upserted())) return { ...ZERO, upserted: 1, upsertedId: id };
         continue;
       }
       if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkNoMatch(view, shardId, id);
