@@ -16,7 +16,7 @@
  * The two paths alternate in blocks so drift in the server (SQLite checkpoints, GC) hits both.
  * Writes bench/results/data-path.json and the "## Data path" section of docs/benchmarks.md.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -30,6 +30,7 @@ import { MongoStore } from '../src/stores/mongo-store.js';
 import type { ShardStore } from '../src/stores/shard-store.js';
 import type { TopologySpec } from '../src/topology/types.js';
 import { redactUri } from '../src/topology/redact.js';
+import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -272,7 +273,7 @@ async function main(): Promise<void> {
       const out = join(root, 'bench', 'results', 'data-path.json');
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, `${JSON.stringify(report, null, 2)}\n`);
-      writeDocs(section(report));
+      writeBenchmarksSection('## Data path', section(report));
       log('wrote bench/results/data-path.json and the "## Data path" section of docs/benchmarks.md');
     }
   } finally {
@@ -371,18 +372,5 @@ client code and missed end to end on FerretDB, for reads modestly and for writes
 `;
 }
 
-/** Replace the "## Data path" section of docs/benchmarks.md (up to the next "## "), keeping the rest. */
-function writeDocs(text: string): void {
-  const path = join(root, 'docs', 'benchmarks.md');
-  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
-  const start = doc.indexOf('## Data path');
-  if (start === -1) {
-    doc = `${doc.trimEnd()}\n\n${text}`;
-  } else {
-    const next = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + text + (next === -1 ? '' : `\n${doc.slice(next + 1)}`);
-  }
-  writeFileSync(path, doc.endsWith('\n') ? doc : `${doc}\n`);
-}
 
 await main();

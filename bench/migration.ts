@@ -34,6 +34,7 @@ import { MongoStore } from '../src/stores/mongo-store.js';
 import type { ShardStore } from '../src/stores/shard-store.js';
 import { redactUri } from '../src/topology/redact.js';
 import type { TopologySpec } from '../src/topology/types.js';
+import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);
 function flag(name: string, fallback: number): number {
@@ -281,7 +282,7 @@ async function main(): Promise<void> {
       const dir = join(root, 'bench', 'results');
       if (!existsSync(dir)) mkdirSync(dir, { recursive: true });
       writeFileSync(join(dir, 'migration.json'), `${JSON.stringify(result, null, 2)}\n`);
-      writeDocs(section(result));
+      writeBenchmarksSection('## Migration', section(result));
       log('wrote bench/results/migration.json and the "## Migration" section of docs/benchmarks.md');
     }
   } finally {
@@ -367,23 +368,10 @@ How to read these numbers:
 `;
 }
 
-/** Replace the "## Migration" section of docs/benchmarks.md (up to the next "## "), keeping the rest. */
-function writeDocs(text: string): void {
-  const path = join(root, 'docs', 'benchmarks.md');
-  let doc = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
-  const start = doc.indexOf('## Migration');
-  if (start === -1) {
-    doc = `${doc.trimEnd()}\n\n${text}`;
-  } else {
-    const next = doc.indexOf('\n## ', start + 1);
-    doc = doc.slice(0, start) + text + (next === -1 ? '' : `\n${doc.slice(next + 1)}`);
-  }
-  writeFileSync(path, doc.endsWith('\n') ? doc : `${doc}\n`);
-}
 
 if (argv.includes('--render')) {
   // Re-render the docs section from the last results without re-running (the run takes minutes).
-  writeDocs(section(JSON.parse(readFileSync(join(root, 'bench', 'results', 'migration.json'), 'utf8')) as Result));
+  writeBenchmarksSection('## Migration', section(JSON.parse(readFileSync(join(root, 'bench', 'results', 'migration.json'), 'utf8')) as Result));
 } else {
   await main();
 }

@@ -10,7 +10,7 @@
  * section from bench/results/routing.json without measuring.
  */
 import { createHash, hash as cryptoHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -29,6 +29,7 @@ import { makeHashRing, ringOfHashRing } from './lib/hashring-ring.js';
 import { bestMs, runSuite } from './lib/timing.js';
 import type { Case, Timing } from './lib/timing.js';
 import { mulberry32, zipfSequence } from './lib/zipf.js';
+import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
@@ -552,19 +553,6 @@ function notes(targets: readonly Target[], lookups: LookupResults): string {
   return out.length === 0 ? '' : `Missed targets, and why:\n\n${out.join('\n')}`;
 }
 
-/** Replace the "## Routing" section of docs/benchmarks.md (up to the next "## "), keeping the rest. */
-function writeDocs(section: string): void {
-  const path = join(root, 'docs', 'benchmarks.md');
-  let text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n\n';
-  const start = text.indexOf('## Routing');
-  if (start === -1) {
-    text = `${text.trimEnd()}\n\n${section}`;
-  } else {
-    const next = text.indexOf('\n## ', start + 1);
-    text = text.slice(0, start) + section + (next === -1 ? '' : `\n${text.slice(next + 1)}`);
-  }
-  writeFileSync(path, text.endsWith('\n') ? text : `${text}\n`);
-}
 
 function reportOnly(): void {
   const r = JSON.parse(readFileSync(join(root, 'bench', 'results', 'routing.json'), 'utf8')) as {
@@ -580,7 +568,7 @@ function reportOnly(): void {
     movement: MoveRow[];
   };
   const lookups: LookupResults = { cold: r.cold, hot: r.hot, hotFresh: r.hotFresh, zipf: r.zipf };
-  writeDocs(markdown(r.meta, r.targets, lookups, r.hash, r.build, r.balance, r.movement));
+  writeBenchmarksSection('## Routing', markdown(r.meta, r.targets, lookups, r.hash, r.build, r.balance, r.movement));
   log('rewrote the Routing section of docs/benchmarks.md from bench/results/routing.json');
 }
 
@@ -644,7 +632,7 @@ async function main(): Promise<void> {
     const result = { meta, targets, hash: hashTimings, ...lookups, build, balance, movement: moves };
     mkdirSync(join(root, 'bench', 'results'), { recursive: true });
     writeFileSync(join(root, 'bench', 'results', 'routing.json'), `${JSON.stringify(result, null, 2)}\n`);
-    writeDocs(markdown(meta, targets, lookups, hashTimings, build, balance, moves));
+    writeBenchmarksSection('## Routing', markdown(meta, targets, lookups, hashTimings, build, balance, moves));
     log('\nwrote bench/results/routing.json and the Routing section of docs/benchmarks.md');
   }
 }
