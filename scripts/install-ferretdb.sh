@@ -5,6 +5,14 @@
 # zip does not ship, so a `go install` binary panics at start-up ("Invalid build/version/version.txt").
 # We copy the module source, write the version file, and build from the copy.
 #
+# We also apply scripts/ferretdb/atomic-writes.patch: FerretDB 1.x runs update, delete and findAndModify
+# as "query, then write by _id" with nothing in between held (upstream issue #3040), so a conditional
+# write can act on a document another write changed after the query (measured: a conditional delete and a
+# racing fence of the same document both succeed in ~70% of rounds). MongoDB applies each single-document
+# write atomically, and shardkit's migration protocol relies on it (docs/adr/0005). The patch serializes
+# those three commands per server process with one mutex, which restores that atomicity; inserts and reads
+# are unchanged. The stamp file next to the binary names version + patch, so a change rebuilds.
+#
 # Env: SHARDKIT_CACHE (default $HOME/.cache/shardkit), FERRETDB_VERSION (default v1.24.2).
 # Prints the binary path on stdout. Fails loudly (non-zero exit, message on stderr).
 set -euo pipefail
@@ -13,15 +21,20 @@ VERSION="${FERRETDB_VERSION:-v1.24.2}"
 CACHE="${SHARDKIT_CACHE:-$HOME/.cache/shardkit}"
 BIN_DIR="$CACHE/bin"
 BIN="$BIN_DIR/ferretdb"
+STAMP="$BIN_DIR/ferretdb.build"
+PATCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb/atomic-writes.patch"
 
 die() { echo "install-ferretdb: $*" >&2; exit 1; }
+
+[[ -f "$PATCH" ]] || die "patch missing: $PATCH"
+BUILD_ID="$VERSION+$(sha256sum "$PATCH" | cut -c1-16)"
 
 installed_version() {
   # `ferretdb --version` prints e.g. "version: v1.24.2"; a broken build panics, which counts as absent.
   "$BIN" --version 2>/dev/null | awk '/^version:/ {print $2; exit}' || true
 }
 
-if [[ -x "$BIN" ]] && [[ "$(installed_version)" == "$VERSION" ]]; then
+if [[ -x "$BIN" ]] && [[ "$(installed_version)" == "$VERSION" ]] && [[ "$(cat "$STAMP" 2>/dev/null)" == "$BUILD_ID" ]]; then
   echo "$BIN"
   exit 0
 fi
@@ -39,11 +52,14 @@ trap 'chmod -R u+w "$WORK" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 cp -R "$SRC_DIR/." "$WORK/"
 chmod -R u+w "$WORK"
 echo "$VERSION" > "$WORK/build/version/version.txt"
+# git (not patch(1), which a fresh machine may lack); the empty repo makes paths relative to $WORK.
+(git -C "$WORK" init -q && git -C "$WORK" apply "$PATCH") || die "cannot apply $PATCH to FerretDB $VERSION"
 
 mkdir -p "$BIN_DIR"
 (cd "$WORK" && GOFLAGS=-buildvcs=false GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) \
   || die "go build of FerretDB $VERSION failed"
 mv -f "$BIN.tmp" "$BIN"
+echo "$BUILD_ID" > "$STAMP"
 
 got="$(installed_version)"
 [[ "$got" == "$VERSION" ]] || die "built binary reports version '${got:-<none>}', expected $VERSION"
