@@ -26,9 +26,6 @@ describeShardStoreContract('MongoStore', {
   create: async (shardId) => new MongoStore({ shardId, client, db, collection: `c${++seq}`, opTimeoutMs: 5000 }),
   // FerretDB 1.x rejects update pipelines; set SHARDKIT_PIPELINE_UPDATES=1 against real MongoDB.
   pipelineUpdates: process.env['SHARDKIT_PIPELINE_UPDATES'] === '1',
-  // FerretDB 1.x's conditional writes are not atomic against each other (docs/configuration.md);
-  // set SHARDKIT_ATOMIC_WRITES=1 against real MongoDB.
-  atomicConditionalWrites: process.env['SHARDKIT_ATOMIC_WRITES'] === '1',
   propertyRuns: 8,
 });
 

@@ -12,7 +12,6 @@ import { describeShardStoreContract } from '../../support/shard-store-contract.j
 describeShardStoreContract('wrapStore(MemoryStore) with metrics and resilience', {
   create: async (shardId) => wrapStore(new MemoryStore(shardId), { metrics: new StoreMetrics(), resilience: { opTimeoutMs: 0 } }),
   pipelineUpdates: true,
-  atomicConditionalWrites: true,
   propertyRuns: 20,
 });
 

@@ -8,7 +8,6 @@ import { describeShardStoreContract } from '../../support/shard-store-contract.j
 describeShardStoreContract('MemoryStore', {
   create: async (shardId) => new MemoryStore(shardId),
   pipelineUpdates: true,
-  atomicConditionalWrites: true,
 });
 
 describe('MemoryStore', function () {
