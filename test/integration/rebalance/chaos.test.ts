@@ -43,6 +43,8 @@ function sleep(ms: number): Promise<void> {
 interface KeyLog {
   acked: number;
   maybe: Set<number>;
+  /** What happened to the key, for the failure message: `+ms op value -> outcome`. */
+  history: string[];
 }
 
 interface ChildResult {
@@ -60,15 +62,19 @@ interface KillPoint {
   readonly jitterMs: number;
 }
 
-function runChild(args: Record<string, unknown>, kill: KillPoint | null): Promise<ChildResult> {
+function runChild(args: Record<string, unknown>, kill: KillPoint | null, onLine: (line: string) => void): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     let killed = false;
     let timer: NodeJS.Timeout | undefined;
+    let seen = 0;
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
+      const complete = out.split('\n').slice(0, -1);
+      for (const line of complete.slice(seen)) onLine(line);
+      seen = complete.length;
       if (kill === null || timer !== undefined) return;
       const events = out.split('\n').filter((l) => l.startsWith('{')).length;
       if (events >= kill.afterEvents) {
@@ -81,6 +87,7 @@ function runChild(args: Record<string, unknown>, kill: KillPoint | null): Promis
     child.on('error', reject);
     child.on('exit', () => {
       if (timer !== undefined) clearTimeout(timer);
+      if (killed) onLine('(killed)');
       const lines = out
         .split('\n')
         .filter((l) => l.startsWith('{'))
@@ -133,7 +140,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
     const logs = new Map<string, KeyLog>();
     for (let i = 0; i < DOCS; i++) {
       await coll.insertOne({ _id: `k${i}`, v: i });
-      logs.set(`k${i}`, { acked: i, maybe: new Set() });
+      logs.set(`k${i}`, { acked: i, maybe: new Set(), history: [] });
     }
 
     // Writers: each owns a slice of the keys and writes them one at a time, logging what was acknowledged.
@@ -141,6 +148,11 @@ async function runScenario(scenario: Scenario): Promise<void> {
     let acked = 0;
     const anomalies: string[] = [];
     let failed = 0;
+    const t0 = Date.now();
+    const timeline: string[] = [];
+    const note = (log: KeyLog, what: string): void => {
+      log.history.push(`+${String(Date.now() - t0)}ms ${what}`);
+    };
     const writer = async (w: number): Promise<void> => {
       let seq = 0;
       while (!stopping) {
@@ -149,16 +161,21 @@ async function runScenario(scenario: Scenario): Promise<void> {
         const value = (w + 1) * 1_000_000 + ++seq;
         const intent = log.acked === ABSENT ? value : Math.random() < 0.1 ? ABSENT : value;
         const certain = log.maybe.size === 0;
+        const op = intent === ABSENT ? 'delete' : log.acked === ABSENT ? 'insert' : 'update';
+        const started = Date.now() - t0;
         try {
           if (intent === ABSENT) {
             const d = await coll.deleteOne({ _id: key });
+            note(log, `${op} (from +${String(started)}ms) -> deleted ${String(d.deletedCount)}`);
             if (d.deletedCount === 0 && certain) anomalies.push(`delete of ${key} found nothing; acknowledged ${log.acked}`);
             log.acked = ABSENT;
           } else if (log.acked === ABSENT) {
             await coll.insertOne({ _id: key, v: value });
+            note(log, `${op} ${String(value)} (from +${String(started)}ms) -> ok`);
             log.acked = value;
           } else {
             const u = await coll.updateOne({ _id: key }, { $set: { v: value } });
+            note(log, `${op} ${String(value)} (from +${String(started)}ms) -> matched ${String(u.matchedCount)}`);
             if (u.matchedCount === 0 && certain) anomalies.push(`update of ${key} matched nothing; acknowledged ${log.acked}`);
             log.acked = u.matchedCount === 1 ? value : ABSENT;
           }
@@ -166,7 +183,11 @@ async function runScenario(scenario: Scenario): Promise<void> {
           acked++;
         } catch (error) {
           // Not acknowledged: it may or may not have applied.
-          if (hasErrorCode(error, ErrorCode.storeDuplicateKey) && certain) anomalies.push(`insert of ${key} met a duplicate; it was deleted`);
+          const code = (error as { code?: unknown }).code;
+          note(log, `${op} ${String(value)} (from +${String(started)}ms) -> failed ${String(code)}: ${(error as Error).message}`);
+          if (hasErrorCode(error, ErrorCode.storeDuplicateKey) && certain) {
+            anomalies.push(`insert of ${key} met a duplicate; it was deleted. History:\n  ${log.history.join('\n  ')}\nMigrator:\n  ${timeline.join('\n  ')}`);
+          }
           log.maybe.add(intent);
           failed++;
           await sleep(20);
@@ -214,7 +235,9 @@ async function runScenario(scenario: Scenario): Promise<void> {
           : scenario === 'abort' && kills === 0
             ? { afterEvents: 2, jitterMs: Math.floor(Math.random() * 100) }
             : { afterEvents: 1 + Math.floor(Math.random() * 3), jitterMs: Math.floor(Math.random() * 250) };
-      const result = await runChild(childArgs(action, `child${run}`), kill);
+      const result = await runChild(childArgs(action, `child${run}`), kill, (line) => {
+        timeline.push(`+${String(Date.now() - t0)}ms child${String(run)} ${action}: ${line.slice(0, 200)}`);
+      });
       if (result.killed) {
         kills++;
         if (kills === 2 && !restarted) restarted = restartOneShard();
@@ -264,11 +287,11 @@ async function runScenario(scenario: Scenario): Promise<void> {
         expect(router.route(key), `${key} is on s${i}`).to.equal(`s${i}`);
         const log = logs.get(key)!;
         const ok = d['v'] === log.acked || log.maybe.has(d['v'] as number);
-        expect(ok, `${key} = ${String(d['v'])}, acknowledged ${log.acked}, maybe ${[...log.maybe].join(',')}`).to.equal(true);
+        expect(ok, `${key} = ${String(d['v'])}, acknowledged ${log.acked}, maybe ${[...log.maybe].join(',')}; history:\n  ${log.history.join('\n  ')}`).to.equal(true);
       }
     }
     for (const [key, log] of logs) {
-      if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.has(ABSENT), `${key} lost (acknowledged ${log.acked})`).to.equal(true);
+      if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.has(ABSENT), `${key} lost (acknowledged ${log.acked}); history:\n  ${log.history.join('\n  ')}`).to.equal(true);
     }
     const counters = report['counters'] as Record<string, number>;
     console.log(
