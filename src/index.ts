@@ -74,7 +74,7 @@ export { MemoryStore } from './stores/memory-store.js';
 export type { MemoryStoreOptions } from './stores/memory-store.js';
 
 // config store
-export type { ConfigStore, LockInfo, RoutingState } from './config-store/types.js';
+export type { ConfigStore, LockInfo, RoutingState, Settling } from './config-store/types.js';
 export { FileConfigStore } from './config-store/file-config-store.js';
 export type { FileConfigStoreOptions } from './config-store/file-config-store.js';
 export { MemoryConfigStore } from './config-store/memory-config-store.js';

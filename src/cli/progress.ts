@@ -182,7 +182,11 @@ export class MigrationProgress {
       this.#verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
     }
     if (this.#phase === 'cleanup' && this.#cleaned.moves > 0) {
-      this.log(`cleaned up ${this.#cleaned.moves} ranges: ${this.#cleaned.deleted} fences, placeholders and tombstones deleted`);
+      this.log(`cleaned up ${this.#cleaned.moves} ranges: ${this.#cleaned.deleted} fences and placeholders deleted at the old owners`);
+      this.#cleaned = { moves: 0, deleted: 0 };
+    }
+    if (this.#phase === 'purge' && this.#cleaned.moves > 0) {
+      this.log(`purged ${this.#cleaned.moves} ranges: ${this.#cleaned.deleted} tombstones and placeholders deleted at the new owners`);
       this.#cleaned = { moves: 0, deleted: 0 };
     }
   }

@@ -16,6 +16,8 @@ export interface RoutingView {
   readonly to: ShardRouter;
   /** Router of R1 while migrating, the owners before; undefined when stable. */
   readonly from: ShardRouter | undefined;
+  /** On a stable state that is `settling`: the router of the owners before the migration it committed. */
+  readonly settling: ShardRouter | undefined;
   /** Shards that may hold a live key: the non-draining shards of R, or of R1 and R2. */
   readonly scatter: readonly string[];
   /** Every shard the state names, draining ones included. */
@@ -31,6 +33,11 @@ export interface KeyPlace {
   readonly owner: string;
   /** The R1 owner while migrating when it differs from `owner` (the key is moving); else undefined. */
   readonly old: string | undefined;
+  /**
+   * On a settling stable state: true when the committed migration moved the key (its owner before
+   * differs from `owner`), so a delete must leave a tombstone. False otherwise.
+   */
+  readonly settling: boolean;
 }
 
 const MAX_ROUTERS = 8;
@@ -57,6 +64,7 @@ export class RoutingViews {
     if (cached !== undefined) return cached;
     const to = this.router(state.topology);
     const from = state.phase === 'migrating' ? this.router(state.from) : undefined;
+    const settling = state.phase === 'stable' && state.settling !== undefined ? this.router(state.settling.from) : undefined;
     const active = shardIds(state.topology, true);
     const all = shardIds(state.topology, false);
     const view: RoutingView = {
@@ -64,6 +72,7 @@ export class RoutingViews {
       epoch: state.epoch,
       to,
       from,
+      settling,
       scatter: state.phase === 'migrating' ? union(shardIds(state.from, true), active) : active,
       all: state.phase === 'migrating' ? union(shardIds(state.from, false), all) : all,
     };
@@ -98,7 +107,8 @@ export function placeKey(view: RoutingView, id: ShardKey): KeyPlace {
     const before = view.from.route(id);
     if (before !== owner) old = before;
   }
-  return { id, h, owner, old };
+  const settling = view.settling !== undefined && view.settling.route(id) !== owner;
+  return { id, h, owner, old, settling };
 }
 
 /** The owner of a stored ring point under `router` (a document's `_h`, or its `_id` when `_h` is absent). */

@@ -668,13 +668,17 @@ export class ShardedCollection<T extends Document = Document> {
   async #deleteKey(view: RoutingView, id: ShardKey, filter: Filter<Document>): Promise<OpOutcome> {
     const place = placeKey(view, id);
     const shardId = place.owner;
-    if (place.old === undefined) {
+    if (place.old === undefined && !place.settling) {
       const deleted = await this.#on(shardId, (s) => s.deleteOne(filter));
       if (deleted === 0) await this.#checkNoMatch(view, shardId, id);
       return { ...ZERO, deleted };
     }
-    await this.#prepareNew(view, { ...place, old: place.old });
+    // While migrating, make the new owner hold the key first. On a settling stable state the key moved
+    // in the migration just committed: the old owner's fenced copy may still be in flight to us from a
+    // router on the migrating state, so the delete must leave a tombstone for that copy to meet.
+    if (place.old !== undefined) await this.#prepareNew(view, { ...place, old: place.old });
     const current = await this.#get(shardId, id);
+    if (current !== null && this.#isLeftover(view, current)) return ZERO;
     if (current === null || isTombstone(current)) return ZERO;
     if (!isLive(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
     if (!matchesFilter(filter, stripMarkers(current))) return ZERO;
@@ -870,8 +874,8 @@ export class ShardedCollection<T extends Document = Document> {
 
   /**
    * Apply writes grouped by shard: one `store.bulkWrite` round trip per shard for keys that do not move,
-   * then the keys that move (while migrating) and any op a shard turned away, one by one through the
-   * migration protocol. Unordered: every op is attempted and failures are reported by index. Invalid
+   * then the keys that move (while migrating), deletes of keys a settling state's migration moved, and
+   * any op a shard turned away, one by one through the migration protocol. Unordered: every op is attempted and failures are reported by index. Invalid
    * keys and misused updates are refused before anything is written.
    *
    * Only an op whose own outcome says it did not apply (matched, deleted and upserted nothing) and whose
@@ -888,7 +892,8 @@ export class ShardedCollection<T extends Document = Document> {
     prepared.forEach((op, index) => {
       const place = placeKey(view, op.key);
       places[index] = place;
-      if (place.old !== undefined) slow.push({ index, used: 0 });
+      // Keys that move, and deletes of keys the committed migration moved (they leave a tombstone).
+      if (place.old !== undefined || (place.settling && op.kind === 'delete')) slow.push({ index, used: 0 });
       else {
         const group = groups.get(place.owner);
         if (group === undefined) groups.set(place.owner, [index]);

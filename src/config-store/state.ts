@@ -37,7 +37,14 @@ export function assertRoutingState(state: unknown): asserts state is RoutingStat
   if (!isTopologyLike(state['topology'])) {
     throw new ShardkitInvalidArgumentError('routing state needs a topology with a name and shards');
   }
-  if (state['phase'] === 'stable') return;
+  if (state['phase'] === 'stable') {
+    const settling = state['settling'];
+    if (settling === undefined) return;
+    if (!isObject(settling) || !isTopologyLike(settling['from']) || typeof settling['migrationId'] !== 'string' || settling['migrationId'] === '') {
+      throw new ShardkitInvalidArgumentError('`settling` of a stable state needs `from`, the topology before, and a migrationId');
+    }
+    return;
+  }
   if (state['phase'] === 'migrating') {
     if (!isTopologyLike(state['from'])) throw new ShardkitInvalidArgumentError('a migrating state needs `from`, the topology before');
     if (typeof state['migrationId'] !== 'string' || state['migrationId'] === '') {

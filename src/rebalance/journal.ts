@@ -26,6 +26,8 @@ export const Phase = {
   verify: 'verify',
   commit: 'commit',
   cleanup: 'cleanup',
+  settle: 'settle',
+  purge: 'purge',
   done: 'done',
 } as const;
 /** Union of phase names. */
@@ -53,7 +55,10 @@ export interface MoveProgress {
   sweepCursor: RangeCursor | null;
   sweepDone: boolean;
   verifyDone: boolean;
+  /** The source's fences and placeholders of this move are deleted. */
   cleanupDone: boolean;
+  /** The target's tombstones and placeholder relics of this move are deleted. */
+  purgeDone: boolean;
 }
 
 /** Counters that survive resumes, for the "read per moved" acceptance and for reports. */
@@ -101,12 +106,22 @@ export interface MigrationJournal {
   publishedAt: number | null;
   /** When the stable state was seen published (ms); cleanup waits from here. */
   committedAt: number | null;
+  /** When the settled stable state (`stableEpoch + 1`) was seen published (ms); purge waits from here. */
+  settledAt: number | null;
   moves: MoveProgress[];
   counters: MigrationCounters;
   readonly startedAt: number;
   finishedAt: number | null;
   /** How the migration ended: `completed` or `aborted`. */
   outcome: 'completed' | 'aborted' | null;
+}
+
+/**
+ * Epoch of the state that ends a leg for good: the same topology as `stableEpoch`'s, without `settling`
+ * (published once the old owners' fenced copies are gone; ADR 0003).
+ */
+export function settledEpoch(journal: Pick<MigrationJournal, 'stableEpoch'>): number {
+  return journal.stableEpoch + 1;
 }
 
 /** Journal key of the migration of topology `name`. */

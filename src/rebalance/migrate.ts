@@ -19,6 +19,7 @@ import {
   journalFromRecord,
   journalKey,
   journalToRecord,
+  settledEpoch,
   type MigrationCounters,
   type MigrationJournal,
   type MoveProgress,
@@ -287,6 +288,7 @@ export class Migrator {
         phase: Phase.publish,
         publishedAt: null,
         committedAt: null,
+        settledAt: null,
         moves: progress,
         counters: emptyCounters(),
         startedAt: now,
@@ -349,7 +351,7 @@ export class Migrator {
 
   #assertAbortable(journal: MigrationJournal): void {
     if (journal.phase === Phase.done) throw migrationStateError(`migration ${journal.id} already finished (${journal.outcome ?? 'unknown'})`);
-    if (!journal.reverse && (journal.phase === Phase.commit || journal.phase === Phase.cleanup)) {
+    if (!journal.reverse && [Phase.commit, Phase.cleanup, Phase.settle, Phase.purge].includes(journal.phase as never)) {
       throw migrationStateError(`migration ${journal.id} is committed (phase ${journal.phase}): let it finish, then migrate back`);
     }
   }
@@ -459,6 +461,16 @@ export class Migrator {
         case Phase.cleanup:
           await this.#waitRouters(j, j.committedAt);
           for (let i = 0; i < j.moves.length; i++) await this.#cleanupMove(j, i);
+          j.phase = Phase.settle;
+          break;
+        case Phase.settle:
+          await this.#publishSettled(j);
+          j.settledAt = this.#clock();
+          j.phase = Phase.purge;
+          break;
+        case Phase.purge:
+          await this.#waitRouters(j, j.settledAt);
+          for (let i = 0; i < j.moves.length; i++) await this.#purgeMove(j, i);
           j.phase = Phase.done;
           j.finishedAt = this.#clock();
           j.outcome = j.reverse ? 'aborted' : 'completed';
@@ -499,6 +511,7 @@ export class Migrator {
     j.phase = Phase.publish;
     j.publishedAt = null;
     j.committedAt = null;
+    j.settledAt = null;
     j.moves = j.moves.map((m) => freshMove(m.start, m.end, m.to, m.from, m.copied));
     await this.#saveJournal(j);
   }
@@ -533,7 +546,33 @@ export class Migrator {
         `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${j.epoch})`,
       );
     }
-    await this.#config.compareAndSet(j.epoch, { phase: 'stable', epoch: j.stableEpoch, topology: { ...j.to, epoch: j.stableEpoch } });
+    // `settling` makes routers leave a tombstone when they delete a key this leg moved, until the
+    // settled state replaces this one after cleanup (ADR 0003).
+    await this.#config.compareAndSet(j.epoch, {
+      phase: 'stable',
+      epoch: j.stableEpoch,
+      topology: { ...j.to, epoch: j.stableEpoch },
+      settling: { from: j.from, migrationId: j.id },
+    });
+  }
+
+  /**
+   * After cleanup has deleted the sources' fences (no copy of an old owner's document can be made any
+   * more, and one in flight has landed: cleanup waited `leaseMs + opTimeoutMs` after the commit), the
+   * tombstones stable-phase deletes leave are no longer needed: publish the same topology without
+   * `settling`. Purge then waits for every router's lease on the settling state before it deletes them.
+   */
+  async #publishSettled(j: MigrationJournal): Promise<void> {
+    const settled = settledEpoch(j);
+    const live = await this.#config.load();
+    if (live !== null && live.phase === 'stable' && live.epoch === settled) return;
+    if (live === null || live.epoch !== j.stableEpoch) {
+      throw new ShardkitConflictError(
+        ErrorCode.planMismatch,
+        `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${j.stableEpoch})`,
+      );
+    }
+    await this.#config.compareAndSet(j.stableEpoch, { phase: 'stable', epoch: settled, topology: { ...j.to, epoch: settled } });
   }
 
   // --- copy, sweep, verify, cleanup --------------------------------------------------------------
@@ -734,32 +773,40 @@ export class Migrator {
     }
   }
 
+  /** Cleanup: delete every fence and placeholder of the move's range at its source. */
   async #cleanupMove(j: MigrationJournal, i: number): Promise<void> {
     const m = j.moves[i]!;
     if (m.cleanupDone) return;
-    const range = rangeOf(m);
-    const source = this.#pool.store(m.from);
-    const target = this.#pool.store(m.to);
-    let deleted = 0;
-    // Sources: every fence and placeholder of the range; targets: tombstones, and placeholder
-    // relics of an aborted forward leg (verify proved no relic with data is left).
-    const work: Array<[ShardStore, StoreFilter]> = [
-      [source, { _moved: { $exists: true } }],
-      [target, { $or: [{ _ts: true }, { _ph: true }] }],
-    ];
-    for (const [store, filter] of work) {
-      for (;;) {
-        await this.#checkpoint(j, false);
-        const n = await store.deleteRange(range, filter, this.#batch);
-        deleted += n;
-        j.counters.deleted += n;
-        this.#booked(n);
-        if (n < this.#batch) break;
-      }
-    }
+    const deleted = await this.#deleteMarkers(j, this.#pool.store(m.from), rangeOf(m), { _moved: { $exists: true } });
     m.cleanupDone = true;
     await this.#saveJournal(j);
     this.#emit({ type: 'cleanup', migrationId: j.id, move: i, deleted });
+  }
+
+  /**
+   * Purge: delete the tombstones of the move's range at its target (left by deletes while migrating
+   * and while settling), and the placeholder relics of an aborted forward leg (verify proved no relic
+   * with data is left).
+   */
+  async #purgeMove(j: MigrationJournal, i: number): Promise<void> {
+    const m = j.moves[i]!;
+    if (m.purgeDone) return;
+    const deleted = await this.#deleteMarkers(j, this.#pool.store(m.to), rangeOf(m), { $or: [{ _ts: true }, { _ph: true }] });
+    m.purgeDone = true;
+    await this.#saveJournal(j);
+    this.#emit({ type: 'cleanup', migrationId: j.id, move: i, deleted });
+  }
+
+  async #deleteMarkers(j: MigrationJournal, store: ShardStore, range: HashRange, filter: StoreFilter): Promise<number> {
+    let deleted = 0;
+    for (;;) {
+      await this.#checkpoint(j, false);
+      const n = await store.deleteRange(range, filter, this.#batch);
+      deleted += n;
+      j.counters.deleted += n;
+      this.#booked(n);
+      if (n < this.#batch) return deleted;
+    }
   }
 
   /**
@@ -952,7 +999,7 @@ export class Migrator {
     return {
       migrationId: j.id,
       outcome: j.outcome ?? 'completed',
-      epoch: j.phase === Phase.done ? j.stableEpoch : j.epoch,
+      epoch: j.phase === Phase.done ? settledEpoch(j) : j.epoch,
       moves: j.moves.length,
       counters: { ...c },
       readsPerMoved: c.docsMoved === 0 ? 0 : c.docsRead / c.docsMoved,
@@ -974,5 +1021,6 @@ function freshMove(start: number, end: number, from: string, to: string, estimat
     sweepDone: false,
     verifyDone: false,
     cleanupDone: false,
+    purgeDone: false,
   };
 }

@@ -41,8 +41,10 @@ export interface StatusReport {
   readonly phase: RoutingState['phase'];
   readonly epoch: number;
   readonly migrationId: string | null;
-  /** Epoch of R1 while migrating. */
+  /** Epoch of R1 while migrating, and while a committed state is settling. */
   readonly fromEpoch: number | null;
+  /** True on a committed state whose migration's cleanup has not finished (deletes leave tombstones). */
+  readonly settling: boolean;
   readonly lock: LockInfo | null;
   readonly topology: TopologySpec;
   readonly shards: readonly ShardStatus[];
@@ -92,8 +94,9 @@ export function register(program: Command, io: CliIO): void {
           configStore: describeConfigStore(deployment.config.configStore),
           phase: state.phase,
           epoch: state.epoch,
-          migrationId: state.phase === 'migrating' ? state.migrationId : null,
-          fromEpoch: state.phase === 'migrating' ? state.from.epoch : null,
+          migrationId: state.phase === 'migrating' ? state.migrationId : (state.settling?.migrationId ?? null),
+          fromEpoch: state.phase === 'migrating' ? state.from.epoch : (state.settling?.from.epoch ?? null),
+          settling: state.phase === 'stable' && state.settling !== undefined,
           lock,
           topology: redactTopology(state.topology),
           shards,
@@ -115,7 +118,8 @@ export function formatStatus(report: StatusReport, now: number): string {
     `topology    ${report.name} (collection ${report.collection})`,
     `config      ${report.configStore}`,
     `state       ${report.phase} at epoch ${report.epoch}` +
-      (report.phase === 'migrating' ? ` (migration ${report.migrationId ?? '?'} from epoch ${report.fromEpoch ?? '?'})` : ''),
+      (report.phase === 'migrating' ? ` (migration ${report.migrationId ?? '?'} from epoch ${report.fromEpoch ?? '?'})` : '') +
+      (report.settling ? ` (settling: migration ${report.migrationId ?? '?'} committed, cleanup running)` : ''),
     `lock        ${report.lock === null ? 'free' : `held by ${report.lock.owner}, ${Math.max(0, Math.round((report.lock.expiresAt - now) / 1000))} s left`}`,
     `ring        ${report.topology.hash}, ${report.topology.placement}, ${report.topology.vnodes} vnodes per unit weight`,
     '',

@@ -11,7 +11,7 @@ import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import type { MemoryStore } from '../../../src/stores/memory-store.js';
-import { LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
+import { committed, LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
 
 const R1 = topology(['a', 'b', 'c']);
 const R2 = R1.with({ kind: 'add', shard: { id: 'd', weight: 1 } });
@@ -136,5 +136,56 @@ describe('ShardedCollection on a migrating state after the migration committed',
         expect(hasErrorCode(error, ErrorCode.redirectLimit)).to.equal(true);
       }
     });
+  });
+});
+
+describe('ShardedCollection: a copy in flight across the commit', () => {
+  /**
+   * The window ADR 0003 left open: a router on `migrating(e+1)` fences a key, confirms by refresh that
+   * the migration still runs, and sends the copy to the new owner; before the copy lands the migrator
+   * commits and a router on the stable state deletes the key at the new owner. The late copy must not
+   * bring the deleted document back.
+   */
+  it('a delete on the committed state is not undone by a copy that lands after it', async () => {
+    const [k] = moving as [number];
+    const pool = new SpyPool(['a', 'b', 'c', 'd']);
+    const before = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(stable(R1)), pool });
+    await before.insertOne({ _id: k, n: 1 });
+    const newOwner = r2.route(k);
+    // The lagging router's store calls, with its copy to the new owner held at a gate.
+    let arrived!: () => void;
+    const atGate = new Promise<void>((r) => (arrived = r));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    const gated = {
+      store(shardId: string) {
+        const store = pool.store(shardId);
+        if (shardId !== newOwner) return store;
+        return new Proxy(store, {
+          get(target, prop, receiver) {
+            const value: unknown = Reflect.get(target, prop, receiver);
+            if (prop !== 'insertIfAbsent' || typeof value !== 'function') return value;
+            return async (...args: unknown[]) => {
+              arrived();
+              await gate;
+              return (value as (...a: unknown[]) => unknown).apply(target, args);
+            };
+          },
+        });
+      },
+    };
+    const lagging = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R1, R2, MIGRATING)), pool: gated });
+    const update = lagging.updateOne({ _id: k }, { $set: { n: 2 } });
+    await atGate;
+    // Meanwhile: the migrator copies the fenced key and commits; a router on the committed state deletes it.
+    const [fenced] = await pool.raw(r1.route(k)).fence([{ id: k, h: r2.point(k) }], MIGRATING);
+    await pool.raw(newOwner).insertIfAbsent([copyForTarget(fenced!)]);
+    const current = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(committed(R1, R2, STABLE)), pool });
+    expect((await current.deleteOne({ _id: k })).deletedCount).to.equal(1);
+    release();
+    const result = await update;
+    // Linearizable either way: the update before the delete (then deleted) or after it (matching nothing).
+    expect(await current.findOne({ _id: k }), 'the deleted document came back').to.equal(null);
+    expect(result.matchedCount).to.be.oneOf([0, 1]);
   });
 });

@@ -72,6 +72,11 @@ export function stable(t: Topology, epoch = t.epoch): RoutingState {
   return { phase: 'stable', epoch, topology: t.toJSON() };
 }
 
+/** The stable state a migration from `from` to `to` commits (what `Migrator` publishes). */
+export function committed(from: Topology, to: Topology, epoch: number): RoutingState {
+  return { phase: 'stable', epoch, topology: to.toJSON(), settling: { from: from.toJSON(), migrationId: 'm1' } };
+}
+
 export function migrating(from: Topology, to: Topology, epoch: number): RoutingState {
   return { phase: 'migrating', epoch, from: from.toJSON(), topology: to.toJSON(), migrationId: 'm1' };
 }

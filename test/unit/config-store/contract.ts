@@ -163,6 +163,8 @@ export function configStoreContract(label: string, factory: ContractFactory): vo
             { phase: 'bogus', epoch: 1, topology: sampleTopology(1) },
             { phase: 'stable', epoch: 1 },
             { phase: 'migrating', epoch: 2, topology: sampleTopology(2), migrationId: 'x' },
+            { phase: 'stable', epoch: 3, topology: sampleTopology(3), settling: { migrationId: 'x' } },
+            { phase: 'stable', epoch: 3, topology: sampleTopology(3), settling: { from: sampleTopology(1), migrationId: '' } },
           ];
           for (const state of bad) {
             const error = await rejection(store.compareAndSet(null, state as unknown as RoutingState));

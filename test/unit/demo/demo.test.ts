@@ -33,7 +33,7 @@ describe('demo', function () {
         expect(report.plan.pairs.every((p) => p.to === 's4')).to.equal(true);
         expect(report.plan.docsToMove).to.equal(report.plan.pairs.reduce((s, p) => s + p.docs, 0));
         expect(report.migration.outcome).to.equal('completed');
-        expect(report.migration.epoch).to.equal(3);
+        expect(report.migration.epoch).to.equal(4);
         expect(report.migration.readsPerMoved).to.be.at.most(1.05);
         const w = report.writes;
         expect(w.inserts + w.updates + w.deletes).to.be.greaterThan(0);

@@ -3,6 +3,8 @@ import { ErrorCode, ShardkitError, hasErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import type { RoutingState } from '../../../src/config-store/types.js';
+import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { baseTopology, World, type Doc } from './migrate-harness.js';
@@ -21,6 +23,49 @@ class Killed extends Error {}
 
 describe('Migrator', () => {
   describe('#start', () => {
+    context('when routers delete moved keys between the commit and cleanup', () => {
+      it('publishes the committed state as settling, so the deletes leave tombstones, which purge removes', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(120);
+        const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
+        const [r1, r2] = [ShardRouter.fromTopology(from), ShardRouter.fromTopology(to)];
+        const moved = [...expected.keys()].filter((k) => r1.route(k) !== r2.route(k)).slice(0, 3);
+        expect(moved).to.have.length(3);
+        const phases: string[] = [];
+        const coll = w.collection();
+        let during: RoutingState | undefined;
+        let tombstones = -1;
+        const migrator = w.migrator({
+          onEvent: (e) => {
+            if (e.type === 'phase') phases.push(e.phase);
+          },
+          // The cleanup's lease wait: the committed state is live, cleanup has not run.
+          sleep: async (ms) => {
+            w.now += ms;
+            if (during !== undefined || phases[phases.length - 1] !== 'cleanup') return;
+            during = await w.state();
+            for (const k of moved) {
+              expect((await coll.deleteOne({ _id: k })).deletedCount, k).to.equal(1);
+              expected.delete(k);
+            }
+            tombstones = (await w.stores.get('s4')!.find({ _ts: true })).length;
+          },
+        });
+        const report = await migrator.start(to);
+        expect(report.outcome).to.equal('completed');
+        expect(phases).to.deep.equal(['publish', 'copy', 'sweep', 'verify', 'commit', 'cleanup', 'settle', 'purge']);
+        expect(during).to.include({ phase: 'stable', epoch: 3 });
+        expect(during?.phase === 'stable' ? during.settling?.from.shards.map((s) => s.id) : undefined).to.deep.equal(['s1', 's2', 's3']);
+        expect(tombstones, 'a tombstone per delete at the new owner').to.equal(moved.length);
+        const state = await w.state();
+        expect(state).to.include({ phase: 'stable', epoch: 4 });
+        expect(state).to.not.have.property('settling');
+        await w.assertSettled(state.topology, expected);
+      });
+    });
+
     context('when a shard is added', () => {
       it('moves exactly the keys whose owner changes, reads each once, and leaves no marker', async () => {
         const w = new World();
@@ -32,10 +77,11 @@ describe('Migrator', () => {
         const report = await w.migrator({ onEvent: (e) => events.push(e) }).start(to);
 
         expect(report.outcome).to.equal('completed');
-        expect(report.epoch).to.equal(3);
+        // migrating 2, committed (settling) 3, settled 4.
+        expect(report.epoch).to.equal(4);
         const state = await w.state();
-        expect(state.phase).to.equal('stable');
-        expect(state.epoch).to.equal(3);
+        expect(state).to.include({ phase: 'stable', epoch: 4 });
+        expect(state).to.not.have.property('settling');
         await w.assertSettled(state.topology, expected);
         const onS4 = (await w.stores.get('s4')!.find({})).length;
         expect(onS4).to.be.greaterThan(0);
@@ -309,7 +355,8 @@ describe('Migrator', () => {
         expect(report.outcome).to.equal('aborted');
         const state = await w.state();
         expect(state.phase).to.equal('stable');
-        expect(state.epoch).to.equal(4);
+        // forward migrating 2, reverse migrating 3, committed (settling) 4, settled 5.
+        expect(state.epoch).to.equal(5);
         expect(state.topology.shards.map((s) => s.id)).to.deep.equal(['s1', 's2', 's3']);
         expect(await w.stores.get('s4')!.count({})).to.equal(0);
         await w.assertSettled(state.topology, expected);

@@ -164,7 +164,7 @@ describe('rebalance', () => {
       expect(text).to.contain("waiting 5.0s for every router's lease");
     });
 
-    it('summarizes verify and cleanup when their phase ends', () => {
+    it('summarizes verify, cleanup and purge when their phase ends', () => {
       const out = buffer(false);
       const p = new MigrationProgress(out, { mode: 'plain' });
       p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
@@ -172,9 +172,14 @@ describe('rebalance', () => {
       p.onEvent({ type: 'verified', migrationId: 'm', move: 1, checked: 6, repaired: 0, mismatches: 0 });
       p.onEvent({ type: 'phase', migrationId: 'm', phase: 'cleanup', epoch: 2, reverse: false });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 7 });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'settle', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'purge', epoch: 2, reverse: false });
+      p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 2 });
+      p.onEvent({ type: 'cleanup', migrationId: 'm', move: 1, deleted: 1 });
       p.onEvent({ type: 'done', migrationId: 'm', outcome: 'completed', counters: emptyCounters() });
       expect(out.text()).to.contain('verified 2 ranges: 10 fenced entries checked, 1 repaired, 0 mismatches');
-      expect(out.text()).to.contain('cleaned up 1 ranges: 7 fences, placeholders and tombstones deleted');
+      expect(out.text()).to.contain('cleaned up 1 ranges: 7 fences and placeholders deleted at the old owners');
+      expect(out.text()).to.contain('purged 2 ranges: 3 tombstones and placeholders deleted at the new owners');
     });
   });
 
