@@ -151,7 +151,8 @@ describe('shardkit rebalance (live)', function () {
       const last = events.at(-1)!;
       expect(last['type']).to.equal('result');
       expect(last['outcome']).to.equal('completed');
-      expect(last['epoch']).to.equal(3);
+      // migrating 2, committed (settling) 3, settled 4.
+      expect(last['epoch']).to.equal(4);
       expect(events.some((e) => e['type'] === 'progress')).to.equal(true);
       const moved = (last['counters'] as { docsMoved: number }).docsMoved;
       expect(moved).to.equal((events[0] as { docsToMove: number }).docsToMove);
@@ -159,7 +160,7 @@ describe('shardkit rebalance (live)', function () {
       const status = await cli(['rebalance', 'status', '--config', config, '--json']);
       expect(status.code, status.err).to.equal(0);
       const s = JSON.parse(status.out) as { state: { phase: string; epoch: number }; lock: unknown; migration: { phase: string; outcome: string } };
-      expect(s.state).to.deep.include({ phase: 'stable', epoch: 3 });
+      expect(s.state).to.deep.include({ phase: 'stable', epoch: 4 });
       expect(s.lock).to.equal(null);
       expect(s.migration).to.deep.include({ phase: 'done', outcome: 'completed' });
 
@@ -199,7 +200,7 @@ describe('shardkit rebalance (live)', function () {
 
       const resumed = await cli(['rebalance', 'resume', '--config', config, '--json']);
       expect(resumed.code, resumed.err).to.equal(0);
-      expect(jsonLines(resumed.out).at(-1)).to.deep.include({ type: 'result', outcome: 'completed', epoch: 3 });
+      expect(jsonLines(resumed.out).at(-1)).to.deep.include({ type: 'result', outcome: 'completed', epoch: 4 });
       const verify = await cli(['verify', '--config', config, '--json']);
       expect(verify.code, verify.err).to.equal(0);
       expect((JSON.parse(verify.out) as { totals: { live: number } }).totals.live).to.equal(DOCS);
@@ -225,7 +226,8 @@ describe('shardkit rebalance (live)', function () {
       const v = JSON.parse(verify.out) as { epoch: number; totals: { live: number }; shards: Record<string, { live: number }> };
       expect(v.totals.live).to.equal(DOCS);
       expect(v.shards['s2']).to.equal(undefined);
-      expect(v.epoch).to.equal(4);
+      // forward 2, reverse 3, committed (settling) 4, settled 5.
+      expect(v.epoch).to.equal(5);
     });
   });
 
