@@ -335,7 +335,7 @@ Raw numbers: \`bench/results/migration.json\`.
 | document bodies read per document moved (under application load) | <= 1.05 | ${t.readsPerMovedUnderLoad.toFixed(3)} | ${met(t.readsPerMovedUnderLoad <= 1.05)} |
 | application p99 during migration vs before | (reported) | ${r.application.during.p99.toFixed(2)} ms vs ${r.application.before.p99.toFixed(2)} ms (${t.p99Ratio.toFixed(2)}x) | - |
 
-| run | documents | copy ms | copy docs/s | total ms (incl. 2 lease waits) |
+| run | documents | copy ms | copy docs/s | total ms (incl. 3 lease waits) |
 |---|---:|---:|---:|---:|
 | raw bulk copy | ${r.raw.docs} | ${r.raw.ms} | ${r.raw.docsPerSec} | - |
 | migration A (add s2, idle) | ${r.migrationA.docsMoved} | ${r.migrationA.copyMs} | ${r.migrationA.copyDocsPerSec} | ${r.migrationA.totalMs} |
@@ -359,7 +359,7 @@ How to read these numbers:
   collection scans to the raw copy's one, and the ratio sits near a third here; on MongoDB all three are
   index lookups and the two extra round trips cost per document, not per collection. (A first run on
   2026-11-26 reported 86%: its raw copy took 25.9 s for the same 627 documents that every later run
-  copied in about 7.5 s, on a machine shared with other jobs; that figure was the raw copy's slowdown,
+  copied in 7.5 to 9.5 s, on a machine shared with other jobs; that figure was the raw copy's slowdown,
   not the migrator's speed.)
 - Reads per moved document are 1.000: each moved body is read once (by the fence), and verify compares
   server-side checksums without reading bodies when nobody wrote to the range.
