@@ -1,9 +1,9 @@
 /**
- * Migration under fire on MongoDB-wire servers: writers keep writing through lease-following
- * routers while a migrator child process is killed with SIGKILL at random points and resumed (or, in
- * one scenario, aborted), and one shard server is restarted. The end state is checked against the
- * writers' logs: no acknowledged write lost, no delete undone, one copy per key, every key on its owner,
- * no marker left. SHARDKIT_CHAOS_KILLS sets the number of kills per scenario (default 5).
+ * Migration under fire on MongoDB-wire servers: 4 writer processes, each with its own lease-following
+ * router, keep writing while a migrator child process is killed with SIGKILL at random points and
+ * resumed (or, in one scenario, aborted), and one shard server is restarted. The end state is checked
+ * against the writers' logs: no acknowledged write lost, no delete undone, one copy per key, every key
+ * on its owner, no marker left. SHARDKIT_CHAOS_KILLS sets the number of kills per scenario (default 5).
  */
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
@@ -11,21 +11,23 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { MongoConfigStore } from '../../../src/config-store/mongo-config-store.js';
-import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
+import { ErrorCode } from '../../../src/errors.js';
 import { TopologyFollower } from '../../../src/router/follower.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { MongoShardPool } from '../../../src/stores/shard-pool.js';
 import { Topology } from '../../../src/topology/topology.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
 import { testServerUris, uniqueDbName } from '../../support/servers.js';
+import type { KeyLog, WriterArgs, WriterReport } from './fixtures/writer-child.js';
 
 const KILLS = Number(process.env['SHARDKIT_CHAOS_KILLS'] ?? 5);
 const LEASE_MS = 400;
 const OP_TIMEOUT_MS = 1500;
 const DOCS = 240;
-const WRITERS = 3;
+const WRITERS = 4;
 const ABSENT = -1;
 const FIXTURE = fileURLToPath(new URL('./fixtures/migrate-child.ts', import.meta.url));
+const WRITER = fileURLToPath(new URL('./fixtures/writer-child.ts', import.meta.url));
 const SCRIPT = fileURLToPath(new URL('../../../scripts/test-servers.sh', import.meta.url));
 
 interface Doc {
@@ -39,12 +41,35 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-/** A writer's view of one key: the last acknowledged value and what failed writes may have left since. */
-interface KeyLog {
-  acked: number;
-  maybe: Set<number>;
-  /** What happened to the key, for the failure message: `+ms op value -> outcome`. */
-  history: string[];
+/** A running writer process; `stop()` sends SIGTERM and resolves with its report. */
+interface Writer {
+  stop(): Promise<WriterReport>;
+  /** SIGKILL it if it still runs (a failed test must not leave writers behind). */
+  kill(): void;
+}
+
+function startWriter(args: WriterArgs): Writer {
+  const child = spawn(process.execPath, ['--import', 'tsx', WRITER, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  let err = '';
+  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+  const exited = new Promise<number | null>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', (code) => resolve(code));
+  });
+  return {
+    async stop() {
+      child.kill('SIGTERM');
+      const code = await exited;
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (code !== 0 || line === undefined) throw new Error(`writer ${String(args.writer)} exited ${String(code)}: ${err.slice(0, 2000)}`);
+      return JSON.parse(line) as WriterReport;
+    },
+    kill() {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    },
+  };
 }
 
 interface ChildResult {
@@ -132,69 +157,32 @@ async function runScenario(scenario: Scenario): Promise<void> {
   const configDb = `${prefix}_cfg`;
   const config = await MongoConfigStore.connect({ uri: servers.config, db: configDb, name: prefix, opTimeoutMs: 5000 });
   const pool = new MongoShardPool({ collection: 'items', topology: [from.toJSON(), to], opTimeoutMs: OP_TIMEOUT_MS });
+  let writers: Writer[] = [];
   try {
     for (const i of [0, 1, 2, 3]) await pool.store(`s${i}`).ensureRoutingIndex();
     await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from.toJSON() });
     const follower = await TopologyFollower.start(config, { leaseMs: LEASE_MS, refreshIntervalMs: LEASE_MS / 4 });
     const coll = new ShardedCollection<Doc>({ name: 'items', routing: follower, pool, maxRedirects: 5 });
-    const logs = new Map<string, KeyLog>();
-    for (let i = 0; i < DOCS; i++) {
-      await coll.insertOne({ _id: `k${i}`, v: i });
-      logs.set(`k${i}`, { acked: i, maybe: new Set(), history: [] });
-    }
+    for (let i = 0; i < DOCS; i++) await coll.insertOne({ _id: `k${i}`, v: i });
 
-    // Writers: each owns a slice of the keys and writes them one at a time, logging what was acknowledged.
-    let stopping = false;
-    let acked = 0;
-    const anomalies: string[] = [];
-    let failed = 0;
+    // Writers: separate processes, each owning a slice of the keys and logging what was acknowledged.
     const t0 = Date.now();
     const timeline: string[] = [];
-    const note = (log: KeyLog, what: string): void => {
-      log.history.push(`+${String(Date.now() - t0)}ms ${what}`);
-    };
-    const writer = async (w: number): Promise<void> => {
-      let seq = 0;
-      while (!stopping) {
-        const key = `k${w + WRITERS * Math.floor(Math.random() * (DOCS / WRITERS))}`;
-        const log = logs.get(key)!;
-        const value = (w + 1) * 1_000_000 + ++seq;
-        const intent = log.acked === ABSENT ? value : Math.random() < 0.1 ? ABSENT : value;
-        const certain = log.maybe.size === 0;
-        const op = intent === ABSENT ? 'delete' : log.acked === ABSENT ? 'insert' : 'update';
-        const started = Date.now() - t0;
-        try {
-          if (intent === ABSENT) {
-            const d = await coll.deleteOne({ _id: key });
-            note(log, `${op} (from +${String(started)}ms) -> deleted ${String(d.deletedCount)}`);
-            if (d.deletedCount === 0 && certain) anomalies.push(`delete of ${key} found nothing; acknowledged ${log.acked}`);
-            log.acked = ABSENT;
-          } else if (log.acked === ABSENT) {
-            await coll.insertOne({ _id: key, v: value });
-            note(log, `${op} ${String(value)} (from +${String(started)}ms) -> ok`);
-            log.acked = value;
-          } else {
-            const u = await coll.updateOne({ _id: key }, { $set: { v: value } });
-            note(log, `${op} ${String(value)} (from +${String(started)}ms) -> matched ${String(u.matchedCount)}`);
-            if (u.matchedCount === 0 && certain) anomalies.push(`update of ${key} matched nothing; acknowledged ${log.acked}`);
-            log.acked = u.matchedCount === 1 ? value : ABSENT;
-          }
-          log.maybe.clear();
-          acked++;
-        } catch (error) {
-          // Not acknowledged: it may or may not have applied.
-          const code = (error as { code?: unknown }).code;
-          note(log, `${op} ${String(value)} (from +${String(started)}ms) -> failed ${String(code)}: ${(error as Error).message}`);
-          if (hasErrorCode(error, ErrorCode.storeDuplicateKey) && certain) {
-            anomalies.push(`insert of ${key} met a duplicate; it was deleted. History:\n  ${log.history.join('\n  ')}\nMigrator:\n  ${timeline.join('\n  ')}`);
-          }
-          log.maybe.add(intent);
-          failed++;
-          await sleep(20);
-        }
-      }
-    };
-    const writers = Array.from({ length: WRITERS }, (_, w) => writer(w));
+    writers = Array.from({ length: WRITERS }, (_, w) =>
+      startWriter({
+        writer: w,
+        writers: WRITERS,
+        docs: DOCS,
+        t0,
+        configUri: servers.config,
+        configDb,
+        name: prefix,
+        collection: 'items',
+        topologies: [from.toJSON(), to],
+        leaseMs: LEASE_MS,
+        opTimeoutMs: OP_TIMEOUT_MS,
+      }),
+    );
 
     const childArgs = (action: string, owner: string): Record<string, unknown> => ({
       action,
@@ -266,9 +254,13 @@ async function runScenario(scenario: Scenario): Promise<void> {
       expect(report['outcome']).to.equal('aborted');
     }
     expect(kills).to.equal(KILLS);
-    stopping = true;
-    await Promise.all(writers);
+    const reports = await Promise.all(writers.map((w) => w.stop()));
     follower.close();
+    const logs = new Map<string, KeyLog>(reports.flatMap((r) => Object.entries(r.logs)));
+    const anomalies = reports.flatMap((r) => r.anomalies).map((a) => `${a}\nMigrator:\n  ${timeline.join('\n  ')}`);
+    const acked = reports.reduce((n, r) => n + r.acked, 0);
+    const failed = reports.reduce((n, r) => n + r.failed, 0);
+    expect(logs.size, 'every key has a writer').to.equal(DOCS);
     expect(anomalies, 'writes that contradicted the acknowledged history').to.deep.equal([]);
 
     const state = await config.load();
@@ -286,19 +278,20 @@ async function runScenario(scenario: Scenario): Promise<void> {
         seen.set(key, `s${i}`);
         expect(router.route(key), `${key} is on s${i}`).to.equal(`s${i}`);
         const log = logs.get(key)!;
-        const ok = d['v'] === log.acked || log.maybe.has(d['v'] as number);
+        const ok = d['v'] === log.acked || log.maybe.includes(d['v'] as number);
         expect(ok, `${key} = ${String(d['v'])}, acknowledged ${log.acked}, maybe ${[...log.maybe].join(',')}; history:\n  ${log.history.join('\n  ')}`).to.equal(true);
       }
     }
     for (const [key, log] of logs) {
-      if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.has(ABSENT), `${key} lost (acknowledged ${log.acked}); history:\n  ${log.history.join('\n  ')}`).to.equal(true);
+      if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.includes(ABSENT), `${key} lost (acknowledged ${log.acked}); history:\n  ${log.history.join('\n  ')}`).to.equal(true);
     }
     const counters = report['counters'] as Record<string, number>;
     console.log(
-      `      ${scenario}: ${kills} kills, restart=${String(restarted)}, ${acked} acked / ${failed} failed writes, ` +
+      `      ${scenario}: ${kills} kills, restart=${String(restarted)}, ${WRITERS} writer processes, ${acked} acked / ${failed} failed writes, ` +
         `moved ${counters['docsMoved']}, read ${counters['docsRead']}, outcome ${String(report['outcome'])}`,
     );
   } finally {
+    for (const w of writers) w.kill();
     await pool.close().catch(() => undefined);
     await config.close().catch(() => undefined);
   }
