@@ -677,15 +677,21 @@ export class ShardedCollection<T extends Document = Document> {
     // in the migration just committed: the old owner's fenced copy may still be in flight to us from a
     // router on the migrating state, so the delete must leave a tombstone for that copy to meet.
     if (place.old !== undefined) await this.#prepareNew(view, { ...place, old: place.old });
-    const current = await this.#get(shardId, id);
-    if (current !== null && this.#isLeftover(view, current)) return ZERO;
-    if (current === null || isTombstone(current)) return ZERO;
-    if (!isLive(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
-    if (!matchesFilter(filter, stripMarkers(current))) return ZERO;
-    // The tombstone, not an absence, is what keeps the old owner's fenced copy from coming back.
-    const ok = await this.#on(shardId, (s) => s.tombstone(id, place.h, (current._v ?? 0) + 1));
-    if (!ok) throw moved(shardId, `_id ${keyToString(id)} was fenced before the delete`);
-    return { ...ZERO, deleted: 1 };
+    for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
+      const current = await this.#get(shardId, id);
+      if (current === null || isTombstone(current) || this.#isLeftover(view, current)) return ZERO;
+      if (!isLive(current)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
+      if (!matchesFilter(filter, stripMarkers(current))) return ZERO;
+      // The tombstone, not an absence, is what keeps the old owner's fenced copy from coming back. It
+      // replaces exactly the version the filter matched: a write that changed the document since is
+      // not overwritten, and the next turn reads what it left (a fence there means "moved").
+      // (A document stored without a numeric `_v`, which shardkit never writes, is tombstoned as found.)
+      const version = typeof current._v === 'number' ? current._v : undefined;
+      if (await this.#on(shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { ...ZERO, deleted: 1 };
+    }
+    throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: delete of _id ${keyToString(id)} kept racing with other writers`, {
+      shardId,
+    });
   }
 
   async #apply(view: RoutingView, op: Prepared): Promise<OpOutcome> {

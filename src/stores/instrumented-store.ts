@@ -107,8 +107,8 @@ export class InstrumentedStore implements ShardStore {
   deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
     return this.#call('deleteRange', () => this.inner.deleteRange(range, filter, limit));
   }
-  tombstone(id: unknown, h: number, version: number): Promise<boolean> {
-    return this.#call('tombstone', () => this.inner.tombstone(id, h, version));
+  tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
+    return this.#call('tombstone', () => this.inner.tombstone(id, h, version, expectedVersion));
   }
   replaceTombstone(doc: StoredDocument): Promise<boolean> {
     return this.#call('replaceTombstone', () => this.inner.replaceTombstone(doc));

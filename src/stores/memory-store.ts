@@ -594,10 +594,13 @@ export class MemoryStore implements ShardStore {
     return victims.length;
   }
 
-  async tombstone(id: unknown, h: number, version: number): Promise<boolean> {
+  async tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
     this.#check();
     const existing = this.#byId.get(idKey(id));
     if (existing?._moved !== undefined) return false;
+    if (expectedVersion !== undefined && (existing === undefined || existing._ts === true || existing._ph === true || existing._v !== expectedVersion)) {
+      return false;
+    }
     this.#put(this.#in({ _id: id, _h: h, _v: version, _ts: true }));
     return true;
   }

@@ -456,8 +456,14 @@ export class MongoStore implements ShardStore {
     });
   }
 
-  async tombstone(id: unknown, h: number, version: number): Promise<boolean> {
+  async tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
     return this.#run('tombstone', async () => {
+      if (expectedVersion !== undefined) {
+        // One conditional replace: atomic on the server, so a concurrent write either precedes it
+        // (and changes `_v`, so nothing matches) or follows it (and meets the tombstone).
+        const r = await this.#col.replaceOne(liveFilter({ _id: id, _v: expectedVersion }), { _id: id, _h: h, _v: version, _ts: true }, this.#opts({}));
+        return r.matchedCount === 1;
+      }
       try {
         await this.#col.replaceOne({ _id: id, _moved: { $exists: false } }, { _id: id, _h: h, _v: version, _ts: true }, this.#opts({ upsert: true }));
         return true;

@@ -9,7 +9,8 @@
  * `fenceRange` and `deleteRange` are not retried either: a repeat acts on the *next* batch, so the
  * first batch's result would be lost to the caller. Nor is `replaceTombstone`: a repeat after a lost
  * answer finds the document, not the tombstone, and would report a write that applied as one that did
- * not. Callers see the error and decide.
+ * not. Nor is a `tombstone` with an expected version, for the same reason. Callers see the error and
+ * decide.
  */
 import { ErrorCode, isRetryableError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -223,8 +224,10 @@ export class ResilientStore implements ShardStore {
   deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
     return this.#call('deleteRange', () => this.inner.deleteRange(range, filter, limit));
   }
-  tombstone(id: unknown, h: number, version: number): Promise<boolean> {
-    return this.#call('tombstone', () => this.inner.tombstone(id, h, version));
+  tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
+    // The conditional form is not retried: a repeat after a lost answer finds the tombstone and says false.
+    const op = expectedVersion === undefined ? 'tombstone' : 'tombstoneIfVersion';
+    return this.#call(op, () => this.inner.tombstone(id, h, version, expectedVersion));
   }
   replaceTombstone(doc: StoredDocument): Promise<boolean> {
     return this.#call('replaceTombstone', () => this.inner.replaceTombstone(doc));

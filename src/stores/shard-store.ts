@@ -183,8 +183,13 @@ export interface ShardStore {
   /**
    * Write a tombstone for `id` (`{_id, _h, _v, _ts: true}`), replacing whatever is there unless it
    * is fenced. Returns false when a fence turned it away.
+   *
+   * With `expectedVersion`: a conditional delete in one atomic step. Only a live document (no marker)
+   * whose `_v` is `expectedVersion` is replaced; anything else (another version, a marker, nothing)
+   * is left alone and the answer is false. Not idempotent in its answer (a repeat finds the
+   * tombstone), so wrappers must not retry it.
    */
-  tombstone(id: unknown, h: number, version: number): Promise<boolean>;
+  tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean>;
   /**
    * Replace the unfenced tombstone of `doc._id` with `doc` (stored as given, `_v` included) in one
    * atomic step: a re-insert after a delete made while the key moves. A delete-then-insert would let a

@@ -498,6 +498,37 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
         expect(await store.get('f')).to.deep.equal({ _id: 'f', _h: 1, _v: 1, _moved: 2 });
         expect(await store.get('new')).to.deep.equal({ _id: 'new', _h: 1, _v: 1, _ts: true });
       });
+
+      it('with an expected version replaces only the live document of that version', async function () {
+        await store.insert(doc('a', 1, { _v: 3, x: 1 }));
+        await store.insert(doc('f', 1, { _v: 3 }));
+        await store.fence([{ id: 'f', h: 1 }], 2);
+        await store.tombstone('t', 1, 3);
+        await store.fence([{ id: 'ph', h: 1 }], 2);
+        expect(await store.tombstone('a', 1, 3, 2), 'another version').to.equal(false);
+        expect(await store.get('a')).to.deep.equal(doc('a', 1, { _v: 3, x: 1 }));
+        for (const id of ['f', 't', 'ph', 'none']) expect(await store.tombstone(id, 1, 4, 3), id).to.equal(false);
+        expect(await store.get('none'), 'nothing is written for an absent id').to.equal(null);
+        expect(await store.get('t')).to.deep.equal({ _id: 't', _h: 1, _v: 3, _ts: true });
+        expect(await store.tombstone('a', 1, 4, 3)).to.equal(true);
+        expect(await store.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 4, _ts: true });
+      });
+
+      it('with an expected version lets exactly one of a racing update and delete win', async function () {
+        for (let i = 0; i < 8; i++) {
+          const id = `r${i}`;
+          await store.insert(doc(id, 1, { _v: 1, x: 0 }));
+          const [updated, deleted] = await Promise.all([store.updateOne({ _id: id }, { $set: { x: 1 } }), store.tombstone(id, 1, 2, 1)]);
+          const stored = await store.get(id);
+          if (deleted) {
+            expect(updated.matched, `round ${i}: the delete won, the update came after`).to.equal(0);
+            expect(stored).to.deep.equal({ _id: id, _h: 1, _v: 2, _ts: true });
+          } else {
+            expect(updated.matched, `round ${i}: the update won`).to.equal(1);
+            expect(stored).to.deep.equal(doc(id, 1, { _v: 2, x: 1 }));
+          }
+        }
+      });
     });
 
     describe('#replaceTombstone', function () {

@@ -68,6 +68,39 @@ describe('ShardedCollection on a settling stable state', () => {
     });
   });
 
+  describe('#deleteOne racing an update of the same key', () => {
+    it('does not tombstone a version its filter did not match', async () => {
+      const [k] = moved as [number];
+      const { pool, coll, at } = await settlingWorld([k]);
+      // The update lands between the delete's read and its tombstone.
+      let raced = false;
+      const racing = {
+        store(shardId: string) {
+          const store = pool.store(shardId);
+          return new Proxy(store, {
+            get(target, prop, receiver) {
+              const value: unknown = Reflect.get(target, prop, receiver);
+              if (prop !== 'tombstone' || typeof value !== 'function') return value;
+              return async (...args: unknown[]) => {
+                if (!raced) {
+                  raced = true;
+                  expect((await coll.updateOne({ _id: k }, { $set: { n: -1 } })).matchedCount).to.equal(1);
+                }
+                return (value as (...a: unknown[]) => unknown).apply(target, args);
+              };
+            },
+          });
+        },
+      };
+      const deleter = new ShardedCollection({ name: 's', routing: new StaticRoutingSource(committed(R1, R2, 3)), pool: racing });
+      expect((await deleter.deleteOne({ _id: k, n: k })).deletedCount, 'the filter no longer matches').to.equal(0);
+      expect(raced).to.equal(true);
+      expect(await at(k)).to.include({ n: -1, _v: 2 });
+      expect((await deleter.deleteOne({ _id: k, n: -1 })).deletedCount).to.equal(1);
+      expect(await at(k)).to.include({ _ts: true, _v: 3 });
+    });
+  });
+
   describe('writes over the tombstone', () => {
     it('insertOne replaces it and updateOne does not match it', async () => {
       const [k1, k2] = moved as [number, number];
