@@ -17,19 +17,8 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { sleep, systemClock } from './clock.js';
 import type { Clock } from './clock.js';
-import type {
-  HashRange,
-  RangeChecksumResult,
-  RangeCursor,
-  ShardStore,
-  StoreBulkResult,
-  StoredDocument,
-  StoreFilter,
-  StoreFindOptions,
-  StoreWriteOp,
-  WriteOutcome,
-} from './shard-store.js';
-import type { Document, UpdateFilter } from 'mongodb';
+import type { ShardStore } from './shard-store.js';
+import { StoreDecorator } from './store-decorator.js';
 
 /** Store calls that `ResilientStore` retries: repeating them cannot change the outcome. */
 export const RETRIED_OPS: ReadonlySet<string> = new Set([
@@ -82,10 +71,7 @@ function nonNegative(name: string, value: number): number {
 }
 
 /** A `ShardStore` that times out, retries and trips a circuit breaker around another one. */
-export class ResilientStore implements ShardStore {
-  readonly shardId: string;
-  /** The wrapped store. */
-  readonly inner: ShardStore;
+export class ResilientStore extends StoreDecorator {
   /** This shard's breaker, if any. */
   readonly breaker: CircuitBreaker | undefined;
   readonly #timeoutMs: number;
@@ -99,8 +85,7 @@ export class ResilientStore implements ShardStore {
   readonly #onRetry: ResilienceOptions['onRetry'];
 
   constructor(inner: ShardStore, options: ResilienceOptions = {}) {
-    this.inner = inner;
-    this.shardId = inner.shardId;
+    super(inner);
     this.#timeoutMs = nonNegative('opTimeoutMs', options.opTimeoutMs ?? 10_000);
     this.#deadlineMs = nonNegative('deadlineMs', options.deadlineMs ?? 0);
     const retries = options.retries ?? 3;
@@ -142,7 +127,7 @@ export class ResilientStore implements ShardStore {
     });
   }
 
-  async #call<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  protected async around<T>(op: string, fn: () => Promise<T>): Promise<T> {
     const retried = RETRIED_OPS.has(op);
     const startedAt = this.#deadlineMs > 0 ? this.#clock.now() : 0;
     for (let attempt = 0; ; attempt++) {
@@ -167,73 +152,9 @@ export class ResilientStore implements ShardStore {
     }
   }
 
-  ensureRoutingIndex(): Promise<void> {
-    return this.#call('ensureRoutingIndex', () => this.inner.ensureRoutingIndex());
-  }
-  hasRoutingIndex(): Promise<boolean> {
-    return this.#call('hasRoutingIndex', () => this.inner.hasRoutingIndex());
-  }
-  createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
-    return this.#call('createIndexes', () => this.inner.createIndexes(specs));
-  }
-  ping(): Promise<void> {
-    return this.#call('ping', () => this.inner.ping());
-  }
-  get(id: unknown): Promise<StoredDocument | null> {
-    return this.#call('get', () => this.inner.get(id));
-  }
-  find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]> {
-    return this.#call('find', () => this.inner.find(filter, options));
-  }
-  count(filter: StoreFilter): Promise<number> {
-    return this.#call('count', () => this.inner.count(filter));
-  }
-  insert(doc: StoredDocument): Promise<void> {
-    return this.#call('insert', () => this.inner.insert(doc));
-  }
-  insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
-    return this.#call('insertIfAbsent', () => this.inner.insertIfAbsent(docs));
-  }
-  updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome> {
-    return this.#call('updateOne', () => this.inner.updateOne(filter, update, options));
-  }
-  replaceOne(filter: StoreFilter, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome> {
-    return this.#call('replaceOne', () => this.inner.replaceOne(filter, replacement, options));
-  }
-  deleteOne(filter: StoreFilter): Promise<number> {
-    return this.#call('deleteOne', () => this.inner.deleteOne(filter));
-  }
-  bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
-    return this.#call('bulkWrite', () => this.inner.bulkWrite(ops));
-  }
-  fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
-    return this.#call('fence', () => this.inner.fence(keys, epoch));
-  }
-  fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
-    return this.#call('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch));
-  }
-  scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
-    return this.#call('scanRange', () => this.inner.scanRange(range, after, limit, filter));
-  }
-  countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
-    return this.#call('countRange', () => this.inner.countRange(range, filter));
-  }
-  checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
-    return this.#call('checksumRange', () => this.inner.checksumRange(range, filter));
-  }
-  deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
-    return this.#call('deleteRange', () => this.inner.deleteRange(range, filter, limit));
-  }
-  tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
-    // The conditional form is not retried: a repeat after a lost answer finds the tombstone and says false.
+  // The conditional form is not retried: a repeat after a lost answer finds the tombstone and says false.
+  override tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
     const op = expectedVersion === undefined ? 'tombstone' : 'tombstoneIfVersion';
-    return this.#call(op, () => this.inner.tombstone(id, h, version, expectedVersion));
-  }
-  replaceTombstone(doc: StoredDocument): Promise<boolean> {
-    return this.#call('replaceTombstone', () => this.inner.replaceTombstone(doc));
-  }
-  /** Closes the wrapped store (never retried, never blocked by the breaker). */
-  close(): Promise<void> {
-    return this.inner.close();
+    return this.around(op, () => this.inner.tombstone(id, h, version, expectedVersion));
   }
 }

@@ -1,0 +1,100 @@
+/**
+ * `StoreDecorator`: a `ShardStore` that forwards every contract call to another one through a single
+ * `around(op, fn)` hook. `InstrumentedStore` (metrics) and `ResilientStore` (timeouts, retries,
+ * breaker) differ only in that hook, so a contract method added here reaches both.
+ */
+import type { Document, UpdateFilter } from 'mongodb';
+import type {
+  HashRange,
+  RangeChecksumResult,
+  RangeCursor,
+  ShardStore,
+  StoreBulkResult,
+  StoredDocument,
+  StoreFilter,
+  StoreFindOptions,
+  StoreWriteOp,
+  WriteOutcome,
+} from './shard-store.js';
+
+export abstract class StoreDecorator implements ShardStore {
+  readonly shardId: string;
+  /** The wrapped store. */
+  readonly inner: ShardStore;
+
+  constructor(inner: ShardStore) {
+    this.inner = inner;
+    this.shardId = inner.shardId;
+  }
+
+  /** Run `fn`, one call of the wrapped store named `op` (the method name), with this decorator's behaviour. */
+  protected abstract around<T>(op: string, fn: () => Promise<T>): Promise<T>;
+
+  ensureRoutingIndex(): Promise<void> {
+    return this.around('ensureRoutingIndex', () => this.inner.ensureRoutingIndex());
+  }
+  hasRoutingIndex(): Promise<boolean> {
+    return this.around('hasRoutingIndex', () => this.inner.hasRoutingIndex());
+  }
+  createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
+    return this.around('createIndexes', () => this.inner.createIndexes(specs));
+  }
+  ping(): Promise<void> {
+    return this.around('ping', () => this.inner.ping());
+  }
+  get(id: unknown): Promise<StoredDocument | null> {
+    return this.around('get', () => this.inner.get(id));
+  }
+  find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]> {
+    return this.around('find', () => this.inner.find(filter, options));
+  }
+  count(filter: StoreFilter): Promise<number> {
+    return this.around('count', () => this.inner.count(filter));
+  }
+  insert(doc: StoredDocument): Promise<void> {
+    return this.around('insert', () => this.inner.insert(doc));
+  }
+  insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
+    return this.around('insertIfAbsent', () => this.inner.insertIfAbsent(docs));
+  }
+  updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome> {
+    return this.around('updateOne', () => this.inner.updateOne(filter, update, options));
+  }
+  replaceOne(filter: StoreFilter, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome> {
+    return this.around('replaceOne', () => this.inner.replaceOne(filter, replacement, options));
+  }
+  deleteOne(filter: StoreFilter): Promise<number> {
+    return this.around('deleteOne', () => this.inner.deleteOne(filter));
+  }
+  bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
+    return this.around('bulkWrite', () => this.inner.bulkWrite(ops));
+  }
+  fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
+    return this.around('fence', () => this.inner.fence(keys, epoch));
+  }
+  fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
+    return this.around('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch));
+  }
+  scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
+    return this.around('scanRange', () => this.inner.scanRange(range, after, limit, filter));
+  }
+  countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
+    return this.around('countRange', () => this.inner.countRange(range, filter));
+  }
+  checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
+    return this.around('checksumRange', () => this.inner.checksumRange(range, filter));
+  }
+  deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
+    return this.around('deleteRange', () => this.inner.deleteRange(range, filter, limit));
+  }
+  tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
+    return this.around('tombstone', () => this.inner.tombstone(id, h, version, expectedVersion));
+  }
+  replaceTombstone(doc: StoredDocument): Promise<boolean> {
+    return this.around('replaceTombstone', () => this.inner.replaceTombstone(doc));
+  }
+  /** Closes the wrapped store, outside the hook (never measured, retried or blocked by a breaker). */
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
