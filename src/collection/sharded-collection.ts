@@ -175,6 +175,11 @@ function duplicate(shardId: string, key: ShardKey): ShardkitStoreError {
   });
 }
 
+/** A single-key write that met a changed entry on every one of its attempts. */
+function keptRacing(shardId: string, what: 'insert' | 'upsert' | 'delete', key: ShardKey): ShardkitStoreError {
+  return new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: ${what} of _id ${keyToString(key)} kept racing with other writers`, { shardId });
+}
+
 function checkCount(value: number | undefined, what: string): number {
   if (value === undefined) return 0;
   if (!Number.isSafeInteger(value) || value < 0) {
@@ -547,9 +552,7 @@ export class ShardedCollection<T extends Document = Document> {
       }
       throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(fenceEpoch(current))})`);
     }
-    throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: insert of _id ${keyToString(id)} kept racing with other writers`, {
-      shardId,
-    });
+    throw keptRacing(shardId, 'insert', id);
   }
 
   async #insertKey(view: RoutingView, id: ShardKey, data: Document): Promise<OpOutcome> {
@@ -660,9 +663,7 @@ export class ShardedCollection<T extends Document = Document> {
         upsertedId: outcome.upsertedId,
       };
     }
-    throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: upsert of _id ${keyToString(id)} kept racing with other writers`, {
-      shardId,
-    });
+    throw keptRacing(shardId, 'upsert', id);
   }
 
   async #deleteKey(view: RoutingView, id: ShardKey, filter: Filter<Document>): Promise<OpOutcome> {
@@ -689,9 +690,7 @@ export class ShardedCollection<T extends Document = Document> {
       const version = typeof current._v === 'number' ? current._v : undefined;
       if (await this.#on(shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { ...ZERO, deleted: 1 };
     }
-    throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: delete of _id ${keyToString(id)} kept racing with other writers`, {
-      shardId,
-    });
+    throw keptRacing(shardId, 'delete', id);
   }
 
   async #apply(view: RoutingView, op: Prepared): Promise<OpOutcome> {
