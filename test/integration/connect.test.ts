@@ -11,11 +11,12 @@ import { MongoClient } from 'mongodb';
 import { connectShardedCollection } from '../../src/connect.js';
 import type { ConnectedCollection } from '../../src/connect.js';
 import { MongoConfigStore } from '../../src/config-store/mongo-config-store.js';
-import { ErrorCode, hasErrorCode } from '../../src/errors.js';
+import { ErrorCode } from '../../src/errors.js';
 import { Migrator } from '../../src/rebalance/migrate.js';
 import { ShardRouter } from '../../src/router/router.js';
 import { MongoShardPool } from '../../src/stores/shard-pool.js';
 import { Topology } from '../../src/topology/topology.js';
+import { rejection } from '../support/rejection.js';
 import { testServerUris, uniqueDbName } from '../support/servers.js';
 
 interface Person {
@@ -75,12 +76,7 @@ describe('connectShardedCollection (live)', function () {
   });
 
   it('fails with shardkit.file.notFound for a missing config file', async function () {
-    try {
-      await connectShardedCollection({ config: join(dir, 'nope.yaml') });
-      expect.fail('expected a rejection');
-    } catch (error) {
-      expect(hasErrorCode(error, ErrorCode.fileNotFound), String(error)).to.equal(true);
-    }
+    expect((await rejection(connectShardedCollection({ config: join(dir, 'nope.yaml') }))).code).to.equal(ErrorCode.fileNotFound);
   });
 
   it('reads and writes, keeps working through a migration that adds a shard, then serves that shard', async function () {

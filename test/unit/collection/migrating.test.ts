@@ -13,6 +13,7 @@ import type { ShardStore } from '../../../src/stores/shard-store.js';
 import type { Topology } from '../../../src/topology/topology.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
 import { LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
+import { rejection } from '../../support/rejection.js';
 
 const R1 = topology(['a', 'b', 'c']);
 const R2 = R1.with({ kind: 'add', shard: { id: 'd', weight: 1 } });
@@ -29,16 +30,6 @@ function keys(n: number): { moving: number[]; staying: number[] } {
 }
 
 const { moving, staying } = keys(400);
-
-async function rejection(p: Promise<unknown>): Promise<ShardkitError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).to.be.instanceOf(ShardkitError);
-    return error as ShardkitError;
-  }
-  expect.fail('expected a rejection');
-}
 
 /** A pool seeded through a stable(R1) collection, and a collection on migrating(R1 -> R2). */
 async function seeded(ids: readonly number[]) {

@@ -1,22 +1,13 @@
 import { expect } from 'chai';
 import { ObjectId } from 'mongodb';
-import { ErrorCode, ShardkitError } from '../../../src/errors.js';
+import { ErrorCode } from '../../../src/errors.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { dump, SpyPool, stable, topology } from './support.js';
+import { rejection } from '../../support/rejection.js';
 
 const IDS = ['a', 'b', 'c'];
-
-async function rejection(p: Promise<unknown>): Promise<ShardkitError> {
-  try {
-    await p;
-  } catch (error) {
-    expect(error).to.be.instanceOf(ShardkitError);
-    return error as ShardkitError;
-  }
-  expect.fail('expected a rejection');
-}
 
 describe('ShardedCollection', () => {
   let pool: SpyPool;

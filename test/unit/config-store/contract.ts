@@ -8,6 +8,7 @@ import { BSON } from 'mongodb';
 import { ErrorCode, ShardkitConflictError, ShardkitError, isRetryableError } from '../../../src/errors.js';
 import type { ConfigStore, RoutingState } from '../../../src/config-store/types.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
+import { rejection } from '../../support/rejection.js';
 
 /** A clock the test moves by hand. */
 export class FakeClock {
@@ -49,15 +50,6 @@ export function sampleTopology(epoch: number, shards = ['a', 'b']): TopologySpec
 /** A stable routing state at `epoch`. */
 export function stableState(epoch: number, shards?: string[]): RoutingState {
   return { phase: 'stable', epoch, topology: sampleTopology(epoch, shards) };
-}
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
 }
 
 /** Register the contract suite for one store. */

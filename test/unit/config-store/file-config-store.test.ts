@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { FILE_FORMAT, FileConfigStore } from '../../../src/config-store/file-config-store.js';
 import { ErrorCode, ShardkitError, ShardkitStoreError } from '../../../src/errors.js';
 import { configStoreContract, stableState } from './contract.js';
+import { rejection } from '../../support/rejection.js';
 
 const run = promisify(execFile);
 
@@ -21,15 +22,6 @@ configStoreContract('FileConfigStore', async (clock) => {
     cleanup: async () => rm(dir, { recursive: true, force: true }),
   };
 });
-
-async function rejection(promise: Promise<unknown>): Promise<unknown> {
-  try {
-    await promise;
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected the promise to reject');
-}
 
 describe('FileConfigStore', function () {
   let dir: string;

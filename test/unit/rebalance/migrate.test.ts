@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { ErrorCode, ShardkitError, hasErrorCode } from '../../../src/errors.js';
+import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
@@ -8,16 +8,7 @@ import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { baseTopology, World, type Doc } from './migrate-harness.js';
-
-async function rejection(p: Promise<unknown>): Promise<ShardkitError> {
-  try {
-    await p;
-  } catch (error) {
-    if (error instanceof ShardkitError) return error;
-    throw error;
-  }
-  throw new Error('expected a rejection');
-}
+import { rejection } from '../../support/rejection.js';
 
 class Killed extends Error {}
 
