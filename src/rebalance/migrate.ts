@@ -519,15 +519,7 @@ export class Migrator {
   // --- publishing ------------------------------------------------------------------------------
 
   async #publishMigrating(j: MigrationJournal): Promise<void> {
-    const live = await this.#config.load();
-    if (live !== null && live.phase === 'migrating' && live.epoch === j.epoch && live.migrationId === j.id) return;
-    if (live === null || live.epoch !== j.epoch - 1) {
-      throw new ShardkitConflictError(
-        ErrorCode.planMismatch,
-        `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${j.epoch - 1})`,
-      );
-    }
-    await this.#config.compareAndSet(j.epoch - 1, {
+    await this.#publish(j, {
       phase: 'migrating',
       epoch: j.epoch,
       from: j.from,
@@ -538,17 +530,9 @@ export class Migrator {
   }
 
   async #publishStable(j: MigrationJournal): Promise<void> {
-    const live = await this.#config.load();
-    if (live !== null && live.phase === 'stable' && live.epoch === j.stableEpoch) return;
-    if (live === null || live.epoch !== j.epoch) {
-      throw new ShardkitConflictError(
-        ErrorCode.planMismatch,
-        `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${j.epoch})`,
-      );
-    }
     // `settling` makes routers leave a tombstone when they delete a key this leg moved, until the
     // settled state replaces this one after cleanup (ADR 0003).
-    await this.#config.compareAndSet(j.epoch, {
+    await this.#publish(j, {
       phase: 'stable',
       epoch: j.stableEpoch,
       topology: { ...j.to, epoch: j.stableEpoch },
@@ -564,15 +548,30 @@ export class Migrator {
    */
   async #publishSettled(j: MigrationJournal): Promise<void> {
     const settled = settledEpoch(j);
+    await this.#publish(j, { phase: 'stable', epoch: settled, topology: { ...j.to, epoch: settled } });
+  }
+
+  /**
+   * Publish `next` by compare-and-set from epoch `next.epoch - 1`. A resume that finds it published
+   * already (same phase and epoch, and for a migrating state the same migration) does nothing; any
+   * other live epoch means someone else changed the routing state: `shardkit.migration.planMismatch`.
+   */
+  async #publish(j: MigrationJournal, next: RoutingState): Promise<void> {
     const live = await this.#config.load();
-    if (live !== null && live.phase === 'stable' && live.epoch === settled) return;
-    if (live === null || live.epoch !== j.stableEpoch) {
+    const published =
+      live !== null &&
+      live.phase === next.phase &&
+      live.epoch === next.epoch &&
+      (next.phase !== 'migrating' || (live.phase === 'migrating' && live.migrationId === next.migrationId));
+    if (published) return;
+    const expected = next.epoch - 1;
+    if (live === null || live.epoch !== expected) {
       throw new ShardkitConflictError(
         ErrorCode.planMismatch,
-        `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${j.stableEpoch})`,
+        `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${expected})`,
       );
     }
-    await this.#config.compareAndSet(j.stableEpoch, { phase: 'stable', epoch: settled, topology: { ...j.to, epoch: settled } });
+    await this.#config.compareAndSet(expected, next);
   }
 
   // --- copy, sweep, verify, cleanup --------------------------------------------------------------
