@@ -28,7 +28,8 @@ export { HASH_NAMES, ringHash } from './hash/registry.js';
 export type { RingHash, ShardKey } from './hash/types.js';
 
 // topology
-export { HashName, Placement } from './topology/types.js';
+export { HashName } from './hash/types.js';
+export { Placement } from './topology/types.js';
 export type { ShardSpec, TopologyChange, TopologySpec } from './topology/types.js';
 export { Topology } from './topology/topology.js';
 export { MAX_SHARDS, MAX_VNODES, TOPOLOGY_DEFAULTS, validateTopologySpec } from './topology/validate.js';
@@ -70,11 +71,13 @@ export type {
   StoredDocument,
   WriteOutcome,
 } from './stores/shard-store.js';
+export type { StoreProvider } from './stores/store-provider.js';
 export { MemoryStore } from './stores/memory-store.js';
 export type { MemoryStoreOptions } from './stores/memory-store.js';
 
 // config store
-export type { ConfigStore, LockInfo, RoutingState, Settling } from './config-store/types.js';
+export type { ConfigStore, LockInfo } from './config-store/types.js';
+export type { RoutingState, Settling } from './router/routing-state.js';
 export { FileConfigStore } from './config-store/file-config-store.js';
 export type { FileConfigStoreOptions } from './config-store/file-config-store.js';
 export { MemoryConfigStore } from './config-store/memory-config-store.js';
@@ -98,7 +101,6 @@ export type {
   ShardedFindOptions,
   ShardedUpdateResult,
   ShardedWriteOp,
-  StoreProvider as CollectionStoreProvider,
 } from './collection/sharded-collection.js';
 
 // connecting an application to a deployment
@@ -131,7 +133,6 @@ export type {
   MigrationStatus,
   MigratorOptions,
   RunOptions as MigrationRunOptions,
-  StoreProvider as MigratorStoreProvider,
 } from './rebalance/migrate.js';
 export { Phase as MigrationPhase } from './rebalance/journal.js';
 export type { MigrationCounters, MigrationJournal, MoveProgress } from './rebalance/journal.js';

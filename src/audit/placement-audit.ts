@@ -7,7 +7,7 @@
  * All shards are scanned at once in `(_h, _id)` order and merged by `_h`: copies of one `_id` share
  * an `_h`, so duplicates meet in the merge while memory stays at one batch per shard.
  */
-import type { RoutingState } from '../config-store/types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import { ShardkitInvalidArgumentError } from '../errors.js';
 import type { ShardKey } from '../hash/types.js';
 import { Ring } from '../ring/ring.js';

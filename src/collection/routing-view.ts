@@ -2,7 +2,7 @@
  * A routing state resolved for the data path: the routers of its topologies (one per epoch, cached),
  * the shards a scatter-gather must ask, and where a key lives under it.
  */
-import type { RoutingState } from '../config-store/types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import type { ShardKey } from '../hash/types.js';
 import { ShardRouter } from '../router/router.js';
 import type { TopologySpec } from '../topology/types.js';

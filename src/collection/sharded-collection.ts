@@ -1,12 +1,12 @@
 /**
  * `ShardedCollection<T>`: the application's data path. Routes every single-key operation by `_id`
- * to the owning shard, follows the online migration protocol of DESIGN.md while a migration runs,
+ * to the owning shard, follows the online migration protocol of ADR 0002 while a migration runs,
  * and answers other queries by scatter-gather with a merge in the server's sort order.
  */
 import { ObjectId } from 'mongodb';
 import { updateOne as mingoUpdateOne } from 'mingo';
 import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
-import type { RoutingState } from '../config-store/types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import {
   ErrorCode,
   hasErrorCode,
@@ -19,8 +19,8 @@ import {
 import { assertShardKey, keyToString } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
 import type { RoutingSource } from '../router/routing-source.js';
-import type { TopologySpec } from '../topology/types.js';
 import { idKey } from '../stores/bson-order.js';
+import type { StoreProvider } from '../stores/store-provider.js';
 import type { ShardStore, StoreBulkResult, StoredDocument, StoreWriteOp, WriteOutcome } from '../stores/shard-store.js';
 import { withVersionBump } from '../stores/store-filters.js';
 import { compareValues, documentComparator, normalizeSort, sortDocument } from './compare.js';
@@ -40,19 +40,6 @@ import {
   stripMarkers,
 } from './documents.js';
 import { type KeyPlace, ownerOfStored, placeKey, type RoutingView, RoutingViews } from './routing-view.js';
-
-/** What a collection gets its shard stores from (a `ShardPool`, or anything with its `store`). */
-export interface StoreProvider {
-  /** The store of one shard's collection; may connect on first use. */
-  store(shardId: string): ShardStore | Promise<ShardStore>;
-  /**
-   * Learn the shards (ids, URIs) of a topology. The collection calls it with every topology of every
-   * routing state it routes by (R1 and R2 while migrating) before it asks for a store of that state, so
-   * a pool built from yesterday's topology reaches a shard an operator added today. Optional: a
-   * provider that can reach any shard already may leave it out.
-   */
-  addTopology?(topology: TopologySpec): void;
-}
 
 /**
  * A query filter on the application's documents. The driver's `Filter<T>` pins `_id` to `ObjectId` when
@@ -242,7 +229,7 @@ const ZERO: OpOutcome = { inserted: 0, matched: 0, modified: 0, deleted: 0, upse
  * Every stored document carries `_h` (the ring point of its `_id`) and `_v` (a version bumped by every
  * write); these and the migration markers are stripped from everything returned. While the routing
  * state is `migrating`, a key whose owner changes is read from its new owner first and written only at
- * the new owner after fencing it at the old one (DESIGN.md, "Online migration protocol"). A shard that
+ * the new owner after fencing it at the old one (ADR 0002). A shard that
  * answers "moved" sends the operation back through a refreshed routing state, at most `maxRedirects`
  * times (then `shardkit.router.redirectLimit`).
  *
@@ -348,7 +335,7 @@ export class ShardedCollection<T extends Document = Document> {
    * fenced `_id`, so "nothing there" means a router on the stable state deleted it (stable-phase deletes
    * leave no tombstone) and the fenced copy is stale until cleanup removes it. So: refresh, and unless
    * the published state is still this view's, answer "moved" so the whole operation runs again under
-   * the new state (within the redirect budget), as for any other fence (DESIGN.md).
+   * the new state (within the redirect budget), as for any other fence (ADR 0002).
    *
    * Why this is enough for a read: the read of the new owner that found nothing completed before this
    * refresh was sent, and the refresh still saw `migrating(e+1)`, so `stable(e+2)` was published after

@@ -6,7 +6,7 @@ import { ErrorCode, ShardkitError } from '../errors.js';
 import { MongoStore } from '../stores/mongo-store.js';
 import type { ShardStore } from '../stores/shard-store.js';
 import type { ShardSpec } from '../topology/types.js';
-import type { RoutingState } from './types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import { loadConfigFile, openConfigStore, type ShardkitConfig } from './config-file.js';
 import type { ConfigStore } from './types.js';
 

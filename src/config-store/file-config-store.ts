@@ -8,7 +8,8 @@ import { BSON } from 'mongodb';
 
 const { EJSON } = BSON;
 import { ErrorCode, ShardkitStoreError } from '../errors.js';
-import type { ConfigStore, LockInfo, RoutingState } from './types.js';
+import type { ConfigStore, LockInfo } from './types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import {
   assertCasArguments,
   assertJournalKey,

@@ -1,4 +1,5 @@
-import type { ConfigStore, LockInfo, RoutingState } from './types.js';
+import type { ConfigStore, LockInfo } from './types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import {
   assertCasArguments,
   assertJournalKey,

@@ -1,6 +1,7 @@
 import { MongoClient, MongoServerError, type Collection, type Document, type MongoClientOptions } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitStoreError } from '../errors.js';
-import type { ConfigStore, LockInfo, RoutingState } from './types.js';
+import type { ConfigStore, LockInfo } from './types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import {
   assertCasArguments,
   assertJournalKey,

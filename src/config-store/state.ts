@@ -7,7 +7,8 @@ import { BSON } from 'mongodb';
 
 const { EJSON } = BSON;
 import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError } from '../errors.js';
-import type { LockInfo, RoutingState } from './types.js';
+import type { LockInfo } from './types.js';
+import type { RoutingState } from '../router/routing-state.js';
 
 /** Milliseconds since the epoch; injectable so leases can be tested with a fake clock. */
 export type Clock = () => number;

@@ -1,40 +1,4 @@
-import type { TopologySpec } from '../topology/types.js';
-
-/**
- * What routers follow. `stable(e, R)` routes by R; `migrating(e, R1 -> R2)` routes keys whose owner
- * changes by the protocol of DESIGN.md (new owner first, fence at the old one). Epochs only grow;
- * every change is a compare-and-set on the epoch.
- */
-export type RoutingState =
-  | {
-      readonly phase: 'stable';
-      readonly epoch: number;
-      readonly topology: TopologySpec;
-      /**
-       * Set on the state a migration commits, until its cleanup has removed the old owners' fenced
-       * copies: while it is set, a delete of a key the migration moved leaves a tombstone at the owner
-       * instead of nothing, so a copy of the fenced document still in flight from a router on the
-       * migrating state cannot bring the deleted document back (ADR 0003). The migrator then publishes
-       * the same topology without it, waits for every router's lease, and removes those tombstones.
-       */
-      readonly settling?: Settling;
-    }
-  | {
-      readonly phase: 'migrating';
-      readonly epoch: number;
-      /** R1, the owners before. */
-      readonly from: TopologySpec;
-      /** R2, the owners after. */
-      readonly topology: TopologySpec;
-      readonly migrationId: string;
-    };
-
-/** The migration a committed stable state follows (see `RoutingState`). */
-export interface Settling {
-  /** The owners before that migration (its leg's R1). */
-  readonly from: TopologySpec;
-  readonly migrationId: string;
-}
+import type { RoutingState } from '../router/routing-state.js';
 
 /** A lock with an owner and a lease; one migration at a time per topology. */
 export interface LockInfo {

@@ -14,7 +14,7 @@ import { performance } from 'node:perf_hooks';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { auditPlacement, type PlacementAuditReport } from '../audit/placement-audit.js';
 import { ShardedCollection } from '../collection/sharded-collection.js';
-import type { RoutingState } from '../config-store/types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import { ShardkitInvalidArgumentError } from '../errors.js';
 import { planRebalance } from '../rebalance/plan.js';
 import { Migrator, type MigrationEvent, type MigrationReport } from '../rebalance/migrate.js';

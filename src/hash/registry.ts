@@ -1,5 +1,5 @@
 import { ErrorCode, ShardkitInputError } from '../errors.js';
-import type { HashName } from '../topology/types.js';
+import type { HashName } from './types.js';
 import { canonicalKeyBytes } from './key.js';
 import { ketamaPoint, ketamaPointOfBytes } from './ketama.js';
 import type { RingHash, ShardKey } from './types.js';

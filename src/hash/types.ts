@@ -13,3 +13,8 @@ export interface RingHash {
   /** Ring point (uint32) of a string key: the hot path, no validation beyond the type. */
   pointOfString(key: string): number;
 }
+
+/** Hash function names a topology may name. */
+export const HashName = { xxhash32: 'xxhash32', ketama: 'ketama' } as const;
+/** Union of hash function names. */
+export type HashName = (typeof HashName)[keyof typeof HashName];

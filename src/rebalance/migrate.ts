@@ -1,15 +1,17 @@
 /**
  * The online migrator: moves the documents whose owner changes between two topologies while
- * routers keep serving, by the protocol of DESIGN.md and ADR 0002/0003. Every step is idempotent and
+ * routers keep serving, by the protocol of ADR 0002 and ADR 0003. Every step is idempotent and
  * checkpointed in the config store's journal, so a migrator killed at any point is resumed by
  * `resume()` (this process or another) without harm.
  */
 import { randomUUID } from 'node:crypto';
-import type { ConfigStore, LockInfo, RoutingState } from '../config-store/types.js';
+import type { ConfigStore, LockInfo } from '../config-store/types.js';
+import type { RoutingState } from '../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitInvalidArgumentError, hasErrorCode } from '../errors.js';
 import { Ring } from '../ring/ring.js';
 import { idKey } from '../stores/bson-order.js';
 import type { HashRange, RangeCursor, ShardStore, StoreFilter, StoredDocument } from '../stores/shard-store.js';
+import type { StoreProvider } from '../stores/store-provider.js';
 import { Topology } from '../topology/topology.js';
 import type { TopologySpec } from '../topology/types.js';
 import {
@@ -25,11 +27,6 @@ import {
   type MoveProgress,
 } from './journal.js';
 import { Throttle, systemClock, systemSleep, type Clock, type Sleep } from './throttle.js';
-
-/** Where the migrator gets a store per shard id: a `ShardPool` satisfies it. */
-export interface StoreProvider {
-  store(shardId: string): ShardStore;
-}
 
 /** Something the migrator reports, for progress bars and `--json` lines. JSON-serializable. */
 export type MigrationEvent =
@@ -271,7 +268,7 @@ export class Migrator {
       }
       const progress: MoveProgress[] = [];
       for (const m of moves) {
-        const estimated = await this.#pool.store(m.from).countRange(m, { _moved: { $exists: false }, _ph: { $exists: false } });
+        const estimated = await (await this.#pool.store(m.from)).countRange(m, { _moved: { $exists: false }, _ph: { $exists: false } });
         progress.push(freshMove(m.start, m.end, m.from, m.to, estimated));
       }
       const now = this.#clock();
@@ -395,7 +392,7 @@ export class Migrator {
     let cause: unknown;
     for (const id of [...shardIds].sort()) {
       try {
-        const store = this.#pool.store(id);
+        const store = await this.#pool.store(id);
         await store.ping();
         if (!(await store.hasRoutingIndex())) noIndex.push(id);
       } catch (error) {
@@ -578,8 +575,8 @@ export class Migrator {
 
   async #copyMove(j: MigrationJournal, i: number): Promise<void> {
     const m = j.moves[i]!;
-    const source = this.#pool.store(m.from);
-    const target = this.#pool.store(m.to);
+    const source = await this.#pool.store(m.from);
+    const target = await this.#pool.store(m.to);
     while (!m.copyDone) {
       await this.#checkpoint(j, true);
       const docs = await source.fenceRange(rangeOf(m), m.cursor, this.#batch, j.epoch);
@@ -598,8 +595,8 @@ export class Migrator {
 
   async #sweepMove(j: MigrationJournal, i: number): Promise<void> {
     const m = j.moves[i]!;
-    const source = this.#pool.store(m.from);
-    const target = this.#pool.store(m.to);
+    const source = await this.#pool.store(m.from);
+    const target = await this.#pool.store(m.to);
     while (!m.sweepDone) {
       await this.#checkpoint(j, true);
       const docs = await source.fenceRange(rangeOf(m), m.sweepCursor, this.#batch, j.epoch);
@@ -676,8 +673,8 @@ export class Migrator {
     const m = j.moves[i]!;
     if (m.verifyDone) return;
     await this.#checkpoint(j, true);
-    const source = this.#pool.store(m.from);
-    const target = this.#pool.store(m.to);
+    const source = await this.#pool.store(m.from);
+    const target = await this.#pool.store(m.to);
     const range = rangeOf(m);
     const fencedFilter: StoreFilter = { _moved: j.epoch, _ph: { $exists: false } };
     const [fromSum, toSum] = await Promise.all([
@@ -718,8 +715,8 @@ export class Migrator {
    * whatever the target holds win.
    */
   async #repairMissing(j: MigrationJournal, m: MoveProgress): Promise<{ checked: number; repaired: number; stillMissing: number }> {
-    const source = this.#pool.store(m.from);
-    const target = this.#pool.store(m.to);
+    const source = await this.#pool.store(m.from);
+    const target = await this.#pool.store(m.to);
     let checked = 0;
     let repaired = 0;
     let stillMissing = 0;
@@ -776,7 +773,7 @@ export class Migrator {
   async #cleanupMove(j: MigrationJournal, i: number): Promise<void> {
     const m = j.moves[i]!;
     if (m.cleanupDone) return;
-    const deleted = await this.#deleteMarkers(j, this.#pool.store(m.from), rangeOf(m), { _moved: { $exists: true } });
+    const deleted = await this.#deleteMarkers(j, (await this.#pool.store(m.from)), rangeOf(m), { _moved: { $exists: true } });
     m.cleanupDone = true;
     await this.#saveJournal(j);
     this.#emit({ type: 'cleanup', migrationId: j.id, move: i, deleted });
@@ -790,7 +787,7 @@ export class Migrator {
   async #purgeMove(j: MigrationJournal, i: number): Promise<void> {
     const m = j.moves[i]!;
     if (m.purgeDone) return;
-    const deleted = await this.#deleteMarkers(j, this.#pool.store(m.to), rangeOf(m), { $or: [{ _ts: true }, { _ph: true }] });
+    const deleted = await this.#deleteMarkers(j, (await this.#pool.store(m.to)), rangeOf(m), { $or: [{ _ts: true }, { _ph: true }] });
     m.purgeDone = true;
     await this.#saveJournal(j);
     this.#emit({ type: 'cleanup', migrationId: j.id, move: i, deleted });

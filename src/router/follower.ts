@@ -1,5 +1,6 @@
 import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitRouterError } from '../errors.js';
-import type { ConfigStore, RoutingState } from '../config-store/types.js';
+import type { ConfigStore } from '../config-store/types.js';
+import type { RoutingState } from './routing-state.js';
 import type { RoutingSource } from './routing-source.js';
 
 /** Milliseconds since the epoch; injectable so leases can be tested with a fake clock. */

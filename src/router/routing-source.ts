@@ -1,9 +1,9 @@
-import type { RoutingState } from '../config-store/types.js';
+import type { RoutingState } from './routing-state.js';
 
 /**
  * What a data-access layer routes by: the routing state it currently holds. While `phase` is
  * `migrating`, a key whose owner differs between `state.from` and `state.topology` follows the
- * protocol of DESIGN.md (read new then old, write at new after fencing at old).
+ * protocol of ADR 0002 (read new then old, write at new after fencing at old).
  */
 export interface RoutingSource {
   /**

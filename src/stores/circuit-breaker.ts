@@ -6,8 +6,8 @@
  * filter) count as successes: the breaker judges the shard, not the request.
  */
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
-import { systemClock } from './clock.js';
-import type { Clock } from './clock.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 /** Breaker states. */
 export const BreakerState = { closed: 'closed', open: 'open', halfOpen: 'half-open' } as const;

@@ -5,13 +5,13 @@
  */
 import { ShardkitError } from '../errors.js';
 import { StoreMetrics } from '../metrics/store-metrics.js';
-import { systemClock } from './clock.js';
-import type { Clock } from './clock.js';
+import { systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import { ResilientStore } from './resilience.js';
 import type { ResilienceOptions } from './resilience.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ShardStore } from './shard-store.js';
-import { StoreDecorator } from './store-decorator.js';
+import { StoreDecorator, type StoreOp } from './store-decorator.js';
 
 /** A `ShardStore` that measures every call of another one. */
 export class InstrumentedStore extends StoreDecorator {
@@ -24,7 +24,7 @@ export class InstrumentedStore extends StoreDecorator {
     this.#clock = clock;
   }
 
-  protected async around<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  protected async around<T>(op: StoreOp, fn: () => Promise<T>): Promise<T> {
     const end = this.metrics.start(this.shardId, op, this.#clock.now());
     try {
       const value = await fn();

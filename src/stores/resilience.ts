@@ -15,13 +15,13 @@
 import { ErrorCode, isRetryableError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
-import { sleep, systemClock } from './clock.js';
-import type { Clock } from './clock.js';
+import { sleep, systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 import type { ShardStore } from './shard-store.js';
-import { StoreDecorator } from './store-decorator.js';
+import { StoreDecorator, type StoreOp } from './store-decorator.js';
 
 /** Store calls that `ResilientStore` retries: repeating them cannot change the outcome. */
-export const RETRIED_OPS: ReadonlySet<string> = new Set([
+export const RETRIED_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>([
   'ensureRoutingIndex',
   'hasRoutingIndex',
   'createIndexes',
@@ -127,8 +127,9 @@ export class ResilientStore extends StoreDecorator {
     });
   }
 
-  protected async around<T>(op: string, fn: () => Promise<T>): Promise<T> {
-    const retried = RETRIED_OPS.has(op);
+  protected async around<T>(op: StoreOp, fn: () => Promise<T>, args: readonly unknown[]): Promise<T> {
+    // A conditional tombstone is not retried: a repeat after a lost answer finds the tombstone and says false.
+    const retried = RETRIED_OPS.has(op) && !(op === 'tombstone' && args[3] !== undefined);
     const startedAt = this.#deadlineMs > 0 ? this.#clock.now() : 0;
     for (let attempt = 0; ; attempt++) {
       let timeoutMs = this.#timeoutMs;
@@ -150,11 +151,5 @@ export class ResilientStore extends StoreDecorator {
         await sleep(this.#clock, delayMs);
       }
     }
-  }
-
-  // The conditional form is not retried: a repeat after a lost answer finds the tombstone and says false.
-  override tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
-    const op = expectedVersion === undefined ? 'tombstone' : 'tombstoneIfVersion';
-    return this.around(op, () => this.inner.tombstone(id, h, version, expectedVersion));
   }
 }

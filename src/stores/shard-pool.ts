@@ -10,16 +10,12 @@ import { MemoryStore } from './memory-store.js';
 import type { MemoryStoreOptions } from './memory-store.js';
 import { MongoStore } from './mongo-store.js';
 import type { ShardStore } from './shard-store.js';
+import type { StoreProvider } from './store-provider.js';
 
 /** One store per shard id. */
-export interface ShardPool {
+export interface ShardPool extends StoreProvider {
   /** The store of `shardId`; throws `shardkit.topology.unknownShard` for a shard the pool cannot reach. */
   store(shardId: string): ShardStore;
-  /**
-   * Learn the shards of a (newer) topology, for a pool that reaches only the shards it was told about.
-   * `ShardedCollection` calls it with every routing state's topologies.
-   */
-  addTopology?(topology: TopologySpec): void;
   /** Close every store (and client) the pool created. */
   close(): Promise<void>;
 }

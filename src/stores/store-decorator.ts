@@ -17,6 +17,9 @@ import type {
   WriteOutcome,
 } from './shard-store.js';
 
+/** The name of a `ShardStore` contract call that a decorator sees (everything but `close` and `shardId`). */
+export type StoreOp = Exclude<keyof ShardStore, 'shardId' | 'close'>;
+
 export abstract class StoreDecorator implements ShardStore {
   readonly shardId: string;
   /** The wrapped store. */
@@ -27,71 +30,74 @@ export abstract class StoreDecorator implements ShardStore {
     this.shardId = inner.shardId;
   }
 
-  /** Run `fn`, one call of the wrapped store named `op` (the method name), with this decorator's behaviour. */
-  protected abstract around<T>(op: string, fn: () => Promise<T>): Promise<T>;
+  /**
+   * Run `fn`, one call of the wrapped store named `op` with arguments `args`, with this decorator's
+   * behaviour.
+   */
+  protected abstract around<T>(op: StoreOp, fn: () => Promise<T>, args: readonly unknown[]): Promise<T>;
 
   ensureRoutingIndex(): Promise<void> {
-    return this.around('ensureRoutingIndex', () => this.inner.ensureRoutingIndex());
+    return this.around('ensureRoutingIndex', () => this.inner.ensureRoutingIndex(), []);
   }
   hasRoutingIndex(): Promise<boolean> {
-    return this.around('hasRoutingIndex', () => this.inner.hasRoutingIndex());
+    return this.around('hasRoutingIndex', () => this.inner.hasRoutingIndex(), []);
   }
   createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
-    return this.around('createIndexes', () => this.inner.createIndexes(specs));
+    return this.around('createIndexes', () => this.inner.createIndexes(specs), [specs]);
   }
   ping(): Promise<void> {
-    return this.around('ping', () => this.inner.ping());
+    return this.around('ping', () => this.inner.ping(), []);
   }
   get(id: unknown): Promise<StoredDocument | null> {
-    return this.around('get', () => this.inner.get(id));
+    return this.around('get', () => this.inner.get(id), [id]);
   }
   find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]> {
-    return this.around('find', () => this.inner.find(filter, options));
+    return this.around('find', () => this.inner.find(filter, options), [filter, options]);
   }
   count(filter: StoreFilter): Promise<number> {
-    return this.around('count', () => this.inner.count(filter));
+    return this.around('count', () => this.inner.count(filter), [filter]);
   }
   insert(doc: StoredDocument): Promise<void> {
-    return this.around('insert', () => this.inner.insert(doc));
+    return this.around('insert', () => this.inner.insert(doc), [doc]);
   }
   insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
-    return this.around('insertIfAbsent', () => this.inner.insertIfAbsent(docs));
+    return this.around('insertIfAbsent', () => this.inner.insertIfAbsent(docs), [docs]);
   }
   updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options?: { upsert?: boolean }): Promise<WriteOutcome> {
-    return this.around('updateOne', () => this.inner.updateOne(filter, update, options));
+    return this.around('updateOne', () => this.inner.updateOne(filter, update, options), [filter, update, options]);
   }
   replaceOne(filter: StoreFilter, replacement: StoredDocument, options?: { upsert?: boolean }): Promise<WriteOutcome> {
-    return this.around('replaceOne', () => this.inner.replaceOne(filter, replacement, options));
+    return this.around('replaceOne', () => this.inner.replaceOne(filter, replacement, options), [filter, replacement, options]);
   }
   deleteOne(filter: StoreFilter): Promise<number> {
-    return this.around('deleteOne', () => this.inner.deleteOne(filter));
+    return this.around('deleteOne', () => this.inner.deleteOne(filter), [filter]);
   }
   bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
-    return this.around('bulkWrite', () => this.inner.bulkWrite(ops));
+    return this.around('bulkWrite', () => this.inner.bulkWrite(ops), [ops]);
   }
   fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
-    return this.around('fence', () => this.inner.fence(keys, epoch));
+    return this.around('fence', () => this.inner.fence(keys, epoch), [keys, epoch]);
   }
   fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
-    return this.around('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch));
+    return this.around('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch), [range, after, limit, epoch]);
   }
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
-    return this.around('scanRange', () => this.inner.scanRange(range, after, limit, filter));
+    return this.around('scanRange', () => this.inner.scanRange(range, after, limit, filter), [range, after, limit, filter]);
   }
   countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
-    return this.around('countRange', () => this.inner.countRange(range, filter));
+    return this.around('countRange', () => this.inner.countRange(range, filter), [range, filter]);
   }
   checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
-    return this.around('checksumRange', () => this.inner.checksumRange(range, filter));
+    return this.around('checksumRange', () => this.inner.checksumRange(range, filter), [range, filter]);
   }
   deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
-    return this.around('deleteRange', () => this.inner.deleteRange(range, filter, limit));
+    return this.around('deleteRange', () => this.inner.deleteRange(range, filter, limit), [range, filter, limit]);
   }
   tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
-    return this.around('tombstone', () => this.inner.tombstone(id, h, version, expectedVersion));
+    return this.around('tombstone', () => this.inner.tombstone(id, h, version, expectedVersion), [id, h, version, expectedVersion]);
   }
   replaceTombstone(doc: StoredDocument): Promise<boolean> {
-    return this.around('replaceTombstone', () => this.inner.replaceTombstone(doc));
+    return this.around('replaceTombstone', () => this.inner.replaceTombstone(doc), [doc]);
   }
   /** Closes the wrapped store, outside the hook (never measured, retried or blocked by a breaker). */
   close(): Promise<void> {

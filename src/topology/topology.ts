@@ -3,7 +3,8 @@ import { parseTopologyText } from './parse.js';
 import type { TopologyFormat } from './parse.js';
 import { redactUri } from './redact.js';
 import { validateShardId, validateTopologySpec, validateWeight } from './validate.js';
-import type { HashName, Placement, ShardSpec, TopologyChange, TopologySpec } from './types.js';
+import type { HashName } from '../hash/types.js';
+import type { Placement, ShardSpec, TopologyChange, TopologySpec } from './types.js';
 
 /** Plain (JSON-ready) copy of a shard, with optional fields left out when unset. */
 function plainShard(shard: ShardSpec, redact: boolean): ShardSpec {

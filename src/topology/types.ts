@@ -1,7 +1,4 @@
-/** Hash function names a topology may name. */
-export const HashName = { xxhash32: 'xxhash32', ketama: 'ketama' } as const;
-/** Union of hash function names. */
-export type HashName = (typeof HashName)[keyof typeof HashName];
+import type { HashName } from '../hash/types.js';
 
 /**
  * How vnode points are placed:

@@ -1,6 +1,7 @@
 import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { redactUri } from './redact.js';
-import { HashName, Placement } from './types.js';
+import { HashName } from '../hash/types.js';
+import { Placement } from './types.js';
 import type { ShardSpec, TopologySpec } from './types.js';
 
 /** Values a topology file may leave out. */

@@ -1,5 +1,5 @@
 /** A clock tests move by hand: timers fire only inside `advance`, in time order. */
-import type { Clock } from '../../src/stores/clock.js';
+import type { Clock } from '../../src/clock.js';
 
 interface Timer {
   readonly id: number;
@@ -20,6 +20,11 @@ export class FakeClock implements Clock {
 
   now(): number {
     return this.#now;
+  }
+
+  /** Wall time moves with `now`, from a fixed origin. */
+  wall(): number {
+    return 1_700_000_000_000 + this.#now;
   }
 
   setTimeout(fn: () => void, ms: number): unknown {

@@ -4,8 +4,8 @@
  */
 import { ErrorCode, ShardkitStoreError } from '../../src/errors.js';
 import { MemoryStore } from '../../src/stores/memory-store.js';
-import type { Clock } from '../../src/stores/clock.js';
-import { sleep } from '../../src/stores/clock.js';
+import type { Clock } from '../../src/clock.js';
+import { sleep } from '../../src/clock.js';
 import type { ShardStore } from '../../src/stores/shard-store.js';
 
 /** What the next call meets. */

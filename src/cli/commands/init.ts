@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { openDeployment } from '../../config-store/deployment.js';
-import type { RoutingState } from '../../config-store/types.js';
+import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import { withBalancedTokens } from '../../ring/placement.js';
 import type { CliIO } from '../io.js';

@@ -12,7 +12,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { describeConfigStore } from '../../config-store/config-file.js';
 import { openDeployment, type Deployment } from '../../config-store/deployment.js';
-import type { RoutingState } from '../../config-store/types.js';
+import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { journalFromRecord, journalKey, type MigrationJournal } from '../../rebalance/journal.js';
 import { Migrator, type MigrationReport, type MigrationStatus } from '../../rebalance/migrate.js';

@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { MongoClient } from 'mongodb';
 import type { Document } from 'mongodb';
-import { ShardedCollection, type StoreProvider } from '../../../src/collection/sharded-collection.js';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import type { StoreProvider } from '../../../src/stores/store-provider.js';
 import { ErrorCode, ShardkitError } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';

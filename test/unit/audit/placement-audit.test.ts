@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { auditPlacement } from '../../../src/audit/placement-audit.js';
-import type { RoutingState } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import { Ring } from '../../../src/ring/ring.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { StoredDocument } from '../../../src/stores/shard-store.js';

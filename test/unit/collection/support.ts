@@ -2,7 +2,7 @@
  * Shared fixtures of the collection tests: a few shards of real `MemoryStore`s behind a spy that
  * counts calls, topologies, and routing sources that lag on purpose.
  */
-import type { RoutingState } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import type { RoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { ShardStore } from '../../../src/stores/shard-store.js';

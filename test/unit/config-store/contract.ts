@@ -6,7 +6,8 @@
 import { expect } from 'chai';
 import { BSON } from 'mongodb';
 import { ErrorCode, ShardkitConflictError, ShardkitError, isRetryableError } from '../../../src/errors.js';
-import type { ConfigStore, RoutingState } from '../../../src/config-store/types.js';
+import type { ConfigStore } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
 import { rejection } from '../../support/rejection.js';
 

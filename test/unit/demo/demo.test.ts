@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { auditPlacement } from '../../../src/audit/placement-audit.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
-import type { RoutingState } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import { checkInvariants, runDemo, type DemoEvent, type InvariantResult } from '../../../src/demo/demo.js';
 import { DemoWriter, type DemoDoc } from '../../../src/demo/writers.js';
 import { ErrorCode, hasErrorCode } from '../../../src/errors.js';

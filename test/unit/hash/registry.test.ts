@@ -6,7 +6,7 @@ import { canonicalKeyBytes } from '../../../src/hash/key.js';
 import { ketamaPointOfBytes } from '../../../src/hash/ketama.js';
 import { HASH_NAMES, ringHash } from '../../../src/hash/registry.js';
 import type { ShardKey } from '../../../src/hash/types.js';
-import type { HashName } from '../../../src/topology/types.js';
+import type { HashName } from '../../../src/hash/types.js';
 import { xxhash32 } from '../../../src/hash/xxhash32.js';
 
 const BY_BYTES: Record<HashName, (b: Uint8Array) => number> = {

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { ErrorCode, ShardkitRouterError } from '../../../src/errors.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
-import type { RoutingState } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import { Migrator, type MigratorOptions } from '../../../src/rebalance/migrate.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';

@@ -3,7 +3,7 @@ import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
-import type { RoutingState } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';

@@ -12,7 +12,8 @@
  */
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import { assertJournalKey, assertJournalValue, cloneValue } from '../../../src/config-store/state.js';
-import type { ConfigStore, LockInfo, RoutingState } from '../../../src/config-store/types.js';
+import type { ConfigStore, LockInfo } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 
 const NOT_PLAIN = Symbol('not plain');
 

@@ -18,7 +18,8 @@
  */
 import { expect } from 'chai';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
-import type { ConfigStore, RoutingState } from '../../../src/config-store/types.js';
+import type { ConfigStore } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ErrorCode, ShardkitRouterError, ShardkitStoreError, hasErrorCode } from '../../../src/errors.js';
 import { journalKey } from '../../../src/rebalance/journal.js';
 import { Migrator } from '../../../src/rebalance/migrate.js';

@@ -6,7 +6,8 @@ import { moveContains } from '../../../src/ring/move.js';
 import { applyChange } from '../../../src/ring/placement.js';
 import { Ring } from '../../../src/ring/ring.js';
 import { Topology } from '../../../src/topology/topology.js';
-import type { HashName, Placement, TopologyChange, TopologySpec } from '../../../src/topology/types.js';
+import type { HashName } from '../../../src/hash/types.js';
+import type { Placement, TopologyChange, TopologySpec } from '../../../src/topology/types.js';
 
 const WEIGHTS = [0.5, 1, 1, 1, 2, 3] as const;
 

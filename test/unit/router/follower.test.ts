@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
-import type { ConfigStore, RoutingState } from '../../../src/config-store/types.js';
+import type { ConfigStore } from '../../../src/config-store/types.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ErrorCode, ShardkitError, ShardkitRouterError, ShardkitStoreError, isRetryableError } from '../../../src/errors.js';
 import { TopologyFollower } from '../../../src/router/follower.js';
 import { FakeClock, stableState } from '../config-store/contract.js';

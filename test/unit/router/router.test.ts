@@ -6,7 +6,8 @@ import type { ShardKey } from '../../../src/hash/types.js';
 import { Ring } from '../../../src/ring/ring.js';
 import { DEFAULT_CACHE_SIZE, ShardRouter } from '../../../src/router/router.js';
 import { Topology } from '../../../src/topology/topology.js';
-import type { HashName, TopologySpec } from '../../../src/topology/types.js';
+import type { HashName } from '../../../src/hash/types.js';
+import type { TopologySpec } from '../../../src/topology/types.js';
 
 function spec(ids: readonly string[], over: Partial<TopologySpec> = {}): TopologySpec {
   return {
