@@ -123,7 +123,8 @@ export type { MemoryShardPoolOptions, MongoShardPoolOptions, ShardPool, StoreWra
 export { auditPlacement } from './audit/placement-audit.js';
 export type { PlacementAuditOptions, PlacementAuditReport } from './audit/placement-audit.js';
 export { runDemo } from './demo/demo.js';
-export type { DemoOptions, DemoReport, InvariantResult } from './demo/demo.js';
+export type { DemoOptions, DemoReport } from './demo/demo.js';
+export type { InvariantResult } from './demo/invariants.js';
 
 // migration
 export { Migrator } from './rebalance/migrate.js';
