@@ -25,15 +25,8 @@ import type {
 } from './types.js';
 import { deleteOp, insertOp, replaceOp, toUpdateResult, updateOp } from './write-ops.js';
 
-export type {
-  NewDocument,
-  ShardedBulkWriteResult,
-  ShardedCollectionOptions,
-  ShardedFilter,
-  ShardedFindOptions,
-  ShardedUpdateResult,
-  ShardedWriteOp,
-} from './types.js';
+// The public types of this API live in types.ts; src/index.ts names them from here.
+export type * from './types.js';
 
 function checkCount(value: number | undefined, what: string): number {
   if (value === undefined) return 0;
