@@ -66,11 +66,12 @@ export function entryKind(view: RoutingView, doc: StoredDocument | null): Entry 
   if (doc === null) return ABSENT;
   const epoch = fenceEpoch(doc);
   const fenced = isFence(doc);
-  const held = { doc, epoch, newer: epoch > view.epoch, older: fenced && epoch < view.epoch, fenced, data: hasData(doc) };
-  if (isLive(doc)) return { kind: 'live', ...held };
-  if (isTombstone(doc)) return { kind: 'tombstone', ...held };
-  if (view.state.phase === 'stable' && doc._ph === true && epoch < view.epoch) return { kind: 'leftover', ...held };
-  return { kind: 'fence', ...held };
+  let kind: HeldEntry['kind'];
+  if (isLive(doc)) kind = 'live';
+  else if (isTombstone(doc)) kind = 'tombstone';
+  else if (view.state.phase === 'stable' && doc._ph === true && epoch < view.epoch) kind = 'leftover';
+  else kind = 'fence';
+  return { kind, doc, epoch, newer: epoch > view.epoch, older: fenced && epoch < view.epoch, fenced, data: hasData(doc) };
 }
 
 /**
