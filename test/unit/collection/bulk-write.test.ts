@@ -1,10 +1,12 @@
 import { expect } from 'chai';
-import { ShardedCollection, type ShardedWriteOp } from '../../../src/collection/sharded-collection.js';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import type { ShardedWriteOp } from '../../../src/collection/types.js';
 import { copyForTarget } from '../../../src/collection/documents.js';
 import { ErrorCode, ShardkitError } from '../../../src/errors.js';
-import type { ShardStore, StoredDocument, StoreWriteOp } from '../../../src/stores/shard-store.js';
+import type { StoredDocument } from '../../../src/stores/shard-store.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { hooked } from '../../support/hooked-store.js';
 import { dump, LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
 
 const IDS = ['a', 'b', 'c'];
@@ -111,12 +113,11 @@ describe('ShardedCollection', () => {
           store(id: string) {
             const store = pool.store(id);
             if (id !== source) return store;
-            return Object.assign(Object.create(store) as ShardStore, {
-              bulkWrite: async (ops: readonly StoreWriteOp[]) => {
-                const result = await store.bulkWrite(ops);
+            return hooked(store, {
+              async after(_shardId, op) {
+                if (op !== 'bulkWrite') return;
                 const [fenced] = await pool.raw(source).fence([{ id: k, h: r2.point(k) }], 2);
                 await pool.raw('d').insertIfAbsent([copyForTarget(fenced as StoredDocument)]);
-                return result;
               },
             });
           },

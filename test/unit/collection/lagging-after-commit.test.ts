@@ -11,6 +11,7 @@ import { ErrorCode } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import type { MemoryStore } from '../../../src/stores/memory-store.js';
+import { hooked } from '../../support/hooked-store.js';
 import { rejection } from '../../support/rejection.js';
 import { committed, LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
 
@@ -157,15 +158,11 @@ describe('ShardedCollection: a copy in flight across the commit', () => {
       store(shardId: string) {
         const store = pool.store(shardId);
         if (shardId !== newOwner) return store;
-        return new Proxy(store, {
-          get(target, prop, receiver) {
-            const value: unknown = Reflect.get(target, prop, receiver);
-            if (prop !== 'insertIfAbsent' || typeof value !== 'function') return value;
-            return async (...args: unknown[]) => {
-              arrived();
-              await gate;
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
+        return hooked(store, {
+          async before(_shardId, op) {
+            if (op !== 'insertIfAbsent') return;
+            arrived();
+            await gate;
           },
         });
       },

@@ -8,6 +8,7 @@ import { ShardedCollection } from '../../../src/collection/sharded-collection.js
 import { ErrorCode } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
+import { hooked } from '../../support/hooked-store.js';
 import { rejection } from '../../support/rejection.js';
 import { committed, SpyPool, stable, topology } from './support.js';
 
@@ -73,17 +74,11 @@ describe('ShardedCollection on a settling stable state', () => {
       const racing = {
         store(shardId: string) {
           const store = pool.store(shardId);
-          return new Proxy(store, {
-            get(target, prop, receiver) {
-              const value: unknown = Reflect.get(target, prop, receiver);
-              if (prop !== 'tombstone' || typeof value !== 'function') return value;
-              return async (...args: unknown[]) => {
-                if (!raced) {
-                  raced = true;
-                  expect((await coll.updateOne({ _id: k }, { $set: { n: -1 } })).matchedCount).to.equal(1);
-                }
-                return (value as (...a: unknown[]) => unknown).apply(target, args);
-              };
+          return hooked(store, {
+            async before(_shardId, op) {
+              if (op !== 'tombstone' || raced) return;
+              raced = true;
+              expect((await coll.updateOne({ _id: k }, { $set: { n: -1 } })).matchedCount).to.equal(1);
             },
           });
         },

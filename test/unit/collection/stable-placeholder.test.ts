@@ -11,7 +11,6 @@ import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import type { MemoryStore } from '../../../src/stores/memory-store.js';
-import type { ShardStore } from '../../../src/stores/shard-store.js';
 import { SpyPool, stable, topology } from './support.js';
 
 const R1 = topology(['a', 'b', 'c']);
@@ -26,28 +25,9 @@ const r2 = ShardRouter.fromTopology(R2);
 const moving: number[] = [];
 for (let i = 0; moving.length < 8; i++) if (r1.route(i) !== r2.route(i)) moving.push(i);
 
-/** A pool whose stores run `before` ahead of each call, so a test can act between two calls of the router. */
-class HookedPool extends SpyPool {
-  before: ((shardId: string, method: string) => Promise<void>) | undefined;
-
-  override store(shardId: string): ShardStore {
-    const inner = super.store(shardId);
-    return new Proxy(inner, {
-      get: (target, prop, receiver) => {
-        const value: unknown = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function' || typeof prop !== 'string') return value;
-        return async (...args: unknown[]) => {
-          await this.before?.(shardId, prop);
-          return (value as (...a: unknown[]) => Promise<unknown>).apply(target, args);
-        };
-      },
-    });
-  }
-}
-
 /** Placeholders of the aborted forward leg at the original owners of `ids`; a collection on `stable(4, R1)`. */
 async function leftovers(ids: readonly number[], epoch = FORWARD) {
-  const pool = new HookedPool(['a', 'b', 'c', 'd']);
+  const pool = new SpyPool(['a', 'b', 'c', 'd']);
   const ownerOf = (id: number): MemoryStore => pool.raw(r1.route(id));
   for (const id of ids) {
     const [ph] = await ownerOf(id).fence([{ id, h: r1.point(id) }], epoch);

@@ -1,17 +1,23 @@
 /**
- * Shared fixtures of the collection tests: a few shards of real `MemoryStore`s behind a spy that
- * counts calls, topologies, and routing sources that lag on purpose.
+ * Shared fixtures of the collection tests: a few shards of real `MemoryStore`s behind hooked stores
+ * that count calls (and let a test act before any call), topologies, and routing sources that lag on
+ * purpose.
  */
 import type { RoutingState } from '../../../src/router/routing-state.js';
 import type { RoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { ShardStore } from '../../../src/stores/shard-store.js';
+import type { StoreOp } from '../../../src/stores/store-decorator.js';
 import { Topology } from '../../../src/topology/topology.js';
+import { type HookedStore, hooked } from '../../support/hooked-store.js';
 
 /** `MemoryStore`s by shard id, with per-shard call counts. */
 export class SpyPool {
   readonly stores = new Map<string, MemoryStore>();
   readonly calls = new Map<string, Map<string, number>>();
+  /** Runs ahead of each call a router makes, once counted, so a test can act between two calls. */
+  before: ((shardId: string, op: StoreOp) => Promise<void>) | undefined;
+  readonly #hooked = new Map<string, HookedStore>();
 
   constructor(ids: readonly string[]) {
     for (const id of ids) this.add(id);
@@ -19,25 +25,21 @@ export class SpyPool {
 
   add(id: string): MemoryStore {
     const store = new MemoryStore(id);
+    const counts = new Map<string, number>();
     this.stores.set(id, store);
-    this.calls.set(id, new Map());
+    this.calls.set(id, counts);
+    const before = async (shardId: string, op: StoreOp): Promise<void> => {
+      counts.set(op, (counts.get(op) ?? 0) + 1);
+      await this.before?.(shardId, op);
+    };
+    this.#hooked.set(id, hooked(store, { before }));
     return store;
   }
 
   store(shardId: string): ShardStore {
-    const store = this.stores.get(shardId);
+    const store = this.#hooked.get(shardId);
     if (store === undefined) throw new Error(`no store for shard ${shardId}`);
-    const counts = this.calls.get(shardId) as Map<string, number>;
-    return new Proxy(store, {
-      get(target, prop, receiver) {
-        const value: unknown = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function' || typeof prop !== 'string') return value;
-        return (...args: unknown[]) => {
-          counts.set(prop, (counts.get(prop) ?? 0) + 1);
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
-      },
-    });
+    return store;
   }
 
   /** Calls of `method` on `shardId`'s store since the last reset. */

@@ -1,0 +1,198 @@
+/**
+ * Bulk writes: one `store.bulkWrite` round trip per shard for keys that do not move, then, one by one
+ * through the single-key protocol, the keys that move (while migrating), deletes of keys a settling
+ * state's migration moved (they leave a tombstone, ADR 0003), and every op a shard turned away. What a
+ * shard turned away is decided by `entryKind` on the entries the round trip met (ADR 0002: a fence).
+ */
+import type { Document } from 'mongodb';
+import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
+import { idKey } from '../stores/bson-order.js';
+import type { StoreBulkResult, StoredDocument, StoreWriteOp } from '../stores/shard-store.js';
+import { type Entry, entryKind, turnsAway } from './entry.js';
+import type { KeyProtocol } from './key-protocol.js';
+import type { RedirectExecutor } from './redirect-executor.js';
+import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
+import { isDuplicate, shardError } from './shard-errors.js';
+import type { ShardedBulkWriteResult, ShardedWriteOp } from './types.js';
+import { withPoint } from './upsert.js';
+import { deleteOp, insertOp, type OpOutcome, replaceOp, updateOp, type WriteOp } from './write-ops.js';
+
+/** An op to run through the single-key protocol, with the redirects its first attempt already used. */
+interface Again {
+  readonly index: number;
+  readonly used: number;
+}
+
+type Counts = Omit<StoreBulkResult, 'errors' | 'results'>;
+
+/** One shard's share of a bulk, sorted out. */
+interface GroupOutcome {
+  readonly result: Counts;
+  readonly errors: Map<number, Error>;
+  readonly insertsDone: number[];
+  readonly again: Again[];
+}
+
+function prepareOp(op: ShardedWriteOp, index: number): WriteOp {
+  try {
+    if (op === null || typeof op !== 'object') throw new ShardkitInvalidArgumentError('bulk op must be an object');
+    if ('insertOne' in op) return insertOp(op.insertOne.document as Document);
+    if ('updateOne' in op) return updateOp(op.updateOne.filter, op.updateOne.update, op.updateOne.upsert === true);
+    if ('replaceOne' in op) return replaceOp(op.replaceOne.filter, op.replaceOne.replacement, op.replaceOne.upsert === true);
+    if ('deleteOne' in op) return deleteOp(op.deleteOne.filter);
+    throw new ShardkitInvalidArgumentError('bulk op must be one of insertOne, updateOne, replaceOne, deleteOne');
+  } catch (error) {
+    if (error instanceof Error) error.message = `bulkWrite op ${String(index)}: ${error.message}`;
+    throw error;
+  }
+}
+
+function toStoreOp(op: WriteOp, place: KeyPlace): StoreWriteOp {
+  switch (op.kind) {
+    case 'insert':
+      return { insertOne: { document: { ...op.data, _id: op.key, _h: place.h, _v: 1 } } };
+    case 'update':
+      return { updateOne: { filter: op.filter, update: withPoint(op.update, place.h), upsert: op.upsert } };
+    case 'replace':
+      return { replaceOne: { filter: op.filter, replacement: { ...op.replacement, _id: op.key, _h: place.h, _v: 1 }, upsert: op.upsert } };
+    case 'delete':
+      return { deleteOne: { filter: op.filter } };
+  }
+}
+
+function addCounts(totals: { -readonly [K in keyof Counts]: number }, counts: Counts | OpOutcome): void {
+  totals.inserted += counts.inserted;
+  totals.matched += counts.matched;
+  totals.modified += counts.modified;
+  totals.deleted += counts.deleted;
+  totals.upserted += counts.upserted;
+}
+
+/**
+ * Apply writes grouped by shard (unordered: every op is attempted, failures are reported by index).
+ * Invalid keys and misused updates are refused before anything is written.
+ *
+ * Only an op whose own outcome says it did not apply (matched, deleted and upserted nothing) and whose
+ * key is fenced is sent to the new owner: an op that applied just before a migration fenced its key in
+ * the same round trip was copied with the document, and must not apply a second time there.
+ */
+export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: ReadonlyArray<ShardedWriteOp>): Promise<ShardedBulkWriteResult> {
+  if (!Array.isArray(ops)) throw new ShardkitInvalidArgumentError('bulkWrite: ops must be an array');
+  const prepared = ops.map((op, index) => prepareOp(op, index));
+  const view = await exec.view();
+  const groups = new Map<string, number[]>();
+  const slow: Again[] = [];
+  const places: KeyPlace[] = [];
+  prepared.forEach((op, index) => {
+    const place = placeKey(view, op.key);
+    places[index] = place;
+    // Keys that move, and deletes of keys the committed migration moved (they leave a tombstone).
+    if (place.old !== undefined || (place.settling && op.kind === 'delete')) slow.push({ index, used: 0 });
+    else {
+      const group = groups.get(place.owner);
+      if (group === undefined) groups.set(place.owner, [index]);
+      else group.push(index);
+    }
+  });
+  const totals = { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 };
+  const failed = new Map<number, Error>();
+  const succeededInserts = new Set<number>();
+  await Promise.all(
+    [...groups].map(async ([shardId, indices]) => {
+      const outcome = await bulkGroup(exec, view, shardId, indices, prepared, places);
+      addCounts(totals, outcome.result);
+      for (const [index, error] of outcome.errors) failed.set(index, error);
+      for (const index of outcome.insertsDone) succeededInserts.add(index);
+      slow.push(...outcome.again);
+    }),
+  );
+  slow.sort((a, b) => a.index - b.index);
+  for (const { index, used } of slow) {
+    const op = prepared[index] as WriteOp;
+    try {
+      addCounts(totals, await exec.run((v) => keys.apply(v, op), used));
+      if (op.kind === 'insert') succeededInserts.add(index);
+    } catch (error) {
+      failed.set(index, error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+  const insertedIds: Record<number, unknown> = {};
+  for (const index of [...succeededInserts].sort((a, b) => a - b)) insertedIds[index] = (prepared[index] as WriteOp).key;
+  return {
+    insertedCount: totals.inserted,
+    matchedCount: totals.matched,
+    modifiedCount: totals.modified,
+    deletedCount: totals.deleted,
+    upsertedCount: totals.upserted,
+    insertedIds,
+    errors: [...failed].sort((a, b) => a[0] - b[0]).map(([index, error]) => ({ index, error })),
+  };
+}
+
+/**
+ * After a duplicate in a bulk round trip, what the entry met means: redirects already used when the
+ * op goes through the single-key protocol, undefined when the duplicate stands. A fence was a
+ * turn-away (refresh); a tombstone is a re-insert after a delete; an upsert that raced an insert is
+ * retried (as the server retries it). A leftover placeholder is no turn-away: the single-key path
+ * replaces it, no refresh needed.
+ */
+function againAfterDuplicate(current: Entry, op: WriteOp): number | undefined {
+  if (current.kind === 'leftover') return 0;
+  if (turnsAway(current)) return 1;
+  if (current.kind === 'tombstone' || op.kind !== 'insert') return 0;
+  return undefined;
+}
+
+/** One shard's share of a bulk: one round trip, then sort out what the shard turned away. */
+async function bulkGroup(
+  exec: RedirectExecutor,
+  view: RoutingView,
+  shardId: string,
+  indices: readonly number[],
+  prepared: readonly WriteOp[],
+  places: readonly KeyPlace[],
+): Promise<GroupOutcome> {
+  const storeOps: StoreWriteOp[] = indices.map((index) => toStoreOp(prepared[index] as WriteOp, places[index] as KeyPlace));
+  const errors = new Map<number, Error>();
+  const again: Again[] = [];
+  let result: StoreBulkResult;
+  try {
+    result = await exec.callShard(shardId, (s) => s.bulkWrite(storeOps));
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    for (const index of indices) errors.set(index, e);
+    return { result: { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 }, errors, insertsDone: [], again };
+  }
+  const failedAt = new Map<number, Error>();
+  for (const { index, error } of result.errors) {
+    const opIndex = indices[index];
+    if (opIndex !== undefined) failedAt.set(opIndex, error instanceof ShardkitError ? error : shardError(shardId, error));
+  }
+  // Conditional ops that did nothing here: a fence may have turned them away (or their filter missed).
+  const unapplied = indices.filter((i, k) => {
+    if ((prepared[i] as WriteOp).kind === 'insert' || failedAt.has(i)) return false;
+    const r = result.results[k];
+    if (r === undefined) throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: bulkWrite returned no outcome for op ${String(k)}`, { shardId });
+    return r.matched + r.upserted + r.deleted === 0;
+  });
+  const suspects = [...failedAt].filter(([, e]) => isDuplicate(e)).map(([i]) => i);
+  suspects.push(...unapplied);
+  let raw = new Map<string, StoredDocument>();
+  if (suspects.length > 0) {
+    const ids = suspects.map((i) => (prepared[i] as WriteOp).key);
+    // TODO(issue 8): a failed read is taken for "nothing there", which reports a fenced op as unapplied.
+    const found = await exec.callShard(shardId, (s) => s.find({ _id: { $in: ids } })).catch(() => [] as StoredDocument[]);
+    raw = new Map(found.map((d) => [idKey(d._id), d]));
+  }
+  const entryOf = (index: number): Entry => entryKind(view, raw.get(idKey((prepared[index] as WriteOp).key)) ?? null);
+  for (const [index, error] of failedAt) {
+    const used = isDuplicate(error) ? againAfterDuplicate(entryOf(index), prepared[index] as WriteOp) : undefined;
+    if (used === undefined) errors.set(index, error);
+    else again.push({ index, used });
+  }
+  // A fenced key matched nothing here: the op was turned away, so it goes to the new owner.
+  // A leftover placeholder is no fence: the op matched nothing because the key does not exist.
+  for (const index of unapplied) if (turnsAway(entryOf(index))) again.push({ index, used: 1 });
+  const insertsDone = indices.filter((i) => (prepared[i] as WriteOp).kind === 'insert' && !failedAt.has(i));
+  return { result, errors, insertsDone, again };
+}

@@ -1,0 +1,252 @@
+/**
+ * The single-key protocol: reads and writes of one `_id` at its owner (ADR 0002; ADR 0003's router
+ * requirements). Each path asks `entryKind` what holds the `_id` and switches on the answer: a fence
+ * newer than the view is "moved", a leftover placeholder stands for no document, a tombstone is a
+ * delete that an insert or upsert replaces atomically. While the key moves, writes first make the new
+ * owner hold it (`new-owner.ts`); on a settling state, deletes of keys the committed migration moved
+ * leave a tombstone.
+ */
+import type { Document, Filter, UpdateFilter } from 'mongodb';
+import { keyToString } from '../hash/key.js';
+import type { ShardKey } from '../hash/types.js';
+import type { ShardStore, StoredDocument, WriteOutcome } from '../stores/shard-store.js';
+import { matchesFilter, stripMarkers } from './documents.js';
+import { entryKind, turnsAway } from './entry.js';
+import { prepareNewOwner } from './new-owner.js';
+import type { RedirectExecutor } from './redirect-executor.js';
+import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
+import { duplicate, isDuplicate, keptRacing, moved } from './shard-errors.js';
+import { replaceTombstone, upsertDocument, withPoint } from './upsert.js';
+import { type OpOutcome, type WriteOp, ZERO } from './write-ops.js';
+
+/** Attempts of one single-key write that keeps meeting a changed entry. */
+const MAX_WRITE_RETRIES = 4;
+
+/** Reads and writes one key under a routing view; a "moved" it throws is the executor's to redirect. */
+export class KeyProtocol {
+  readonly #exec: RedirectExecutor;
+
+  constructor(exec: RedirectExecutor) {
+    this.#exec = exec;
+  }
+
+  /** Run one checked write under `view`. */
+  apply(view: RoutingView, op: WriteOp): Promise<OpOutcome> {
+    switch (op.kind) {
+      case 'insert':
+        return this.#insert(view, op.key, op.data);
+      case 'update':
+        return this.#update(view, op.key, op.filter, op.update, op.upsert);
+      case 'replace':
+        return this.#replace(view, op.key, op.filter, op.replacement, op.upsert);
+      case 'delete':
+        return this.#delete(view, op.key, op.filter);
+    }
+  }
+
+  /** The stored document (markers included) an application read of `id` sees, or null. */
+  async read(view: RoutingView, id: ShardKey): Promise<StoredDocument | null> {
+    const place = placeKey(view, id);
+    if (place.old === undefined) {
+      const entry = entryKind(view, await this.#exec.readAt(place.owner, id));
+      if (entry.kind === 'fence') throw moved(place.owner, `_id is fenced for migration epoch ${String(entry.epoch)}`);
+      return entry.kind === 'live' ? entry.doc : null;
+    }
+    const atNew = entryKind(view, await this.#exec.readAt(place.owner, id));
+    if (atNew.kind === 'live') return atNew.doc;
+    if (atNew.kind === 'tombstone') return null;
+    if (atNew.newer) throw moved(place.owner, `_id ${keyToString(id)} moved on at epoch ${String(atNew.epoch)}`);
+    // A fence left at the new owner by an earlier migration is no copy: the old owner still has the data.
+    const atOld = entryKind(view, await this.#exec.readAt(place.old, id));
+    if (atOld.newer) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(atOld.epoch)}`);
+    if (atOld.data) {
+      if (atOld.fenced) await this.#exec.confirmMigrating(view, place.old, id);
+      return atOld.doc;
+    }
+    // A tombstone at the old owner is a delete, whatever a relic elsewhere still holds.
+    if (atOld.kind === 'tombstone') return null;
+    // Nothing (or a placeholder) at the old owner: a relic at the new one (an aborted migration's fence on
+    // data that never reached the shard it was leaving for) still holds the latest data (ADR 0003).
+    return atNew.data ? atNew.doc : null;
+  }
+
+  async #insert(view: RoutingView, id: ShardKey, data: Document): Promise<OpOutcome> {
+    const place = placeKey(view, id);
+    const doc: StoredDocument = { ...data, _id: id, _h: place.h, _v: 1 };
+    if (place.old !== undefined) {
+      // While the key moves, a live document at either owner is a duplicate, as on one server.
+      const held = await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
+      switch (held.kind) {
+        case 'live':
+          throw duplicate(place.owner, id);
+        case 'copied':
+          throw duplicate(place.old, id);
+        case 'tombstone':
+          if (!(await replaceTombstone(this.#exec, place.owner, held.doc, doc))) {
+            throw moved(place.owner, `tombstone of _id ${keyToString(id)} changed under the insert`);
+          }
+          return { ...ZERO, inserted: 1 };
+        case 'free':
+          break;
+      }
+    }
+    await this.#insertAt(view, place.owner, id, doc);
+    return { ...ZERO, inserted: 1 };
+  }
+
+  /** Insert at the shard that must hold the key; a duplicate there is resolved by what holds the `_id`. */
+  async #insertAt(view: RoutingView, shardId: string, id: ShardKey, doc: StoredDocument): Promise<void> {
+    for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
+      try {
+        await this.#exec.callShard(shardId, (s) => s.insert(doc));
+        return;
+      } catch (error) {
+        if (!isDuplicate(error)) throw error;
+      }
+      const current = entryKind(view, await this.#exec.readAt(shardId, id));
+      switch (current.kind) {
+        case 'absent':
+          break;
+        case 'live':
+          throw duplicate(shardId, id);
+        case 'tombstone':
+          if (await replaceTombstone(this.#exec, shardId, current.doc, doc)) return;
+          break;
+        case 'leftover':
+          await this.#clearLeftover(shardId, current.doc);
+          break;
+        case 'fence':
+          throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(current.epoch)})`);
+      }
+    }
+    throw keptRacing(shardId, 'insert', id);
+  }
+
+  async #update(view: RoutingView, id: ShardKey, filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): Promise<OpOutcome> {
+    const place = placeKey(view, id);
+    if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
+    const sent = withPoint(update, place.h);
+    return this.#writeOne(
+      view,
+      place,
+      upsert,
+      (s) => s.updateOne(filter, sent, { upsert }),
+      () => ({ ...upsertDocument(filter, update, id), _id: id, _h: place.h, _v: 1 }),
+    );
+  }
+
+  async #replace(view: RoutingView, id: ShardKey, filter: Filter<Document>, replacement: Document, upsert: boolean): Promise<OpOutcome> {
+    const place = placeKey(view, id);
+    if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
+    const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
+    return this.#writeOne(view, place, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
+  }
+
+  /**
+   * One conditional single-key write at its owner (an update or a replace). An upsert that meets a
+   * duplicate looks at what holds the `_id` (`#upsertOver`); a write that matched nothing checks that
+   * no fence turned it away.
+   */
+  async #writeOne(
+    view: RoutingView,
+    place: KeyPlace,
+    upsert: boolean,
+    write: (store: ShardStore) => Promise<WriteOutcome>,
+    upserted: () => StoredDocument,
+  ): Promise<OpOutcome> {
+    for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
+      let outcome: WriteOutcome;
+      try {
+        outcome = await this.#exec.callShard(place.owner, write);
+      } catch (error) {
+        if (!(upsert && isDuplicate(error))) throw error;
+        const done = await this.#upsertOver(view, place, upserted);
+        if (done !== undefined) return done;
+        continue;
+      }
+      if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkTurnedAway(view, place.owner, place.id);
+      return {
+        ...ZERO,
+        matched: outcome.matched,
+        modified: outcome.modified,
+        upserted: outcome.upsertedId === undefined ? 0 : 1,
+        upsertedId: outcome.upsertedId,
+      };
+    }
+    throw keptRacing(place.owner, 'upsert', place.id);
+  }
+
+  /**
+   * After an upsert met a duplicate at the owner: a live document (a racing insert) or nothing means try
+   * again (undefined); a leftover placeholder is cleared, then try again; a fence means "moved"; a
+   * tombstone is replaced by the upserted document in one conditional call (undefined when it was gone).
+   */
+  async #upsertOver(view: RoutingView, place: KeyPlace, upserted: () => StoredDocument): Promise<OpOutcome | undefined> {
+    const current = entryKind(view, await this.#exec.readAt(place.owner, place.id));
+    if (turnsAway(current)) throw moved(place.owner, `_id ${keyToString(place.id)} is fenced (epoch ${String(current.epoch)})`);
+    if (current.kind === 'leftover') await this.#clearLeftover(place.owner, current.doc);
+    if (current.kind !== 'tombstone') return undefined;
+    if (await replaceTombstone(this.#exec, place.owner, current.doc, upserted())) return { ...ZERO, upserted: 1, upsertedId: place.id };
+    return undefined;
+  }
+
+  /** After a conditional write at `shardId` matched nothing: a fence there means "moved" (a leftover does not). */
+  async #checkTurnedAway(view: RoutingView, shardId: string, id: ShardKey): Promise<void> {
+    const entry = entryKind(view, await this.#exec.readAt(shardId, id));
+    if (turnsAway(entry)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(entry.epoch)})`);
+  }
+
+  async #delete(view: RoutingView, id: ShardKey, filter: Filter<Document>): Promise<OpOutcome> {
+    const place = placeKey(view, id);
+    if (place.old === undefined && !place.settling) {
+      const deleted = await this.#exec.callShard(place.owner, (s) => s.deleteOne(filter));
+      if (deleted === 0) await this.#checkTurnedAway(view, place.owner, id);
+      return { ...ZERO, deleted };
+    }
+    // While migrating, make the new owner hold the key first. On a settling stable state the key moved
+    // in the migration just committed: the old owner's fenced copy may still be in flight to us from a
+    // router on the migrating state, so the delete must leave a tombstone for that copy to meet.
+    if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
+    return this.#deleteByTombstone(view, place, filter);
+  }
+
+  /** Delete by leaving a tombstone, conditioned on the version the filter matched (ADR 0003). */
+  async #deleteByTombstone(view: RoutingView, place: KeyPlace, filter: Filter<Document>): Promise<OpOutcome> {
+    const { owner: shardId, id } = place;
+    for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
+      const current = entryKind(view, await this.#exec.readAt(shardId, id));
+      if (current.kind === 'fence') throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(current.epoch)})`);
+      if (current.kind !== 'live') return ZERO;
+      if (!matchesFilter(filter, stripMarkers(current.doc))) return ZERO;
+      // The tombstone, not an absence, is what keeps the old owner's fenced copy from coming back. It
+      // replaces exactly the version the filter matched: a write that changed the document since is
+      // not overwritten, and the next turn reads what it left (a fence there means "moved").
+      // (A document stored without a numeric `_v`, which shardkit never writes, is tombstoned as found.)
+      const version = typeof current.doc._v === 'number' ? current.doc._v : undefined;
+      if (await this.#exec.callShard(shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { ...ZERO, deleted: 1 };
+    }
+    throw keptRacing(shardId, 'delete', id);
+  }
+
+  /**
+   * Remove the leftover placeholder `marker` (`entryKind`'s `leftover`) so a write can take the key,
+   * conditionally: only an entry with this `_id` that is still a placeholder with this exact fence epoch
+   * is deleted. The caller then retries its own write, which the store still checks (insert fails on
+   * any `_id`). Why no acknowledged write or delete is lost:
+   * - the placeholder holds no data and no delete (a delete at the owner leaves nothing or a tombstone),
+   *   so removing it removes nothing a reader could have seen: before and after, the key is absent;
+   * - cleanup may delete the same placeholder at the same time: our delete then matches nothing and the
+   *   retried write proceeds as it would after cleanup;
+   * - another writer may take the key between our delete and our write: the write meets its live
+   *   document (a duplicate, or a conditional update that matches it), as on one server;
+   * - the entry may have changed since we read it (a newer placeholder, a document): the filter no longer
+   *   matches, nothing is deleted, and the retried write meets the new entry and answers for it;
+   * - a newer migration cannot rely on this placeholder as its fence (`fence` keeps an existing fence's
+   *   epoch): a migration starts only once the previous one's journal is done, and its cleanup deletes
+   *   every placeholder of its ranges at the targets first. While it runs, our view is not stable.
+   */
+  async #clearLeftover(shardId: string, marker: StoredDocument): Promise<void> {
+    const h = marker._h;
+    await this.#exec.callShard(shardId, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: marker._id, _ph: true, _moved: marker._moved }, 1));
+  }
+}

@@ -1,0 +1,149 @@
+/**
+ * Scatter-gather: queries that do not pin one `_id` ask every shard that may hold a key, in parallel,
+ * with the sort and `skip + limit` pushed down, and merge in the server's sort order. Fenced copies
+ * found on the way are resolved by the migration protocol's ownership rule (ADR 0002: while migrating,
+ * the new owner's entry wins; ADR 0003: an old owner's fenced copy that the new owner lacks counts only
+ * once a refresh confirms the migration still runs); each is judged by `entryKind`.
+ */
+import type { Document, Filter, Sort } from 'mongodb';
+import type { ShardKey } from '../hash/types.js';
+import { idKey } from '../stores/bson-order.js';
+import type { StoredDocument } from '../stores/shard-store.js';
+import { documentComparator, normalizeSort, sortDocument } from './compare.js';
+import { isLive, matchesFilter, pushedProjection, stripMarkers } from './documents.js';
+import { entryKind } from './entry.js';
+import type { RedirectExecutor } from './redirect-executor.js';
+import { ownerOfStored, type RoutingView } from './routing-view.js';
+import { moved } from './shard-errors.js';
+
+const NO_MARKERS: Readonly<Document> = { _ph: { $exists: false }, _ts: { $exists: false } };
+const LIVE_ONLY: Readonly<Document> = { _moved: { $exists: false }, _ph: { $exists: false }, _ts: { $exists: false } };
+const FENCED_DATA: Readonly<Document> = { _moved: { $exists: true }, _ph: { $exists: false }, _ts: { $exists: false } };
+
+function and(filter: Filter<Document>, extra: Readonly<Document>): Filter<Document> {
+  const keys = Object.keys(filter);
+  if (keys.length === 0) return { ...extra };
+  if (Object.keys(extra).some((k) => keys.includes(k))) return { $and: [filter, extra] };
+  return { ...filter, ...extra };
+}
+
+/** What `find` asks every shard for. */
+export interface ScatterQuery {
+  readonly filter: Filter<Document>;
+  readonly sort: Sort | undefined;
+  readonly skip: number;
+  /** 0: no limit. */
+  readonly limit: number;
+  readonly projection: Document | undefined;
+}
+
+/**
+ * Which fenced documents found at `shardId` count. While migrating, a document fenced at its old owner
+ * counts unless the new owner holds the key (a document or a tombstone), and only once a refresh confirms
+ * the migration still runs (`confirmMigrating`); fenced anywhere else it is a leftover of a finished
+ * migration. A fence at a key's current owner, or a fence newer than our epoch, means we are behind:
+ * "moved". Returns the kept fenced documents, plus the new owner's copies of dropped ones (fetched by
+ * `_id`) so a copy made between our queries is not lost.
+ */
+async function resolveFenced(
+  exec: RedirectExecutor,
+  view: RoutingView,
+  shardId: string,
+  fenced: readonly StoredDocument[],
+): Promise<{ kept: StoredDocument[]; replacements: StoredDocument[] }> {
+  const kept: StoredDocument[] = [];
+  const byNewOwner = new Map<string, StoredDocument[]>();
+  for (const doc of fenced) {
+    const entry = entryKind(view, doc);
+    if (!entry.data) continue;
+    if (entry.newer) throw moved(shardId, `a document here was fenced at epoch ${String(entry.epoch)}`);
+    const owner = ownerOfStored(view.to, doc);
+    const before = view.from === undefined ? owner : ownerOfStored(view.from, doc);
+    if (owner === shardId) {
+      if (before === shardId) throw moved(shardId, `a document it owns is fenced (epoch ${String(entry.epoch)})`);
+      continue;
+    }
+    if (before !== shardId) continue;
+    const list = byNewOwner.get(owner);
+    if (list === undefined) byNewOwner.set(owner, [doc]);
+    else list.push(doc);
+  }
+  const replacements: StoredDocument[] = [];
+  await Promise.all(
+    [...byNewOwner].map(async ([owner, docs]) => {
+      const atNew = await exec.callShard(owner, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
+      const present = new Map<string, StoredDocument>();
+      for (const d of atNew) {
+        const entry = entryKind(view, d);
+        if (entry.newer) throw moved(owner, `a document here was fenced at epoch ${String(entry.epoch)}`);
+        if (entry.kind === 'live' || entry.kind === 'tombstone') present.set(idKey(d._id), d);
+      }
+      for (const doc of docs) {
+        const copy = present.get(idKey(doc._id));
+        if (copy === undefined) kept.push(doc);
+        else if (isLive(copy)) replacements.push(copy);
+      }
+    }),
+  );
+  // Fenced copies the new owners had nothing for count only while the migration still runs.
+  const [first] = kept;
+  if (first !== undefined) await exec.confirmMigrating(view, shardId, first._id as ShardKey);
+  return { kept, replacements };
+}
+
+/** The documents of a scatter-gather `find`, merged in the server's sort order, markers included. */
+export async function scatterFind(exec: RedirectExecutor, view: RoutingView, query: ScatterQuery): Promise<StoredDocument[]> {
+  const { filter, skip, limit } = query;
+  const fields = normalizeSort(query.sort);
+  if (fields.length > 0 && !fields.some((f) => f.path === '_id')) fields.push({ path: '_id', dir: 1 });
+  const sortDoc = fields.length > 0 ? sortDocument(fields) : undefined;
+  const want = limit > 0 ? skip + limit : Infinity;
+  const pushed = and(filter, NO_MARKERS);
+  const proj = pushedProjection(query.projection, fields.map((f) => f.path));
+  const perShard = await Promise.all(
+    view.scatter.map(async (shardId) => {
+      let batch = want;
+      for (;;) {
+        const docs = await exec.callShard(shardId, (s) =>
+          s.find(pushed, {
+            ...(sortDoc === undefined ? {} : { sort: sortDoc }),
+            ...(Number.isFinite(batch) ? { limit: batch } : {}),
+            ...(proj === undefined ? {} : { projection: proj }),
+          }),
+        );
+        const live = docs.filter(isLive);
+        const resolved = live.length === docs.length ? { kept: [], replacements: [] } : await resolveFenced(exec, view, shardId, docs.filter((d) => !isLive(d)));
+        const keptHere = live.length + resolved.kept.length;
+        // Dropped fenced copies may have pushed kept documents past the pushed-down limit: ask for more.
+        if (!Number.isFinite(batch) || docs.length < batch || keptHere >= want) {
+          return { docs: [...live, ...resolved.kept], replacements: resolved.replacements };
+        }
+        batch = batch * 2 + (docs.length - keptHere);
+      }
+    }),
+  );
+  const byId = new Map<string, StoredDocument>();
+  for (const { docs } of perShard) for (const d of docs) if (!byId.has(idKey(d._id))) byId.set(idKey(d._id), d);
+  for (const { replacements } of perShard) {
+    for (const d of replacements) if (matchesFilter(filter, stripMarkers(d))) byId.set(idKey(d._id), d);
+  }
+  const merged = [...byId.values()];
+  if (fields.length > 0) merged.sort(documentComparator(fields));
+  return merged.slice(skip, Number.isFinite(want) ? want : undefined);
+}
+
+/** The number of documents matching `filter`: a count per shard plus the fenced documents that count. */
+export async function scatterCount(exec: RedirectExecutor, view: RoutingView, filter: Filter<Document>): Promise<number> {
+  const counts = await Promise.all(
+    view.scatter.map(async (shardId) => {
+      const [live, fenced] = await Promise.all([
+        exec.callShard(shardId, (s) => s.count(and(filter, LIVE_ONLY))),
+        exec.callShard(shardId, (s) => s.find(and(filter, FENCED_DATA), { projection: { _id: 1, _h: 1, _v: 1, _moved: 1, _ph: 1, _ts: 1 } })),
+      ]);
+      if (fenced.length === 0) return live;
+      const { kept } = await resolveFenced(exec, view, shardId, fenced);
+      return live + kept.length;
+    }),
+  );
+  return counts.reduce((a, b) => a + b, 0);
+}

@@ -1,0 +1,69 @@
+/**
+ * The public types of `ShardedCollection`'s API: filters, new documents, options and results. They
+ * live apart from the class so the parts of the data path (single-key protocol, bulk, scatter-gather)
+ * can name them without importing the facade.
+ */
+import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
+import type { RoutingSource } from '../router/routing-source.js';
+import type { StoreProvider } from '../stores/store-provider.js';
+
+/**
+ * A query filter on the application's documents. The driver's `Filter<T>` pins `_id` to `ObjectId` when
+ * `T` does not declare it, while shard keys are also strings, numbers and bytes; any document is accepted.
+ */
+export type ShardedFilter<T extends Document = Document> = Filter<T> | Document;
+
+/** A document to insert: `_id` may be omitted (an ObjectId is assigned) or be any shard key. */
+export type NewDocument<T extends Document = Document> = Omit<T, '_id'> & { _id?: unknown };
+
+/** Options of `ShardedCollection`. */
+export interface ShardedCollectionOptions {
+  /** Collection name, for messages (the provider already knows which collection its stores hold). */
+  readonly name: string;
+  /** The routing state to follow. */
+  readonly routing: RoutingSource;
+  /** Where shard stores come from. */
+  readonly pool: StoreProvider;
+  /** How many times one operation may be sent elsewhere after a shard said "moved" (default 3). */
+  readonly maxRedirects?: number;
+}
+
+/** Options of `ShardedCollection.find`. */
+export interface ShardedFindOptions {
+  /** Sort spec; `_id` is appended as a tiebreaker so merged pages are deterministic. */
+  readonly sort?: Sort;
+  /** At most this many documents; 0 or absent: no limit. */
+  readonly limit?: number;
+  /** Skip this many documents of the merged order. */
+  readonly skip?: number;
+  /** MongoDB projection (plain 0/1 projections are pushed down; operator projections apply client-side). */
+  readonly projection?: Document;
+}
+
+/** Result of a single-document update or replace. */
+export interface ShardedUpdateResult {
+  readonly matchedCount: number;
+  readonly modifiedCount: number;
+  readonly upsertedCount: number;
+  readonly upsertedId: unknown;
+}
+
+/** One write of `ShardedCollection.bulkWrite`. Every filter must pin `_id` by equality. */
+export type ShardedWriteOp<T extends Document = Document> =
+  | { readonly insertOne: { readonly document: NewDocument<T> } }
+  | { readonly updateOne: { readonly filter: ShardedFilter<T>; readonly update: UpdateFilter<T> | Document[]; readonly upsert?: boolean } }
+  | { readonly replaceOne: { readonly filter: ShardedFilter<T>; readonly replacement: Document; readonly upsert?: boolean } }
+  | { readonly deleteOne: { readonly filter: ShardedFilter<T> } };
+
+/** Result of `ShardedCollection.bulkWrite` (unordered: every op is attempted). */
+export interface ShardedBulkWriteResult {
+  readonly insertedCount: number;
+  readonly matchedCount: number;
+  readonly modifiedCount: number;
+  readonly deletedCount: number;
+  readonly upsertedCount: number;
+  /** `_id` of each insert that succeeded, by op index. */
+  readonly insertedIds: Record<number, unknown>;
+  /** Failed ops by index in the submitted array, ascending; every other op was applied. */
+  readonly errors: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
+}

@@ -1,0 +1,98 @@
+/**
+ * Single-key writes as data: the application's insert, update, replace and delete checked once, before
+ * anything is routed, and turned into a `WriteOp` that the single-key protocol and the bulk path both
+ * run; and the counts one op adds to a result.
+ */
+import { ObjectId } from 'mongodb';
+import type { Document, Filter, UpdateFilter } from 'mongodb';
+import { ShardkitInvalidArgumentError } from '../errors.js';
+import { assertShardKey } from '../hash/key.js';
+import type { ShardKey } from '../hash/types.js';
+import { withVersionBump } from '../stores/store-filters.js';
+import { compareValues } from './compare.js';
+import { assertNoReserved, requireFilterKey } from './documents.js';
+import type { ShardedUpdateResult } from './types.js';
+
+/** One checked single-key write. */
+export type WriteOp =
+  | { readonly kind: 'insert'; readonly key: ShardKey; readonly data: Document }
+  | { readonly kind: 'update'; readonly key: ShardKey; readonly filter: Filter<Document>; readonly update: UpdateFilter<Document> | Document[]; readonly upsert: boolean }
+  | { readonly kind: 'replace'; readonly key: ShardKey; readonly filter: Filter<Document>; readonly replacement: Document; readonly upsert: boolean }
+  | { readonly kind: 'delete'; readonly key: ShardKey; readonly filter: Filter<Document> };
+
+/** What one write did. */
+export interface OpOutcome {
+  readonly inserted: number;
+  readonly matched: number;
+  readonly modified: number;
+  readonly deleted: number;
+  readonly upserted: number;
+  readonly upsertedId?: unknown;
+}
+
+/** An op that did nothing. */
+export const ZERO: OpOutcome = { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 };
+
+/** Refuse updates that would write shardkit's fields, before anything is routed. */
+function assertUpdate(update: UpdateFilter<Document> | Document[]): void {
+  withVersionBump(update);
+  if (Array.isArray(update)) return;
+  for (const [op, fields] of Object.entries(update)) {
+    if (fields === null || typeof fields !== 'object') continue;
+    for (const path of Object.keys(fields)) {
+      const target = op === '$rename' ? [path, String((fields as Document)[path])] : [path];
+      for (const p of target) {
+        if (p === '_h' || p.startsWith('_h.')) {
+          throw new ShardkitInvalidArgumentError(`update must not touch the reserved field '_h' (${op} ${p})`);
+        }
+      }
+    }
+  }
+}
+
+/** An insert; an id-less document gets an ObjectId, visible to the caller afterwards (as the driver does). */
+export function insertOp(doc: Document): WriteOp {
+  assertNoReserved(doc, 'insertOne: the document');
+  const record = doc;
+  if (record['_id'] === undefined) record['_id'] = new ObjectId();
+  const key: unknown = record['_id'];
+  assertShardKey(key);
+  return { kind: 'insert', key, data: { ...record } };
+}
+
+/** An update of the one document `filter` pins by `_id`. */
+export function updateOp(filter: Document, update: UpdateFilter<Document> | Document[], upsert: boolean): WriteOp {
+  const key = requireFilterKey(filter as Filter<Document>, 'updateOne');
+  assertUpdate(update);
+  return { kind: 'update', key, filter: filter as Filter<Document>, update, upsert };
+}
+
+/** A replace of the one document `filter` pins by `_id` (the replacement may repeat the same `_id`). */
+export function replaceOp(filter: Document, replacement: Document, upsert: boolean): WriteOp {
+  const key = requireFilterKey(filter as Filter<Document>, 'replaceOne');
+  assertNoReserved(replacement, 'replaceOne: the replacement');
+  for (const k of Object.keys(replacement)) {
+    if (k.startsWith('$')) throw new ShardkitInvalidArgumentError(`replaceOne: the replacement must not contain operators ('${k}')`);
+  }
+  const replacementId: unknown = replacement['_id'];
+  if (replacementId !== undefined && compareValues(replacementId, key) !== 0) {
+    throw new ShardkitInvalidArgumentError("replaceOne: the replacement would change the immutable field '_id'");
+  }
+  const { _id: _ignored, ...rest } = replacement;
+  return { kind: 'replace', key, filter: filter as Filter<Document>, replacement: rest, upsert };
+}
+
+/** A delete of the one document `filter` pins by `_id`. */
+export function deleteOp(filter: Document): WriteOp {
+  return { kind: 'delete', key: requireFilterKey(filter as Filter<Document>, 'deleteOne'), filter: filter as Filter<Document> };
+}
+
+/** The application's result of an update or replace. */
+export function toUpdateResult(outcome: OpOutcome): ShardedUpdateResult {
+  return {
+    matchedCount: outcome.matched,
+    modifiedCount: outcome.modified,
+    upsertedCount: outcome.upserted,
+    upsertedId: outcome.upsertedId ?? null,
+  };
+}
