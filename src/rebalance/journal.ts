@@ -149,6 +149,25 @@ export function emptyCounters(): MigrationCounters {
   return { docsRead: 0, docsMoved: 0, docsInserted: 0, keysRead: 0, swept: 0, repaired: 0, relicsLifted: 0, deleted: 0 };
 }
 
+/** Progress of a move not started yet: `estimated` live documents in `(start, end]` go `from` -> `to`. */
+export function freshMove(start: number, end: number, from: string, to: string, estimated: number): MoveProgress {
+  return {
+    start,
+    end,
+    from,
+    to,
+    estimated,
+    copied: 0,
+    cursor: null,
+    copyDone: false,
+    sweepCursor: null,
+    sweepDone: false,
+    verifyDone: false,
+    cleanupDone: false,
+    purgeDone: false,
+  };
+}
+
 /**
  * Format tag of a journal record, so a future layout can be told apart (like the file config store's
  * `shardkit.config-store/1`). Records written before the tag existed are read as this format.

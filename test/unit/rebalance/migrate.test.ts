@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
-import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
+import type { MigrationEvent } from '../../../src/rebalance/events.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ShardRouter } from '../../../src/router/router.js';
@@ -32,19 +32,19 @@ describe('Migrator', () => {
           onEvent: (e) => {
             if (e.type === 'phase') phases.push(e.phase);
           },
-          // The cleanup's lease wait: the committed state is live, cleanup has not run.
-          sleep: async (ms) => {
-            w.now += ms;
-            if (during !== undefined || phases[phases.length - 1] !== 'cleanup') return;
-            during = await w.state();
-            for (const k of moved) {
-              expect((await coll.deleteOne({ _id: k })).deletedCount, k).to.equal(1);
-              expected.delete(k);
-            }
-            tombstones = (await w.stores.get('s4')!.find({ _ts: true })).length;
-          },
         });
+        // The cleanup's lease wait: the committed state is live, cleanup has not run.
+        w.onSleep = async () => {
+          if (during !== undefined || phases[phases.length - 1] !== 'cleanup') return;
+          during = await w.state();
+          for (const k of moved) {
+            expect((await coll.deleteOne({ _id: k })).deletedCount, k).to.equal(1);
+            expected.delete(k);
+          }
+          tombstones = (await w.stores.get('s4')!.find({ _ts: true })).length;
+        };
         const report = await migrator.start(to);
+        expect(w.sleepErrors).to.deep.equal([]);
         expect(report.outcome).to.equal('completed');
         expect(phases).to.deep.equal(['publish', 'copy', 'sweep', 'verify', 'commit', 'cleanup', 'settle', 'purge']);
         expect(during).to.include({ phase: 'stable', epoch: 3 });
