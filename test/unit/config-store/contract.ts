@@ -20,11 +20,13 @@ export class FakeClock {
   }
   readonly read = (): number => this.now;
   /**
-   * The same time as a {@link Clock} for the config stores (their lease times are wall time, which
-   * is `now` here). No timer fires: the stores set none.
+   * The same time as a {@link Clock} for the config stores: `wall()` is `now`. Lease times are wall
+   * time, which other processes read; the monotonic `now()` runs from another origin, so a store
+   * that took its lease times from it would fail every lease assertion. No timer fires: the stores
+   * set none.
    */
   readonly asClock: Clock = {
-    now: () => this.now,
+    now: () => this.now - 1_000_000_000,
     wall: () => this.now,
     setTimeout: () => {
       throw new Error('the config-store contract sets no timers');
