@@ -29,6 +29,9 @@ export interface Doc {
   n: number;
 }
 
+/** Where the World's wall clock starts (2023-11-14), far from its monotonic origin. */
+const WALL_ORIGIN = 1_700_000_000_000;
+
 export class World {
   now = 1_000_000;
   /** Runs inside every sleep of the migrator, once time has moved: a point to act during its waits. */
@@ -37,12 +40,14 @@ export class World {
   readonly sleepErrors: unknown[] = [];
   #timers = 0;
   /**
-   * The one fake clock of migrator and config store: `now()` and `wall()` are the same number, and a
-   * timer moves time forward by its delay at once, so every sleep is instant.
+   * The one fake clock of migrator and config store. A timer moves time forward by its delay at
+   * once, so every sleep is instant. `wall()` runs from another origin than the monotonic `now()`,
+   * so a duration measured across the two (a lease wait from a journal timestamp on `now()`) is
+   * wrong by years and fails the timing tests.
    */
   readonly clock: Clock = {
     now: () => this.now,
-    wall: () => this.now,
+    wall: () => WALL_ORIGIN + this.now,
     setTimeout: (fn, ms) => {
       this.now += Math.max(0, ms);
       void Promise.resolve()
