@@ -67,7 +67,10 @@ function invalid(record: unknown): ShardkitConflictError {
   throw new Error('expected shardkit.migration.journalInvalid');
 }
 
-/** The stored record with `edit` applied to a copy. */
+/**
+ * The stored record with `edit` applied to a copy. The edits break the record's shape on purpose,
+ * deep inside it, which is what `any` is for here.
+ */
 function edited(edit: (r: Record<string, any>) => void): Record<string, unknown> {
   const r: Record<string, any> = stored(sampleJournal());
   edit(r);
