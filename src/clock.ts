@@ -43,6 +43,16 @@ export function sleep(clock: Clock, ms: number, signal?: AbortSignal): Promise<v
       signal?.removeEventListener('abort', onAbort);
       resolve();
     }, ms);
+    keepAlive(handle);
     signal?.addEventListener('abort', onAbort, { once: true });
   });
+}
+
+/**
+ * An awaited sleep is the caller's foreground work, so its timer keeps the process alive (as
+ * `timers/promises` does): with the clock's unref'd timer alone, a process whose only pending work
+ * is a migrator's lease wait exits mid-migration (exit code 13). Fake clocks' handles have no `ref`.
+ */
+function keepAlive(handle: unknown): void {
+  if (typeof handle === 'object' && handle !== null && 'ref' in handle && typeof handle.ref === 'function') handle.ref();
 }

@@ -36,6 +36,7 @@ export const ErrorCode = {
   planMismatch: 'shardkit.migration.planMismatch',
   preflightFailed: 'shardkit.migration.preflight',
   verifyFailed: 'shardkit.migration.verifyFailed',
+  journalInvalid: 'shardkit.migration.journalInvalid',
   // runtime
   leaseExpired: 'shardkit.router.leaseExpired',
   keyMoved: 'shardkit.router.keyMoved',

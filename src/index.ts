@@ -127,13 +127,13 @@ export type { DemoOptions, DemoReport } from './demo/demo.js';
 export type { InvariantResult } from './demo/invariants.js';
 
 // migration
-export { Migrator } from './rebalance/migrate.js';
+export { Migrator } from './rebalance/migrator.js';
+export type { MigrationEvent } from './rebalance/events.js';
 export type {
-  MigrationEvent,
   MigrationReport,
   MigrationStatus,
   MigratorOptions,
   RunOptions as MigrationRunOptions,
-} from './rebalance/migrate.js';
+} from './rebalance/migrator.js';
 export { Phase as MigrationPhase } from './rebalance/journal.js';
 export type { MigrationCounters, MigrationJournal, MoveProgress } from './rebalance/journal.js';

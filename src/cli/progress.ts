@@ -5,7 +5,7 @@
  * `--json` (every migration event as one JSON line). A small own renderer rather than a dependency:
  * all it needs is "move the cursor up N lines and clear them".
  */
-import type { MigrationEvent } from '../rebalance/migrate.js';
+import type { MigrationEvent } from '../rebalance/events.js';
 import type { CliStream } from './io.js';
 
 /** How progress is shown. */

@@ -10,7 +10,7 @@ import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { redactUri } from '../topology/redact.js';
 import { FileConfigStore } from './file-config-store.js';
 import { MongoConfigStore } from './mongo-config-store.js';
-import type { Clock } from './state.js';
+import type { Clock } from '../clock.js';
 import type { ConfigStore } from './types.js';
 
 /** Where the config store lives. */

@@ -18,16 +18,15 @@ import {
   cloneValue,
   lockHeldError,
   staleEpochError,
-  systemClock,
-  type Clock,
 } from './state.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** Format tag written into every state file, so a future layout can be told apart. */
 export const FILE_FORMAT = 'shardkit.config-store/1';
 
 /** Options of {@link FileConfigStore}. */
 export interface FileConfigStoreOptions {
-  /** Time source for lock leases (ms); defaults to `Date.now`. */
+  /** Time source of lock leases; their times are `wall()` time, which other processes read. */
   readonly clock?: Clock;
   /**
    * How long to wait for another process's short write section (ms) before failing with
@@ -127,7 +126,7 @@ export class FileConfigStore implements ConfigStore {
   async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
     return this.#mutate((doc) => {
-      const now = this.#clock();
+      const now = this.#clock.wall();
       const held = doc.lock;
       if (held !== null && held.owner !== owner && held.expiresAt > now) throw lockHeldError(held);
       const acquiredAt = held !== null && held.owner === owner && held.expiresAt > now ? held.acquiredAt : now;
@@ -149,7 +148,7 @@ export class FileConfigStore implements ConfigStore {
 
   async readLock(): Promise<LockInfo | null> {
     const { lock } = await this.#read();
-    return lock !== null && lock.expiresAt > this.#clock() ? lock : null;
+    return lock !== null && lock.expiresAt > this.#clock.wall() ? lock : null;
   }
 
   async readJournal(key: string): Promise<Record<string, unknown> | null> {

@@ -8,13 +8,12 @@ import {
   cloneValue,
   lockHeldError,
   staleEpochError,
-  systemClock,
-  type Clock,
 } from './state.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** Options of {@link MemoryConfigStore}. */
 export interface MemoryConfigStoreOptions {
-  /** Time source for lock leases (ms); defaults to `Date.now`. */
+  /** Time source of lock leases; their times are `wall()` time, which other processes read. */
   readonly clock?: Clock;
   /** A state to start from, as if it had been published. */
   readonly initial?: RoutingState;
@@ -53,7 +52,7 @@ export class MemoryConfigStore implements ConfigStore {
 
   async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
-    const now = this.#clock();
+    const now = this.#clock.wall();
     const held = this.#lock;
     if (held !== null && held.owner !== owner && held.expiresAt > now) throw lockHeldError(held);
     const acquiredAt = held !== null && held.owner === owner && held.expiresAt > now ? held.acquiredAt : now;
@@ -67,7 +66,7 @@ export class MemoryConfigStore implements ConfigStore {
 
   async readLock(): Promise<LockInfo | null> {
     const held = this.#lock;
-    return held !== null && held.expiresAt > this.#clock() ? { ...held } : null;
+    return held !== null && held.expiresAt > this.#clock.wall() ? { ...held } : null;
   }
 
   async readJournal(key: string): Promise<Record<string, unknown> | null> {

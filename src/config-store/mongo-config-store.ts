@@ -9,9 +9,8 @@ import {
   assertLockArguments,
   lockHeldError,
   staleEpochError,
-  systemClock,
-  type Clock,
 } from './state.js';
+import { systemClock, type Clock } from '../clock.js';
 
 /** Default collection of the config documents. */
 export const DEFAULT_CONFIG_COLLECTION = 'shardkit_config';
@@ -26,7 +25,7 @@ export interface MongoConfigStoreConnectOptions {
   readonly collection?: string;
   /** Topology name: one collection holds the state of many topologies, keyed by name. */
   readonly name: string;
-  /** Time source for lock leases (ms); defaults to `Date.now`. */
+  /** Time source of lock leases; their times are `wall()` time, which other processes read. */
   readonly clock?: Clock;
   /** Server selection and socket timeout (ms); default 5000. */
   readonly opTimeoutMs?: number;
@@ -38,7 +37,7 @@ export interface MongoConfigStoreConnectOptions {
 export interface MongoConfigStoreOptions {
   /** Topology name. */
   readonly name: string;
-  /** Time source for lock leases (ms); defaults to `Date.now`. */
+  /** Time source of lock leases; their times are `wall()` time, which other processes read. */
   readonly clock?: Clock;
   /** Close this client on {@link MongoConfigStore.close}. */
   readonly ownedClient?: MongoClient;
@@ -171,7 +170,7 @@ export class MongoConfigStore implements ConfigStore {
 
   async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
-    const now = this.#clock();
+    const now = this.#clock.wall();
     const expiresAt = now + leaseMs;
     const current = await this.#latestLock();
     if (current !== null && current.expiresAt > now) {
@@ -210,7 +209,7 @@ export class MongoConfigStore implements ConfigStore {
 
   async readLock(): Promise<LockInfo | null> {
     const current = await this.#latestLock();
-    return current !== null && current.expiresAt > this.#clock() ? toLockInfo(current) : null;
+    return current !== null && current.expiresAt > this.#clock.wall() ? toLockInfo(current) : null;
   }
 
   async readJournal(key: string): Promise<Record<string, unknown> | null> {

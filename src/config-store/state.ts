@@ -10,12 +10,6 @@ import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError } from '
 import type { LockInfo } from './types.js';
 import type { RoutingState } from '../router/routing-state.js';
 
-/** Milliseconds since the epoch; injectable so leases can be tested with a fake clock. */
-export type Clock = () => number;
-
-/** The wall clock. */
-export const systemClock: Clock = () => Date.now();
-
 function isObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -3,21 +3,28 @@
  * point. It is written to the config store after every step that changed something on a shard, so
  * `resume()` repeats at most the last step, and every step is idempotent.
  */
-import type { TopologySpec } from '../topology/types.js';
+import { HashName } from '../hash/types.js';
+import { Placement, type ShardSpec, type TopologySpec } from '../topology/types.js';
 import type { RangeCursor } from '../stores/shard-store.js';
+import { RecordReader } from './record-reader.js';
 
 /**
  * Phases of one leg, in order. A forward migration is one leg; an abort adds a second leg that runs
- * the same phases from the new owners back to the old ones.
+ * the same phases from the new owners back to the old ones (ADR 0002, ADR 0003).
  *
- * - `publish`: the journal exists, the migrating state may or may not be published yet.
+ * - `publish`: the journal exists; `migrating(epoch)` may or may not be published yet.
  * - `copy`: fence + copy per move, checkpointed by `(_h, _id)` cursor.
- * - `sweep`: after the router lease ran out, fence + copy what late writers left unfenced, and lift
- *   stale fences (relics) at the targets.
+ * - `sweep`: once no router can hold the state before `migrating` (a router-lease wait from
+ *   `publishedAt`), fence + copy what late writers left unfenced, and lift stale fences (relics) at
+ *   the targets.
  * - `verify`: every fenced source entry with data has a current entry at its target.
- * - `commit`: the stable state may or may not be published yet.
- * - `cleanup`: after the router lease ran out again, delete markers in throttled batches.
- * - `done`: finished; the lock is released.
+ * - `commit`: `stable(stableEpoch)` with `settling` may or may not be published yet.
+ * - `cleanup`: after a router-lease wait from `committedAt`, delete the sources' fences and
+ *   placeholders in throttled batches.
+ * - `settle`: `stable(stableEpoch + 1)` without `settling` may or may not be published yet.
+ * - `purge`: after a router-lease wait from `settledAt`, delete the targets' tombstones and
+ *   placeholder relics.
+ * - `done`: finished (`outcome` says how); the lock is released.
  */
 export const Phase = {
   publish: 'publish',
@@ -102,7 +109,10 @@ export interface MigrationJournal {
   /** Epoch of the stable state that ends this leg. */
   stableEpoch: number;
   phase: Phase;
-  /** When this leg's migrating state was seen published (ms); sweep waits from here. */
+  /**
+   * When this leg's migrating state was seen published (wall-clock ms); sweep waits from here. Wall
+   * time, like the other timestamps here: a migrator in another process resumes from them.
+   */
   publishedAt: number | null;
   /** When the stable state was seen published (ms); cleanup waits from here. */
   committedAt: number | null;
@@ -139,15 +149,139 @@ export function emptyCounters(): MigrationCounters {
   return { docsRead: 0, docsMoved: 0, docsInserted: 0, keysRead: 0, swept: 0, repaired: 0, relicsLifted: 0, deleted: 0 };
 }
 
-/**
- * The journal as the config store's plain record. Config stores copy values through Extended JSON,
- * so cursor `_id`s of any BSON type (ObjectId, Long, binary) survive the round trip.
- */
-export function journalToRecord(journal: MigrationJournal): Record<string, unknown> {
-  return journal as unknown as Record<string, unknown>;
+/** Progress of a move not started yet: `estimated` live documents in `(start, end]` go `from` -> `to`. */
+export function freshMove(start: number, end: number, from: string, to: string, estimated: number): MoveProgress {
+  return {
+    start,
+    end,
+    from,
+    to,
+    estimated,
+    copied: 0,
+    cursor: null,
+    copyDone: false,
+    sweepCursor: null,
+    sweepDone: false,
+    verifyDone: false,
+    cleanupDone: false,
+    purgeDone: false,
+  };
 }
 
-/** Read back a journal record written by {@link journalToRecord}. */
-export function journalFromRecord(record: Record<string, unknown>): MigrationJournal {
-  return record as unknown as MigrationJournal;
+/**
+ * Format tag of a journal record, so a future layout can be told apart (like the file config store's
+ * `shardkit.config-store/1`). Records written before the tag existed are read as this format.
+ */
+export const JOURNAL_FORMAT = 'shardkit.journal/1';
+
+/**
+ * The journal as the config store's plain record, tagged with {@link JOURNAL_FORMAT}. Config stores
+ * copy values through Extended JSON, so cursor `_id`s of any BSON type (ObjectId, Long, binary)
+ * survive the round trip.
+ */
+export function journalToRecord(journal: MigrationJournal): Record<string, unknown> {
+  return { format: JOURNAL_FORMAT, ...journal };
+}
+
+/**
+ * Read back a journal record written by {@link journalToRecord}, checking every field: a malformed
+ * record, or one of an unknown format, fails with `shardkit.migration.journalInvalid` instead of
+ * steering a migrator by garbage. A record without a format tag (written before the tag existed) is
+ * read as {@link JOURNAL_FORMAT}, so a migration in flight survives an upgrade.
+ */
+export function journalFromRecord(record: unknown): MigrationJournal {
+  const r = RecordReader.root(record, 'journal');
+  const format = r.optionalString('format');
+  if (format !== undefined && format !== JOURNAL_FORMAT) {
+    throw r.invalid(`has format "${format}"; this release reads ${JOURNAL_FORMAT}`);
+  }
+  return {
+    id: r.string('id'),
+    name: r.string('name'),
+    owner: r.string('owner'),
+    baseEpoch: r.integer('baseEpoch'),
+    reverse: r.boolean('reverse'),
+    from: readTopology(r.child('from')),
+    to: readTopology(r.child('to')),
+    epoch: r.integer('epoch'),
+    stableEpoch: r.integer('stableEpoch'),
+    phase: r.oneOf('phase', PHASES),
+    publishedAt: r.nullableNumber('publishedAt'),
+    committedAt: r.nullableNumber('committedAt'),
+    settledAt: r.nullableNumber('settledAt'),
+    moves: r.children('moves').map(readMove),
+    counters: readCounters(r.child('counters')),
+    startedAt: r.number('startedAt'),
+    finishedAt: r.nullableNumber('finishedAt'),
+    outcome: r.nullableOneOf('outcome', OUTCOMES),
+  };
+}
+
+const PHASES: readonly Phase[] = Object.values(Phase);
+const OUTCOMES = ['completed', 'aborted'] as const;
+const HASHES: readonly HashName[] = Object.values(HashName);
+const PLACEMENTS: readonly Placement[] = Object.values(Placement);
+
+function readMove(r: RecordReader): MoveProgress {
+  return {
+    start: r.number('start'),
+    end: r.number('end'),
+    from: r.string('from'),
+    to: r.string('to'),
+    estimated: r.number('estimated'),
+    copied: r.number('copied'),
+    cursor: readCursor(r, 'cursor'),
+    copyDone: r.boolean('copyDone'),
+    sweepCursor: readCursor(r, 'sweepCursor'),
+    sweepDone: r.boolean('sweepDone'),
+    verifyDone: r.boolean('verifyDone'),
+    cleanupDone: r.boolean('cleanupDone'),
+    purgeDone: r.boolean('purgeDone'),
+  };
+}
+
+function readCursor(r: RecordReader, key: string): RangeCursor | null {
+  const c = r.nullableChild(key);
+  return c === null ? null : { h: c.number('h'), id: c.present('id') };
+}
+
+function readCounters(r: RecordReader): MigrationCounters {
+  return {
+    docsRead: r.number('docsRead'),
+    docsMoved: r.number('docsMoved'),
+    docsInserted: r.number('docsInserted'),
+    keysRead: r.number('keysRead'),
+    swept: r.number('swept'),
+    repaired: r.number('repaired'),
+    relicsLifted: r.number('relicsLifted'),
+    deleted: r.number('deleted'),
+  };
+}
+
+/**
+ * The topology's shape only: its values were validated when it was planned, and `Topology.from` is
+ * where deep validation lives. Optional shard fields are copied only when present, as `toJSON` does.
+ */
+function readTopology(r: RecordReader): TopologySpec {
+  return {
+    name: r.string('name'),
+    epoch: r.integer('epoch'),
+    hash: r.oneOf('hash', HASHES),
+    vnodes: r.number('vnodes'),
+    placement: r.oneOf('placement', PLACEMENTS),
+    shards: r.children('shards').map(readShard),
+  };
+}
+
+function readShard(r: RecordReader): ShardSpec {
+  const out: { -readonly [K in keyof ShardSpec]: ShardSpec[K] } = { id: r.string('id'), weight: r.number('weight') };
+  const uri = r.optionalString('uri');
+  if (uri !== undefined) out.uri = uri;
+  const db = r.optionalString('db');
+  if (db !== undefined) out.db = db;
+  const tokens = r.optionalNumbers('tokens');
+  if (tokens !== undefined) out.tokens = tokens;
+  const draining = r.optionalBoolean('draining');
+  if (draining !== undefined) out.draining = draining;
+  return out;
 }

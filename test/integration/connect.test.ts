@@ -12,7 +12,7 @@ import { connectShardedCollection } from '../../src/connect.js';
 import type { ConnectedCollection } from '../../src/connect.js';
 import { MongoConfigStore } from '../../src/config-store/mongo-config-store.js';
 import { ErrorCode } from '../../src/errors.js';
-import { Migrator } from '../../src/rebalance/migrate.js';
+import { Migrator } from '../../src/rebalance/migrator.js';
 import { ShardRouter } from '../../src/router/router.js';
 import { MongoShardPool } from '../../src/stores/shard-pool.js';
 import { Topology } from '../../src/topology/topology.js';

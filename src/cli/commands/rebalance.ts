@@ -15,7 +15,7 @@ import { openDeployment, type Deployment } from '../../config-store/deployment.j
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { journalFromRecord, journalKey, type MigrationJournal } from '../../rebalance/journal.js';
-import { Migrator, type MigrationReport, type MigrationStatus } from '../../rebalance/migrate.js';
+import { Migrator, type MigrationReport, type MigrationStatus } from '../../rebalance/migrator.js';
 import { planRebalance, type RebalancePlan } from '../../rebalance/plan.js';
 import { withBalancedTokens } from '../../ring/placement.js';
 import type { ShardStore } from '../../stores/shard-store.js';

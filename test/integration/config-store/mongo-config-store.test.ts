@@ -14,7 +14,7 @@ configStoreContract('MongoConfigStore', async (clock) => {
   const collection = `config_${randomBytes(4).toString('hex')}`;
   const opened: MongoConfigStore[] = [];
   const open = async (): Promise<MongoConfigStore> => {
-    const store = await MongoConfigStore.connect({ uri, db, collection, name: 'users', clock: clock.read });
+    const store = await MongoConfigStore.connect({ uri, db, collection, name: 'users', clock: clock.asClock });
     opened.push(store);
     return store;
   };

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { BSON } from 'mongodb';
 import { ErrorCode, ShardkitConflictError, ShardkitError, isRetryableError } from '../../../src/errors.js';
+import type { Clock } from '../../../src/clock.js';
 import type { ConfigStore } from '../../../src/config-store/types.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
@@ -18,6 +19,20 @@ export class FakeClock {
     this.now = start;
   }
   readonly read = (): number => this.now;
+  /**
+   * The same time as a {@link Clock} for the config stores: `wall()` is `now`. Lease times are wall
+   * time, which other processes read; the monotonic `now()` runs from another origin, so a store
+   * that took its lease times from it would fail every lease assertion. No timer fires: the stores
+   * set none.
+   */
+  readonly asClock: Clock = {
+    now: () => this.now - 1_000_000_000,
+    wall: () => this.now,
+    setTimeout: () => {
+      throw new Error('the config-store contract sets no timers');
+    },
+    clearTimeout: () => undefined,
+  };
   advance(ms: number): void {
     this.now += ms;
   }

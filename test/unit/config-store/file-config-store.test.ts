@@ -15,10 +15,10 @@ const run = promisify(execFile);
 configStoreContract('FileConfigStore', async (clock) => {
   const dir = await mkdtemp(join(tmpdir(), 'shardkit-cfg-'));
   const path = join(dir, 'state.json');
-  const store = new FileConfigStore(path, { clock: clock.read });
+  const store = new FileConfigStore(path, { clock: clock.asClock });
   return {
     store,
-    open: async () => new FileConfigStore(path, { clock: clock.read }),
+    open: async () => new FileConfigStore(path, { clock: clock.asClock }),
     cleanup: async () => rm(dir, { recursive: true, force: true }),
   };
 });

@@ -3,7 +3,7 @@ import { MemoryConfigStore } from '../../../src/config-store/memory-config-store
 import { configStoreContract, stableState } from './contract.js';
 
 configStoreContract('MemoryConfigStore', async (clock) => {
-  const store = new MemoryConfigStore({ clock: clock.read });
+  const store = new MemoryConfigStore({ clock: clock.asClock });
   return { store, open: async () => store, cleanup: async () => store.close() };
 });
 

@@ -6,7 +6,7 @@ import { runDemo, type DemoEvent } from '../../../src/demo/demo.js';
 import { checkInvariants, type InvariantResult } from '../../../src/demo/invariants.js';
 import { DemoWriter, type DemoDoc } from '../../../src/demo/writers.js';
 import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
-import type { MigrationReport } from '../../../src/rebalance/migrate.js';
+import type { MigrationReport } from '../../../src/rebalance/migrator.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { emptyCounters } from '../../../src/rebalance/journal.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';

@@ -4,43 +4,23 @@
  * check where every document ended up.
  */
 import { expect } from 'chai';
+import type { Clock } from '../../../src/clock.js';
 import { ErrorCode, ShardkitRouterError } from '../../../src/errors.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
-import { Migrator, type MigratorOptions } from '../../../src/rebalance/migrate.js';
+import { Migrator, type MigratorOptions } from '../../../src/rebalance/migrator.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { ShardStore, StoredDocument } from '../../../src/stores/shard-store.js';
 import { Topology } from '../../../src/topology/topology.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
+import { hooked, type StoreHooks } from '../../support/hooked-store.js';
 
 /** A four-shard topology with few vnodes, so plans have a handful of moves. */
 export function baseTopology(shards = ['s1', 's2', 's3'], vnodes = 8): Topology {
   return Topology.from({ name: 'app', epoch: 1, hash: 'xxhash32', vnodes, placement: 'hashed', shards: shards.map((id) => ({ id, weight: 1 })) });
-}
-
-/** Every store call passes through `hook` first (and `after` once it returned): scheduling points. */
-export interface StoreHooks {
-  before?(shardId: string, method: string): Promise<void> | void;
-  after?(shardId: string, method: string): Promise<void> | void;
-}
-
-/** Wrap a store so each call is announced to `hooks`. */
-export function hooked(store: ShardStore, hooks: StoreHooks): ShardStore {
-  return new Proxy(store, {
-    get(target, prop, receiver) {
-      const value = Reflect.get(target, prop, receiver) as unknown;
-      if (typeof value !== 'function' || prop === 'constructor') return value;
-      return async (...args: unknown[]) => {
-        await hooks.before?.(target.shardId, String(prop));
-        const result = (await (value as (...a: unknown[]) => Promise<unknown>).apply(target, args)) as unknown;
-        await hooks.after?.(target.shardId, String(prop));
-        return result;
-      };
-    },
-  });
 }
 
 /** The documents tests store. */
@@ -49,11 +29,36 @@ export interface Doc {
   n: number;
 }
 
+/** Where the World's wall clock starts (2023-11-14), far from its monotonic origin. */
+const WALL_ORIGIN = 1_700_000_000_000;
+
 export class World {
   now = 1_000_000;
-  readonly clock = (): number => this.now;
-  readonly sleep = async (ms: number): Promise<void> => {
-    this.now += Math.max(0, ms);
+  /** Runs inside every sleep of the migrator, once time has moved: a point to act during its waits. */
+  onSleep: ((ms: number) => Promise<void> | void) | undefined;
+  /** What `onSleep` threw; a test that sets it asserts this stays empty. */
+  readonly sleepErrors: unknown[] = [];
+  #timers = 0;
+  /**
+   * The one fake clock of migrator and config store. A timer moves time forward by its delay at
+   * once, so every sleep is instant. `wall()` runs from another origin than the monotonic `now()`,
+   * so a duration measured across the two (a lease wait from a journal timestamp on `now()`) is
+   * wrong by years and fails the timing tests.
+   */
+  readonly clock: Clock = {
+    now: () => this.now,
+    wall: () => WALL_ORIGIN + this.now,
+    setTimeout: (fn, ms) => {
+      this.now += Math.max(0, ms);
+      void Promise.resolve()
+        .then(() => this.onSleep?.(ms))
+        .then(fn, (error: unknown) => {
+          this.sleepErrors.push(error);
+          fn();
+        });
+      return ++this.#timers;
+    },
+    clearTimeout: () => undefined,
   };
   readonly stores = new Map<string, MemoryStore>();
   readonly config = new MemoryConfigStore({ clock: this.clock });
@@ -123,7 +128,6 @@ export class World {
       opTimeoutMs: 200,
       batchSize: 7,
       clock: this.clock,
-      sleep: this.sleep,
       ...options,
     });
   }

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
+import { ErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
-import type { MigrationEvent } from '../../../src/rebalance/migrate.js';
+import type { MigrationEvent } from '../../../src/rebalance/events.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ShardRouter } from '../../../src/router/router.js';
@@ -32,19 +32,19 @@ describe('Migrator', () => {
           onEvent: (e) => {
             if (e.type === 'phase') phases.push(e.phase);
           },
-          // The cleanup's lease wait: the committed state is live, cleanup has not run.
-          sleep: async (ms) => {
-            w.now += ms;
-            if (during !== undefined || phases[phases.length - 1] !== 'cleanup') return;
-            during = await w.state();
-            for (const k of moved) {
-              expect((await coll.deleteOne({ _id: k })).deletedCount, k).to.equal(1);
-              expected.delete(k);
-            }
-            tombstones = (await w.stores.get('s4')!.find({ _ts: true })).length;
-          },
         });
+        // The cleanup's lease wait: the committed state is live, cleanup has not run.
+        w.onSleep = async () => {
+          if (during !== undefined || phases[phases.length - 1] !== 'cleanup') return;
+          during = await w.state();
+          for (const k of moved) {
+            expect((await coll.deleteOne({ _id: k })).deletedCount, k).to.equal(1);
+            expected.delete(k);
+          }
+          tombstones = (await w.stores.get('s4')!.find({ _ts: true })).length;
+        };
         const report = await migrator.start(to);
+        expect(w.sleepErrors).to.deep.equal([]);
         expect(report.outcome).to.equal('completed');
         expect(phases).to.deep.equal(['publish', 'copy', 'sweep', 'verify', 'commit', 'cleanup', 'settle', 'purge']);
         expect(during).to.include({ phase: 'stable', epoch: 3 });
@@ -190,45 +190,55 @@ describe('Migrator', () => {
       });
     });
 
-    context('when a late writer leaves an unfenced document in a copied range', () => {
-      it('the sweep carries it', async () => {
+    context('when a lagging router writes at the old owner after the copy, before the lease wait ends', () => {
+      it('the sweep carries exactly those documents to the new owner, with their latest values', async () => {
         const w = new World();
         const from = baseTopology();
         await w.init(from, ['s4']);
         const expected = await w.seed(100);
         const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
-        const stale = new ShardedCollection<Doc>({
-          name: 't',
-          pool: w.pool,
-          routing: new StaticRoutingSource(await w.state()),
-        });
+        const [r1, r2] = [ShardRouter.fromTopology(from), ShardRouter.fromTopology(to)];
+        // New keys in moved ranges: a router still on the old state inserts them at their old owner,
+        // where no fence exists for them yet, so only the sweep can carry them.
+        const late = Array.from({ length: 400 }, (_, i) => `late${i}`)
+          .filter((k) => r1.route(k) !== r2.route(k))
+          .slice(0, 10);
+        expect(late).to.have.length(10);
+        const lagging = new ShardedCollection<Doc>({ name: 't', pool: w.pool, routing: new StaticRoutingSource(await w.state()) });
+        const phases: string[] = [];
         let injected = false;
-        w.hooks = {
-          before: async (_shard, method) => {
-            // A router still on the old epoch inserts behind the copier's cursor, as if its request
-            // was in flight when the migrating state was published.
-            if (!injected && method === 'checksumRange') return;
-            if (!injected && method === 'fenceRange') {
-              const state = await w.state();
-              if (state.phase === 'migrating' && Math.random() >= 0) {
-                injected = true;
-                w.hooks = {};
-                for (let i = 0; i < 40; i++) {
-                  try {
-                    await stale.insertOne({ _id: `late${i}`, n: 1000 + i });
-                    expected.set(`late${i}`, 1000 + i);
-                  } catch (error) {
-                    if (!hasErrorCode(error, ErrorCode.redirectLimit) && !hasErrorCode(error, ErrorCode.storeDuplicateKey)) throw error;
-                  }
-                }
-              }
-            }
-          },
+        // The sweep's router-lease wait: every range is copied, and routers on the old state may
+        // still write for up to leaseMs + opTimeoutMs after the publish.
+        w.onSleep = async () => {
+          if (injected || phases[phases.length - 1] !== 'sweep') return;
+          injected = true;
+          for (const [i, k] of late.entries()) {
+            await lagging.insertOne({ _id: k, n: 1000 + i });
+            expected.set(k, 1000 + i);
+          }
+          // A second write to half of them, so the sweep must carry the latest value, not the first.
+          for (const [i, k] of late.entries()) {
+            if (i % 2 !== 0) continue;
+            expect((await lagging.updateOne({ _id: k }, { $set: { n: 2000 + i } })).matchedCount, k).to.equal(1);
+            expected.set(k, 2000 + i);
+          }
         };
-        const report = await w.migrator().start(to);
+        const report = await w
+          .migrator({
+            onEvent: (e) => {
+              if (e.type === 'phase') phases.push(e.phase);
+            },
+          })
+          .start(to);
+        expect(w.sleepErrors).to.deep.equal([]);
         expect(injected).to.equal(true);
+        expect(report.counters.swept, 'documents the sweep carried').to.equal(late.length);
+        for (const k of late) {
+          const owner = r2.route(k);
+          const doc = await w.stores.get(owner)!.get(k);
+          expect(doc?.['n'], `${k} at its new owner ${owner}`).to.equal(expected.get(k));
+        }
         await w.assertSettled((await w.state()).topology, expected);
-        expect(report.counters.swept + report.counters.docsMoved).to.be.greaterThan(0);
       });
     });
   });

@@ -10,6 +10,7 @@
  * for anything else. A journal read still hands out a copy the caller owns (the migrator edits the
  * journal it read before writing it back).
  */
+import type { Clock } from '../../../src/clock.js';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import { assertJournalKey, assertJournalValue, cloneValue } from '../../../src/config-store/state.js';
 import type { ConfigStore, LockInfo } from '../../../src/config-store/types.js';
@@ -55,7 +56,7 @@ export class ModelConfigStore implements ConfigStore {
   #state: RoutingState | null = null;
   readonly #journal = new Map<string, Record<string, unknown>>();
 
-  constructor(clock: () => number) {
+  constructor(clock: Clock) {
     this.inner = new MemoryConfigStore({ clock });
   }
 

@@ -17,12 +17,13 @@
  * prints every call and operation touching key k3. A failure names its seed.
  */
 import { expect } from 'chai';
+import type { Clock } from '../../../src/clock.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import type { ConfigStore } from '../../../src/config-store/types.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ErrorCode, ShardkitRouterError, ShardkitStoreError, hasErrorCode } from '../../../src/errors.js';
 import { journalKey } from '../../../src/rebalance/journal.js';
-import { Migrator } from '../../../src/rebalance/migrate.js';
+import { Migrator } from '../../../src/rebalance/migrator.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import type { RoutingSource } from '../../../src/router/routing-source.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
@@ -31,6 +32,7 @@ import type { ShardStore, StoredDocument } from '../../../src/stores/shard-store
 import { Topology } from '../../../src/topology/topology.js';
 import { ModelConfigStore } from './model-config.js';
 import { prng } from '../../../src/demo/writers.js';
+import { hooked, type StoreHooks } from '../../support/hooked-store.js';
 
 const SCHEDULES = Number(process.env['SHARDKIT_MODEL_SCHEDULES'] ?? 2000);
 const ONE_SEED = process.env['SHARDKIT_MODEL_SEED'];
@@ -133,6 +135,28 @@ class Scheduler {
     return true;
   }
 
+  /**
+   * The model's one clock, as `actor` sees it: `now()` and `wall()` are both the scheduler's time,
+   * and a timer parks the actor at scheduling points until that much time has passed, so a sleep
+   * lets everyone else run meanwhile. The config store's clock sets no timers.
+   */
+  clock(actor: string | null): Clock {
+    return {
+      now: () => this.now,
+      wall: () => this.now,
+      setTimeout: (fn, ms) => {
+        if (actor === null) throw new Error('the model config store sets no timers');
+        const until = this.now + ms;
+        void (async () => {
+          while (this.now < until) await this.point(actor);
+          fn();
+        })();
+        return until;
+      },
+      clearTimeout: () => undefined,
+    };
+  }
+
   /** Kill an actor: its parked and future gates never open (kill -9 between two calls). */
   kill(actor: string): void {
     this.dead.add(actor);
@@ -140,32 +164,66 @@ class Scheduler {
   }
 }
 
-/** Wrap `target` so each method call is a scheduling point of `actor` (and, with `after`, its return too). */
-function gated<T extends object>(
-  target: T,
-  sched: Scheduler,
-  actor: () => string,
-  opts: { after?: boolean; check?: () => void; onCall?: (method: string) => void } = {},
-): T {
-  return new Proxy(target, {
-    get(t, prop, receiver) {
-      const value = Reflect.get(t, prop, receiver) as unknown;
-      if (typeof value !== 'function' || prop === 'constructor') return value;
-      return async (...args: unknown[]) => {
-        const who = actor();
-        await sched.point(who);
-        opts.check?.();
-        opts.onCall?.(String(prop));
-        const result = (await (value as (...a: unknown[]) => Promise<unknown>).apply(t, args)) as unknown;
-        if (TRACE !== undefined) {
-          const text = `${JSON.stringify(args)} -> ${JSON.stringify(result)}`;
-          if (text.includes(`"${TRACE}"`)) console.log(`  [${sched.now}] ${who} ${String(prop)}${'shardId' in t ? `@${String(t.shardId)}` : ''} ${text.slice(0, 400)}`);
-        }
-        if (opts.after === true) await sched.point(who);
-        return result;
-      };
+/** Print a call that touched the traced key. */
+function trace(sched: Scheduler, actor: string, call: string, args: readonly unknown[], result: unknown): void {
+  if (TRACE === undefined) return;
+  const text = `${JSON.stringify(args)} -> ${JSON.stringify(result)}`;
+  if (text.includes(`"${TRACE}"`)) console.log(`  [${sched.now}] ${actor} ${call} ${text.slice(0, 400)}`);
+}
+
+/** How a gate treats one actor's calls. */
+interface GateOptions {
+  /** The return of each call is a scheduling point too. */
+  readonly after?: boolean;
+  /** Runs once the actor is scheduled, before the call (a router's request deadline). */
+  readonly check?: () => void;
+  /** Told the name of each call about to run (the invariants' dirty marks). */
+  readonly onCall?: (method: string) => void;
+}
+
+/** A shard store whose every call is a scheduling point of `actor` (and, with `after`, its return too). */
+function gatedStore(store: ShardStore, sched: Scheduler, actor: string, opts: GateOptions = {}): ShardStore {
+  const hooks: StoreHooks = {
+    before: async (_shardId, op) => {
+      await sched.point(actor);
+      opts.check?.();
+      opts.onCall?.(op);
     },
-  });
+  };
+  if (opts.after === true || TRACE !== undefined) {
+    hooks.after = async (shardId, op, result, args) => {
+      trace(sched, actor, `${op}@${shardId}`, args, result);
+      if (opts.after === true) await sched.point(actor);
+    };
+  }
+  return hooked(store, hooks);
+}
+
+/**
+ * The config store as `actor` reaches it: every call is a scheduling point (and, with `after`, its
+ * return too). Shard stores go through {@link gatedStore}; the config store has no decorator of its
+ * own, so this small gate forwards its methods itself.
+ */
+function gatedConfig(config: ConfigStore, sched: Scheduler, actor: string, opts: GateOptions = {}): ConfigStore {
+  const gate =
+    <A extends unknown[], R>(name: string, call: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      await sched.point(actor);
+      const result = await call(...args);
+      trace(sched, actor, name, args, result);
+      if (opts.after === true) await sched.point(actor);
+      return result;
+    };
+  return {
+    load: gate('load', () => config.load()),
+    compareAndSet: gate('compareAndSet', (expected: number | null, next: RoutingState) => config.compareAndSet(expected, next)),
+    acquireLock: gate('acquireLock', (owner: string, leaseMs: number) => config.acquireLock(owner, leaseMs)),
+    releaseLock: gate('releaseLock', (owner: string) => config.releaseLock(owner)),
+    readLock: gate('readLock', () => config.readLock()),
+    readJournal: gate('readJournal', (key: string) => config.readJournal(key)),
+    writeJournal: gate('writeJournal', (key: string, value: Record<string, unknown>) => config.writeJournal(key, value)),
+    close: gate('close', () => config.close()),
+  };
 }
 
 interface OpRecord {
@@ -273,12 +331,12 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
   const check = (): void => {
     if (w.sched.now > deadline) throw new ShardkitStoreError(ErrorCode.storeTimeout, `${actor}: request timed out`);
   };
-  const configView = gated<ConfigStore>(w.config, w.sched, () => actor);
+  const configView = gatedConfig(w.config, w.sched, actor);
   const pool = {
     store: (id: string): ShardStore => {
       const s = w.stores.get(id);
       if (s === undefined) throw new Error(`no store ${id}`);
-      return gated<ShardStore>(s, w.sched, () => actor, { check, onCall: w.invariants.watch(id) });
+      return gatedStore(s, w.sched, actor, { check, onCall: w.invariants.watch(id) });
     },
   };
   const source = leaseSource(w, actor, configView);
@@ -475,7 +533,7 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
     await s.ensureRoutingIndex();
     stores.set(id, s);
   }
-  const config = new ModelConfigStore(() => sched.now);
+  const config = new ModelConfigStore(sched.clock(null));
   await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from.toJSON() });
   const initial = new Map<string, number>();
   const seeder = new ShardedCollection<Doc>({ name: 'm', routing: new StaticRoutingSource((await config.load())!), pool: { store: (id) => stores.get(id)! } });
@@ -523,18 +581,14 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
     const actor = `m${generation}`;
     running.add(actor);
     const migrator = new Migrator({
-      config: gated<ConfigStore>(config, sched, () => actor, { after: true }),
-      pool: { store: (id) => gated<ShardStore>(stores.get(id)!, sched, () => actor, { after: true, onCall: w.invariants.watch(id) }) },
+      config: gatedConfig(config, sched, actor, { after: true }),
+      pool: { store: (id) => gatedStore(stores.get(id)!, sched, actor, { after: true, onCall: w.invariants.watch(id) }) },
       owner: actor,
       leaseMs: LEASE_MS,
       lockLeaseMs: 3 * LEASE_MS,
       opTimeoutMs: OP_TIMEOUT_MS,
       batchSize: 2 + Math.floor(rand() * 3),
-      clock: () => sched.now,
-      sleep: async (ms) => {
-        const until = sched.now + ms;
-        while (sched.now < until) await sched.point(actor);
-      },
+      clock: sched.clock(actor),
       controlPollMs: 0,
       newId: () => `mig-${seed}`,
     });

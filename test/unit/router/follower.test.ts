@@ -41,7 +41,7 @@ describe('TopologyFollower', function () {
 
   beforeEach(async function () {
     clock = new FakeClock();
-    store = new ControlledStore({ clock: clock.read });
+    store = new ControlledStore({ clock: clock.asClock });
     await store.compareAndSet(null, stableState(1));
   });
 

@@ -4,7 +4,7 @@ import { formatRebalanceStatus, rebaseTarget, type RebalanceStatusReport } from 
 import { withInterrupt } from '../../../../src/cli/interrupt.js';
 import { MigrationProgress, formatDuration, progressBar } from '../../../../src/cli/progress.js';
 import { emptyCounters } from '../../../../src/rebalance/journal.js';
-import type { MigrationEvent } from '../../../../src/rebalance/migrate.js';
+import type { MigrationEvent } from '../../../../src/rebalance/events.js';
 import { planRebalance } from '../../../../src/rebalance/plan.js';
 import { applyChange } from '../../../../src/ring/placement.js';
 import { Topology } from '../../../../src/topology/topology.js';

@@ -1,0 +1,72 @@
+/**
+ * What a migration reports while it runs: the JSON-serializable events progress bars and `--json`
+ * lines consume, and the progress figures (totals, rate, ETA) computed from the journal.
+ */
+import type { MigrationCounters, MigrationJournal, Phase } from './journal.js';
+
+/** Something the migrator reports, for progress bars and `--json` lines. JSON-serializable. */
+export type MigrationEvent =
+  | { readonly type: 'phase'; readonly migrationId: string; readonly phase: Phase; readonly epoch: number; readonly reverse: boolean }
+  | {
+      readonly type: 'progress';
+      readonly migrationId: string;
+      readonly phase: Phase;
+      /** Index of the move in the plan. */
+      readonly move: number;
+      readonly moves: number;
+      readonly from: string;
+      readonly to: string;
+      /** Documents carried for this move so far / estimated at plan time. */
+      readonly copied: number;
+      readonly estimated: number;
+      /** Totals over all moves. */
+      readonly totalCopied: number;
+      readonly totalEstimated: number;
+      /** Documents per second in this run, and the remaining time at that rate (null: unknown). */
+      readonly docsPerSec: number;
+      readonly etaMs: number | null;
+    }
+  | { readonly type: 'wait'; readonly migrationId: string; readonly reason: 'routerLease' | 'lock'; readonly ms: number }
+  | {
+      readonly type: 'verified';
+      readonly migrationId: string;
+      readonly move: number;
+      readonly checked: number;
+      readonly repaired: number;
+      readonly mismatches: number;
+    }
+  | { readonly type: 'cleanup'; readonly migrationId: string; readonly move: number; readonly deleted: number }
+  | { readonly type: 'abortRequested'; readonly migrationId: string; readonly by: string }
+  | { readonly type: 'done'; readonly migrationId: string; readonly outcome: 'completed' | 'aborted'; readonly counters: MigrationCounters };
+
+/**
+ * The progress of move `i`: its own and the total copied/estimated counts (an estimate never below
+ * what was copied), and the rate of this run, `runDocs` booked in `elapsedMs`, with the ETA it gives.
+ */
+export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number, runDocs: number): MigrationEvent {
+  const m = j.moves[i]!;
+  let totalCopied = 0;
+  let totalEstimated = 0;
+  for (const x of j.moves) {
+    totalCopied += x.copied;
+    totalEstimated += Math.max(x.estimated, x.copied);
+  }
+  const docsPerSec = elapsedMs > 0 ? (runDocs * 1000) / elapsedMs : 0;
+  const remaining = totalEstimated - totalCopied;
+  const etaMs = remaining <= 0 ? 0 : docsPerSec > 0 ? Math.round((remaining * 1000) / docsPerSec) : null;
+  return {
+    type: 'progress',
+    migrationId: j.id,
+    phase: j.phase,
+    move: i,
+    moves: j.moves.length,
+    from: m.from,
+    to: m.to,
+    copied: m.copied,
+    estimated: Math.max(m.estimated, m.copied),
+    totalCopied,
+    totalEstimated,
+    docsPerSec,
+    etaMs,
+  };
+}

@@ -1,0 +1,165 @@
+/**
+ * The legs of a migration as data: one row per phase says which publish the router-lease wait
+ * counts from, what work runs per move, which routing state is published, and which phase follows.
+ * One small loop drives the rows, and turns a forward leg into its abort leg when asked (ADR 0002,
+ * ADR 0003).
+ */
+import { ErrorCode, ShardkitConflictError } from '../errors.js';
+import type { RoutingState } from '../router/routing-state.js';
+import { Phase, controlKey, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
+import { cleanupMove, copyMove, purgeMove, repairMissing, sweepMove, verifyMove, type MoveWork } from './move-work.js';
+import { AbortRequested, type MigrationRun } from './run.js';
+
+/** The journal timestamps a publish records and a lease wait counts from (wall time). */
+type PublishStamp = 'publishedAt' | 'committedAt' | 'settledAt';
+
+/** One phase of a leg. At most one of `perMove` and `publish` is set. */
+interface LegStep {
+  /** Before anything else, wait out the routers' lease on the state published at this timestamp. */
+  readonly waitAfter?: PublishStamp;
+  /** The work, once per move, in plan order. */
+  readonly perMove?: MoveWork;
+  /** The routing state to publish (compare-and-set), and the timestamp that records it published. */
+  readonly publish?: { readonly state: (j: MigrationJournal) => RoutingState; readonly stamp: PublishStamp };
+  readonly next: Phase;
+}
+
+/** `migrating(epoch, from -> to)`. */
+function migratingState(j: MigrationJournal): RoutingState {
+  return {
+    phase: 'migrating',
+    epoch: j.epoch,
+    from: j.from,
+    // Topology epochs follow state epochs so a router that keeps only the topology still orders them.
+    topology: { ...j.to, epoch: j.epoch },
+    migrationId: j.id,
+  };
+}
+
+/**
+ * `stable(stableEpoch, to)` with `settling`: routers leave a tombstone when they delete a key this
+ * leg moved, until the settled state replaces this one after cleanup (ADR 0003).
+ */
+function committedState(j: MigrationJournal): RoutingState {
+  return { phase: 'stable', epoch: j.stableEpoch, topology: { ...j.to, epoch: j.stableEpoch }, settling: { from: j.from, migrationId: j.id } };
+}
+
+/**
+ * After cleanup has deleted the sources' fences (no copy of an old owner's document can be made any
+ * more, and one in flight has landed: cleanup waited `leaseMs + opTimeoutMs` after the commit), the
+ * tombstones stable-phase deletes leave are no longer needed: the same topology without `settling`.
+ * Purge then waits for every router's lease on the settling state before it deletes them.
+ */
+function settledState(j: MigrationJournal): RoutingState {
+  const settled = settledEpoch(j);
+  return { phase: 'stable', epoch: settled, topology: { ...j.to, epoch: settled } };
+}
+
+/** The protocol of one leg, phase by phase. */
+const LEG: Readonly<Record<Exclude<Phase, 'done'>, LegStep>> = {
+  [Phase.publish]: { publish: { state: migratingState, stamp: 'publishedAt' }, next: Phase.copy },
+  [Phase.copy]: { perMove: copyMove, next: Phase.sweep },
+  [Phase.sweep]: { waitAfter: 'publishedAt', perMove: sweepMove, next: Phase.verify },
+  [Phase.verify]: { perMove: verifyMove, next: Phase.commit },
+  [Phase.commit]: { publish: { state: committedState, stamp: 'committedAt' }, next: Phase.cleanup },
+  [Phase.cleanup]: { waitAfter: 'committedAt', perMove: cleanupMove, next: Phase.settle },
+  [Phase.settle]: { publish: { state: settledState, stamp: 'settledAt' }, next: Phase.purge },
+  [Phase.purge]: { waitAfter: 'settledAt', perMove: purgeMove, next: Phase.done },
+};
+
+/**
+ * Run the journal's legs to the end. An abort request noticed at a checkpoint turns the forward leg
+ * into its abort leg, which then runs to the end in its place.
+ */
+export async function runLegs(run: MigrationRun, j: MigrationJournal): Promise<void> {
+  run.begin();
+  for (;;) {
+    try {
+      await runLeg(run, j);
+      return;
+    } catch (error) {
+      if (!(error instanceof AbortRequested)) throw error;
+      await beginReverse(run, j);
+    }
+  }
+}
+
+async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
+  const { clock } = run.s;
+  while (j.phase !== Phase.done) {
+    run.emit({ type: 'phase', migrationId: j.id, phase: j.phase, epoch: j.epoch, reverse: j.reverse });
+    const step = LEG[j.phase];
+    if (step.waitAfter !== undefined) await run.waitRouters(j, j[step.waitAfter]);
+    if (step.perMove !== undefined) for (let i = 0; i < j.moves.length; i++) await step.perMove(run, j, i);
+    if (step.publish !== undefined) {
+      await publish(run, j, step.publish.state(j));
+      // Recorded after the compare-and-set returned, so the wait that counts from it is never short.
+      j[step.publish.stamp] = clock.wall();
+    }
+    j.phase = step.next;
+    if (j.phase === Phase.done) {
+      j.finishedAt = clock.wall();
+      j.outcome = j.reverse ? 'aborted' : 'completed';
+    }
+    await run.save(j);
+  }
+  run.emit({ type: 'done', migrationId: j.id, outcome: j.outcome ?? 'completed', counters: { ...j.counters } });
+}
+
+/**
+ * Publish `next` by compare-and-set from epoch `next.epoch - 1`. A resume that finds it published
+ * already (same phase and epoch, and for a migrating state the same migration) does nothing; any
+ * other live epoch means someone else changed the routing state: `shardkit.migration.planMismatch`.
+ */
+async function publish(run: MigrationRun, j: MigrationJournal, next: RoutingState): Promise<void> {
+  const { config } = run.s;
+  const live = await config.load();
+  const published =
+    live !== null &&
+    live.phase === next.phase &&
+    live.epoch === next.epoch &&
+    (next.phase !== 'migrating' || (live.phase === 'migrating' && live.migrationId === next.migrationId));
+  if (published) return;
+  const expected = next.epoch - 1;
+  if (live === null || live.epoch !== expected) {
+    throw new ShardkitConflictError(
+      ErrorCode.planMismatch,
+      `routing state moved to epoch ${live?.epoch ?? 'none'} under migration ${j.id} (expected ${expected})`,
+    );
+  }
+  await config.compareAndSet(expected, next);
+}
+
+/** Turn a forward leg into its abort leg: same protocol, owners swapped, fence epoch + 1. */
+export async function beginReverse(run: MigrationRun, j: MigrationJournal): Promise<void> {
+  if (j.reverse) return;
+  const { config, clock, owner } = run.s;
+  const live = await config.load();
+  await config.writeJournal(controlKey(j.name), { abort: false, handledBy: owner, at: clock.wall() });
+  if (j.phase === Phase.publish && live !== null && live.epoch === j.baseEpoch) {
+    // Never published: nothing moved, nothing to carry back.
+    j.phase = Phase.done;
+    j.outcome = 'aborted';
+    j.finishedAt = clock.wall();
+    await run.save(j);
+    return;
+  }
+  // Before the new owners become the old ones, give every entry the forward leg fenced a copy at
+  // its target: routers on the abort leg read a stale fence at the (new) old owner as "no copy
+  // here", so data that only a stale fence holds would read as absent until the sweep lifted it.
+  if (j.phase !== Phase.publish) {
+    for (const m of j.moves) await repairMissing(run, j, m);
+  }
+  const back = j.from;
+  j.reverse = true;
+  j.from = j.to;
+  j.to = back;
+  j.epoch = j.epoch + 1;
+  j.stableEpoch = j.epoch + 1;
+  j.phase = Phase.publish;
+  j.publishedAt = null;
+  j.committedAt = null;
+  j.settledAt = null;
+  j.moves = j.moves.map((m) => freshMove(m.start, m.end, m.to, m.from, m.copied));
+  await run.save(j);
+}

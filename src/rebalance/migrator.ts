@@ -1,0 +1,375 @@
+/**
+ * The online migrator: moves the documents whose owner changes between two topologies while
+ * routers keep serving, by the protocol of ADR 0002 and ADR 0003. Every step is idempotent and
+ * checkpointed in the config store's journal, so a migrator killed at any point is resumed by
+ * `resume()` (this process or another) without harm. The legs themselves are in `legs.ts`.
+ */
+import { randomUUID } from 'node:crypto';
+import { systemClock, type Clock } from '../clock.js';
+import type { ConfigStore, LockInfo } from '../config-store/types.js';
+import type { RoutingState } from '../router/routing-state.js';
+import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError } from '../errors.js';
+import { Ring } from '../ring/ring.js';
+import type { StoreProvider } from '../stores/store-provider.js';
+import { Topology } from '../topology/topology.js';
+import type { TopologySpec } from '../topology/types.js';
+import type { MigrationEvent } from './events.js';
+import {
+  Phase,
+  controlKey,
+  emptyCounters,
+  freshMove,
+  journalFromRecord,
+  journalKey,
+  settledEpoch,
+  type MigrationCounters,
+  type MigrationJournal,
+  type MoveProgress,
+} from './journal.js';
+import { beginReverse, runLegs } from './legs.js';
+import { MigrationRun, type MigratorSettings } from './run.js';
+import { Throttle } from './throttle.js';
+
+/** Options of {@link Migrator}. */
+export interface MigratorOptions {
+  /** Topology, lock and journal. */
+  readonly config: ConfigStore;
+  /** A store per shard id. */
+  readonly pool: StoreProvider;
+  /** Lock owner name; a resumed migration may be taken over by any owner once the lock is free. */
+  readonly owner: string;
+  /** Routers' lease on the routing state, and the migrator's lease on its lock (ms, > 0). */
+  readonly leaseMs: number;
+  /** Bound on any router request (ms, >= 0): the lease waits add it. */
+  readonly opTimeoutMs: number;
+  /** Documents per fence/copy/delete batch (default 500). */
+  readonly batchSize?: number;
+  /** Copy and cleanup pace in documents per second (default: unthrottled). */
+  readonly throttleDocsPerSec?: number;
+  /**
+   * The clock: waits, the lock lease held here, the throttle and rates on its monotonic `now()`,
+   * journal and control timestamps (which other processes read) on `wall()`. Its timers make every
+   * sleep, so a simulation shares one fake clock with its config store and advances it.
+   */
+  readonly clock?: Clock;
+  /** Progress and phase events. */
+  readonly onEvent?: (event: MigrationEvent) => void;
+  /**
+   * Lease of the migration lock (default `leaseMs`). Longer survives slower batches; shorter lets a
+   * resume take over sooner after a crash. Safety does not depend on it (ADR 0003).
+   */
+  readonly lockLeaseMs?: number;
+  /** How long `resume()`/`abort()` wait for a dead holder's lock to lapse (default 2 x lockLeaseMs). */
+  readonly lockWaitMs?: number;
+  /** How often a running migrator looks for an abort request from another process (default 1000 ms). */
+  readonly controlPollMs?: number;
+  /** Migration ids (default: random UUIDs); injectable for deterministic tests. */
+  readonly newId?: () => string;
+}
+
+/** Per-call options. */
+export interface RunOptions {
+  /** Stop cleanly at the next checkpoint (Ctrl-C): throws `shardkit.interrupted`, journal consistent. */
+  readonly signal?: AbortSignal;
+}
+
+/** What a finished (or handed-off) run reports. */
+export interface MigrationReport {
+  readonly migrationId: string;
+  /** `abortRequested`: another process holds the lock; it was asked to abort. */
+  readonly outcome: 'completed' | 'aborted' | 'abortRequested';
+  /** Epoch of the routing state now published. */
+  readonly epoch: number;
+  readonly moves: number;
+  readonly counters: MigrationCounters;
+  /** Document bodies read per document moved (the acceptance bound is 1.05). */
+  readonly readsPerMoved: number;
+}
+
+/** A snapshot for `shardkit migrate status`. */
+export interface MigrationStatus {
+  readonly state: { readonly phase: RoutingState['phase']; readonly epoch: number; readonly name: string } | null;
+  readonly lock: LockInfo | null;
+  readonly migration: {
+    readonly id: string;
+    readonly phase: Phase;
+    readonly reverse: boolean;
+    readonly epoch: number;
+    readonly outcome: 'completed' | 'aborted' | null;
+    readonly moves: number;
+    readonly copied: number;
+    readonly estimated: number;
+    readonly movesCopied: number;
+    readonly counters: MigrationCounters;
+  } | null;
+}
+
+const DEFAULT_BATCH = 500;
+
+function migrationStateError(message: string): ShardkitConflictError {
+  return new ShardkitConflictError(ErrorCode.migrationState, message);
+}
+
+function settingsOf(options: MigratorOptions): MigratorSettings {
+  if (typeof options !== 'object' || options === null) throw new ShardkitInvalidArgumentError('Migrator options are required');
+  const { leaseMs, opTimeoutMs } = options;
+  if (typeof options.owner !== 'string' || options.owner === '') throw new ShardkitInvalidArgumentError('owner must be a non-empty string');
+  if (!Number.isFinite(leaseMs) || leaseMs <= 0) throw new ShardkitInvalidArgumentError(`leaseMs must be > 0, got ${String(leaseMs)}`);
+  if (!Number.isFinite(opTimeoutMs) || opTimeoutMs < 0) {
+    throw new ShardkitInvalidArgumentError(`opTimeoutMs must be >= 0, got ${String(opTimeoutMs)}`);
+  }
+  const batch = options.batchSize ?? DEFAULT_BATCH;
+  if (!Number.isSafeInteger(batch) || batch < 1) throw new ShardkitInvalidArgumentError(`batchSize must be a positive integer, got ${String(batch)}`);
+  const lockLeaseMs = options.lockLeaseMs ?? leaseMs;
+  if (!Number.isFinite(lockLeaseMs) || lockLeaseMs <= 0) {
+    throw new ShardkitInvalidArgumentError(`lockLeaseMs must be > 0, got ${String(lockLeaseMs)}`);
+  }
+  const clock = options.clock ?? systemClock;
+  let throttle: Throttle;
+  try {
+    throttle = new Throttle(options.throttleDocsPerSec, clock);
+  } catch (error) {
+    throw new ShardkitInvalidArgumentError((error as Error).message);
+  }
+  return {
+    config: options.config,
+    pool: options.pool,
+    owner: options.owner,
+    leaseMs,
+    lockLeaseMs,
+    lockWaitMs: options.lockWaitMs ?? 2 * lockLeaseMs,
+    opTimeoutMs,
+    batch,
+    clock,
+    throttle,
+    onEvent: options.onEvent ?? (() => undefined),
+    controlPollMs: options.controlPollMs ?? 1000,
+  };
+}
+
+/**
+ * Runs one migration at a time per topology: `start(to)` plans and executes, `resume()` continues
+ * after a crash or an interruption, `abort()` carries everything back to the old owners. Each call
+ * is one {@link MigrationRun}; the Migrator keeps only its configuration (and the throttle, whose
+ * pace carries over from one call to the next as it always did).
+ */
+export class Migrator {
+  readonly #s: MigratorSettings;
+  readonly #newId: () => string;
+
+  constructor(options: MigratorOptions) {
+    this.#s = settingsOf(options);
+    this.#newId = options.newId ?? randomUUID;
+  }
+
+  /**
+   * Migrate the live topology to `toTopology` (its epoch must be the live epoch + 1, same name).
+   * Pre-flight checks fail fast with `shardkit.migration.preflight`; another migration in progress
+   * fails with `shardkit.migration.state` or `shardkit.migration.lockHeld`.
+   */
+  async start(toTopology: Topology | TopologySpec | unknown, options: RunOptions = {}): Promise<MigrationReport> {
+    const to = Topology.from(toTopology).toJSON();
+    const { config } = this.#s;
+    const live = await config.load();
+    if (live === null) throw migrationStateError('no topology is published yet: publish one before migrating');
+    const name = live.topology.name;
+    if (to.name !== name) {
+      throw new ShardkitConflictError(ErrorCode.planMismatch, `the new topology is named "${to.name}" but the live one is "${name}"`);
+    }
+    const existing = await this.#readJournal(name);
+    if (existing !== null && existing.phase !== Phase.done) {
+      throw migrationStateError(`migration ${existing.id} of "${name}" is in phase ${existing.phase}: run resume (or abort) first`);
+    }
+    if (live.phase !== 'stable') throw migrationStateError(`topology "${name}" is migrating (epoch ${live.epoch}) without a journal`);
+    if (to.epoch !== live.epoch + 1) {
+      throw new ShardkitConflictError(
+        ErrorCode.planMismatch,
+        `the new topology has epoch ${to.epoch} but the live epoch is ${live.epoch}: plan from the live topology (epoch ${live.epoch + 1})`,
+      );
+    }
+    const run = new MigrationRun(this.#s, options.signal);
+    await run.lock.take(false);
+    try {
+      const from = live.topology;
+      const moves = Ring.fromTopology(from).diff(Ring.fromTopology(to));
+      await this.#preflight(new Set(moves.flatMap((m) => [m.from, m.to])));
+      if (moves.length === 0) {
+        // No key changes owner: a plain publish is already safe for every router.
+        await config.compareAndSet(live.epoch, { phase: 'stable', epoch: to.epoch, topology: to });
+        return { migrationId: '', outcome: 'completed', epoch: to.epoch, moves: 0, counters: emptyCounters(), readsPerMoved: 0 };
+      }
+      const progress: MoveProgress[] = [];
+      for (const m of moves) {
+        const estimated = await (await this.#s.pool.store(m.from)).countRange(m, { _moved: { $exists: false }, _ph: { $exists: false } });
+        progress.push(freshMove(m.start, m.end, m.from, m.to, estimated));
+      }
+      const journal: MigrationJournal = {
+        id: this.#newId(),
+        name,
+        owner: this.#s.owner,
+        baseEpoch: live.epoch,
+        reverse: false,
+        from,
+        to,
+        epoch: live.epoch + 1,
+        stableEpoch: live.epoch + 2,
+        phase: Phase.publish,
+        publishedAt: null,
+        committedAt: null,
+        settledAt: null,
+        moves: progress,
+        counters: emptyCounters(),
+        startedAt: this.#s.clock.wall(),
+        finishedAt: null,
+        outcome: null,
+      };
+      // Journal first, publish second: a kill between them resumes into the publish, never into
+      // a published migration nobody knows about.
+      await run.save(journal);
+      await config.writeJournal(controlKey(name), { abort: false });
+      await runLegs(run, journal);
+      return report(journal);
+    } finally {
+      await run.lock.release();
+    }
+  }
+
+  /** Continue the migration recorded in the journal (after a kill, an error or an interruption). */
+  async resume(options: RunOptions = {}): Promise<MigrationReport> {
+    const seen = await this.#requireJournal();
+    if (seen.phase === Phase.done) return report(seen);
+    const run = new MigrationRun(this.#s, options.signal);
+    await run.lock.take(true);
+    try {
+      // Re-read under the lock: the previous holder may have moved on since the first read.
+      const journal = (await this.#readJournal(seen.name)) ?? seen;
+      if (journal.phase === Phase.done) return report(journal);
+      journal.owner = this.#s.owner;
+      await runLegs(run, journal);
+      return report(journal);
+    } finally {
+      await run.lock.release();
+    }
+  }
+
+  /**
+   * Abort the migration in progress: carry everything back to the old owners (ADR 0003). When
+   * another live process holds the lock, ask it to abort (it switches at its next checkpoint) and
+   * return `abortRequested`. A migration whose stable state is published cannot be aborted.
+   */
+  async abort(options: RunOptions = {}): Promise<MigrationReport> {
+    const { config, owner, clock } = this.#s;
+    const seen = await this.#requireJournal();
+    assertAbortable(seen);
+    const lock = await config.readLock();
+    if (lock !== null && lock.owner !== owner) {
+      await config.writeJournal(controlKey(seen.name), { abort: true, by: owner, at: clock.wall() });
+      return { ...report(seen), outcome: 'abortRequested' };
+    }
+    const run = new MigrationRun(this.#s, options.signal);
+    await run.lock.take(true);
+    try {
+      // Re-read under the lock: the previous holder may have moved on since the first read.
+      const journal = (await this.#readJournal(seen.name)) ?? seen;
+      assertAbortable(journal);
+      journal.owner = owner;
+      if (!journal.reverse) await beginReverse(run, journal);
+      await runLegs(run, journal);
+      return report(journal);
+    } finally {
+      await run.lock.release();
+    }
+  }
+
+  /** The live routing state, the lock and the journal, summarized. */
+  async status(name?: string): Promise<MigrationStatus> {
+    const { config } = this.#s;
+    const live = await config.load();
+    const topo = name ?? live?.topology.name;
+    const lock = await config.readLock();
+    const journal = topo === undefined ? null : await this.#readJournal(topo);
+    return {
+      state: live === null ? null : { phase: live.phase, epoch: live.epoch, name: live.topology.name },
+      lock,
+      migration:
+        journal === null
+          ? null
+          : {
+              id: journal.id,
+              phase: journal.phase,
+              reverse: journal.reverse,
+              epoch: journal.epoch,
+              outcome: journal.outcome,
+              moves: journal.moves.length,
+              copied: journal.moves.reduce((s, m) => s + m.copied, 0),
+              estimated: journal.moves.reduce((s, m) => s + m.estimated, 0),
+              movesCopied: journal.moves.filter((m) => m.copyDone).length,
+              counters: journal.counters,
+            },
+    };
+  }
+
+  /**
+   * Fail fast before anything is published: every shard that gives or takes keys answers a ping and
+   * has the `{_h: 1, _id: 1}` index (moved ranges are index range scans; without it every batch
+   * scans the collection). The index is not created here: building it on a large collection is an
+   * operator's decision, so the message names `ensureRoutingIndex` instead.
+   */
+  async #preflight(shardIds: ReadonlySet<string>): Promise<void> {
+    const problems: string[] = [];
+    const noIndex: string[] = [];
+    let cause: unknown;
+    for (const id of [...shardIds].sort()) {
+      try {
+        const store = await this.#s.pool.store(id);
+        await store.ping();
+        if (!(await store.hasRoutingIndex())) noIndex.push(id);
+      } catch (error) {
+        cause ??= error;
+        problems.push(`shard ${id} is unreachable (${error instanceof Error ? error.message : String(error)})`);
+      }
+    }
+    if (noIndex.length > 0) {
+      problems.push(
+        `shard(s) ${noIndex.join(', ')} lack the {_h: 1, _id: 1} index: create it with ShardStore.ensureRoutingIndex() ` +
+          'or ShardedCollection.ensureRoutingIndexes() before migrating (`shardkit init` and `shardkit rebalance` create it on the shards they name)',
+      );
+    }
+    if (problems.length > 0) {
+      throw new ShardkitConflictError(ErrorCode.preflightFailed, `pre-flight failed: ${problems.join('; ')}`, { cause });
+    }
+  }
+
+  async #readJournal(name: string): Promise<MigrationJournal | null> {
+    const record = await this.#s.config.readJournal(journalKey(name));
+    return record === null ? null : journalFromRecord(record);
+  }
+
+  async #requireJournal(): Promise<MigrationJournal> {
+    const live = await this.#s.config.load();
+    if (live === null) throw migrationStateError('no topology is published yet');
+    const journal = await this.#readJournal(live.topology.name);
+    if (journal === null) throw migrationStateError(`no migration of "${live.topology.name}" is recorded`);
+    return journal;
+  }
+}
+
+function assertAbortable(journal: MigrationJournal): void {
+  if (journal.phase === Phase.done) throw migrationStateError(`migration ${journal.id} already finished (${journal.outcome ?? 'unknown'})`);
+  const committed: readonly Phase[] = [Phase.commit, Phase.cleanup, Phase.settle, Phase.purge];
+  if (!journal.reverse && committed.includes(journal.phase)) {
+    throw migrationStateError(`migration ${journal.id} is committed (phase ${journal.phase}): let it finish, then migrate back`);
+  }
+}
+
+function report(j: MigrationJournal): MigrationReport {
+  const c = j.counters;
+  return {
+    migrationId: j.id,
+    outcome: j.outcome ?? 'completed',
+    epoch: j.phase === Phase.done ? settledEpoch(j) : j.epoch,
+    moves: j.moves.length,
+    counters: { ...c },
+    readsPerMoved: c.docsMoved === 0 ? 0 : c.docsRead / c.docsMoved,
+  };
+}

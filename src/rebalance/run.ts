@@ -1,0 +1,144 @@
+/**
+ * One run of the migrator (a `start`, `resume` or `abort` call): the per-run state (the lock it
+ * holds, its AbortSignal, when it last looked for an abort request, its rate) and the checkpoint
+ * every batch passes through. The Migrator itself keeps only its configuration.
+ */
+import { sleep, type Clock } from '../clock.js';
+import type { ConfigStore } from '../config-store/types.js';
+import { ErrorCode, ShardkitError } from '../errors.js';
+import type { StoreProvider } from '../stores/store-provider.js';
+import { progressEvent, type MigrationEvent } from './events.js';
+import { Phase, controlKey, journalKey, journalToRecord, type MigrationJournal } from './journal.js';
+import { MigrationLock } from './lock.js';
+import type { Throttle } from './throttle.js';
+
+/** The Migrator's configuration, validated once in its constructor and shared by its runs. */
+export interface MigratorSettings {
+  readonly config: ConfigStore;
+  readonly pool: StoreProvider;
+  readonly owner: string;
+  readonly leaseMs: number;
+  readonly lockLeaseMs: number;
+  readonly lockWaitMs: number;
+  readonly opTimeoutMs: number;
+  readonly batch: number;
+  readonly clock: Clock;
+  readonly throttle: Throttle;
+  readonly onEvent: (event: MigrationEvent) => void;
+  readonly controlPollMs: number;
+}
+
+/** Thrown by a checkpoint when another process asked for an abort; the leg loop catches it. */
+export class AbortRequested extends Error {}
+
+/** The state and the checkpoints of one run. */
+export class MigrationRun {
+  readonly s: MigratorSettings;
+  readonly lock: MigrationLock;
+  readonly #signal: AbortSignal | undefined;
+  #lastControlCheck = Number.NEGATIVE_INFINITY;
+  #startedAt = 0;
+  #docs = 0;
+
+  constructor(settings: MigratorSettings, signal: AbortSignal | undefined) {
+    this.s = settings;
+    this.#signal = signal;
+    this.lock = new MigrationLock({
+      config: settings.config,
+      owner: settings.owner,
+      leaseMs: settings.lockLeaseMs,
+      waitMs: settings.lockWaitMs,
+      clock: settings.clock,
+      onWait: (ms) => this.emit({ type: 'wait', migrationId: '', reason: 'lock', ms }),
+    });
+  }
+
+  /** The legs begin: the rate of this run is measured from here. */
+  begin(): void {
+    this.#startedAt = this.s.clock.now();
+    this.#docs = 0;
+    this.#lastControlCheck = Number.NEGATIVE_INFINITY;
+  }
+
+  /**
+   * Between two batches: honour Ctrl-C, keep the lock, notice an abort request (on the forward leg,
+   * before commit) and pace to the throttle.
+   */
+  async checkpoint(j: MigrationJournal, abortable: boolean): Promise<void> {
+    const { clock, throttle, config } = this.s;
+    if (this.#interrupted()) throw interruptedError(j);
+    // Pace in slices of a third of the lease, renewing the lock between them, so a low rate never
+    // lets the lock lapse while the migrator is merely waiting.
+    for (let wait = throttle.delay(); wait > 0; wait = throttle.delay()) {
+      await sleep(clock, Math.min(wait, this.#slice()), this.#signal);
+      if (this.#interrupted()) throw interruptedError(j);
+      await this.lock.renew();
+    }
+    await this.lock.renew();
+    const now = clock.now();
+    if (abortable && !j.reverse && now - this.#lastControlCheck >= this.s.controlPollMs) {
+      this.#lastControlCheck = now;
+      const control = await config.readJournal(controlKey(j.name));
+      if (control?.['abort'] === true) {
+        this.emit({ type: 'abortRequested', migrationId: j.id, by: String(control['by'] ?? 'unknown') });
+        throw new AbortRequested();
+      }
+    }
+  }
+
+  /**
+   * Wait until every router has dropped the state older than the one published at `since`. `since`
+   * is a journal timestamp, wall time: a resumed migrator in another process reads it, so the
+   * remaining wait is taken from the wall clock once and then measured on the monotonic one.
+   */
+  async waitRouters(j: MigrationJournal, since: number | null): Promise<void> {
+    const { clock, leaseMs, opTimeoutMs } = this.s;
+    const wall = clock.wall();
+    const until = clock.now() + (since ?? wall) + leaseMs + opTimeoutMs - wall;
+    let remaining = until - clock.now();
+    if (remaining > 0) this.emit({ type: 'wait', migrationId: j.id, reason: 'routerLease', ms: remaining });
+    while (remaining > 0) {
+      await this.checkpoint(j, j.phase === Phase.sweep);
+      // Sleep in slices of a third of the lease so the lock is renewed while waiting.
+      await sleep(clock, Math.min(remaining, this.#slice()), this.#signal);
+      remaining = until - clock.now();
+    }
+  }
+
+  /** Checkpoint the journal in the config store. */
+  async save(j: MigrationJournal): Promise<void> {
+    await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j));
+  }
+
+  /** Book `n` documents of work: for the throttle and this run's rate. */
+  booked(n: number): void {
+    this.#docs += n;
+    this.s.throttle.consume(n);
+  }
+
+  /** Report the progress of move `i`. */
+  progress(j: MigrationJournal, i: number): void {
+    this.emit(progressEvent(j, i, this.s.clock.now() - this.#startedAt, this.#docs));
+  }
+
+  emit(event: MigrationEvent): void {
+    try {
+      this.s.onEvent(event);
+    } catch {
+      // A failing progress bar must not fail a migration.
+    }
+  }
+
+  /** A method, not a field read, so the compiler does not narrow it across awaits. */
+  #interrupted(): boolean {
+    return this.#signal?.aborted === true;
+  }
+
+  #slice(): number {
+    return Math.max(1, this.s.lockLeaseMs / 3);
+  }
+}
+
+function interruptedError(j: MigrationJournal): ShardkitError {
+  return new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
+}
