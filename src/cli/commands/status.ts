@@ -11,7 +11,7 @@ import { LIVE } from '../../stores/store-filters.js';
 import { redactText, redactUri } from '../../topology/redact.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
 import type { CliIO } from '../io.js';
-import { printJson } from '../program.js';
+import { printJson } from '../output.js';
 import { formatTable, percent } from '../table.js';
 
 /** One shard's line of `status`. */
