@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { openDeployment } from '../../config-store/deployment.js';
+import { openDeployment } from '../../deployment/deployment.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import { withBalancedTokens } from '../../ring/placement.js';

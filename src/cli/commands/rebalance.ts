@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { describeConfigStore } from '../../config-store/config-file.js';
-import { openDeployment, type Deployment } from '../../config-store/deployment.js';
+import { openDeployment, type Deployment } from '../../deployment/deployment.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { journalFromRecord, journalKey, type MigrationJournal } from '../../rebalance/journal.js';

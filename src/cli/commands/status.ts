@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { performance } from 'node:perf_hooks';
 import { describeConfigStore } from '../../config-store/config-file.js';
-import { openDeployment, shardsOfState } from '../../config-store/deployment.js';
+import { openDeployment, shardsOfState } from '../../deployment/deployment.js';
 import type { LockInfo } from '../../config-store/types.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitStoreError } from '../../errors.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { auditPlacement, type PlacementAuditReport } from '../../audit/placement-audit.js';
-import { openDeployment, shardsOfState } from '../../config-store/deployment.js';
+import { openDeployment, shardsOfState } from '../../deployment/deployment.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import type { ShardStore } from '../../stores/shard-store.js';
 import type { CliIO } from '../io.js';
