@@ -149,6 +149,13 @@ describe('src/ imports', function () {
     expect(violations).to.deep.equal([]);
   });
 
+  it('keep the config store apart from the shard stores (a deployment opens both)', function () {
+    const reaching = [...graph]
+      .filter(([file]) => file.startsWith('config-store/'))
+      .flatMap(([file, edges]) => edges.filter((e) => e.to.startsWith('stores/')).map((e) => `${file} imports ${e.to}`));
+    expect(reaching).to.deep.equal([]);
+  });
+
   it('keep the pure core free of the MongoDB driver', function () {
     const core = [...graph.keys()].filter((p) => layerOf(p) <= layerOf('rebalance/plan.ts'));
     const driven = core.filter((p) => /from\s+['"]mongodb['"]/.test(readFileSync(join(SRC, p), 'utf8')));
