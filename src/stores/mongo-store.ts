@@ -12,7 +12,7 @@ import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mon
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
-import { bulkWriteErrors, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { isFenced } from './markers.js';
 import type {
   HashRange,
@@ -328,7 +328,7 @@ export class MongoStore implements ShardStore {
         const writeErrors = bulkWriteErrors(error);
         if (writeErrors.length === 0) throw wrapDriverError(this.shardId, 'bulkWrite', error);
         for (const w of writeErrors) {
-          const code = w.code === 11000 || w.code === 11001 ? ErrorCode.storeDuplicateKey : ErrorCode.storeFailure;
+          const code = isDuplicateKeyCode(w.code) ? ErrorCode.storeDuplicateKey : ErrorCode.storeFailure;
           const index = inserts[w.index]?.index ?? -1;
           errors.push({
             index,
