@@ -28,8 +28,8 @@ export type StateListener = (state: RoutingState, previous: RoutingState) => voi
 
 /**
  * A router's view of the routing state: loads it from a config store (any `RoutingStateReader`),
- * refreshes it on an unref'd timer and holds it on a lease. Once the lease has run out without a successful refresh,
- * {@link current} throws the retryable `shardkit.router.leaseExpired` (and starts a refresh), so a
+ * refreshes it on an unref'd timer and holds it on a lease. Once the lease has run out without a
+ * successful refresh, {@link current} throws the retryable `shardkit.router.leaseExpired` (and starts a refresh), so a
  * router cut off from the config store stops serving instead of routing by a topology that may be
  * long gone. Epochs never go back: a store answering with an older epoch than the one held does not
  * renew the lease.
