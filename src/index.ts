@@ -51,7 +51,7 @@ export type { RouterStats, ShardRouterOptions } from './router/router.js';
 export { StaticRoutingSource } from './router/routing-source.js';
 export type { RoutingSource } from './router/routing-source.js';
 export { TopologyFollower } from './router/follower.js';
-export type { FollowerClock, StateListener, TopologyFollowerOptions } from './router/follower.js';
+export type { StateListener, TopologyFollowerOptions } from './router/follower.js';
 
 // plan
 export { planRebalance } from './rebalance/plan.js';
@@ -77,7 +77,7 @@ export type { MemoryStoreOptions } from './stores/memory-store.js';
 
 // config store
 export type { ConfigStore, LockInfo } from './config-store/types.js';
-export type { RoutingState, Settling } from './router/routing-state.js';
+export type { RoutingState, RoutingStateReader, Settling } from './router/routing-state.js';
 export { FileConfigStore } from './config-store/file-config-store.js';
 export type { FileConfigStoreOptions } from './config-store/file-config-store.js';
 export { MemoryConfigStore } from './config-store/memory-config-store.js';

@@ -12,6 +12,7 @@ import { ShardkitInvalidArgumentError } from '../errors.js';
 import type { ShardKey } from '../hash/types.js';
 import { Ring } from '../ring/ring.js';
 import { idKey } from '../stores/bson-order.js';
+import { isFence, isFenced, isPlaceholder, isTombstone } from '../stores/markers.js';
 import type { HashRange, RangeCursor, ShardStore, StoredDocument } from '../stores/shard-store.js';
 
 /** The whole hash space as one range. */
@@ -122,10 +123,6 @@ class ShardScan {
   }
 }
 
-function isFence(doc: StoredDocument): boolean {
-  return doc._moved !== undefined && doc._moved !== null;
-}
-
 /**
  * Audit the placement of every document of `state`'s shards. Reads only; safe on a live
  * deployment, where a migrating state gives an approximate (not a consistent) picture.
@@ -197,11 +194,11 @@ export async function auditPlacement(options: PlacementAuditOptions): Promise<Pl
           c.badHash += 1;
           sample({ kind: 'badHash', id: doc._id, h: doc._h, shards: [scan.shardId], ...(expectedH === null ? {} : { expected: expectedH }) });
         }
-        if (doc._ts === true) {
+        if (isTombstone(doc)) {
           c.tombstones += 1;
-        } else if (doc._ph === true) {
+        } else if (isPlaceholder(doc)) {
           c.placeholders += 1;
-        } else if (isFence(doc)) {
+        } else if (isFenced(doc)) {
           c.fenced += 1;
         } else {
           c.live += 1;
@@ -214,7 +211,7 @@ export async function auditPlacement(options: PlacementAuditOptions): Promise<Pl
           if (entry === undefined) liveShardsById.set(key, { id: doc._id, shards: [scan.shardId] });
           else entry.shards.push(scan.shardId);
         }
-        if (stable && doc._ts !== true && (doc._ph === true || isFence(doc)) && expectedOwners?.[0] === scan.shardId) {
+        if (stable && !isTombstone(doc) && isFence(doc) && expectedOwners?.[0] === scan.shardId) {
           c.fencedAtOwner += 1;
           sample({ kind: 'fencedAtOwner', id: doc._id, h: doc._h, shards: [scan.shardId] });
         }

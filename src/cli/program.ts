@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { reportFailure } from './fail.js';
 import type { CliIO } from './io.js';
 import { register as registerDemo } from './commands/demo.js';
@@ -61,40 +60,4 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
   } catch (error) {
     return reportFailure(io, error);
   }
-}
-
-/**
- * The command `name` under `parent`, created with `description` if it does not exist yet: lets
- * several command files add subcommands to one group (`topology validate`, `topology publish`).
- */
-export function commandGroup(parent: Command, name: string, description: string): Command {
-  const existing = parent.commands.find((c) => c.name() === name);
-  if (existing !== undefined) return existing;
-  return parent.command(name).description(description);
-}
-
-/** Write a value as indented JSON plus a newline: the machine-readable form of every command. */
-export function printJson(io: CliIO, value: unknown): void {
-  io.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
-}
-
-/** A usage error raised by a command's own checks (exit 2, code `shardkit.usage`). */
-export function usageError(message: string): ShardkitInputError {
-  return new ShardkitInputError(ErrorCode.usage, message);
-}
-
-/** Parse a number option strictly (commander hands over strings); a usage error otherwise. */
-export function parseNumberOption(name: string, value: string, opts: { integer?: boolean; min?: number; max?: number } = {}): number {
-  const n = value.trim() === '' ? Number.NaN : Number(value);
-  const ok =
-    Number.isFinite(n) &&
-    (opts.integer !== true || Number.isInteger(n)) &&
-    (opts.min === undefined || n >= opts.min) &&
-    (opts.max === undefined || n <= opts.max);
-  if (!ok) {
-    const kind = opts.integer === true ? 'an integer' : 'a number';
-    const range = opts.min !== undefined && opts.max !== undefined ? ` in ${opts.min}..${opts.max}` : opts.min !== undefined ? ` >= ${opts.min}` : '';
-    throw usageError(`${name} must be ${kind}${range} (got ${JSON.stringify(value)})`);
-  }
-  return n;
 }

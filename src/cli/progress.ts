@@ -5,6 +5,7 @@
  * `--json` (every migration event as one JSON line). A small own renderer rather than a dependency:
  * all it needs is "move the cursor up N lines and clear them".
  */
+import { systemClock, type Clock } from '../clock.js';
 import type { MigrationEvent } from '../rebalance/events.js';
 import type { CliStream } from './io.js';
 
@@ -22,8 +23,8 @@ export interface PlannedMove {
 /** Options of {@link MigrationProgress}. */
 export interface MigrationProgressOptions {
   readonly mode: ProgressMode;
-  /** Time source (ms), injectable for tests. */
-  readonly now?: () => number;
+  /** Time source: redraws are spaced on its monotonic `now()`. Default `systemClock`. */
+  readonly clock?: Clock;
   /** Minimum time between two TTY redraws (ms, default 100). */
   readonly redrawMs?: number;
   /** Minimum time between two plain progress lines (ms, default 2000). */
@@ -70,7 +71,7 @@ function pct(done: number, total: number): string {
 export class MigrationProgress {
   readonly #out: CliStream;
   readonly #mode: ProgressMode;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #redrawMs: number;
   readonly #plainEveryMs: number;
   readonly #barWidth: number;
@@ -89,7 +90,7 @@ export class MigrationProgress {
   constructor(out: CliStream, options: MigrationProgressOptions) {
     this.#out = out;
     this.#mode = options.mode;
-    this.#now = options.now ?? Date.now;
+    this.#clock = options.clock ?? systemClock;
     this.#redrawMs = options.redrawMs ?? 100;
     this.#plainEveryMs = options.plainEveryMs ?? 2000;
     this.#barWidth = options.barWidth ?? Math.max(10, Math.min(40, (out.columns ?? 80) - 60));
@@ -216,7 +217,7 @@ export class MigrationProgress {
   }
 
   #tick(force: boolean): void {
-    const now = this.#now();
+    const now = this.#clock.now();
     if (this.#mode === 'plain') {
       if (now - this.#lastPlain >= this.#plainEveryMs) this.#plainLine();
       return;
@@ -240,7 +241,7 @@ export class MigrationProgress {
   }
 
   #plainLine(): void {
-    this.#lastPlain = this.#now();
+    this.#lastPlain = this.#clock.now();
     const { copied, estimated } = this.#totals();
     if (estimated === 0 && copied === 0) return;
     this.#out.write(`copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}\n`);

@@ -1,4 +1,4 @@
-import type { RoutingState } from '../router/routing-state.js';
+import type { RoutingState, RoutingStateReader } from '../router/routing-state.js';
 
 /** A lock with an owner and a lease; one migration at a time per topology. */
 export interface LockInfo {
@@ -8,7 +8,7 @@ export interface LockInfo {
 }
 
 /** Where the topology, the migration lock and the journal live. */
-export interface ConfigStore {
+export interface ConfigStore extends RoutingStateReader {
   /** Current routing state; null when nothing was published yet. */
   load(): Promise<RoutingState | null>;
   /** Publish `next` if the current epoch is `expectedEpoch` (null: none yet); else `shardkit.topology.staleEpoch`. */

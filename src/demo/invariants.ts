@@ -3,7 +3,7 @@
  * under test), against what the writers were told.
  */
 import type { PlacementAuditReport } from '../audit/placement-audit.js';
-import type { MigrationReport } from '../rebalance/migrate.js';
+import type { MigrationReport } from '../rebalance/migrator.js';
 import type { RoutingState } from '../router/routing-state.js';
 import type { ShardStore, StoredDocument } from '../stores/shard-store.js';
 import type { DemoWriter, Expected } from './writers.js';

@@ -1,10 +1,7 @@
+import { systemClock, type Clock } from '../clock.js';
 import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitRouterError } from '../errors.js';
-import type { ConfigStore } from '../config-store/types.js';
-import type { RoutingState } from './routing-state.js';
+import type { RoutingState, RoutingStateReader } from './routing-state.js';
 import type { RoutingSource } from './routing-source.js';
-
-/** Milliseconds since the epoch; injectable so leases can be tested with a fake clock. */
-export type FollowerClock = () => number;
 
 /** Options of {@link TopologyFollower.start}. */
 export interface TopologyFollowerOptions {
@@ -19,38 +16,43 @@ export interface TopologyFollowerOptions {
    * lease runs out. 0 disables the timer (refresh by hand).
    */
   readonly refreshIntervalMs?: number;
-  /** Time source (ms); defaults to `Date.now`. */
-  readonly clock?: FollowerClock;
+  /**
+   * Time source: the lease is measured on its monotonic `now()`, so a wall-clock step cannot stretch
+   * it, and the background refresh runs on its timers. Default `systemClock`.
+   */
+  readonly clock?: Clock;
 }
 
 /** Called when the follower moves to a newer state. */
 export type StateListener = (state: RoutingState, previous: RoutingState) => void;
 
 /**
- * A router's view of the routing state: loads it from a config store, refreshes it on an unref'd
- * timer and holds it on a lease. Once the lease has run out without a successful refresh,
- * {@link current} throws the retryable `shardkit.router.leaseExpired` (and starts a refresh), so a
+ * A router's view of the routing state: loads it from a config store (any `RoutingStateReader`),
+ * refreshes it on an unref'd timer and holds it on a lease. Once the lease has run out without a
+ * successful refresh, {@link current} throws the retryable `shardkit.router.leaseExpired` (and starts a refresh), so a
  * router cut off from the config store stops serving instead of routing by a topology that may be
  * long gone. Epochs never go back: a store answering with an older epoch than the one held does not
  * renew the lease.
  */
 export class TopologyFollower implements RoutingSource {
-  readonly #store: ConfigStore;
+  readonly #store: RoutingStateReader;
   readonly #leaseMs: number;
-  readonly #clock: FollowerClock;
+  readonly #interval: number;
+  readonly #clock: Clock;
   readonly #listeners = new Set<StateListener>();
   #state: RoutingState;
   #leaseExpiresAt: number;
   #inflight: Promise<RoutingState> | null = null;
   #queued: Promise<RoutingState> | null = null;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: unknown = null;
   #lastError: unknown = undefined;
   #closed = false;
 
-  private constructor(store: ConfigStore, state: RoutingState, loadedAt: number, leaseMs: number, clock: FollowerClock) {
+  private constructor(store: RoutingStateReader, state: RoutingState, loadedAt: number, leaseMs: number, interval: number, clock: Clock) {
     this.#store = store;
     this.#state = state;
     this.#leaseMs = leaseMs;
+    this.#interval = interval;
     this.#clock = clock;
     this.#leaseExpiresAt = loadedAt + leaseMs;
   }
@@ -59,7 +61,7 @@ export class TopologyFollower implements RoutingSource {
    * Load the state from `store` and start following it. Rejects with `shardkit.config.noState`
    * when nothing was published yet, or with the store's error when it cannot be read.
    */
-  static async start(store: ConfigStore, options: TopologyFollowerOptions): Promise<TopologyFollower> {
+  static async start(store: RoutingStateReader, options: TopologyFollowerOptions): Promise<TopologyFollower> {
     const { leaseMs } = options;
     if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
       throw new TypeError(`leaseMs must be a positive number, got ${String(leaseMs)}`);
@@ -68,24 +70,18 @@ export class TopologyFollower implements RoutingSource {
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
       throw new TypeError(`refreshIntervalMs must be a number >= 0, got ${String(interval)}`);
     }
-    const clock = options.clock ?? Date.now;
-    const sentAt = clock();
+    const clock = options.clock ?? systemClock;
+    const sentAt = clock.now();
     const state = await store.load();
     if (state === null) throw noStateError();
-    const follower = new TopologyFollower(store, state, sentAt, leaseMs, clock);
-    if (interval > 0) {
-      follower.#timer = setInterval(() => {
-        follower.#refreshQuietly();
-      }, interval);
-      // A follower must never keep a process alive on its own.
-      follower.#timer.unref();
-    }
+    const follower = new TopologyFollower(store, state, sentAt, leaseMs, interval, clock);
+    follower.#schedule();
     return follower;
   }
 
   /** The state to route by; throws `shardkit.router.leaseExpired` once the lease ran out. */
   current(): RoutingState {
-    const now = this.#clock();
+    const now = this.#clock.now();
     if (now > this.#leaseExpiresAt) {
       this.#refreshQuietly();
       throw new ShardkitRouterError(
@@ -138,7 +134,7 @@ export class TopologyFollower implements RoutingSource {
     return this.#state;
   }
 
-  /** When the lease runs out unless a refresh succeeds (ms since the epoch). */
+  /** When the lease runs out unless a refresh succeeds, on the clock's monotonic `now()` (ms). */
   get leaseExpiresAt(): number {
     return this.#leaseExpiresAt;
   }
@@ -151,7 +147,7 @@ export class TopologyFollower implements RoutingSource {
   /** Stop the background refresh. The config store stays open: it belongs to the caller. */
   close(): void {
     this.#closed = true;
-    if (this.#timer !== null) clearInterval(this.#timer);
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
   }
 
@@ -160,8 +156,17 @@ export class TopologyFollower implements RoutingSource {
     return this.#closed;
   }
 
+  /** Arm the next background refresh; every `Clock`'s timers leave the process free to exit. */
+  #schedule(): void {
+    if (this.#interval <= 0 || this.#closed) return;
+    this.#timer = this.#clock.setTimeout(() => {
+      this.#refreshQuietly();
+      this.#schedule();
+    }, this.#interval);
+  }
+
   async #load(): Promise<RoutingState> {
-    const sentAt = this.#clock();
+    const sentAt = this.#clock.now();
     let next: RoutingState | null;
     try {
       next = await this.#store.load();

@@ -40,3 +40,13 @@ export interface Settling {
   readonly from: TopologySpec;
   readonly migrationId: string;
 }
+
+/**
+ * Where a router reads the routing state: the one call a `TopologyFollower` makes. A config store is
+ * one (`ConfigStore` extends it); the contract lives here so the router layer never imports the
+ * config-store layer below it.
+ */
+export interface RoutingStateReader {
+  /** The current routing state; null when nothing was published yet. */
+  load(): Promise<RoutingState | null>;
+}

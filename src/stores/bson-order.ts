@@ -20,6 +20,9 @@
  * its smallest element ascending and its largest descending, and an empty array sorts below null.
  */
 
+import type { Sort } from 'mongodb';
+import { ShardkitInvalidArgumentError } from '../errors.js';
+
 /** Rank of a value's BSON type in MongoDB's sort order (MinKey is 0, MaxKey the highest). */
 export function bsonTypeRank(value: unknown): number {
   if (value === undefined || value === null) return 1;
@@ -334,6 +337,54 @@ export function sortComparator(fields: readonly SortSpec[]): (a: object, b: obje
     }
     return 0;
   };
+}
+
+function sortDirection(raw: unknown, path: string): 1 | -1 {
+  if (raw === 1 || raw === 'asc' || raw === 'ascending') return 1;
+  if (raw === -1 || raw === 'desc' || raw === 'descending') return -1;
+  throw new ShardkitInvalidArgumentError(
+    `sort on '${path}': direction must be 1, -1, 'asc' or 'desc' ($meta sorts are not supported across shards)`,
+  );
+}
+
+/**
+ * The driver's `Sort` forms (`{a: 1}`, `[['a', 1]]`, `['a', 1]`, `'a'`, a `Map`) as a list of keys for
+ * {@link sortComparator}, read as the driver reads them (`['a', 'b']` is two keys); a path named twice
+ * counts once. A direction other than 1, -1, 'asc' or 'desc' is refused, as the driver refuses it.
+ * `null`/`undefined` yields an empty list.
+ */
+export function normalizeSort(sort: Sort | undefined | null): SortSpec[] {
+  if (sort === undefined || sort === null) return [];
+  const out: SortSpec[] = [];
+  const push = (path: unknown, dir: unknown): void => {
+    if (typeof path !== 'string' || path.length === 0) {
+      throw new ShardkitInvalidArgumentError(`sort field names must be non-empty strings, got ${typeof path}`);
+    }
+    if (out.some((f) => f.path === path)) return;
+    out.push({ path, dir: sortDirection(dir, path) });
+  };
+  if (typeof sort === 'string') {
+    push(sort, 1);
+  } else if (sort instanceof Map) {
+    for (const [k, v] of sort) push(k, v);
+  } else if (Array.isArray(sort)) {
+    if (sort.length === 2 && typeof sort[0] === 'string' && !Array.isArray(sort[1]) && typeof sort[1] !== 'string') {
+      push(sort[0], sort[1]);
+    } else if (sort.length === 2 && typeof sort[0] === 'string' && typeof sort[1] === 'string' && /^(asc|desc|ascending|descending)$/.test(sort[1])) {
+      push(sort[0], sort[1]);
+    } else {
+      for (const item of sort as unknown[]) {
+        if (typeof item === 'string') push(item, 1);
+        else if (Array.isArray(item)) push(item[0], item[1]);
+        else throw new ShardkitInvalidArgumentError('sort: unsupported array form');
+      }
+    }
+  } else if (typeof sort === 'object') {
+    for (const [k, v] of Object.entries(sort as Record<string, unknown>)) push(k, v);
+  } else {
+    throw new ShardkitInvalidArgumentError(`sort: unsupported value of type ${typeof sort}`);
+  }
+  return out;
 }
 
 function hex(bytes: Uint8Array): string {

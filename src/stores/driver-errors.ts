@@ -33,12 +33,17 @@ export function driverErrorCode(error: unknown): number | undefined {
   return typeof code === 'number' ? code : undefined;
 }
 
+/** True for a server code of a duplicate `_id` (or unique index) violation, e.g. one write error of a bulk. */
+export function isDuplicateKeyCode(code: number): boolean {
+  return DUPLICATE_CODES.has(code);
+}
+
 /** True for a duplicate key error, including a bulk whose only write errors are duplicates. */
 export function isDuplicateKeyError(error: unknown): boolean {
   const code = driverErrorCode(error);
-  if (code !== undefined && DUPLICATE_CODES.has(code)) return true;
+  if (code !== undefined && isDuplicateKeyCode(code)) return true;
   const writeErrors = bulkWriteErrors(error);
-  return writeErrors.length > 0 && writeErrors.every((w) => DUPLICATE_CODES.has(w.code));
+  return writeErrors.length > 0 && writeErrors.every((w) => isDuplicateKeyCode(w.code));
 }
 
 /** The write errors of a driver bulk error (the driver gives one object or an array). */

@@ -8,16 +8,17 @@
  */
 import { Query, updateOne as mingoUpdateOne } from 'mingo';
 import { BSON, ObjectId } from 'mongodb';
-import type { Document, Sort, UpdateFilter } from 'mongodb';
+import type { Document, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
-import { compareBson, idKey, sortComparator } from './bson-order.js';
+import { compareBson, idKey, normalizeSort, sortComparator } from './bson-order.js';
+import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
+import { isFenced, isLive, isTombstone } from './markers.js';
 import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
   ShardStore,
   StoreBulkResult,
-  StoreOpResult,
   StoredDocument,
   StoreFilter,
   StoreFindOptions,
@@ -25,31 +26,22 @@ import type {
   WriteOutcome,
 } from './shard-store.js';
 import {
+  assertEpoch,
   assertLimit,
   assertRange,
   assertReplacement,
   assertStorable,
+  isOperatorObject,
   placeholder,
   RangeChecksum,
+  seedFromFilter,
   withVersionBump,
 } from './store-filters.js';
 
 const ROUTING_INDEX = '_h_1__id_1';
-const NOTHING_DONE: StoreOpResult = Object.freeze({ matched: 0, modified: 0, deleted: 0, upserted: 0, inserted: 0 });
 
 function clone<T extends Document>(doc: T): T {
   return BSON.deserialize(BSON.serialize(doc)) as T;
-}
-
-function isOperatorObject(value: unknown): boolean {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  if ((value as { _bsontype?: unknown })._bsontype !== undefined || value instanceof Uint8Array || value instanceof Date) return false;
-  const keys = Object.keys(value);
-  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
-}
-
-function isLive(doc: StoredDocument): boolean {
-  return doc._moved === undefined && doc._ph === undefined && doc._ts === undefined;
 }
 
 /** `(_h, _id)` order of the routing index. */
@@ -61,17 +53,6 @@ function compareOrder(a: StoredDocument, b: StoredDocument): number {
     if (byH !== 0) return byH;
   }
   return compareBson(a._id, b._id);
-}
-
-function normalizeSort(sort: Sort): Array<[string, 1 | -1]> {
-  const dir = (d: unknown): 1 | -1 => (d === -1 || d === 'desc' || d === 'descending' ? -1 : 1);
-  if (typeof sort === 'string') return [[sort, 1]];
-  if (Array.isArray(sort)) {
-    if (sort.length === 2 && typeof sort[0] === 'string' && !Array.isArray(sort[1])) return [[sort[0], dir(sort[1])]];
-    return (sort as unknown[]).map((s) => (Array.isArray(s) ? [String(s[0]), dir(s[1])] : [String(s), 1]));
-  }
-  if (sort instanceof Map) return [...sort.entries()].map(([k, v]) => [String(k), dir(v)]);
-  return Object.entries(sort as Record<string, unknown>).map(([k, v]) => [k, dir(v)]);
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -135,28 +116,6 @@ function applySimpleUpdate(doc: Document, modifier: Document): boolean {
   if (paths.some((a) => paths.some((b) => a !== b && b.startsWith(`${a}.`)))) return false;
   for (const step of steps) step();
   return true;
-}
-
-/** Upserts seed their new document from the filter's top-level equality fields, as the servers do. */
-function seedFromFilter(filter: StoreFilter): Document {
-  const seed: Document = {};
-  for (const [key, value] of Object.entries(filter)) {
-    if (key.startsWith('$')) continue;
-    let v = value;
-    if (isOperatorObject(value)) {
-      const ops = value as Record<string, unknown>;
-      if (Object.keys(ops).length === 1 && '$eq' in ops) v = ops['$eq'];
-      else continue;
-    }
-    const parts = key.split('.');
-    let target = seed;
-    for (const part of parts.slice(0, -1)) {
-      target[part] ??= {};
-      target = target[part] as Document;
-    }
-    target[parts[parts.length - 1] as string] = v;
-  }
-  return seed;
 }
 
 /** Options of `MemoryStore`. */
@@ -419,7 +378,7 @@ export class MemoryStore implements ShardStore {
     let docs = [...this.#matching(filter, false)];
     if (options.sort !== undefined) {
       // The server's sort rules (array fields, empty arrays), shared with the collection's merge.
-      docs.sort(sortComparator(normalizeSort(options.sort).map(([path, dir]) => ({ path, dir }))));
+      docs.sort(sortComparator(normalizeSort(options.sort)));
     }
     const skip = options.skip ?? 0;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : Number.POSITIVE_INFINITY;
@@ -476,47 +435,26 @@ export class MemoryStore implements ShardStore {
 
   async bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
     this.#check();
-    // Misuse is reported before anything is applied, as the driver validates a bulk before sending.
-    for (const op of ops) {
-      if ('insertOne' in op) assertStorable(op.insertOne.document);
-      else if ('updateOne' in op) withVersionBump(op.updateOne.update);
-      else if ('replaceOne' in op) assertReplacement(op.replaceOne.replacement);
-      else if (!('deleteOne' in op)) throw new ShardkitInvalidArgumentError('unknown bulk write op');
-    }
-    let inserted = 0;
-    let matched = 0;
-    let modified = 0;
-    let deleted = 0;
-    let upserted = 0;
+    assertBulkOps(ops);
     const errors: Array<{ index: number; error: Error }> = [];
-    const results: StoreOpResult[] = ops.map(() => NOTHING_DONE);
+    const results = emptyResults(ops.length);
     ops.forEach((op, index) => {
       try {
         if ('insertOne' in op) {
           this.#insertNew(this.#in(op.insertOne.document));
-          inserted++;
-          results[index] = { ...NOTHING_DONE, inserted: 1 };
-          return;
+          results[index] = INSERTED;
+        } else if ('deleteOne' in op) {
+          results[index] = deleteResult(this.#deleteOneSync(op.deleteOne.filter));
+        } else if ('updateOne' in op) {
+          results[index] = writeResult(this.#updateOneSync(op.updateOne.filter, op.updateOne.update, op.updateOne.upsert === true));
+        } else {
+          results[index] = writeResult(this.#replaceOneSync(op.replaceOne.filter, op.replaceOne.replacement, op.replaceOne.upsert === true));
         }
-        if ('deleteOne' in op) {
-          const n = this.#deleteOneSync(op.deleteOne.filter);
-          deleted += n;
-          results[index] = { ...NOTHING_DONE, deleted: n };
-          return;
-        }
-        const outcome =
-          'updateOne' in op
-            ? this.#updateOneSync(op.updateOne.filter, op.updateOne.update, op.updateOne.upsert === true)
-            : this.#replaceOneSync(op.replaceOne.filter, op.replaceOne.replacement, op.replaceOne.upsert === true);
-        matched += outcome.matched;
-        modified += outcome.modified;
-        if (outcome.upsertedId !== undefined) upserted++;
-        results[index] = { ...NOTHING_DONE, matched: outcome.matched, modified: outcome.modified, upserted: outcome.upsertedId === undefined ? 0 : 1 };
       } catch (error) {
-        errors.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
+        errors.push({ index, error: asError(error) });
       }
     });
-    return { inserted, matched, modified, deleted, upserted, results, errors };
+    return bulkResult(results, errors);
   }
 
   async fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
@@ -528,7 +466,7 @@ export class MemoryStore implements ShardStore {
       if (existing === undefined) {
         doc = this.#in(placeholder(id, h, epoch));
         this.#put(doc);
-      } else if (existing._moved === undefined) {
+      } else if (!isFenced(existing)) {
         doc = { ...existing, _moved: epoch };
         this.#put(doc);
       } else {
@@ -544,7 +482,7 @@ export class MemoryStore implements ShardStore {
     assertEpoch(epoch);
     const picked: StoredDocument[] = [];
     for (const doc of this.#range(range, after)) {
-      if (doc._moved !== undefined) continue;
+      if (isFenced(doc)) continue;
       picked.push(doc);
       if (picked.length >= limit) break;
     }
@@ -597,8 +535,9 @@ export class MemoryStore implements ShardStore {
   async tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
     this.#check();
     const existing = this.#byId.get(idKey(id));
-    if (existing?._moved !== undefined) return false;
-    if (expectedVersion !== undefined && (existing === undefined || existing._ts === true || existing._ph === true || existing._v !== expectedVersion)) {
+    if (existing !== undefined && isFenced(existing)) return false;
+    // Conditioned on a version, it replaces only the live document of that version (ADR 0003).
+    if (expectedVersion !== undefined && (existing === undefined || !isLive(existing) || existing._v !== expectedVersion)) {
       return false;
     }
     this.#put(this.#in({ _id: id, _h: h, _v: version, _ts: true }));
@@ -615,18 +554,12 @@ export class MemoryStore implements ShardStore {
     assertStorable(doc);
     const current = this.#byId.get(idKey(doc._id));
     // A tombstone a newer migration has fenced is final, like any fence.
-    if (current?._ts !== true || current._moved !== undefined) return false;
+    if (current === undefined || !isTombstone(current) || isFenced(current)) return false;
     this.#put(this.#in(doc));
     return true;
   }
 
   async close(): Promise<void> {
     this.#closed = true;
-  }
-}
-
-function assertEpoch(epoch: number): void {
-  if (!Number.isSafeInteger(epoch) || epoch < 1) {
-    throw new ShardkitInvalidArgumentError(`invalid epoch ${String(epoch)}: need a positive integer`);
   }
 }

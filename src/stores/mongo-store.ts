@@ -11,14 +11,15 @@ import { MongoClient } from 'mongodb';
 import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
-import { bulkWriteErrors, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
+import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import { isFenced } from './markers.js';
 import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
   ShardStore,
   StoreBulkResult,
-  StoreOpResult,
   StoredDocument,
   StoreFilter,
   StoreFindOptions,
@@ -27,6 +28,7 @@ import type {
 } from './shard-store.js';
 import {
   andFilters,
+  assertEpoch,
   assertLimit,
   assertRange,
   assertReplacement,
@@ -35,6 +37,7 @@ import {
   placeholder,
   RangeChecksum,
   rangeFilter,
+  UNFENCED,
   withVersionBump,
 } from './store-filters.js';
 
@@ -42,7 +45,6 @@ const ROUTING_INDEX_NAME = '_h_1__id_1';
 const ORDER = { _h: 1, _id: 1 } as const;
 /** Attempts of a compare-and-set loop (replace, fence) before giving up under contention. */
 const CAS_ATTEMPTS = 8;
-const NOTHING_DONE: StoreOpResult = Object.freeze({ matched: 0, modified: 0, deleted: 0, upserted: 0, inserted: 0 });
 
 /** Options of `MongoStore`. */
 export interface MongoStoreOptions {
@@ -305,40 +307,28 @@ export class MongoStore implements ShardStore {
    * write error, reports it at the wrong index and loses the counts of what it did apply.
    */
   async bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
-    // Misuse is reported before anything is applied.
+    assertBulkOps(ops);
     const inserts: Array<{ index: number; doc: StoredDocument }> = [];
     ops.forEach((op, index) => {
-      if ('insertOne' in op) {
-        assertStorable(op.insertOne.document);
-        inserts.push({ index, doc: { ...op.insertOne.document } });
-      } else if ('updateOne' in op) withVersionBump(op.updateOne.update);
-      else if ('replaceOne' in op) assertReplacement(op.replaceOne.replacement);
-      else if (!('deleteOne' in op)) throw new ShardkitInvalidArgumentError('unknown bulk write op');
+      if ('insertOne' in op) inserts.push({ index, doc: { ...op.insertOne.document } });
     });
-
     const errors: Array<{ index: number; error: Error }> = [];
-    let inserted = 0;
-    let matched = 0;
-    let modified = 0;
-    let deleted = 0;
-    let upserted = 0;
-    const results: StoreOpResult[] = ops.map(() => NOTHING_DONE);
+    const results = emptyResults(ops.length);
 
     const insertBatch = async (): Promise<void> => {
       if (inserts.length === 0) return;
       const applied = (): void => {
         const failed = new Set(errors.map((e) => e.index));
-        for (const { index } of inserts) if (!failed.has(index)) results[index] = { ...NOTHING_DONE, inserted: 1 };
+        for (const { index } of inserts) if (!failed.has(index)) results[index] = INSERTED;
       };
       try {
-        inserted += (await this.#col.insertMany(inserts.map((i) => i.doc), this.#opts({ ordered: false }))).insertedCount;
+        await this.#col.insertMany(inserts.map((i) => i.doc), this.#opts({ ordered: false }));
         applied();
       } catch (error) {
         const writeErrors = bulkWriteErrors(error);
         if (writeErrors.length === 0) throw wrapDriverError(this.shardId, 'bulkWrite', error);
-        inserted += (error as { result?: { insertedCount?: number } }).result?.insertedCount ?? 0;
         for (const w of writeErrors) {
-          const code = w.code === 11000 || w.code === 11001 ? ErrorCode.storeDuplicateKey : ErrorCode.storeFailure;
+          const code = isDuplicateKeyCode(w.code) ? ErrorCode.storeDuplicateKey : ErrorCode.storeFailure;
           const index = inserts[w.index]?.index ?? -1;
           errors.push({
             index,
@@ -352,29 +342,17 @@ export class MongoStore implements ShardStore {
 
     const single = async (op: StoreWriteOp, index: number): Promise<void> => {
       try {
-        if ('deleteOne' in op) {
-          const n = await this.deleteOne(op.deleteOne.filter);
-          deleted += n;
-          results[index] = { ...NOTHING_DONE, deleted: n };
-          return;
-        }
         if ('insertOne' in op) return;
-        const out =
-          'updateOne' in op
-            ? await this.updateOne(op.updateOne.filter, op.updateOne.update, { upsert: op.updateOne.upsert === true })
-            : await this.replaceOne(op.replaceOne.filter, op.replaceOne.replacement, { upsert: op.replaceOne.upsert === true });
-        matched += out.matched;
-        modified += out.modified;
-        if (out.upsertedId !== undefined) upserted++;
-        results[index] = { ...NOTHING_DONE, matched: out.matched, modified: out.modified, upserted: out.upsertedId === undefined ? 0 : 1 };
+        if ('deleteOne' in op) results[index] = deleteResult(await this.deleteOne(op.deleteOne.filter));
+        else if ('updateOne' in op) results[index] = writeResult(await this.updateOne(op.updateOne.filter, op.updateOne.update, { upsert: op.updateOne.upsert === true }));
+        else results[index] = writeResult(await this.replaceOne(op.replaceOne.filter, op.replaceOne.replacement, { upsert: op.replaceOne.upsert === true }));
       } catch (error) {
-        errors.push({ index, error: error instanceof Error ? error : new Error(String(error)) });
+        errors.push({ index, error: asError(error) });
       }
     };
 
     await Promise.all([insertBatch(), ...ops.map((op, index) => single(op, index))]);
-    errors.sort((a, b) => a.index - b.index);
-    return { inserted, matched, modified, deleted, upserted, results, errors };
+    return bulkResult(results, errors);
   }
 
   /**
@@ -395,11 +373,11 @@ export class MongoStore implements ShardStore {
         } catch (error) {
           if (!isDuplicateKeyError(error)) throw error;
         }
-        await this.#col.updateMany({ _id: { $in: ids }, _moved: { $exists: false } }, { $set: { _moved: epoch } }, this.#opts());
+        await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
         const found = await this.#col.find({ _id: { $in: ids } }, this.#opts()).toArray();
         const byKey = new Map(found.map((d) => [idKey(d._id), d]));
         const out = keys.map((k) => byKey.get(idKey(k.id)));
-        if (out.every((d) => d !== undefined && d._moved !== undefined)) return out as StoredDocument[];
+        if (out.every((d) => d !== undefined && isFenced(d))) return out as StoredDocument[];
       }
       throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: fence failed: keys kept changing concurrently`, { shardId: this.shardId });
     });
@@ -411,13 +389,13 @@ export class MongoStore implements ShardStore {
     assertEpoch(epoch);
     return this.#run('fenceRange', async () => {
       const picked = await this.#col
-        .find(andFilters(rangeFilter(range, after), { _moved: { $exists: false } }), this.#opts({ projection: { _id: 1 } }))
+        .find(andFilters(rangeFilter(range, after), UNFENCED), this.#opts({ projection: { _id: 1 } }))
         .sort(ORDER)
         .limit(limit)
         .toArray();
       if (picked.length === 0) return [];
       const ids = picked.map((d) => d._id);
-      await this.#col.updateMany({ _id: { $in: ids }, _moved: { $exists: false } }, { $set: { _moved: epoch } }, this.#opts());
+      await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
       return this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts()).sort(ORDER).toArray();
     });
   }
@@ -465,7 +443,7 @@ export class MongoStore implements ShardStore {
         return r.matchedCount === 1;
       }
       try {
-        await this.#col.replaceOne({ _id: id, _moved: { $exists: false } }, { _id: id, _h: h, _v: version, _ts: true }, this.#opts({ upsert: true }));
+        await this.#col.replaceOne({ _id: id, ...UNFENCED }, { _id: id, _h: h, _v: version, _ts: true }, this.#opts({ upsert: true }));
         return true;
       } catch (error) {
         // No unfenced match, so the upsert tried to insert and met the fenced document.
@@ -479,7 +457,7 @@ export class MongoStore implements ShardStore {
   async replaceTombstone(doc: StoredDocument): Promise<boolean> {
     assertStorable(doc);
     return this.#run('replaceTombstone', async () => {
-      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, _moved: { $exists: false } }, doc, this.#opts({}));
+      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, ...UNFENCED }, doc, this.#opts({}));
       return r.matchedCount === 1;
     });
   }
@@ -499,10 +477,4 @@ export class MongoStore implements ShardStore {
 
 function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {
   return upsertedId === null || upsertedId === undefined ? { matched, modified } : { matched, modified, upsertedId };
-}
-
-function assertEpoch(epoch: number): void {
-  if (!Number.isSafeInteger(epoch) || epoch < 1) {
-    throw new ShardkitInvalidArgumentError(`invalid epoch ${String(epoch)}: need a positive integer`);
-  }
 }

@@ -1,6 +1,8 @@
 /**
  * Filters and update documents both stores build the same way, so `MongoStore` and `MemoryStore`
- * apply identical conditions: live-only writes, `(_h, _id)` range scans with resume, `_v` bumps.
+ * apply identical conditions: live-only writes, `(_h, _id)` range scans with resume, `_v` bumps, the
+ * checks of their arguments, and the document an upsert is seeded with. The same entries tested in
+ * hand are in `markers.ts`.
  */
 import type { Document, UpdateFilter } from 'mongodb';
 import { ShardkitInvalidArgumentError } from '../errors.js';
@@ -13,6 +15,9 @@ export const LIVE: Readonly<Document> = Object.freeze({
   _ph: { $exists: false },
   _ts: { $exists: false },
 });
+
+/** Entries no migration has fenced: what a fence, a tombstone or a re-insert may still replace. */
+export const UNFENCED: Readonly<Document> = Object.freeze({ _moved: { $exists: false } });
 
 /**
  * AND of filters. Spreads them into one object when no top-level key repeats, because an upsert only
@@ -42,6 +47,13 @@ export function assertRange(range: HashRange): void {
     throw new ShardkitInvalidArgumentError(
       `invalid hash range (${String(start)}, ${String(end)}]: need integers with -1 <= start < end <= 0xFFFFFFFF`,
     );
+  }
+}
+
+/** Check a fence epoch: a positive integer. */
+export function assertEpoch(epoch: number): void {
+  if (!Number.isSafeInteger(epoch) || epoch < 1) {
+    throw new ShardkitInvalidArgumentError(`invalid epoch ${String(epoch)}: need a positive integer`);
   }
 }
 
@@ -125,6 +137,39 @@ export function assertStorable(doc: StoredDocument): void {
   if (!Number.isInteger(doc._h) || doc._h < 0 || doc._h > 0xffffffff) {
     throw new ShardkitInvalidArgumentError(`a stored document needs _h, a uint32 ring point; got ${String(doc._h)}`);
   }
+}
+
+/** An object of query operators (`{$in: …}`), not a value to compare with (a document, bytes, a date, an ObjectId). */
+export function isOperatorObject(value: unknown): boolean {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
+  if ((value as { _bsontype?: unknown })._bsontype !== undefined || value instanceof Uint8Array || value instanceof Date) return false;
+  const keys = Object.keys(value);
+  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
+}
+
+/**
+ * The document an upsert starts from: the filter's top-level equality fields (`{a: 1}`, `{a: {$eq: 1}}`,
+ * dotted paths as nested objects), as the servers seed it before applying the update.
+ */
+export function seedFromFilter(filter: StoreFilter): Document {
+  const seed: Document = {};
+  for (const [key, value] of Object.entries(filter)) {
+    if (key.startsWith('$')) continue;
+    let v = value;
+    if (isOperatorObject(value)) {
+      const ops = value as Record<string, unknown>;
+      if (Object.keys(ops).length === 1 && '$eq' in ops) v = ops['$eq'];
+      else continue;
+    }
+    const parts = key.split('.');
+    let target = seed;
+    for (const part of parts.slice(0, -1)) {
+      target[part] ??= {};
+      target = target[part] as Document;
+    }
+    target[parts[parts.length - 1] as string] = v;
+  }
+  return seed;
 }
 
 /** Placeholder: the fence of a key that had no document here. */

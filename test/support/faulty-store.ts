@@ -1,12 +1,14 @@
 /**
  * A `ShardStore` that injects faults in front of a `MemoryStore`: scripted failures or hangs per
- * call, and a count of the calls that reached the real store.
+ * call, and a count of the calls that reached the real store. Built on `HookedStore`, so it forwards
+ * exactly as the production decorators do.
  */
-import { ErrorCode, ShardkitStoreError } from '../../src/errors.js';
-import { MemoryStore } from '../../src/stores/memory-store.js';
 import type { Clock } from '../../src/clock.js';
 import { sleep } from '../../src/clock.js';
+import { ErrorCode, ShardkitStoreError } from '../../src/errors.js';
+import { MemoryStore } from '../../src/stores/memory-store.js';
 import type { ShardStore } from '../../src/stores/shard-store.js';
+import { HookedStore } from './hooked-store.js';
 
 /** What the next call meets. */
 export type Fault = { kind: 'error'; code: ErrorCode } | { kind: 'hang' } | { kind: 'delay'; ms: number; clock: Clock };
@@ -21,22 +23,15 @@ export class FaultyStore {
 
   constructor(shardId = 'f1') {
     this.memory = new MemoryStore(shardId);
-    this.store = new Proxy(this.memory, {
-      get: (target, prop, receiver) => {
-        const value: unknown = Reflect.get(target, prop, receiver);
-        if (typeof value !== 'function' || typeof prop !== 'string' || prop === 'constructor') return value;
-        return (...args: unknown[]) => {
-          this.calls.set(prop, (this.calls.get(prop) ?? 0) + 1);
-          const fault = this.#faults.shift();
-          if (fault?.kind === 'hang') return new Promise(() => undefined);
-          if (fault?.kind === 'delay') return sleep(fault.clock, fault.ms).then(() => (value as (...a: unknown[]) => unknown).apply(target, args));
-          if (fault?.kind === 'error') {
-            return Promise.reject(new ShardkitStoreError(fault.code, `shard ${shardId}: injected ${fault.code}`, { shardId }));
-          }
-          return (value as (...a: unknown[]) => unknown).apply(target, args);
-        };
+    this.store = new HookedStore(this.memory, {
+      before: async (_shard, op) => {
+        this.calls.set(op, (this.calls.get(op) ?? 0) + 1);
+        const fault = this.#faults.shift();
+        if (fault?.kind === 'hang') await new Promise(() => undefined);
+        if (fault?.kind === 'delay') await sleep(fault.clock, fault.ms);
+        if (fault?.kind === 'error') throw new ShardkitStoreError(fault.code, `shard ${shardId}: injected ${fault.code}`, { shardId });
       },
-    }) as ShardStore;
+    });
   }
 
   /** The next `n` calls fail with `code`. */

@@ -4,7 +4,8 @@ import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import { redactUri } from '../../topology/redact.js';
 import { withInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
-import { parseNumberOption, printJson, usageError } from '../program.js';
+import { parseNumberOption, usageError } from '../options.js';
+import { printJson } from '../output.js';
 import { MigrationProgress, formatDuration } from '../progress.js';
 import { percent } from '../table.js';
 
@@ -45,7 +46,9 @@ export function register(program: Command, io: CliIO): void {
     .command('demo')
     .description(
       'The whole story on embedded shards (no server needed): load documents on 4 shards, plan adding a 5th, ' +
-        'rebalance online while writers keep writing, then check that no acknowledged write was lost (exit 1 if any invariant fails)',
+        'rebalance online while writers keep writing (the migration takes the routing state from epoch e to e+3: ' +
+        'migrating, committed while settling, settled; then it purges the tombstones), ' +
+        'then check that no acknowledged write was lost (exit 1 if any invariant fails)',
     )
     .option('--docs <n>', 'documents loaded before the rebalance', '100000')
     .option('--shards <n>', 'shards before the rebalance (one is added)', '4')
@@ -53,7 +56,7 @@ export function register(program: Command, io: CliIO): void {
     .option('--seed <n>', "seed of the writers' operation mix", '1')
     .option('--batch-size <n>', 'documents per migration batch', '500')
     .option('--throttle <docsPerSec>', 'migration pace (default: unthrottled)')
-    .option('--lease-ms <ms>', "routers' lease on the routing state; the migration waits it out twice", '1000')
+    .option('--lease-ms <ms>', "routers' lease on the routing state; the migration waits it out three times (before the sweep, the cleanup and the purge)", '1000')
     .option('--mongo <uris>', 'run on these MongoDB servers instead (comma list; the first also hosts the config store)')
     .option('--json', 'print the final report as JSON')
     .action(async (opts: DemoCliOptions) => {

@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
-import { openDeployment } from '../../config-store/deployment.js';
+import { openDeployment } from '../../deployment/deployment.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import { withBalancedTokens } from '../../ring/placement.js';
 import type { CliIO } from '../io.js';
-import { printJson, usageError } from '../program.js';
+import { usageError } from '../options.js';
+import { printJson } from '../output.js';
 import { loadTopologyFile } from '../topology-file.js';
 
 /** Adds `init --config FILE [--topology FILE]`. */

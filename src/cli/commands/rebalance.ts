@@ -11,7 +11,7 @@ import { hostname } from 'node:os';
 import { createInterface } from 'node:readline/promises';
 import type { Command } from 'commander';
 import { describeConfigStore } from '../../config-store/config-file.js';
-import { openDeployment, type Deployment } from '../../config-store/deployment.js';
+import { openDeployment, type Deployment } from '../../deployment/deployment.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { journalFromRecord, journalKey, type MigrationJournal } from '../../rebalance/journal.js';
@@ -24,11 +24,12 @@ import { Topology } from '../../topology/topology.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
 import { withInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
-import { parseNumberOption, printJson, usageError } from '../program.js';
+import { parseNumberOption, usageError } from '../options.js';
+import { printJson } from '../output.js';
 import { MigrationProgress, formatDuration, type PlannedMove } from '../progress.js';
 import { formatTable, percent } from '../table.js';
 import { loadTopologyFile } from '../topology-file.js';
-import { printPlan, summarizePlan, type PlanSummary } from './plan.js';
+import { printPlan, routerLeaseWaitsMs, summarizePlan, type PlanSummary } from '../plan-report.js';
 
 /** An optional capability of a CliIO: ask the person at the terminal a yes/no question. */
 export interface Confirmer {
@@ -54,9 +55,9 @@ export interface LivePlan extends PlanSummary {
   readonly docsToMove: number;
   /** Pace the estimate assumes (docs/s), or null (unthrottled: no estimate of the copy time). */
   readonly throttle: number | null;
-  /** Copy time at `throttle` plus the two router-lease waits, or null. */
+  /** Copy time at `throttle` plus the three router-lease waits, or null. */
   readonly estimatedMs: number | null;
-  /** The two waits for routers' leases (ms): `2 x (leaseMs + opTimeoutMs)`. */
+  /** The three waits for routers' leases (ms): `3 x (leaseMs + opTimeoutMs)`. */
   readonly leaseWaitsMs: number;
 }
 
@@ -82,7 +83,7 @@ function shardsOf(...specs: readonly TopologySpec[]): ShardSpec[] {
 
 /**
  * The target the migration runs to: the file's topology, with the live epoch + 1 (files lag the live
- * epoch, which a migration advances by two), and the live tokens of balanced shards the file
+ * epoch, which a migration advances by three), and the live tokens of balanced shards the file
  * leaves without (a file written by hand), so existing shards keep their arcs.
  */
 export function rebaseTarget(live: TopologySpec, file: Topology): Topology {
@@ -164,7 +165,7 @@ async function countPairs(plan: RebalancePlan, stores: ReadonlyMap<string, Shard
 async function livePlan(deployment: Deployment, prepared: Prepared, stores: ReadonlyMap<string, ShardStore>, throttle: number | null): Promise<LivePlan> {
   const { moves, pairs } = await countPairs(prepared.plan, stores);
   const docsToMove = pairs.reduce((s, p) => s + p.docs, 0);
-  const leaseWaitsMs = 2 * (deployment.config.leaseMs + deployment.config.opTimeoutMs);
+  const leaseWaitsMs = routerLeaseWaitsMs(deployment.config);
   return {
     ...summarizePlan(prepared.plan),
     name: deployment.config.name,

@@ -3,7 +3,7 @@ import { ErrorCode, ShardkitInputError } from '../../errors.js';
 import type { ShardKey } from '../../hash/types.js';
 import { Ring } from '../../ring/ring.js';
 import type { CliIO } from '../io.js';
-import { printJson } from '../program.js';
+import { printJson } from '../output.js';
 import { formatTable } from '../table.js';
 import { loadTopologyFile } from '../topology-file.js';
 

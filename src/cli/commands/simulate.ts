@@ -5,7 +5,8 @@ import { Ring } from '../../ring/ring.js';
 import { Topology } from '../../topology/topology.js';
 import type { TopologyChange } from '../../topology/types.js';
 import type { CliIO } from '../io.js';
-import { parseNumberOption, printJson, usageError } from '../program.js';
+import { parseNumberOption, usageError } from '../options.js';
+import { printJson } from '../output.js';
 import { peakToMean, shareReport } from '../shares.js';
 import { formatTable, percent } from '../table.js';
 

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
-import { performance } from 'node:perf_hooks';
+import { systemClock } from '../../clock.js';
 import { describeConfigStore } from '../../config-store/config-file.js';
-import { openDeployment, shardsOfState } from '../../config-store/deployment.js';
+import { openDeployment, shardsOfState } from '../../deployment/deployment.js';
 import type { LockInfo } from '../../config-store/types.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitStoreError } from '../../errors.js';
@@ -11,7 +11,7 @@ import { LIVE } from '../../stores/store-filters.js';
 import { redactText, redactUri } from '../../topology/redact.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
 import type { CliIO } from '../io.js';
-import { printJson } from '../program.js';
+import { printJson } from '../output.js';
 import { formatTable, percent } from '../table.js';
 
 /** One shard's line of `status`. */
@@ -63,9 +63,9 @@ async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: S
   const base = { id: shard.id, weight: shard.weight, draining: shard.draining === true, uri: shard.uri === undefined ? null : redactUri(shard.uri), share };
   try {
     const store = await open(shard);
-    const started = performance.now();
+    const started = systemClock.now();
     await store.ping();
-    const latencyMs = Math.round((performance.now() - started) * 100) / 100;
+    const latencyMs = Math.round((systemClock.now() - started) * 100) / 100;
     const [documents, all] = await Promise.all([store.count(LIVE), store.count({})]);
     return { ...base, reachable: true, latencyMs, documents, markers: all - documents };
   } catch (error) {
@@ -103,7 +103,8 @@ export function register(program: Command, io: CliIO): void {
           shards,
         };
         if (opts.json === true) printJson(io, report);
-        else io.stdout.write(formatStatus(report, Date.now()));
+        // Lock expiries are wall-clock times another process wrote.
+        else io.stdout.write(formatStatus(report, systemClock.wall()));
         const down = shards.filter((s) => !s.reachable).map((s) => s.id);
         // The report is out; the one error line on stderr gives scripts the exit code.
         if (down.length > 0) throw new ShardkitStoreError(ErrorCode.storeUnavailable, `unreachable shards: ${down.join(', ')}`);

@@ -7,11 +7,12 @@ import { serializeTopology } from '../../topology/serialize.js';
 import type { Topology } from '../../topology/topology.js';
 import type { ShardSpec, TopologyChange } from '../../topology/types.js';
 import type { CliIO } from '../io.js';
-import { commandGroup, printJson, usageError } from '../program.js';
+import { commandGroup, usageError } from '../options.js';
+import { printJson } from '../output.js';
 import { shareReport } from '../shares.js';
 import { bar, formatTable, percent } from '../table.js';
 import { loadTopologyFile } from '../topology-file.js';
-import { summarizePlan } from './plan.js';
+import { summarizePlan } from '../plan-report.js';
 
 /** Adds `topology validate|show|add-shard|remove-shard|set-weight|drain`. */
 export function register(program: Command, io: CliIO): void {

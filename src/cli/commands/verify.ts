@@ -1,10 +1,11 @@
 import type { Command } from 'commander';
 import { auditPlacement, type PlacementAuditReport } from '../../audit/placement-audit.js';
-import { openDeployment, shardsOfState } from '../../config-store/deployment.js';
+import { openDeployment, shardsOfState } from '../../deployment/deployment.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import type { ShardStore } from '../../stores/shard-store.js';
 import type { CliIO } from '../io.js';
-import { parseNumberOption, printJson } from '../program.js';
+import { parseNumberOption } from '../options.js';
+import { printJson } from '../output.js';
 import { formatTable } from '../table.js';
 
 /** What `verify --json` prints: the audit, with `_id`s made printable. */

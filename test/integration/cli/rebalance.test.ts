@@ -115,12 +115,15 @@ describe('shardkit rebalance (live)', function () {
     it('plan --config shows the documents to move and changes nothing', async () => {
       const result = await cli(['plan', '--config', config, '--to', to, '--throttle', '100', '--json']);
       expect(result.code, result.err).to.equal(0);
-      const plan = JSON.parse(result.out) as { fromEpoch: number; toEpoch: number; docsToMove: number; pairs: Array<{ from: string; to: string; docs: number }>; estimatedMs: number; ratio: number; fileEpoch: number };
+      const plan = JSON.parse(result.out) as { fromEpoch: number; toEpoch: number; docsToMove: number; pairs: Array<{ from: string; to: string; docs: number }>; estimatedMs: number; leaseWaitsMs: number; ratio: number; fileEpoch: number };
       expect([plan.fromEpoch, plan.toEpoch, plan.fileEpoch]).to.deep.equal([1, 2, 7]);
       expect(plan.ratio).to.equal(1);
       expect(plan.pairs.every((p) => p.to === 's2')).to.equal(true);
       expect(plan.docsToMove).to.be.greaterThan(0).and.lessThan(DOCS);
       expect(plan.estimatedMs).to.be.at.least((2 * plan.docsToMove * 1000) / 100);
+      // Three waits of leaseMs + opTimeoutMs (300 + 1000): before the sweep, the cleanup and the purge.
+      expect(plan.leaseWaitsMs).to.equal(3 * 1300);
+      expect(plan.estimatedMs).to.equal(Math.round((2 * plan.docsToMove * 1000) / 100) + 3 * 1300);
       const human = await cli(['plan', '--config', config, '--to', to]);
       expect(human.code, human.err).to.equal(0);
       expect(human.out).to.contain('documents to move').and.contain(`total`).and.contain('unthrottled');

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { captureIO } from '../../../src/cli/io.js';
-import { commandGroup, createProgram, parseNumberOption } from '../../../src/cli/program.js';
+import { commandGroup, parseNumberOption } from '../../../src/cli/options.js';
+import { createProgram } from '../../../src/cli/program.js';
 import { ErrorCode, ShardkitInputError } from '../../../src/errors.js';
 import { errorLine, run } from './helpers.js';
 

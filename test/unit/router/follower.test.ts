@@ -5,7 +5,9 @@ import type { ConfigStore } from '../../../src/config-store/types.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ErrorCode, ShardkitError, ShardkitRouterError, ShardkitStoreError, isRetryableError } from '../../../src/errors.js';
 import { TopologyFollower } from '../../../src/router/follower.js';
-import { FakeClock, stableState } from '../config-store/contract.js';
+import type { Clock } from '../../../src/clock.js';
+import { FakeClock } from '../../support/fake-clock.js';
+import { stableState } from '../config-store/contract.js';
 
 /** A config store whose loads can be made to fail, to hang, or to take fake time. */
 class ControlledStore extends MemoryConfigStore {
@@ -41,7 +43,7 @@ describe('TopologyFollower', function () {
 
   beforeEach(async function () {
     clock = new FakeClock();
-    store = new ControlledStore({ clock: clock.asClock });
+    store = new ControlledStore();
     await store.compareAndSet(null, stableState(1));
   });
 
@@ -54,7 +56,7 @@ describe('TopologyFollower', function () {
     follower = await TopologyFollower.start(store, {
       leaseMs: options.leaseMs ?? 5000,
       refreshIntervalMs: options.refreshIntervalMs ?? 0,
-      clock: clock.read,
+      clock,
     });
     return follower;
   };
@@ -64,7 +66,7 @@ describe('TopologyFollower', function () {
       it('serves it', async function () {
         const f = await start();
         expect(f.current()).to.deep.equal(stableState(1));
-        expect(f.leaseExpiresAt).to.equal(clock.now + 5000);
+        expect(f.leaseExpiresAt).to.equal(clock.now() + 5000);
       });
     });
 
@@ -96,7 +98,7 @@ describe('TopologyFollower', function () {
     context('when the lease is running', function () {
       it('returns the state up to and including the last lease millisecond', async function () {
         const f = await start({ leaseMs: 5000 });
-        clock.advance(5000);
+        await clock.advance(5000);
         expect(f.current().epoch).to.equal(1);
       });
     });
@@ -105,7 +107,7 @@ describe('TopologyFollower', function () {
       it('throws a retryable leaseExpired and starts a refresh', async function () {
         const f = await start({ leaseMs: 5000 });
         const loadsBefore = store.loads;
-        clock.advance(5001);
+        await clock.advance(5001);
         const error = catchSync(() => f.current());
         expect(error).to.be.instanceOf(ShardkitRouterError);
         expect((error as ShardkitError).code).to.equal(ErrorCode.leaseExpired);
@@ -122,11 +124,11 @@ describe('TopologyFollower', function () {
         const f = await start({ leaseMs: 5000 });
         const down = new ShardkitStoreError(ErrorCode.storeUnavailable, 'config server down');
         store.failWith = down;
-        clock.advance(3000);
+        await clock.advance(3000);
         await f.refresh().catch(() => undefined);
         expect(f.lastError).to.equal(down);
         expect(f.current().epoch).to.equal(1);
-        clock.advance(2001);
+        await clock.advance(2001);
         const error = catchSync(() => f.current()) as ShardkitError;
         expect(error.code).to.equal(ErrorCode.leaseExpired);
         expect(error.cause).to.equal(down);
@@ -136,7 +138,7 @@ describe('TopologyFollower', function () {
         await f.refresh();
         expect(f.lastError).to.equal(undefined);
         expect(f.current().epoch).to.equal(1);
-        expect(f.leaseExpiresAt).to.equal(clock.now + 5000);
+        expect(f.leaseExpiresAt).to.equal(clock.now() + 5000);
       });
     });
   });
@@ -163,7 +165,7 @@ describe('TopologyFollower', function () {
         await store.compareAndSet(1, stableState(4));
         await f.refresh();
         const expiry = f.leaseExpiresAt;
-        clock.advance(1000);
+        await clock.advance(1000);
         store.answer = stableState(2);
         const error = await f.refresh().then(
           () => null,
@@ -222,10 +224,10 @@ describe('TopologyFollower', function () {
         store.gate = new Promise((resolve) => {
           open = resolve;
         });
-        const sentAt = clock.now + 1000;
-        clock.advance(1000);
+        const sentAt = clock.now() + 1000;
+        await clock.advance(1000);
         const pending = f.refresh();
-        clock.advance(3000);
+        await clock.advance(3000);
         open();
         await pending;
         expect(f.leaseExpiresAt).to.equal(sentAt + 5000);
@@ -241,6 +243,33 @@ describe('TopologyFollower', function () {
         await store.compareAndSet(1, stableState(2));
         for (let i = 0; i < 200 && follower.state.epoch !== 2; i++) await sleep(5);
         expect(follower.current().epoch).to.equal(2);
+      });
+    });
+
+    context('when the clock is a fake one', function () {
+      it("refreshes on the clock's timers and measures the lease on its monotonic now()", async function () {
+        // A wall clock stepped by NTP must not move the lease: the follower never reads wall().
+        const monotonic: Clock = {
+          now: () => clock.now(),
+          wall: () => {
+            throw new Error('the follower read the wall clock');
+          },
+          setTimeout: (fn, ms) => clock.setTimeout(fn, ms),
+          clearTimeout: (handle) => clock.clearTimeout(handle),
+        };
+        follower = await TopologyFollower.start(store, { leaseMs: 1000, refreshIntervalMs: 300, clock: monotonic });
+        await store.compareAndSet(1, stableState(2));
+        const loads = store.loads;
+        await clock.advance(299);
+        expect(store.loads).to.equal(loads);
+        await clock.advance(1);
+        expect(store.loads).to.equal(loads + 1);
+        expect(follower.current().epoch).to.equal(2);
+        expect(follower.leaseExpiresAt).to.equal(300 + 1000);
+        await clock.advance(300);
+        expect(store.loads).to.equal(loads + 2);
+        follower.close();
+        expect(clock.pending).to.equal(0);
       });
     });
 

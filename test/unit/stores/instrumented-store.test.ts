@@ -5,6 +5,7 @@ import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { MongoStore } from '../../../src/stores/mongo-store.js';
 import { ResilientStore } from '../../../src/stores/resilience.js';
 import type { ShardStore } from '../../../src/stores/shard-store.js';
+import { hooked } from '../../support/hooked-store.js';
 import { describeShardStoreContract } from '../../support/shard-store-contract.js';
 
 // A wrapper that drops or reshapes a call breaks the contract the collection relies on, so the wrapped
@@ -37,16 +38,7 @@ describe('store wrappers', function () {
         const memory = new MemoryStore('s1');
         await memory.tombstone('a', 1, 2);
         const calls: string[] = [];
-        const spy = new Proxy(memory, {
-          get(target, prop, receiver) {
-            const value: unknown = Reflect.get(target, prop, receiver);
-            if (typeof value !== 'function' || typeof prop !== 'string') return value;
-            return (...args: unknown[]) => {
-              calls.push(prop);
-              return (value as (...a: unknown[]) => unknown).apply(target, args);
-            };
-          },
-        });
+        const spy = hooked(memory, { before: (_shard, op) => void calls.push(op) });
         expect(await wrap(spy).replaceTombstone({ _id: 'a', _h: 1, _v: 3, x: 1 })).to.equal(true);
         expect(calls).to.deep.equal(['replaceTombstone']);
         expect(await memory.get('a')).to.deep.equal({ _id: 'a', _h: 1, _v: 3, x: 1 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { updateOne as mingoUpdateOne } from 'mingo';
-import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
+import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../../../src/errors.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import { describeShardStoreContract } from '../../support/shard-store-contract.js';
 
@@ -46,6 +46,29 @@ describe('MemoryStore', function () {
         }),
         { numRuns: 300 },
       );
+    });
+  });
+
+  describe('#find', function () {
+    context("when the sort is the driver's array of field names", function () {
+      it("sorts by every field, as the driver reads ['a', 'b'] (it once sorted by 'a' alone)", async function () {
+        const store = new MemoryStore('m');
+        for (const [id, a, b] of [['x', 1, 2], ['y', 1, 1], ['z', 0, 3]] as const) await store.insert({ _id: id, _h: 1, _v: 1, a, b });
+        expect((await store.find({}, { sort: ['a', 'b'] })).map((d) => d._id)).to.deep.equal(['z', 'y', 'x']);
+        expect((await store.find({}, { sort: [['a', 'desc'], ['b', 1]] })).map((d) => d._id)).to.deep.equal(['y', 'x', 'z']);
+      });
+    });
+
+    context('when a sort direction is not one the driver accepts', function () {
+      it('refuses it instead of sorting ascending', async function () {
+        const store = new MemoryStore('m');
+        await store.insert({ _id: 'x', _h: 1, _v: 1, a: 1 });
+        const error = await store.find({}, { sort: { a: 2 } as never }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(ShardkitInvalidArgumentError);
+      });
     });
   });
 

@@ -3,7 +3,7 @@ import { expect } from 'chai';
 import { ErrorCode } from '../../../../src/errors.js';
 import { planRebalance } from '../../../../src/rebalance/plan.js';
 import { Topology } from '../../../../src/topology/topology.js';
-import { summarizePlan } from '../../../../src/cli/commands/plan.js';
+import { ROUTER_LEASE_WAITS, routerLeaseWaitsMs, summarizePlan } from '../../../../src/cli/plan-report.js';
 import { errorLine, example, run, scratch } from '../helpers.js';
 
 function load(name: string): Topology {
@@ -64,6 +64,14 @@ describe('plan command', () => {
     expect(r.code).to.equal(2);
     expect(errorLine(r)).to.deep.include({ code: ErrorCode.topologyBadWeight });
     expect(errorLine(r).message.startsWith(`${bad}: `)).to.equal(true);
+  });
+
+  describe('#routerLeaseWaitsMs', () => {
+    it('counts the three router-lease waits of a migration (before sweep, cleanup and purge), not two', () => {
+      // Regression: the `plan --config` estimate counted two waits after the settle/purge split added a third.
+      expect(ROUTER_LEASE_WAITS).to.equal(3);
+      expect(routerLeaseWaitsMs({ leaseMs: 5000, opTimeoutMs: 2000 })).to.equal(21_000);
+    });
   });
 
   describe('#summarizePlan', () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import { formatRebalanceStatus, rebaseTarget, type RebalanceStatusReport } from '../../../../src/cli/commands/rebalance.js';
 import { withInterrupt } from '../../../../src/cli/interrupt.js';
+import { systemClock } from '../../../../src/clock.js';
 import { MigrationProgress, formatDuration, progressBar } from '../../../../src/cli/progress.js';
 import { emptyCounters } from '../../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../../src/rebalance/events.js';
@@ -118,7 +119,7 @@ describe('rebalance', () => {
     it('draws a bar per shard pair and an overall bar on a TTY, redrawing in place', () => {
       const out = buffer(true);
       let now = 0;
-      const p = new MigrationProgress(out, { mode: 'tty', now: () => now, barWidth: 10 });
+      const p = new MigrationProgress(out, { mode: 'tty', clock: { ...systemClock, now: () => now }, barWidth: 10 });
       p.plan([
         { from: 's1', to: 's3', estimated: 10 },
         { from: 's2', to: 's3', estimated: 30 },
@@ -149,7 +150,7 @@ describe('rebalance', () => {
     it('writes plain lines without escape codes, at most one progress line per interval', () => {
       const out = buffer(false);
       let now = 0;
-      const p = new MigrationProgress(out, { mode: 'plain', now: () => now, plainEveryMs: 1000 });
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 1000 });
       p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
       p.onEvent(progress(0, 's1', 's3', 1, 10));
       now = 10;

@@ -1,14 +1,16 @@
 /**
  * A live deployment as the operator's config file describes it: the config store, and a store per
- * shard of a routing state. What `shardkit init`, `status` and `verify` work on.
+ * shard of a routing state. What `shardkit init`, `status`, `verify`, `plan --config` and `rebalance`
+ * work on. It sits above both the config store and the shard stores (it opens `MongoStore`s), so the
+ * config-store layer never imports a store implementation.
  */
 import { ErrorCode, ShardkitError } from '../errors.js';
 import { MongoStore } from '../stores/mongo-store.js';
 import type { ShardStore } from '../stores/shard-store.js';
 import type { ShardSpec } from '../topology/types.js';
 import type { RoutingState } from '../router/routing-state.js';
-import { loadConfigFile, openConfigStore, type ShardkitConfig } from './config-file.js';
-import type { ConfigStore } from './types.js';
+import { loadConfigFile, openConfigStore, type ShardkitConfig } from '../config-store/config-file.js';
+import type { ConfigStore } from '../config-store/types.js';
 
 /** The config file's deployment, with its config store open. */
 export interface Deployment {
