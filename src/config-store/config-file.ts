@@ -7,6 +7,8 @@ import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import YAML from 'yaml';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
+import { resolveUri, uriProblem } from '../topology/credentials.js';
+import type { Env } from '../topology/credentials.js';
 import { redactUri } from '../topology/redact.js';
 import { FileConfigStore } from './file-config-store.js';
 import { MongoConfigStore } from './mongo-config-store.js';
@@ -106,7 +108,8 @@ function parseStore(value: unknown, baseDir: string): ConfigStoreLocation {
     }
     return { kind: 'file', path: resolve(baseDir, file) };
   }
-  if (!/^mongodb(\+srv)?:\/\//.test(uri as string)) throw invalid(`configStore.uri must start with mongodb:// or mongodb+srv://, got ${show(uri)}`);
+  const problem = uriProblem(uri as string);
+  if (problem !== null) throw invalid(`configStore.uri ${show(uri)} is not valid: ${problem}`);
   const db = stringField(value, 'db', 'configStore.');
   const collection = stringField(value, 'collection', 'configStore.');
   return { kind: 'mongo', uri: uri as string, ...(db === undefined ? {} : { db }), ...(collection === undefined ? {} : { collection }) };
@@ -165,13 +168,23 @@ export async function loadConfigFile(path: string): Promise<ShardkitConfig> {
   }
 }
 
-/** Open the config store a config file names. The caller closes it. */
-export async function openConfigStore(config: ShardkitConfig, options: { clock?: Clock } = {}): Promise<ConfigStore> {
+/** Options of {@link openConfigStore}. */
+export interface OpenConfigStoreOptions {
+  readonly clock?: Clock;
+  /** Where `${NAME}` references in `configStore.uri` are resolved; default `process.env`. */
+  readonly env?: Env;
+}
+
+/**
+ * Open the config store a config file names. The caller closes it. Environment references in the
+ * URI are resolved here, at connect time, and nowhere else.
+ */
+export async function openConfigStore(config: ShardkitConfig, options: OpenConfigStoreOptions = {}): Promise<ConfigStore> {
   const location = config.configStore;
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   if (location.kind === 'file') return new FileConfigStore(location.path, clock);
   return MongoConfigStore.connect({
-    uri: location.uri,
+    uri: resolveUri(location.uri, options.env),
     name: config.name,
     opTimeoutMs: Math.max(config.opTimeoutMs, 1000),
     ...(location.db === undefined ? {} : { db: location.db }),
