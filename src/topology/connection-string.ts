@@ -26,7 +26,6 @@ export interface ConnectionStringParts {
 // The driver's HOSTS_REGEX (mongodb-connection-string-url), with username and password as one group:
 // the user info ends at the FIRST `@`.
 const SPLIT = /^(?<scheme>[^/]+):\/\/(?:(?<userinfo>[^@]*)@)?(?<hosts>(?!:)[^/?@]*)(?<rest>.*)$/s;
-const PORT = /^\d{1,5}$/;
 
 // The package ships types for its CommonJS entry only; load that entry, the one the driver uses.
 const { ConnectionString } = createRequire(import.meta.url)('mongodb-connection-string-url') as {
@@ -75,34 +74,34 @@ function parserProblem(message: string): string {
   return message;
 }
 
+/**
+ * The driver's host check (`HostAddress`): a host is what the WHATWG URL parser accepts after a
+ * scheme, port 0 excluded; a name ending in `.sock` is a socket path. An empty entry, which the
+ * driver would try as host "", is refused too.
+ */
 function hostProblem(host: string, srv: boolean): string | null {
   if (host === '') return 'the host list has an empty entry';
-  if (srv) return null;
-  let port: string | undefined;
-  if (host.startsWith('[')) {
-    const close = host.indexOf(']');
-    if (close < 0) return `host ${JSON.stringify(host)} opens an IPv6 bracket it does not close`;
-    const after = host.slice(close + 1);
-    if (after !== '' && !after.startsWith(':')) return `host ${JSON.stringify(host)} has text after its IPv6 address`;
-    port = after === '' ? undefined : after.slice(1);
-  } else {
-    const parts = host.split(':');
-    if (parts.length > 2) return `host ${JSON.stringify(host)} has more than one ':' (an IPv6 address needs [brackets])`;
-    if (parts[0] === '') return `host ${JSON.stringify(host)} has no name`;
-    port = parts[1];
+  if (srv || host.endsWith('.sock')) return null;
+  let port: string;
+  try {
+    port = new URL(`iLoveJS://${host}`).port;
+  } catch {
+    return `host ${JSON.stringify(host)} is not a name, IPv4 address or [IPv6] address with an optional port in 1..65535`;
   }
-  if (port === undefined) return null;
-  const n = PORT.test(port) ? Number(port) : Number.NaN;
-  if (!(n >= 1 && n <= 65535)) return `host ${JSON.stringify(host)}: the port must be a number in 1..65535`;
-  return null;
+  return port === '0' ? `host ${JSON.stringify(host)}: port 0 is not a port` : null;
 }
 
 function optionProblem(parsed: ParsedConnectionString): string | null {
+  const seen = new Set<string>();
   for (const name of parsed.searchParams.keys()) {
-    if (!DRIVER_URI_OPTIONS.has(name.toLowerCase())) {
-      const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+    const key = name.toLowerCase();
+    const shown = JSON.stringify(name.length > 40 ? `${name.slice(0, 40)}…` : name);
+    if (!DRIVER_URI_OPTIONS.has(key)) {
       return `unknown option ${shown} (the driver would refuse it; names are listed in the driver's connection string docs)`;
     }
+    // The driver allows only tag sets to repeat, and compares names case-insensitively.
+    if (seen.has(key) && key !== 'readpreferencetags') return `option ${shown} appears more than once`;
+    seen.add(key);
   }
   return null;
 }
@@ -113,7 +112,8 @@ function optionProblem(parsed: ParsedConnectionString): string | null {
  * characters (they must be percent-encoded, and free text could not be redacted around them); a
  * user info the driver's parser accepts; no `@` after the user info (the driver ends the user info at
  * the first `@`, so `user:p@ss@host` would connect to host `ss`); every host with a port in
- * 1..65535; every option name one the driver knows. Option values are left to the driver. The
+ * 1..65535; every option name one the driver knows, and none twice. Option values are left to the
+ * driver (it checks them when the client is created). The
  * reason never quotes the password.
  */
 export function connectionStringProblem(uri: string): string | null {
