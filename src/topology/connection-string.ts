@@ -113,8 +113,7 @@ function optionProblem(parsed: ParsedConnectionString): string | null {
  * user info the driver's parser accepts; no `@` after the user info (the driver ends the user info at
  * the first `@`, so `user:p@ss@host` would connect to host `ss`); every host with a port in
  * 1..65535; every option name one the driver knows, and none twice. Option values are left to the
- * driver (it checks them when the client is created). The
- * reason never quotes the password.
+ * driver (it checks them when the client is created). The reason never quotes the password.
  */
 export function connectionStringProblem(uri: string): string | null {
   if (!uri.startsWith('mongodb://') && !uri.startsWith('mongodb+srv://')) return 'it must start with mongodb:// or mongodb+srv://';
@@ -133,7 +132,8 @@ export function connectionStringProblem(uri: string): string | null {
   const srv = parsed.isSRV;
   for (const host of parsed.hosts) {
     const problem = hostProblem(host, srv);
-    if (problem !== null) return scrub(problem, uri);
+    // Past the user info check, a host holds no part of the password.
+    if (problem !== null) return problem;
   }
   return optionProblem(parsed);
 }
