@@ -5,9 +5,9 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import YAML from 'yaml';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { resolveUri, uriProblem } from '../topology/credentials.js';
+import { parseTopologyText } from '../topology/parse.js';
 import type { Env } from '../topology/credentials.js';
 import { redactUri } from '../topology/redact.js';
 import { FileConfigStore } from './file-config-store.js';
@@ -87,10 +87,12 @@ function stringField(obj: Record<string, unknown>, field: string, where: string)
 function parseText(text: string): unknown {
   if (text.trim() === '') throw invalid('the config file is empty');
   try {
-    return text.trimStart().startsWith('{') ? (JSON.parse(text) as unknown) : (YAML.parse(text) as unknown);
+    // The topology files' parser: one line with a location, and never the parser's quote of the
+    // input, which could cut a connection string where the redactor cannot recognize it.
+    return parseTopologyText(text);
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-    throw invalid(`the config file is not valid JSON or YAML: ${message}`, error);
+    if (!(error instanceof ShardkitInputError)) throw error;
+    throw invalid(`the config file is not valid JSON or YAML: ${error.message}`, error);
   }
 }
 

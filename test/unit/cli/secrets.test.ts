@@ -92,6 +92,16 @@ describe('CLI output never holds a password', function () {
     );
   });
 
+  // Found by the property above: V8 quoted `...":pwa@h"}, }"`, a slice that starts after the scheme,
+  // so no redactor could recognize the URI in it.
+  it('a JSON syntax error just after a short URI, for a topology and a config file', async function () {
+    const s = { uri: 'mongodb://app:pwa@h', password: 'pwa', written: 'escaped', redacted: 'mongodb://app:****@h' } as const;
+    const topology = files.file('cut.json', `{"shards": [{"id": "s1", "uri": ${JSON.stringify(s.uri)}}, }`);
+    const config = files.file('cut-config.json', `{"configStore": {"uri": ${JSON.stringify(s.uri)}}, }`);
+    expect((await expectNoLeak(s, ['topology', 'show', topology])).err).to.match(/^error: .*bad JSON at line 1, column \d+: [^"]+ \[shardkit\.topology\.parse\]\n$/);
+    expect((await expectNoLeak(s, ['status', '--config', config])).err).to.match(/not valid JSON or YAML: bad JSON at line 1, column \d+: [^"]+ \[shardkit\.config\.invalid\]\n$/);
+  });
+
   it('failure lines of a live command whose config store URI carries the password', async function () {
     await fc.assert(
       fc.asyncProperty(secretUri, async (s) => {
@@ -99,6 +109,8 @@ describe('CLI output never holds a password', function () {
           files.file('lease.json', JSON.stringify({ configStore: { uri: s.uri }, name: 'users', leaseMs: 1 })),
           files.file('field.json', JSON.stringify({ configStore: { uri: s.uri, colour: 'red' }, name: 'users' })),
           files.file('name.yaml', `configStore:\n  uri: ${JSON.stringify(s.uri)}\nname: "a b"\n`),
+          files.file('syntax.json', `{"configStore": {"uri": ${JSON.stringify(s.uri)}}, }`),
+          files.file('syntax.yaml', `configStore:\n  uri: ${JSON.stringify(s.uri)}\n bad: [\n`),
         ];
         for (const config of configs) {
           for (const argv of [['status', '--config', config], ['status', '--config', config, '--json'], ['rebalance', 'status', '--config', config, '--json']]) {
