@@ -172,6 +172,7 @@ export async function loadConfigFile(path: string): Promise<ShardkitConfig> {
 
 /** Options of {@link openConfigStore}. */
 export interface OpenConfigStoreOptions {
+  /** Time source of lock leases (default the system clock). */
   readonly clock?: Clock;
   /** Where `${NAME}` references in `configStore.uri` are resolved; default `process.env`. */
   readonly env?: Env;

@@ -18,11 +18,6 @@ import { redactUri } from './redact.js';
 /** Where a process finds the values of references (`process.env` by default). */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** The variable names `uri` refers to, in order of appearance (empty for a literal URI). */
-export function uriReferences(uri: string): string[] {
-  return [...uri.matchAll(ENV_REFERENCE)].map((m) => m[1] as string);
-}
-
 /**
  * Why `uri`, references included, is not a usable connection string, or null when it is. A lone
  * `${NAME}` stands for a whole URI and cannot be checked before it is resolved; references elsewhere

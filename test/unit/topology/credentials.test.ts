@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { MongoClient } from 'mongodb';
 import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../../../src/errors.js';
-import { resolveUri, uriProblem, uriReferences } from '../../../src/topology/credentials.js';
+import { resolveUri, uriProblem } from '../../../src/topology/credentials.js';
 import { leakOf, password } from '../../support/secret-uris.js';
 
 function thrown(fn: () => unknown): Error {
@@ -43,13 +43,6 @@ describe('credentials', () => {
         expect(uriProblem(uri)).to.match(reason);
       });
     }
-  });
-
-  describe('#uriReferences', () => {
-    it('lists the names in order', () => {
-      expect(uriReferences('mongodb://${U}:${P}@h')).to.deep.equal(['U', 'P']);
-      expect(uriReferences('mongodb://h')).to.deep.equal([]);
-    });
   });
 
   describe('#resolveUri', () => {
