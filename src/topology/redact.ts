@@ -21,6 +21,8 @@ const SESSION_TOKEN = /(AWS_SESSION_TOKEN(?::|%3A))([^,&]*)/gi;
  * password must not see any of it printed. Validation refuses every connection string in which the
  * two readings differ, so on a valid one the mask is exact; on a malformed one it may cover more.
  * A password that is only an environment reference (`${SHARD1_PASSWORD}`) is a name, and stays.
+ * User info with an `@` but no `:` is masked whole: it is no plain user name, and may be a password
+ * whose `:` an older redactor already replaced (`****@ss@db1`).
  */
 function redactAfterScheme(rest: string): string {
   let out = rest;
@@ -30,6 +32,8 @@ function redactAfterScheme(rest: string): string {
     const colon = userinfo.indexOf(':');
     if (colon >= 0 && !isEnvReference(userinfo.slice(colon + 1))) {
       out = `${userinfo.slice(0, colon)}:${REDACTED}${rest.slice(at)}`;
+    } else if (colon < 0 && userinfo.includes('@')) {
+      out = `${REDACTED}${rest.slice(at)}`;
     }
   }
   return out.replace(SECRET_OPTIONS, `$1${REDACTED}`).replace(SESSION_TOKEN, `$1${REDACTED}`);

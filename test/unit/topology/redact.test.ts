@@ -21,6 +21,9 @@ describe('redact', () => {
       // Issue 8: the old redactors cut at the first `@` and printed `ss@db1`.
       ['mongodb://app:p@ss@db1', 'mongodb://app:****@db1'],
       ['mongodb://app:p ss@db1', 'mongodb://app:****@db1'],
+      // What the collection's old private redactor made of `app:p@ss@db1`: `ss` must not survive.
+      ['mongodb://****@ss@db1', 'mongodb://****@db1'],
+      ['mongodb://us@er@db1', 'mongodb://****@db1'],
       // A reference is the secret's name, not the secret.
       ['mongodb://app:${SHARD1_PASSWORD}@db1/app', 'mongodb://app:${SHARD1_PASSWORD}@db1/app'],
       ['mongodb://app:x${SHARD1_PASSWORD}@db1/app', 'mongodb://app:****@db1/app'],
@@ -74,6 +77,8 @@ describe('redact', () => {
         (u: string) => `(${u})`,
         (u: string) => `uri=${u};next`,
         (u: string) => `${u}\n  at line 3`,
+        // The collection's old private redactor, applied first, as a layer that still has it would.
+        (u: string) => u.replace(/(mongodb(?:\+srv)?:\/\/)[^@/\s]+@/gi, '$1****@'),
       );
       fc.assert(
         fc.property(secretUri, contexts, (s, wrap) => {
