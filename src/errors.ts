@@ -5,6 +5,7 @@
  *
  * Codes are stable across minor versions; messages are not.
  */
+import { redactText } from './topology/redact.js';
 
 /** Every error code shardkit raises. Stable across minor versions. */
 export const ErrorCode = {
@@ -25,6 +26,7 @@ export const ErrorCode = {
   topologyBadEpoch: 'shardkit.topology.badEpoch',
   configInvalid: 'shardkit.config.invalid',
   configNoState: 'shardkit.config.noState',
+  envMissing: 'shardkit.config.envMissing',
   usage: 'shardkit.usage',
   fileNotFound: 'shardkit.file.notFound',
   // misuse of the API
@@ -60,7 +62,11 @@ export interface ShardkitErrorOptions {
   shardId?: string;
 }
 
-/** Base of every error shardkit throws on purpose. */
+/**
+ * Base of every error shardkit throws on purpose. The message is redacted on construction: errors
+ * quote driver messages, parser output and connection strings, and are printed, logged and chained
+ * far from where they were raised, so no later layer has to remember to mask a password.
+ */
 export class ShardkitError extends Error {
   /** Stable, namespaced code such as `shardkit.topology.duplicateShard`. */
   readonly code: ErrorCode;
@@ -68,7 +74,7 @@ export class ShardkitError extends Error {
   readonly shardId: string | undefined;
 
   constructor(code: ErrorCode, message: string, options: ShardkitErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactText(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.shardId = options.shardId;
   }

@@ -5,8 +5,10 @@
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import YAML from 'yaml';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
+import { resolveUri, uriProblem } from '../topology/credentials.js';
+import { parseTopologyText } from '../topology/parse.js';
+import type { Env } from '../topology/credentials.js';
 import { redactUri } from '../topology/redact.js';
 import { FileConfigStore } from './file-config-store.js';
 import { MongoConfigStore } from './mongo-config-store.js';
@@ -85,10 +87,12 @@ function stringField(obj: Record<string, unknown>, field: string, where: string)
 function parseText(text: string): unknown {
   if (text.trim() === '') throw invalid('the config file is empty');
   try {
-    return text.trimStart().startsWith('{') ? (JSON.parse(text) as unknown) : (YAML.parse(text) as unknown);
+    // The topology files' parser: one line with a location, and never the parser's quote of the
+    // input, which could cut a connection string where the redactor cannot recognize it.
+    return parseTopologyText(text);
   } catch (error) {
-    const message = (error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-    throw invalid(`the config file is not valid JSON or YAML: ${message}`, error);
+    if (!(error instanceof ShardkitInputError)) throw error;
+    throw invalid(`the config file is not valid JSON or YAML: ${error.message}`, error);
   }
 }
 
@@ -106,7 +110,8 @@ function parseStore(value: unknown, baseDir: string): ConfigStoreLocation {
     }
     return { kind: 'file', path: resolve(baseDir, file) };
   }
-  if (!/^mongodb(\+srv)?:\/\//.test(uri as string)) throw invalid(`configStore.uri must start with mongodb:// or mongodb+srv://, got ${show(uri)}`);
+  const problem = uriProblem(uri as string);
+  if (problem !== null) throw invalid(`configStore.uri ${show(uri)} is not valid: ${problem}`);
   const db = stringField(value, 'db', 'configStore.');
   const collection = stringField(value, 'collection', 'configStore.');
   return { kind: 'mongo', uri: uri as string, ...(db === undefined ? {} : { db }), ...(collection === undefined ? {} : { collection }) };
@@ -165,13 +170,24 @@ export async function loadConfigFile(path: string): Promise<ShardkitConfig> {
   }
 }
 
-/** Open the config store a config file names. The caller closes it. */
-export async function openConfigStore(config: ShardkitConfig, options: { clock?: Clock } = {}): Promise<ConfigStore> {
+/** Options of {@link openConfigStore}. */
+export interface OpenConfigStoreOptions {
+  /** Time source of lock leases (default the system clock). */
+  readonly clock?: Clock;
+  /** Where `${NAME}` references in `configStore.uri` are resolved; default `process.env`. */
+  readonly env?: Env;
+}
+
+/**
+ * Open the config store a config file names. The caller closes it. Environment references in the
+ * URI are resolved here, at connect time, and nowhere else.
+ */
+export async function openConfigStore(config: ShardkitConfig, options: OpenConfigStoreOptions = {}): Promise<ConfigStore> {
   const location = config.configStore;
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   if (location.kind === 'file') return new FileConfigStore(location.path, clock);
   return MongoConfigStore.connect({
-    uri: location.uri,
+    uri: resolveUri(location.uri, options.env),
     name: config.name,
     opTimeoutMs: Math.max(config.opTimeoutMs, 1000),
     ...(location.db === undefined ? {} : { db: location.db }),

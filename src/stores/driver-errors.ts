@@ -22,11 +22,6 @@ const UNAVAILABLE_NAMES: ReadonlySet<string> = new Set([
 ]);
 const TIMEOUT_NAMES: ReadonlySet<string> = new Set(['MongoNetworkTimeoutError', 'MongoOperationTimeoutError', 'MongoWaitQueueTimeoutError']);
 
-/** Replace the password of every connection string in `text` by `****`. */
-export function redactCredentials(text: string): string {
-  return text.replace(/(mongodb(?:\+srv)?:\/\/[^:@/\s]*:)[^@/\s]*@/gi, '$1****@');
-}
-
 /** The server or driver error code, when there is a numeric one. */
 export function driverErrorCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
@@ -74,11 +69,12 @@ export function classifyDriverError(error: unknown): ErrorCode {
 
 /**
  * Wrap a driver error as a `ShardkitStoreError` naming the shard and the operation, with the driver
- * error as `cause`. Shardkit errors pass through unchanged. Credentials never reach the message.
+ * error as `cause`. Shardkit errors pass through unchanged. Credentials never reach the message:
+ * `ShardkitError` redacts every message it is given.
  */
 export function wrapDriverError(shardId: string, op: string, error: unknown): ShardkitError {
   if (error instanceof ShardkitError) return error;
   const code = classifyDriverError(error);
   const detail = error instanceof Error ? error.message : String(error);
-  return new ShardkitStoreError(code, `shard ${shardId}: ${op} failed: ${redactCredentials(detail)}`, { shardId, cause: error });
+  return new ShardkitStoreError(code, `shard ${shardId}: ${op} failed: ${detail}`, { shardId, cause: error });
 }

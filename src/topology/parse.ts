@@ -48,9 +48,10 @@ function parseJson(text: string): unknown {
   try {
     return JSON.parse(text) as unknown;
   } catch (error) {
-    // V8 quotes a slice of the input, which may cut a URI before its `@`: drop the quote entirely.
+    // V8 quotes a slice of the input, which may cut a URI before its `@`: drop the quote entirely,
+    // in each of V8's forms (`"…"`, `…"…"`, `"…"…`, `…"…"…`, where `…` is three dots).
     const raw = error instanceof Error ? error.message : String(error);
-    const message = firstLine(raw.replace(/, ".*" is not valid JSON$/s, ''));
+    const message = firstLine(raw.replace(/, (?:\.\.\.)?".*"(?:\.\.\.)? is not valid JSON$/s, ''));
     throw new ShardkitInputError(ErrorCode.topologyParse, `bad JSON${jsonLocation(text, message)}: ${message}`, {
       cause: error,
     });

@@ -1,4 +1,5 @@
 import { ErrorCode, ShardkitInputError } from '../errors.js';
+import { uriProblem } from './credentials.js';
 import { redactUri } from './redact.js';
 import { HashName } from '../hash/types.js';
 import { Placement } from './types.js';
@@ -95,10 +96,9 @@ function validateShard(raw: unknown, index: number, placement: Placement, vnodes
 
   const uri = raw['uri'];
   if (uri !== undefined) {
-    if (typeof uri !== 'string' || !/^mongodb(\+srv)?:\/\/[^\s]+$/.test(uri)) {
-      const shown = typeof uri === 'string' ? JSON.stringify(redactUri(uri)) : show(uri);
-      fail(ErrorCode.topologyInvalid, `${at}: uri must be a mongodb:// or mongodb+srv:// URI (got ${shown})`);
-    }
+    if (typeof uri !== 'string') fail(ErrorCode.topologyInvalid, `${at}: uri must be a mongodb:// or mongodb+srv:// URI (got ${show(uri)})`);
+    const problem = uriProblem(uri);
+    if (problem !== null) fail(ErrorCode.topologyInvalid, `${at}: uri ${JSON.stringify(redactUri(uri))} is not valid: ${problem}`);
     shard.uri = uri;
   }
   const db = raw['db'];

@@ -86,6 +86,10 @@ describe('config file', function () {
         ['unknown store field', '{"configStore": {"file": "s", "path": "x"}, "name": "u"}', '"path"'],
         ['db with a file store', '{"configStore": {"file": "s", "db": "x"}, "name": "u"}', 'only apply'],
         ['not a mongodb uri', '{"configStore": {"uri": "http://h"}, "name": "u"}', 'mongodb://'],
+        ['a uri port that is not a number', '{"configStore": {"uri": "mongodb://h:notaport/cfg"}, "name": "u"}', '"h:notaport"'],
+        ['a uri option the driver does not know', '{"configStore": {"uri": "mongodb://h/cfg?bogus=1"}, "name": "u"}', 'unknown option "bogus"'],
+        ['a uri the driver would misread', '{"configStore": {"uri": "mongodb://u:p@ss@h/cfg"}, "name": "u"}', "'@' after the user info"],
+        ['a reference outside the user info', '{"configStore": {"uri": "mongodb://${CFG_HOST}/cfg"}, "name": "u"}', 'nowhere else'],
         ['bad name', '{"configStore": {"file": "s"}, "name": "a b"}', 'name must be'],
         ['missing name', '{"configStore": {"file": "s"}}', 'name must be'],
         ['bad collection', '{"configStore": {"file": "s"}, "name": "u", "collection": "a$b"}', 'collection'],
@@ -157,6 +161,22 @@ describe('config file', function () {
   });
 
   describe('openConfigStore', function () {
+    context('when the config store uri names an unset environment variable', function () {
+      it('fails naming the variable before connecting', async function () {
+        const config = parseConfigFile('{"configStore": {"uri": "mongodb://admin:${CFG_PASSWORD}@db:27017/cfg"}, "name": "u"}', '/');
+        expect(config.configStore.kind === 'mongo' && config.configStore.uri).to.equal('mongodb://admin:${CFG_PASSWORD}@db:27017/cfg');
+        let error: unknown;
+        try {
+          await openConfigStore(config, { env: { OTHER: 'hunter2' } });
+        } catch (e) {
+          error = e;
+        }
+        expect(error).to.be.instanceOf(ShardkitInputError);
+        expect((error as ShardkitInputError).code).to.equal(ErrorCode.envMissing);
+        expect((error as Error).message).to.match(/environment variable CFG_PASSWORD is not set/);
+      });
+    });
+
     context('when the config names a file store', function () {
       it('opens a FileConfigStore on that path', async function () {
         const config = parseConfigFile('{"configStore": {"file": "/tmp/x-state.json"}, "name": "u"}', '/');

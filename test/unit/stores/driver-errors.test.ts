@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { MongoNetworkError, MongoNetworkTimeoutError, MongoServerError } from 'mongodb';
 import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
-import { classifyDriverError, redactCredentials, wrapDriverError } from '../../../src/stores/driver-errors.js';
+import { classifyDriverError, wrapDriverError } from '../../../src/stores/driver-errors.js';
+import { redactText } from '../../../src/topology/redact.js';
 
 /** Stands in for the driver's selection error, whose constructor needs a live topology description. */
 class SelectionError extends Error {
@@ -43,10 +44,10 @@ describe('driver-errors', function () {
     });
   });
 
-  describe('#redactCredentials', function () {
+  describe('redactText, the one redactor the driver errors go through', function () {
     it('redacts every connection string password, srv included, and leaves others alone', function () {
-      expect(redactCredentials('a mongodb+srv://u:p@x.net/db and mongodb://v:q%40r@h:1/ ok')).to.equal('a mongodb+srv://u:****@x.net/db and mongodb://v:****@h:1/ ok');
-      expect(redactCredentials('mongodb://h:27017/db')).to.equal('mongodb://h:27017/db');
+      expect(redactText('a mongodb+srv://u:p@x.net/db and mongodb://v:q%40r@h:1/ ok')).to.equal('a mongodb+srv://u:****@x.net/db and mongodb://v:****@h:1/ ok');
+      expect(redactText('mongodb://h:27017/db')).to.equal('mongodb://h:27017/db');
     });
   });
 });
