@@ -83,7 +83,9 @@ function startWriter(args: WriterArgs): Writer {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code) => resolve(code));
+    // 'close', not 'exit': 'exit' can fire before the pipe is drained, and the report is one line of
+    // a few hundred kB (seed 3011341759 parsed a truncated one).
+    child.on('close', (code) => resolve(code));
   });
   return {
     async stop() {
@@ -137,11 +139,13 @@ function runChild(args: Record<string, unknown>, kill: KillPoint | null, onLine:
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', () => {
+    child.on('close', () => {
       if (timer !== undefined) clearTimeout(timer);
       if (killed) onLine('(killed)');
+      // Complete lines only: a SIGKILL can cut the last one short.
       const lines = out
         .split('\n')
+        .slice(0, -1)
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       if (!killed && lines.length === 0) reject(new Error(`migrator child printed nothing: ${err.slice(0, 2000)}`));
