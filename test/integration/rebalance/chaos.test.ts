@@ -171,15 +171,16 @@ describe('migration chaos (live)', function () {
     console.log(`      ${REPLAY}`);
   });
 
+  // Here rather than a catch in the test, so a timeout's failure names the seed too; the message is
+  // edited, not replaced, so mocha still shows an assertion's expected/actual diff.
+  afterEach(function () {
+    const err = (this.currentTest as (Mocha.Test & { err?: Error }) | undefined)?.err;
+    if (err !== undefined && !err.message.includes(REPLAY)) err.message = `[${REPLAY}] ${err.message}`;
+  });
+
   for (const scenario of ['add', 'remove', 'abort'] as const) {
     it(`${scenario}: writers keep writing, the migrator is killed ${KILLS} times and resumed${scenario === 'abort' ? ', then aborted' : ''}`, async () => {
-      try {
-        await runScenario(scenario);
-      } catch (error) {
-        // The message, not a new error, so mocha still shows an assertion's expected/actual diff.
-        if (error instanceof Error) error.message = `[${REPLAY}] ${error.message}`;
-        throw error;
-      }
+      await runScenario(scenario);
     });
   }
 });
@@ -263,7 +264,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
     let aborted = false;
     let report: Record<string, unknown> | undefined;
     for (let run = 0; report === undefined; run++) {
-      if (run > KILLS + 30) throw new Error('migration did not finish');
+      if (run > KILLS + 30) throw new Error(`migration did not finish after ${String(run)} runs, ${String(kills)} kills:\n  ${timeline.slice(-30).join('\n  ')}`);
       const journal = await config.readJournal(`migration:${prefix}`);
       const phase = journal?.['phase'];
       let action = journal === null ? 'start' : 'resume';
