@@ -4,13 +4,20 @@
  * resumed (or, in one scenario, aborted), and one shard server is restarted. The end state is checked
  * against the writers' logs: no acknowledged write lost, no delete undone, one copy per key, every key
  * on its owner, no marker left. SHARDKIT_CHAOS_KILLS sets the number of kills per scenario (default 5).
+ *
+ * Every random choice (kill points, the writers' keys and operations) comes from one seed per run,
+ * printed first and in every failure: `SHARDKIT_CHAOS_SEED=<n>` replays a CI failure's draws. Timing
+ * still varies between runs (servers, the scheduler), so a replay repeats the schedule, not the
+ * interleaving.
  */
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
+import { randomInt } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { MongoConfigStore } from '../../../src/config-store/mongo-config-store.js';
+import { prng } from '../../../src/demo/writers.js';
 import { ErrorCode } from '../../../src/errors.js';
 import { TopologyFollower } from '../../../src/router/follower.js';
 import { ShardRouter } from '../../../src/router/router.js';
@@ -21,6 +28,8 @@ import { testServerUris, uniqueDbName } from '../../support/servers.js';
 import type { KeyLog, WriterArgs, WriterReport } from './fixtures/writer-child.js';
 
 const KILLS = Number(process.env['SHARDKIT_CHAOS_KILLS'] ?? 5);
+const SEED = chaosSeed(process.env['SHARDKIT_CHAOS_SEED']);
+const REPLAY = `chaos seed ${String(SEED)} (replay: SHARDKIT_CHAOS_SEED=${String(SEED)})`;
 const LEASE_MS = 400;
 const OP_TIMEOUT_MS = 1500;
 const DOCS = 240;
@@ -36,6 +45,24 @@ interface Doc {
 }
 
 const servers = testServerUris();
+
+/** The run's seed: `SHARDKIT_CHAOS_SEED` when set (a uint32), else a fresh one. */
+function chaosSeed(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return randomInt(0, 2 ** 32 - 1);
+  const seed = Number(raw);
+  if (!Number.isSafeInteger(seed) || seed < 0 || seed > 0xffffffff) throw new Error(`SHARDKIT_CHAOS_SEED must be an integer in 0..4294967295, got ${raw}`);
+  return seed;
+}
+
+/**
+ * One stream per scenario, derived from the run's seed and the scenario's name, so replaying a seed
+ * with `--grep` on one scenario draws what that scenario drew in the full run.
+ */
+function scenarioRandom(scenario: string): () => number {
+  let h = SEED;
+  for (const c of scenario) h = Math.imul(h ^ c.charCodeAt(0), 0x9e3779b1) >>> 0;
+  return prng(h);
+}
 
 function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
@@ -56,7 +83,9 @@ function startWriter(args: WriterArgs): Writer {
   child.stderr.on('data', (d: Buffer) => (err += d.toString()));
   const exited = new Promise<number | null>((resolve, reject) => {
     child.on('error', reject);
-    child.on('exit', (code) => resolve(code));
+    // 'close', not 'exit': 'exit' can fire before the pipe is drained, and the report is one line of
+    // a few hundred kB (seed 3011341759 parsed a truncated one).
+    child.on('close', (code) => resolve(code));
   });
   return {
     async stop() {
@@ -110,11 +139,13 @@ function runChild(args: Record<string, unknown>, kill: KillPoint | null, onLine:
     });
     child.stderr.on('data', (d: Buffer) => (err += d.toString()));
     child.on('error', reject);
-    child.on('exit', () => {
+    child.on('close', () => {
       if (timer !== undefined) clearTimeout(timer);
       if (killed) onLine('(killed)');
+      // Complete lines only: a SIGKILL can cut the last one short.
       const lines = out
         .split('\n')
+        .slice(0, -1)
         .filter((l) => l.startsWith('{'))
         .map((l) => JSON.parse(l) as Record<string, unknown>);
       if (!killed && lines.length === 0) reject(new Error(`migrator child printed nothing: ${err.slice(0, 2000)}`));
@@ -136,12 +167,39 @@ type Scenario = 'add' | 'remove' | 'abort';
 describe('migration chaos (live)', function () {
   this.timeout(360_000);
 
+  before(() => {
+    console.log(`      ${REPLAY}`);
+  });
+
+  // Here rather than a catch in the test, so a timeout's failure names the seed too; the message is
+  // edited, not replaced, so mocha still shows an assertion's expected/actual diff.
+  afterEach(function () {
+    const err = (this.currentTest as (Mocha.Test & { err?: Error }) | undefined)?.err;
+    if (err !== undefined && !err.message.includes(REPLAY)) err.message = `[${REPLAY}] ${err.message}`;
+  });
+
   for (const scenario of ['add', 'remove', 'abort'] as const) {
     it(`${scenario}: writers keep writing, the migrator is killed ${KILLS} times and resumed${scenario === 'abort' ? ', then aborted' : ''}`, async () => {
       await runScenario(scenario);
     });
   }
 });
+
+/**
+ * The kill points of one scenario, drawn up front: the k-th kill lands at the same point in every
+ * replay, however many runs failed for other reasons (a lock race, the restarting shard) in between.
+ * Kill after the 1st..3rd event plus up to 250 ms: random points, always before the child ends. The
+ * first run of the abort scenario is killed once copy has begun (its 2nd event), so the abort lands
+ * before the commit and its reverse leg has documents to carry back (and waits to be killed in); an
+ * abort right after the publish has nothing to undo and ends before any further kill can land.
+ */
+function killPlan(scenario: Scenario, rand: () => number): KillPoint[] {
+  return Array.from({ length: KILLS }, (_, k) =>
+    scenario === 'abort' && k === 0
+      ? { afterEvents: 2, jitterMs: Math.floor(rand() * 100) }
+      : { afterEvents: 1 + Math.floor(rand() * 3), jitterMs: Math.floor(rand() * 250) },
+  );
+}
 
 async function runScenario(scenario: Scenario): Promise<void> {
   const prefix = uniqueDbName(`chaos_${scenario}`);
@@ -155,6 +213,9 @@ async function runScenario(scenario: Scenario): Promise<void> {
   const from = Topology.from({ name: prefix, epoch: 1, vnodes: 16, shards: initial.map(shard) });
   const to: TopologySpec = (scenario === 'remove' ? from.with({ kind: 'remove', id: 's2' }) : from.with({ kind: 'add', shard: shard(3) })).toJSON();
   const configDb = `${prefix}_cfg`;
+  const rand = scenarioRandom(scenario);
+  const killAt = killPlan(scenario, rand);
+  const writerSeeds = Array.from({ length: WRITERS }, () => Math.floor(rand() * 2 ** 32));
   const config = await MongoConfigStore.connect({ uri: servers.config, db: configDb, name: prefix, opTimeoutMs: 5000 });
   const pool = new MongoShardPool({ collection: 'items', topology: [from.toJSON(), to], opTimeoutMs: OP_TIMEOUT_MS });
   let writers: Writer[] = [];
@@ -172,6 +233,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
       startWriter({
         writer: w,
         writers: WRITERS,
+        seed: writerSeeds[w]!,
         docs: DOCS,
         t0,
         configUri: servers.config,
@@ -202,7 +264,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
     let aborted = false;
     let report: Record<string, unknown> | undefined;
     for (let run = 0; report === undefined; run++) {
-      if (run > KILLS + 30) throw new Error('migration did not finish');
+      if (run > KILLS + 30) throw new Error(`migration did not finish after ${String(run)} runs, ${String(kills)} kills:\n  ${timeline.slice(-30).join('\n  ')}`);
       const journal = await config.readJournal(`migration:${prefix}`);
       const phase = journal?.['phase'];
       let action = journal === null ? 'start' : 'resume';
@@ -213,16 +275,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
         action = 'abort';
         aborted = true;
       }
-      // Kill after the 1st..3rd event plus up to 250 ms: random points, always before the child ends. The
-      // first run of the abort scenario is killed once copy has begun (its 2nd event), so the abort lands
-      // before the commit and its reverse leg has documents to carry back (and waits to be killed in); an
-      // abort right after the publish has nothing to undo and ends before any further kill can land.
-      const kill: KillPoint | null =
-        kills >= KILLS
-          ? null
-          : scenario === 'abort' && kills === 0
-            ? { afterEvents: 2, jitterMs: Math.floor(Math.random() * 100) }
-            : { afterEvents: 1 + Math.floor(Math.random() * 3), jitterMs: Math.floor(Math.random() * 250) };
+      const kill: KillPoint | null = kills >= KILLS ? null : killAt[kills]!;
       const result = await runChild(childArgs(action, `child${run}`), kill, (line) => {
         timeline.push(`+${String(Date.now() - t0)}ms child${String(run)} ${action}: ${line.slice(0, 200)}`);
       });
@@ -287,7 +340,8 @@ async function runScenario(scenario: Scenario): Promise<void> {
     }
     const counters = report['counters'] as Record<string, number>;
     console.log(
-      `      ${scenario}: ${kills} kills, restart=${String(restarted)}, ${WRITERS} writer processes, ${acked} acked / ${failed} failed writes, ` +
+      `      ${scenario}: ${kills} kills at ${killAt.map((k) => `${String(k.afterEvents)}+${String(k.jitterMs)}ms`).join(', ')} ` +
+        `(event+jitter), restart=${String(restarted)}, ${WRITERS} writer processes, ${acked} acked / ${failed} failed writes, ` +
         `moved ${counters['docsMoved']}, read ${counters['docsRead']}, outcome ${String(report['outcome'])}`,
     );
   } finally {
