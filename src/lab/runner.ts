@@ -1,5 +1,5 @@
 import type { KeySet } from './keys.js';
-import { totalWeight } from './shards.js';
+import { changeShards, totalWeight } from './shards.js';
 import { createScheme } from './schemes/registry.js';
 import type { SchemeName } from './schemes/registry.js';
 import type { Expressed, LabShard, Scheme, SchemeParams, Workload } from './types.js';
@@ -96,6 +96,7 @@ function row(
   scheme: Scheme,
   name: SchemeName,
   step: { index: number; label: string; how: Expressed; notes: string[]; buildMs: number },
+  truth: readonly LabShard[],
   keys: KeySet,
   now: Placed,
   before?: { scheme: Scheme; placed: Placed },
@@ -109,8 +110,10 @@ function row(
   const movedExact = before === undefined ? 0 : scheme.exactMoved(before.scheme) ?? null;
   const minimalExact = shares !== undefined && prevShares !== undefined ? minimalMove(prevShares, shares) : before === undefined && shares !== undefined ? 0 : null;
   const exact = keys.uniform && shares !== undefined && movedExact !== null && minimalExact !== null;
-  const peakToMeanKeys = peakToMean(scheme.shards, now.load);
-  const peakToMeanExact = shares === undefined ? null : peakToMean(scheme.shards, shares);
+  // Fair shares come from the workload's weights, not the scheme's view: a scheme that ignored a
+  // reweight (jump) is measured against the weight it should have honoured.
+  const peakToMeanKeys = peakToMean(truth, now.load);
+  const peakToMeanExact = shares === undefined ? null : peakToMean(truth, shares);
   return {
     scheme: name,
     step: step.index,
@@ -137,13 +140,15 @@ export function runScheme(name: SchemeName, workload: Workload, keys: KeySet, pa
   const t0 = performance.now();
   let scheme = createScheme(name, workload.initial, params);
   let placed = place(scheme, keys);
-  const rows = [row(scheme, name, { index: 0, label: 'start', how: 'native', notes: [], buildMs: performance.now() - t0 }, keys, placed)];
+  let truth = workload.initial;
+  const rows = [row(scheme, name, { index: 0, label: 'start', how: 'native', notes: [], buildMs: performance.now() - t0 }, truth, keys, placed)];
   workload.steps.forEach((step, i) => {
     const before = { scheme, placed };
     let how: Expressed = 'native';
     const notes: string[] = [];
     const start = performance.now();
     for (const change of step.changes) {
+      truth = changeShards(truth, change);
       const applied = scheme.apply(change);
       scheme = applied.scheme;
       if (SEVERITY[applied.how] > SEVERITY[how]) how = applied.how;
@@ -151,7 +156,7 @@ export function runScheme(name: SchemeName, workload: Workload, keys: KeySet, pa
     }
     const buildMs = performance.now() - start;
     placed = place(scheme, keys);
-    rows.push(row(scheme, name, { index: i + 1, label: step.label, how, notes, buildMs }, keys, placed, before));
+    rows.push(row(scheme, name, { index: i + 1, label: step.label, how, notes, buildMs }, truth, keys, placed, before));
   });
   return rows;
 }

@@ -45,6 +45,9 @@ describe('lab runner', () => {
     expect(jump.filter((r) => r.how === 'ignored').map((r) => r.label)).to.deep.equal(workload.steps.filter((s) => s.label.startsWith('weight:')).map((s) => s.label));
     const summary = summarize(result);
     expect(summary.map((s) => s.scheme)).to.deep.equal([...SCHEME_NAMES]);
+    // Jump ignored the reweights, so against the workload's weights its load is off: peak/mean > 1.2.
+    const afterReweights = jump.find((r) => r.step === 2 + 2)!;
+    expect(afterReweights.peakToMean).to.be.above(1.2);
     const js = summary.find((s) => s.scheme === 'jump')!;
     expect(js.ignoredSteps).to.equal(2);
     expect(js.exact).to.equal(false);
