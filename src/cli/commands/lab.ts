@@ -12,6 +12,7 @@ import { DEFAULT_SCHEME_PARAMS } from '../../lab/types.js';
 import { STANDARD_WORKLOAD, generateWorkload } from '../../lab/workload.js';
 import { workloadFromDocument } from '../../lab/workload-file.js';
 import { parseTopologyText } from '../../topology/parse.js';
+import type { Topology } from '../../topology/topology.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption, printJson, usageError } from '../program.js';
 import { formatTable } from '../table.js';
@@ -51,7 +52,7 @@ async function loadWorkload(io: CliIO, spec: string, seed: number): Promise<Work
   // Topology files named by a workload file are read first, so the pure parser can stay synchronous.
   const doc = parseTopologyText(text);
   const paths = (doc as { topologies?: unknown } | null)?.topologies;
-  const topologies = new Map<string, Awaited<ReturnType<typeof loadTopologyFile>>['topology']>();
+  const topologies = new Map<string, Topology>();
   if (Array.isArray(paths)) {
     for (const p of paths) if (typeof p === 'string') topologies.set(p, (await loadTopologyFile(io, resolve(dirname(path), p))).topology);
   }
