@@ -88,7 +88,7 @@ function printText(io: CliIO, result: LabResult, steps: boolean): void {
   ]);
   io.stdout.write(
     formatTable(
-      ['scheme', 'moved/min mean', 'moved/min max', 'moved/min total', 'peak/mean end', 'peak/mean max', 'figures', 'emulated', 'bytes/shard', 'build ms'],
+      ['scheme', 'moved/min mean', 'moved/min max', 'moved/min total', 'peak/mean end', 'peak/mean max', 'figures', 'not native', 'bytes/shard', 'build ms'],
       summary,
       ['left', 'right', 'right', 'right', 'right', 'right', 'left', 'right', 'right', 'right'],
     ),
