@@ -4,6 +4,7 @@ import { reportFailure } from './fail.js';
 import type { CliIO } from './io.js';
 import { register as registerDemo } from './commands/demo.js';
 import { register as registerInit } from './commands/init.js';
+import { register as registerLab } from './commands/lab.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerRebalance } from './commands/rebalance.js';
 import { register as registerRoute } from './commands/route.js';
@@ -44,6 +45,7 @@ export function createProgram(io: CliIO): Command {
   registerRoute(program, io);
   registerPlan(program, io);
   registerSimulate(program, io);
+  registerLab(program, io);
   registerInit(program, io);
   registerStatus(program, io);
   registerVerify(program, io);

@@ -1,0 +1,39 @@
+import HashRing from 'hashring';
+import { ringHash } from '../hash/registry.js';
+import { Ring } from '../ring/ring.js';
+
+/** hashring's internals the benchmark reads: its sorted continuum. */
+interface HashRingInternals {
+  ring: Array<{ value: number; server: string }>;
+}
+
+/** A hashring 3.2.0 instance over `{id: weight}` with hashring's `vnode count`. */
+export function makeHashRing(weights: Record<string, number>, vnodeCount: number, cacheSize = 5000): HashRing {
+  // hashring accepts {server: weight}; its typings list only the {server: {weight}} and array forms.
+  return new HashRing(weights as unknown as HashRing.Servers, 'md5', { 'vnode count': vnodeCount, 'max cache size': cacheSize });
+}
+
+/**
+ * hashring's continuum as one of our Rings (same point semantics: first point >= h, wrapping),
+ * so its exact arc shares and diffs can be computed with the same code as ours. Equal points keep
+ * the first in hashring's sorted order, which is the one its binary search can return.
+ */
+export function ringOfHashRing(hr: HashRing, epoch = 1): Ring {
+  const nodes = (hr as unknown as HashRingInternals).ring;
+  const ids = [...new Set(nodes.map((n) => n.server))].sort();
+  const index = new Map(ids.map((id, i) => [id, i]));
+  const points: number[] = [];
+  const owners: number[] = [];
+  for (const n of nodes) {
+    if (points.length > 0 && points[points.length - 1] === n.value) continue;
+    points.push(n.value);
+    owners.push(index.get(n.server)!);
+  }
+  return new Ring({
+    epoch,
+    hash: ringHash('ketama'),
+    shardIds: ids,
+    points: Uint32Array.from(points),
+    owners: ids.length <= 256 ? Uint8Array.from(owners) : Uint16Array.from(owners),
+  });
+}
