@@ -14,7 +14,8 @@ import { workloadFromDocument } from '../../lab/workload-file.js';
 import { parseTopologyText } from '../../topology/parse.js';
 import type { Topology } from '../../topology/topology.js';
 import type { CliIO } from '../io.js';
-import { parseNumberOption, printJson, usageError } from '../program.js';
+import { parseNumberOption, usageError } from '../options.js';
+import { printJson } from '../output.js';
 import { formatTable } from '../table.js';
 import { loadTopologyFile } from '../topology-file.js';
 
