@@ -123,6 +123,101 @@ class ShardScan {
   }
 }
 
+/** The running tally of one audit: per-shard counts, kept samples, and the rings to judge by. */
+class Tally {
+  readonly shards: Record<string, ShardAudit> = {};
+  readonly samples: AuditSample[] = [];
+  duplicates = 0;
+  readonly #kept: Record<AuditSample['kind'], number> = { misplaced: 0, duplicate: 0, badHash: 0, fencedAtOwner: 0 };
+  readonly #to: Ring;
+  readonly #from: Ring | undefined;
+  readonly #stable: boolean;
+  readonly #sampleLimit: number;
+
+  constructor(state: RoutingState, shardIds: readonly string[], sampleLimit: number) {
+    this.#to = Ring.fromTopology(state.topology);
+    this.#from = state.phase === 'migrating' ? Ring.fromTopology(state.from) : undefined;
+    this.#stable = state.phase === 'stable';
+    this.#sampleLimit = sampleLimit;
+    for (const id of shardIds) this.shards[id] = emptyCounts();
+  }
+
+  sample(s: AuditSample): void {
+    if (this.#kept[s.kind] >= this.#sampleLimit) return;
+    this.#kept[s.kind] += 1;
+    this.samples.push(s);
+  }
+
+  /** The shards that may own `id` (new owner first, then the old one while migrating); null: not a shard key. */
+  #owners(id: unknown): string[] | null {
+    try {
+      const now = this.#to.route(id as ShardKey);
+      const before = this.#from?.route(id as ShardKey);
+      return before === undefined || before === now ? [now] : [now, before];
+    } catch {
+      return null; // not a shard key: reported as badHash
+    }
+  }
+
+  #pointOf(id: unknown): number | null {
+    try {
+      return this.#to.hash.point(id as ShardKey);
+    } catch {
+      return null;
+    }
+  }
+
+  /** Count one stored entry of `shardId`; a live one is noted in `liveById` to find duplicates. */
+  classify(shardId: string, doc: StoredDocument, liveById: Map<string, { id: unknown; shards: string[] }>): void {
+    const c = this.shards[shardId] as ShardAudit;
+    c.documents += 1;
+    const expectedOwners = this.#owners(doc._id);
+    const expectedH = this.#pointOf(doc._id);
+    if (expectedOwners === null || expectedH !== doc._h) {
+      c.badHash += 1;
+      this.sample({ kind: 'badHash', id: doc._id, h: doc._h, shards: [shardId], ...(expectedH === null ? {} : { expected: expectedH }) });
+    }
+    if (isTombstone(doc)) {
+      c.tombstones += 1;
+    } else if (isPlaceholder(doc)) {
+      c.placeholders += 1;
+    } else if (isFenced(doc)) {
+      c.fenced += 1;
+    } else {
+      c.live += 1;
+      if (expectedOwners !== null && !expectedOwners.includes(shardId)) {
+        c.misplaced += 1;
+        this.sample({ kind: 'misplaced', id: doc._id, h: doc._h, shards: [shardId], expected: expectedOwners });
+      }
+      const key = idKey(doc._id);
+      const entry = liveById.get(key);
+      if (entry === undefined) liveById.set(key, { id: doc._id, shards: [shardId] });
+      else entry.shards.push(shardId);
+    }
+    if (this.#stable && !isTombstone(doc) && isFence(doc) && expectedOwners?.[0] === shardId) {
+      c.fencedAtOwner += 1;
+      this.sample({ kind: 'fencedAtOwner', id: doc._id, h: doc._h, shards: [shardId] });
+    }
+  }
+}
+
+/** Take every entry at ring point `h` off the scans' heads: every copy of a key sits at its point. */
+async function auditPoint(h: number, scans: readonly ShardScan[], tally: Tally): Promise<void> {
+  const liveById = new Map<string, { id: unknown; shards: string[] }>();
+  for (const scan of scans) {
+    for (let doc = await scan.peek(); doc !== null && doc._h === h; doc = await scan.peek()) {
+      scan.next();
+      tally.classify(scan.shardId, doc, liveById);
+    }
+  }
+  for (const entry of liveById.values()) {
+    if (entry.shards.length > 1) {
+      tally.duplicates += 1;
+      tally.sample({ kind: 'duplicate', id: entry.id, h, shards: entry.shards });
+    }
+  }
+}
+
 /**
  * Audit the placement of every document of `state`'s shards. Reads only; safe on a live
  * deployment, where a migrating state gives an approximate (not a consistent) picture.
@@ -139,93 +234,20 @@ export async function auditPlacement(options: PlacementAuditOptions): Promise<Pl
     return store;
   };
 
-  const to = Ring.fromTopology(state.topology);
-  const from = state.phase === 'migrating' ? Ring.fromTopology(state.from) : undefined;
   const shardIds = [...new Set([...state.topology.shards.map((s) => s.id), ...(state.phase === 'migrating' ? state.from.shards.map((s) => s.id) : [])])];
-  const stable = state.phase === 'stable';
-
-  const shards: Record<string, ShardAudit> = {};
-  const scans: ShardScan[] = [];
-  for (const id of shardIds) {
-    shards[id] = emptyCounts();
-    scans.push(new ShardScan(id, storeOf(id), batchSize));
-  }
-  const samples: AuditSample[] = [];
-  const kept: Record<AuditSample['kind'], number> = { misplaced: 0, duplicate: 0, badHash: 0, fencedAtOwner: 0 };
-  const sample = (s: AuditSample): void => {
-    if (kept[s.kind] >= sampleLimit) return;
-    kept[s.kind] += 1;
-    samples.push(s);
-  };
-
-  const owners = (id: unknown): string[] | null => {
-    try {
-      const now = to.route(id as ShardKey);
-      const before = from?.route(id as ShardKey);
-      return before === undefined || before === now ? [now] : [now, before];
-    } catch {
-      return null; // not a shard key: reported as badHash
-    }
-  };
-  const pointOf = (id: unknown): number | null => {
-    try {
-      return to.hash.point(id as ShardKey);
-    } catch {
-      return null;
-    }
-  };
-
-  let duplicates = 0;
+  const tally = new Tally(state, shardIds, sampleLimit);
+  const scans = shardIds.map((id) => new ShardScan(id, storeOf(id), batchSize));
   for (;;) {
     // The smallest `_h` at the head of any shard: every copy of a key sits at that point.
     const heads = await Promise.all(scans.map((scan) => scan.peek()));
     let h = Infinity;
     for (const doc of heads) if (doc !== null && doc._h < h) h = doc._h;
     if (h === Infinity) break;
-    const liveShardsById = new Map<string, { id: unknown; shards: string[] }>();
-    for (const scan of scans) {
-      for (let doc = await scan.peek(); doc !== null && doc._h === h; doc = await scan.peek()) {
-        scan.next();
-        const c = shards[scan.shardId] as ShardAudit;
-        c.documents += 1;
-        const expectedOwners = owners(doc._id);
-        const expectedH = pointOf(doc._id);
-        if (expectedOwners === null || expectedH !== doc._h) {
-          c.badHash += 1;
-          sample({ kind: 'badHash', id: doc._id, h: doc._h, shards: [scan.shardId], ...(expectedH === null ? {} : { expected: expectedH }) });
-        }
-        if (isTombstone(doc)) {
-          c.tombstones += 1;
-        } else if (isPlaceholder(doc)) {
-          c.placeholders += 1;
-        } else if (isFenced(doc)) {
-          c.fenced += 1;
-        } else {
-          c.live += 1;
-          if (expectedOwners !== null && !expectedOwners.includes(scan.shardId)) {
-            c.misplaced += 1;
-            sample({ kind: 'misplaced', id: doc._id, h: doc._h, shards: [scan.shardId], expected: expectedOwners });
-          }
-          const key = idKey(doc._id);
-          const entry = liveShardsById.get(key);
-          if (entry === undefined) liveShardsById.set(key, { id: doc._id, shards: [scan.shardId] });
-          else entry.shards.push(scan.shardId);
-        }
-        if (stable && !isTombstone(doc) && isFence(doc) && expectedOwners?.[0] === scan.shardId) {
-          c.fencedAtOwner += 1;
-          sample({ kind: 'fencedAtOwner', id: doc._id, h: doc._h, shards: [scan.shardId] });
-        }
-      }
-    }
-    for (const entry of liveShardsById.values()) {
-      if (entry.shards.length > 1) {
-        duplicates += 1;
-        sample({ kind: 'duplicate', id: entry.id, h, shards: entry.shards });
-      }
-    }
+    await auditPoint(h, scans, tally);
   }
 
   // Documents without `_h` never show up in a range scan; count them directly.
+  const { shards, samples, duplicates } = tally;
   await Promise.all(
     shardIds.map(async (id) => {
       (shards[id] as ShardAudit).missingHash = await storeOf(id).count({ _h: { $exists: false } });
@@ -237,5 +259,5 @@ export async function auditPlacement(options: PlacementAuditOptions): Promise<Pl
     for (const key of Object.keys(c) as Array<keyof ShardAudit>) totals[key] += c[key];
   }
   const ok = totals.misplaced + duplicates + totals.badHash + totals.missingHash + totals.fencedAtOwner === 0;
-  return { phase: state.phase, epoch: state.epoch, consistent: stable, ok, totals, shards, samples };
+  return { phase: state.phase, epoch: state.epoch, consistent: state.phase === 'stable', ok, totals, shards, samples };
 }

@@ -59,72 +59,86 @@ export function register(program: Command, io: CliIO): void {
     .option('--lease-ms <ms>', "routers' lease on the routing state; the migration waits it out three times (before the sweep, the cleanup and the purge)", '1000')
     .option('--mongo <uris>', 'run on these MongoDB servers instead (comma list; the first also hosts the config store)')
     .option('--json', 'print the final report as JSON')
-    .action(async (opts: DemoCliOptions) => {
-      const options: DemoOptions = {
-        docs: parseNumberOption('--docs', opts.docs, { integer: true, min: 1, max: 10_000_000 }),
-        shards: parseNumberOption('--shards', opts.shards, { integer: true, min: 1, max: 64 }),
-        writers: parseNumberOption('--writers', opts.writers, { integer: true, min: 0, max: 64 }),
-        seed: parseNumberOption('--seed', opts.seed, { integer: true, min: 0, max: 2 ** 31 }),
-        batchSize: parseNumberOption('--batch-size', opts.batchSize, { integer: true, min: 1, max: 100_000 }),
-        leaseMs: parseNumberOption('--lease-ms', opts.leaseMs, { integer: true, min: 10, max: 600_000 }),
-        ...(opts.throttle === undefined ? {} : { throttleDocsPerSec: parseNumberOption('--throttle', opts.throttle, { min: 1 }) }),
-        ...(opts.mongo === undefined ? {} : { mongoUris: parseMongoUris(opts.mongo) }),
-      };
-      const json = opts.json === true;
-      const out = io.stdout;
-      const say = (text: string): void => {
-        if (!json) out.write(text);
-      };
-      let writes = '';
-      const progress = new MigrationProgress(out, {
-        mode: out.isTTY === true ? 'tty' : 'plain',
-        extra: () => writes,
-      });
-      const onEvent = (e: DemoEvent): void => {
-        if (json) return;
-        switch (e.type) {
-          case 'stage':
-            if (e.stage === 'setup') {
-              say(
-                `shardkit demo: ${options.docs} documents on ${options.shards} ${options.mongoUris === undefined ? 'embedded' : 'MongoDB'} shards; ` +
-                  `add one while ${options.writers} writer(s) keep inserting, updating, deleting and reading\n\n`,
-              );
-            }
-            if (e.stage === 'migrate') say(`\n${e.message}\n`);
-            break;
-          case 'loaded':
-            say(`loaded ${e.docs} documents in ${formatDuration(e.ms)}: ${perShard(e.perShard)}\n`);
-            break;
-          case 'planned': {
-            const p = e.plan;
-            const ratio = p.minimalFraction > 0 ? (p.movedFraction / p.minimalFraction).toFixed(3) : 'n/a';
-            say(
-              `plan: ${p.change}, epoch ${p.fromEpoch} -> ${p.toEpoch}: moves ${percent(p.movedFraction)} of the hash space ` +
-                `(minimum ${percent(p.minimalFraction)}, ratio ${ratio}) in ${p.moves} ranges, ${p.docsToMove} documents\n`,
-            );
-            for (const pair of p.pairs) say(`  ${pair.from} -> ${pair.to}: ${pair.docs} documents in ${pair.ranges} ranges\n`);
-            progress.plan(e.moves);
-            break;
-          }
-          case 'migration':
-            writes = `writers ${e.writes.inserts} ins/${e.writes.updates} upd/${e.writes.deletes} del/${e.writes.reads} reads`;
-            progress.onEvent(e.event);
-            break;
-          default:
-            break;
+    .action(async (opts: DemoCliOptions) => runDemoCommand(io, opts));
+}
+
+/** The demo's options from the command line, each checked as a usage error. */
+function demoOptions(opts: DemoCliOptions): DemoOptions {
+  return {
+    docs: parseNumberOption('--docs', opts.docs, { integer: true, min: 1, max: 10_000_000 }),
+    shards: parseNumberOption('--shards', opts.shards, { integer: true, min: 1, max: 64 }),
+    writers: parseNumberOption('--writers', opts.writers, { integer: true, min: 0, max: 64 }),
+    seed: parseNumberOption('--seed', opts.seed, { integer: true, min: 0, max: 2 ** 31 }),
+    batchSize: parseNumberOption('--batch-size', opts.batchSize, { integer: true, min: 1, max: 100_000 }),
+    leaseMs: parseNumberOption('--lease-ms', opts.leaseMs, { integer: true, min: 10, max: 600_000 }),
+    ...(opts.throttle === undefined ? {} : { throttleDocsPerSec: parseNumberOption('--throttle', opts.throttle, { min: 1 }) }),
+    ...(opts.mongo === undefined ? {} : { mongoUris: parseMongoUris(opts.mongo) }),
+  };
+}
+
+/** Prints the demo's stages as they happen (nothing under `--json`), with the migration's progress. */
+function demoRenderer(io: CliIO, options: DemoOptions, json: boolean): { onEvent: (e: DemoEvent) => void; progress: MigrationProgress } {
+  const out = io.stdout;
+  const say = (text: string): void => {
+    if (!json) out.write(text);
+  };
+  let writes = '';
+  const progress = new MigrationProgress(out, {
+    mode: out.isTTY === true ? 'tty' : 'plain',
+    extra: () => writes,
+  });
+  const onEvent = (e: DemoEvent): void => {
+    if (json) return;
+    switch (e.type) {
+      case 'stage':
+        if (e.stage === 'setup') {
+          say(
+            `shardkit demo: ${options.docs} documents on ${options.shards} ${options.mongoUris === undefined ? 'embedded' : 'MongoDB'} shards; ` +
+              `add one while ${options.writers} writer(s) keep inserting, updating, deleting and reading\n\n`,
+          );
         }
-      };
-      const report = await withInterrupt((signal) => runDemo({ ...options, signal, onEvent }), {
-        onFirst: () => progress.log('interrupted: stopping the migration at the next checkpoint'),
-      });
-      progress.finish();
-      if (json) printJson(io, report);
-      else out.write(formatDemoReport(report));
-      if (!report.ok) {
-        const broken = report.invariants.filter((i) => !i.ok).map((i) => i.name);
-        throw new ShardkitConflictError(ErrorCode.verifyFailed, `demo: ${broken.length} invariant(s) broken: ${broken.join('; ')}`);
+        if (e.stage === 'migrate') say(`\n${e.message}\n`);
+        break;
+      case 'loaded':
+        say(`loaded ${e.docs} documents in ${formatDuration(e.ms)}: ${perShard(e.perShard)}\n`);
+        break;
+      case 'planned': {
+        const p = e.plan;
+        const ratio = p.minimalFraction > 0 ? (p.movedFraction / p.minimalFraction).toFixed(3) : 'n/a';
+        say(
+          `plan: ${p.change}, epoch ${p.fromEpoch} -> ${p.toEpoch}: moves ${percent(p.movedFraction)} of the hash space ` +
+            `(minimum ${percent(p.minimalFraction)}, ratio ${ratio}) in ${p.moves} ranges, ${p.docsToMove} documents\n`,
+        );
+        for (const pair of p.pairs) say(`  ${pair.from} -> ${pair.to}: ${pair.docs} documents in ${pair.ranges} ranges\n`);
+        progress.plan(e.moves);
+        break;
       }
-    });
+      case 'migration':
+        writes = `writers ${e.writes.inserts} ins/${e.writes.updates} upd/${e.writes.deletes} del/${e.writes.reads} reads`;
+        progress.onEvent(e.event);
+        break;
+      default:
+        break;
+    }
+  };
+  return { onEvent, progress };
+}
+
+/** `shardkit demo`: run it, render it, and fail (exit 1) when an invariant broke. */
+async function runDemoCommand(io: CliIO, opts: DemoCliOptions): Promise<void> {
+  const options = demoOptions(opts);
+  const json = opts.json === true;
+  const { onEvent, progress } = demoRenderer(io, options, json);
+  const report = await withInterrupt((signal) => runDemo({ ...options, signal, onEvent }), {
+    onFirst: () => progress.log('interrupted: stopping the migration at the next checkpoint'),
+  });
+  progress.finish();
+  if (json) printJson(io, report);
+  else io.stdout.write(formatDemoReport(report));
+  if (!report.ok) {
+    const broken = report.invariants.filter((i) => !i.ok).map((i) => i.name);
+    throw new ShardkitConflictError(ErrorCode.verifyFailed, `demo: ${broken.length} invariant(s) broken: ${broken.join('; ')}`);
+  }
 }
 
 /** The human summary of a demo run. */
