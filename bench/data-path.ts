@@ -31,7 +31,7 @@ import { MongoStore } from '../src/stores/mongo-store.js';
 import type { ShardStore } from '../src/stores/shard-store.js';
 import { liveFilter, withVersionBump } from '../src/stores/store-filters.js';
 import type { TopologySpec } from '../src/topology/types.js';
-import { redactUri } from '../src/topology/redact.js';
+import { redactUri } from '../src/redact.js';
 import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);

@@ -33,7 +33,7 @@ import { planRebalance } from '../src/rebalance/plan.js';
 import { TopologyFollower } from '../src/router/follower.js';
 import { MongoStore } from '../src/stores/mongo-store.js';
 import type { ShardStore } from '../src/stores/shard-store.js';
-import { redactUri } from '../src/topology/redact.js';
+import { redactUri } from '../src/redact.js';
 import type { TopologySpec } from '../src/topology/types.js';
 import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 

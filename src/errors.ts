@@ -5,7 +5,7 @@
  *
  * Codes are stable across minor versions; messages are not.
  */
-import { redactText } from './topology/redact.js';
+import { redactText } from './redact.js';
 
 /** Every error code shardkit raises. Stable across minor versions. */
 export const ErrorCode = {

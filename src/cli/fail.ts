@@ -1,6 +1,6 @@
 import { CommanderError } from 'commander';
 import { ErrorCode, ShardkitError, isInputError } from '../errors.js';
-import { redactText } from '../topology/redact.js';
+import { redactText } from '../redact.js';
 import type { CliIO } from './io.js';
 
 /** Exit codes of the CLI. Stable. */

@@ -5,6 +5,7 @@
  * `--json` (every migration event as one JSON line). A small own renderer rather than a dependency:
  * all it needs is "move the cursor up N lines and clear them".
  */
+import { redactedJson } from '../redact.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { MigrationEvent } from '../rebalance/events.js';
 import type { CliStream } from './io.js';
@@ -105,7 +106,7 @@ export class MigrationProgress {
   /** Handle one migration event. */
   onEvent(event: MigrationEvent): void {
     if (this.#mode === 'json') {
-      this.#out.write(`${JSON.stringify(event)}\n`);
+      this.#out.write(`${redactedJson(event)}\n`);
       return;
     }
     switch (event.type) {

@@ -1,6 +1,7 @@
 /**
  * What the data path does to documents on their way in and out: the reserved fields it adds and strips,
- * the marker states a raw read can find, shard-key extraction from filters, and projections.
+ * the fence epoch a marker names (the marker tests live in stores/markers.ts), shard-key extraction
+ * from filters, and projections.
  */
 import { Query } from 'mingo';
 import type { Document, Filter } from 'mongodb';
@@ -29,26 +30,6 @@ export function copyForTarget(doc: StoredDocument): StoredDocument {
     out[key] = doc[key];
   }
   return out as StoredDocument;
-}
-
-/** Neither fenced, placeholder nor tombstone: the application's data. */
-export function isLive(doc: StoredDocument): boolean {
-  return doc._moved === undefined && doc._ph === undefined && doc._ts === undefined;
-}
-
-/** A delete recorded at a new owner while migrating. */
-export function isTombstone(doc: StoredDocument): boolean {
-  return doc._ts === true;
-}
-
-/** A fenced document or a placeholder: the key moved (or is moving) away from this shard. */
-export function isFence(doc: StoredDocument): boolean {
-  return doc._moved !== undefined || doc._ph === true;
-}
-
-/** A document that carries application data (live or fenced, not a placeholder or tombstone). */
-export function hasData(doc: StoredDocument): boolean {
-  return doc._ph === undefined && doc._ts === undefined;
 }
 
 /** The migration epoch a fence names (0 for an unstamped placeholder). */

@@ -6,7 +6,8 @@
  * tombstones) are stated once.
  */
 import type { StoredDocument } from '../stores/shard-store.js';
-import { fenceEpoch, hasData, isFence, isLive, isTombstone } from './documents.js';
+import { fenceEpoch } from './documents.js';
+import { hasData, isFence, isLive, isTombstone } from '../stores/markers.js';
 import type { RoutingView } from './routing-view.js';
 
 /** No entry with this `_id` at the shard. */

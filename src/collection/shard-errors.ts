@@ -17,7 +17,7 @@ import {
 import { keyToString } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
 import { classifyDriverError } from '../stores/driver-errors.js';
-import { redactText } from '../topology/redact.js';
+import { redactText } from '../redact.js';
 
 /** Map any failure of a shard call to an error that names the shard and keeps the original as `cause`. */
 export function shardError(shardId: string, error: unknown): Error {

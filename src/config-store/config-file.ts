@@ -9,7 +9,7 @@ import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { resolveUri, uriProblem } from '../topology/credentials.js';
 import { parseTopologyText } from '../topology/parse.js';
 import type { Env } from '../topology/credentials.js';
-import { redactUri } from '../topology/redact.js';
+import { redactUri } from '../redact.js';
 import { FileConfigStore } from './file-config-store.js';
 import { MongoConfigStore } from './mongo-config-store.js';
 import type { Clock } from '../clock.js';

@@ -43,7 +43,7 @@ export interface DemoOptions {
   readonly seed?: number;
   /** MongoDB URIs: run on servers instead of embedded shards (the first hosts the config store). */
   readonly mongoUris?: readonly string[];
-  /** Routers' lease on the routing state (ms, default 1000): the migrator waits it out twice. */
+  /** Routers' lease on the routing state (ms, default 1000): the migrator waits it out three times (before the sweep, the cleanup and the purge). */
   readonly leaseMs?: number;
   /** Per-request bound (ms, default 1000). */
   readonly opTimeoutMs?: number;

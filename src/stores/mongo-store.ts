@@ -9,6 +9,7 @@
  */
 import { MongoClient } from 'mongodb';
 import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
+import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
@@ -101,7 +102,8 @@ export class MongoStore implements ShardStore {
     } else {
       if (typeof uri !== 'string' || uri.length === 0) throw new ShardkitInvalidArgumentError(`shard ${shardId}: MongoStore needs a uri or a client`);
       try {
-        this.#client = new MongoClient(uri, {
+        // `${NAME}` references in the stored URI are resolved here, where the client connects, and nowhere else.
+        this.#client = new MongoClient(resolveUri(uri), {
           serverSelectionTimeoutMS: this.#maxTimeMS,
           connectTimeoutMS: this.#maxTimeMS,
           // A hung server never answers maxTimeMS; the socket timeout bounds the wait (with slack).
@@ -116,7 +118,8 @@ export class MongoStore implements ShardStore {
       }
       this.#ownsClient = true;
     }
-    const dbName = options.db ?? (uri === undefined ? undefined : dbFromUri(uri)) ?? 'shardkit';
+    // A URI that is one `${NAME}` reference has its database path only once resolved.
+    const dbName = options.db ?? (uri === undefined ? undefined : dbFromUri(resolveUri(uri))) ?? 'shardkit';
     this.#col = this.#client.db(dbName).collection(collection);
   }
 

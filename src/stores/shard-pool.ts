@@ -8,6 +8,7 @@ import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../
 import type { ShardSpec, TopologySpec } from '../topology/types.js';
 import { MemoryStore } from './memory-store.js';
 import type { MemoryStoreOptions } from './memory-store.js';
+import { resolveUri } from '../topology/credentials.js';
 import { MongoStore } from './mongo-store.js';
 import type { ShardStore } from './shard-store.js';
 import type { StoreProvider } from './store-provider.js';
@@ -122,7 +123,8 @@ export class MongoShardPool implements ShardPool {
     let client = this.#clients.get(spec.uri);
     if (client === undefined) {
       const timeout = this.#options.opTimeoutMs ?? 10_000;
-      client = new MongoClient(spec.uri, {
+      // `${NAME}` references are resolved here, where the client connects; the pool keys clients by the stored URI.
+      client = new MongoClient(resolveUri(spec.uri), {
         serverSelectionTimeoutMS: timeout,
         connectTimeoutMS: timeout,
         socketTimeoutMS: timeout * 2 + 1000,

@@ -6,7 +6,7 @@
  */
 import { createRequire } from 'node:module';
 import type { ConnectionString as ParsedConnectionString } from 'mongodb-connection-string-url' with { 'resolution-mode': 'require' };
-import { REDACTED, redactText, redactUri } from './redact.js';
+import { REDACTED, redactText, redactUri } from '../redact.js';
 import { DRIVER_URI_OPTIONS } from './uri-options.js';
 
 /** A connection string split where the driver splits it. */

@@ -12,8 +12,8 @@
  */
 import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../errors.js';
 import { connectionStringProblem, splitConnectionString } from './connection-string.js';
-import { ENV_NAME, ENV_REFERENCE, isEnvReference } from './env-reference.js';
-import { redactUri } from './redact.js';
+import { ENV_NAME, ENV_REFERENCE, isEnvReference } from '../env-reference.js';
+import { redactUri } from '../redact.js';
 
 /** Where a process finds the values of references (`process.env` by default). */
 export type Env = Readonly<Record<string, string | undefined>>;

@@ -1,6 +1,6 @@
 import YAML from 'yaml';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
-import { redactText } from './redact.js';
+import { redactText } from '../redact.js';
 
 /** The text formats a topology file may be written in. */
 export type TopologyFormat = 'json' | 'yaml';

@@ -1,7 +1,7 @@
 import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../errors.js';
 import { parseTopologyText } from './parse.js';
 import type { TopologyFormat } from './parse.js';
-import { redactUri } from './redact.js';
+import { redactUri } from '../redact.js';
 import { validateShardId, validateTopologySpec, validateWeight } from './validate.js';
 import type { HashName } from '../hash/types.js';
 import type { Placement, ShardSpec, TopologyChange, TopologySpec } from './types.js';

@@ -1,6 +1,6 @@
 import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { uriProblem } from './credentials.js';
-import { redactUri } from './redact.js';
+import { redactUri } from '../redact.js';
 import { HashName } from '../hash/types.js';
 import { Placement } from './types.js';
 import type { ShardSpec, TopologySpec } from './types.js';

@@ -1,7 +1,8 @@
 import type { Command } from 'commander';
 import { runDemo, type DemoEvent, type DemoOptions, type DemoReport } from '../../demo/demo.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
-import { redactUri } from '../../topology/redact.js';
+import { redactUri } from '../../redact.js';
+import { uriProblem } from '../../topology/credentials.js';
 import { withInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption, usageError } from '../options.js';
@@ -29,7 +30,8 @@ export function parseMongoUris(value: string): string[] {
     .filter((s) => s !== '');
   if (uris.length === 0) throw usageError('--mongo needs at least one MongoDB URI (comma-separated)');
   for (const uri of uris) {
-    if (!/^mongodb(\+srv)?:\/\//.test(uri)) throw usageError(`--mongo: ${JSON.stringify(redactUri(uri))} is not a mongodb:// URI`);
+    const problem = uriProblem(uri);
+    if (problem !== null) throw usageError(`--mongo: ${JSON.stringify(redactUri(uri))}: ${problem}`);
   }
   return uris;
 }

@@ -13,6 +13,7 @@ import type { Command } from 'commander';
 import { describeConfigStore } from '../../config-store/config-file.js';
 import { openDeployment, type Deployment } from '../../deployment/deployment.js';
 import type { RoutingState } from '../../router/routing-state.js';
+import { redactedJson } from '../../redact.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { journalFromRecord, journalKey, type MigrationJournal } from '../../rebalance/journal.js';
 import { Migrator, type MigrationReport, type MigrationStatus } from '../../rebalance/migrator.js';
@@ -299,7 +300,7 @@ async function supervised(io: CliIO, configPath: string, progress: MigrationProg
 
 function printReport(io: CliIO, report: MigrationReport, json: boolean, configPath: string): void {
   if (json) {
-    io.stdout.write(`${JSON.stringify({ type: 'result', ...report })}\n`);
+    io.stdout.write(`${redactedJson({ type: 'result', ...report })}\n`);
     return;
   }
   if (report.outcome === 'abortRequested') {
@@ -339,7 +340,7 @@ async function start(io: CliIO, opts: RunCliOptions): Promise<void> {
     const plan = await livePlan(deployment, prepared, stores, opts.throttle === undefined ? null : parseNumberOption('--throttle', opts.throttle, { min: 1 }));
     const progress = progressFor(io, json);
     if (json) {
-      io.stdout.write(`${JSON.stringify({ type: 'plan', ...plan, moves: plan.moves.length })}\n`);
+      io.stdout.write(`${redactedJson({ type: 'plan', ...plan, moves: plan.moves.length })}\n`);
     } else {
       printPlan(io, prepared.plan, { json: false });
       io.stdout.write(formatLivePlan(plan));

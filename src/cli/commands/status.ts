@@ -8,7 +8,7 @@ import { ErrorCode, ShardkitStoreError } from '../../errors.js';
 import { Ring } from '../../ring/ring.js';
 import type { ShardStore } from '../../stores/shard-store.js';
 import { LIVE } from '../../stores/store-filters.js';
-import { redactText, redactUri } from '../../topology/redact.js';
+import { redactText, redactUri } from '../../redact.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
 import type { CliIO } from '../io.js';
 import { printJson } from '../output.js';

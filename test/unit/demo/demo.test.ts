@@ -15,7 +15,7 @@ import { Topology } from '../../../src/topology/topology.js';
 const SMALL = { docs: 300, shards: 3, writers: 2, leaseMs: 60, opTimeoutMs: 20, batchSize: 25 } as const;
 
 describe('demo', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
 
   describe('#runDemo', () => {
     context('when run with small numbers on embedded shards', () => {

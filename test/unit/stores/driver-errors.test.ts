@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { MongoNetworkError, MongoNetworkTimeoutError, MongoServerError } from 'mongodb';
 import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
 import { classifyDriverError, wrapDriverError } from '../../../src/stores/driver-errors.js';
-import { redactText } from '../../../src/topology/redact.js';
+import { redactText } from '../../../src/redact.js';
 
 /** Stands in for the driver's selection error, whose constructor needs a live topology description. */
 class SelectionError extends Error {

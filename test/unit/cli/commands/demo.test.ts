@@ -5,7 +5,7 @@ import { errorLine, run } from '../helpers.js';
 const FAST = ['--docs', '200', '--shards', '2', '--writers', '1', '--lease-ms', '50', '--batch-size', '20'];
 
 describe('shardkit demo', function () {
-  this.timeout(30_000);
+  this.timeout(90_000);
 
   context('when run with --json', () => {
     it('prints a report whose invariants all hold and exits 0', async () => {

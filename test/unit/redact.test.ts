@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { REDACTED, redactText, redactUri, redactedJson } from '../../../src/topology/redact.js';
-import { leakOf, secretUri } from '../../support/secret-uris.js';
+import { REDACTED, redactText, redactUri, redactedJson } from '../../src/redact.js';
+import { leakOf, secretUri } from '../support/secret-uris.js';
 
 describe('redact', () => {
   describe('#redactUri', () => {
