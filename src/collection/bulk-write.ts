@@ -99,7 +99,16 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
   const succeededInserts = new Set<number>();
   await Promise.all(
     [...groups].map(async ([shardId, indices]) => {
-      const outcome = await bulkGroup(exec, view, shardId, indices, prepared, places);
+      let outcome: GroupOutcome;
+      try {
+        outcome = await bulkGroup(exec, view, shardId, indices, prepared, places);
+      } catch (error) {
+        // Unordered means every op gets an answer: one shard's surprise is that shard's ops' error,
+        // never an exception that hides what the other shards applied.
+        const e = shardError(shardId, error);
+        for (const index of indices) failed.set(index, e);
+        return;
+      }
       addCounts(totals, outcome.result);
       for (const [index, error] of outcome.errors) failed.set(index, error);
       for (const index of outcome.insertsDone) succeededInserts.add(index);
@@ -172,7 +181,11 @@ async function bulkGroup(
   const unapplied = indices.filter((i, k) => {
     if ((prepared[i] as WriteOp).kind === 'insert' || failedAt.has(i)) return false;
     const r = result.results[k];
-    if (r === undefined) throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: bulkWrite returned no outcome for op ${String(k)}`, { shardId });
+    if (r === undefined) {
+      // The store broke its contract for this op: say so for this op alone, the others stand.
+      errors.set(i, new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: bulkWrite returned no outcome for op ${String(k)}`, { shardId }));
+      return false;
+    }
     return r.matched + r.upserted + r.deleted === 0;
   });
   const suspects = [...failedAt].filter(([, e]) => isDuplicate(e)).map(([i]) => i);
@@ -180,9 +193,19 @@ async function bulkGroup(
   let raw = new Map<string, StoredDocument>();
   if (suspects.length > 0) {
     const ids = suspects.map((i) => (prepared[i] as WriteOp).key);
-    // TODO(issue 8): a failed read is taken for "nothing there", which reports a fenced op as unapplied.
-    const found = await exec.callShard(shardId, (s) => s.find({ _id: { $in: ids } })).catch(() => [] as StoredDocument[]);
-    raw = new Map(found.map((d) => [idKey(d._id), d]));
+    try {
+      const found = await exec.callShard(shardId, (s) => s.find({ _id: { $in: ids } }));
+      raw = new Map(found.map((d) => [idKey(d._id), d]));
+    } catch (error) {
+      // Without the entries the round trip met, a fence's turn-away cannot be told from a filter that
+      // missed or a real duplicate: each of these ops gets the read's error (retryable when the read
+      // was), never a silent "matched nothing". None of them applied here, so a retry is safe.
+      const e = error instanceof Error ? error : new Error(String(error));
+      for (const index of suspects) errors.set(index, e);
+      const insertsDone = indices.filter((i) => (prepared[i] as WriteOp).kind === 'insert' && !failedAt.has(i));
+      for (const [index, err] of failedAt) if (!errors.has(index)) errors.set(index, err);
+      return { result, errors, insertsDone, again };
+    }
   }
   const entryOf = (index: number): Entry => entryKind(view, raw.get(idKey((prepared[index] as WriteOp).key)) ?? null);
   for (const [index, error] of failedAt) {

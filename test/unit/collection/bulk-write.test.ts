@@ -158,5 +158,41 @@ describe('ShardedCollection', () => {
         for (const d of docs) expect(d['n']).to.equal((d['_id'] as number) + 100);
       });
     });
+
+    // Issue 8, "no silent wrong answers": both cases failed before (a silent matchedCount 0, and an
+    // exception that hid what the other shards had applied).
+    context('when a shard fails or misbehaves after its round trip', () => {
+      it('reports the failed read of what an unapplied op met as that op\'s error, not as matched nothing', async () => {
+        const shard = r1.route('gone');
+        pool.before = async (shardId, op) => {
+          if (shardId === shard && op === 'find') throw new Error('connection reset by peer');
+        };
+        const r = await coll.bulkWrite([
+          { updateOne: { filter: { _id: 'gone' }, update: { $set: { n: 1 } } } },
+          { insertOne: { document: { _id: 'fresh' } } },
+        ]);
+        expect(r.errors.map((e) => e.index)).to.deep.equal([0]);
+        expect(r.errors[0]?.error.message).to.contain('connection reset by peer');
+        expect(r).to.include({ insertedCount: 1, matchedCount: 0 });
+      });
+
+      it('reports an op the store gave no outcome for as that op\'s error and keeps every other shard\'s result', async () => {
+        const keys = Array.from({ length: 30 }, (_, i) => `m${String(i)}`);
+        await coll.insertMany(keys.map((_id) => ({ _id, n: 0 })));
+        const broken = r1.route('m0');
+        pool.after = (shardId, op, result) => {
+          if (shardId === broken && op === 'bulkWrite') (result as { results: unknown[] }).results.length = 0;
+        };
+        const r = await coll.bulkWrite(keys.map((_id) => ({ updateOne: { filter: { _id }, update: { $inc: { n: 1 } } } })));
+        const onBroken = keys.flatMap((k, i) => (r1.route(k) === broken ? [i] : []));
+        expect(onBroken.length).to.be.greaterThan(0).and.below(keys.length);
+        expect(r.errors.map((e) => e.index)).to.deep.equal(onBroken);
+        for (const e of r.errors) expect((e.error as ShardkitError).code).to.equal(ErrorCode.storeFailure);
+        // Every op was applied; the ones on the other shards are counted as such.
+        expect(r.matchedCount).to.be.at.least(keys.length - onBroken.length);
+        pool.after = undefined;
+        for (const d of await coll.find({})) expect(d['n']).to.equal(1);
+      });
+    });
   });
 });

@@ -17,6 +17,8 @@ export class SpyPool {
   readonly calls = new Map<string, Map<string, number>>();
   /** Runs ahead of each call a router makes, once counted, so a test can act between two calls. */
   before: ((shardId: string, op: StoreOp) => Promise<void>) | undefined;
+  /** Runs on each answer a store gave a router, before the router sees it (a test may alter it). */
+  after: ((shardId: string, op: StoreOp, result: unknown) => void) | undefined;
   readonly #hooked = new Map<string, HookedStore>();
 
   constructor(ids: readonly string[]) {
@@ -32,7 +34,8 @@ export class SpyPool {
       counts.set(op, (counts.get(op) ?? 0) + 1);
       await this.before?.(shardId, op);
     };
-    this.#hooked.set(id, hooked(store, { before }));
+    const after = (shardId: string, op: StoreOp, result: unknown): void => this.after?.(shardId, op, result);
+    this.#hooked.set(id, hooked(store, { before, after }));
     return store;
   }
 
