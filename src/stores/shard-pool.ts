@@ -90,6 +90,8 @@ export class MongoShardPool implements ShardPool {
   readonly #specs = new Map<string, ShardSpec>();
   readonly #stores = new Map<string, ShardStore>();
   readonly #clients = new Map<string, MongoClient>();
+  /** Stores of shards whose URI changed, closed with the pool. */
+  #retired: ShardStore[] = [];
 
   constructor(options: MongoShardPoolOptions) {
     if (typeof options.collection !== 'string' || options.collection.length === 0) {
@@ -101,12 +103,21 @@ export class MongoShardPool implements ShardPool {
   }
 
   /**
-   * Learn the shards of a (newer) topology. Known shards keep their store: a removed shard stays
-   * reachable, since a migration may still read from it.
+   * Learn the shards of a (newer) topology. A removed shard stays reachable, since a migration may
+   * still read from it. A shard whose `uri` or `db` changed is reopened: its next `store()` connects
+   * where the topology now says. The old store is not closed here (a call may still be running on
+   * it); it is closed with the pool. Call it in epoch order, as the collection does (R1, then R2).
    */
   addTopology(topology: TopologySpec): void {
     for (const spec of topology.shards) {
-      if (!this.#specs.has(spec.id)) this.#specs.set(spec.id, spec);
+      const known = this.#specs.get(spec.id);
+      if (known !== undefined && known.uri === spec.uri && known.db === spec.db) continue;
+      this.#specs.set(spec.id, spec);
+      const open = this.#stores.get(spec.id);
+      if (known !== undefined && open !== undefined) {
+        this.#retired.push(open);
+        this.#stores.delete(spec.id);
+      }
     }
   }
 
@@ -146,8 +157,9 @@ export class MongoShardPool implements ShardPool {
   }
 
   async close(): Promise<void> {
-    const stores = [...this.#stores.values()];
+    const stores = [...this.#stores.values(), ...this.#retired];
     const clients = [...this.#clients.values()];
+    this.#retired = [];
     this.#stores.clear();
     this.#clients.clear();
     await Promise.all(stores.map((s) => s.close()));

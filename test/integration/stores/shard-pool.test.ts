@@ -40,6 +40,24 @@ describe('MongoShardPool', function () {
     }
   });
 
+  it('reopens a shard the operator pointed elsewhere (a new uri or db in a newer topology)', async function () {
+    const pool = new MongoShardPool({ collection: 'docs', topology, opTimeoutMs: 5000 });
+    const elsewhere = { ...topology, epoch: 2, shards: [{ id: 'a', weight: 1, uri: (shards[1] ?? shards[0]) as string, db: `${db}_moved` }] };
+    try {
+      await pool.store('a').insert({ _id: 'k', _h: 1, _v: 1, on: 'old home' });
+      pool.addTopology(elsewhere);
+      expect(await pool.store('a').get('k')).to.equal(null);
+      await pool.store('a').insert({ _id: 'k', _h: 1, _v: 1, on: 'new home' });
+      expect((await pool.store('a').get('k'))?.['on']).to.equal('new home');
+    } finally {
+      await pool.store('a').deleteRange({ start: -1, end: 0xffffffff }, {}, 1000);
+      await pool.close();
+      const old = new MongoShardPool({ collection: 'docs', topology, opTimeoutMs: 5000 });
+      await old.store('a').deleteRange({ start: -1, end: 0xffffffff }, {}, 1000);
+      await old.close();
+    }
+  });
+
   it('turns an unreachable shard into storeUnavailable with metrics, retries and an open circuit', async function () {
     const metrics = new StoreMetrics();
     const pool = new MongoShardPool({

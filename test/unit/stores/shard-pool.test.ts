@@ -64,5 +64,27 @@ describe('MongoShardPool', function () {
       expect(pool.store('s1')).to.equal(pool.store('s1'));
       await pool.close();
     });
+
+    it('reopens a shard whose uri or db changed, and keeps one that did not change', async function () {
+      const closed: string[] = [];
+      const pool = new MongoShardPool({
+        collection: 'c',
+        topology: topology([{ id: 's1', weight: 1, uri: 'mongodb://127.0.0.1:1/' }, { id: 's2', weight: 1, uri: 'mongodb://127.0.0.1:2/' }]),
+        wrap: (store) => {
+          const close = store.close.bind(store);
+          return Object.assign(Object.create(store) as typeof store, { close: async () => { closed.push(store.shardId); await close(); } });
+        },
+      });
+      const s1 = pool.store('s1');
+      const s2 = pool.store('s2');
+      pool.addTopology(topology([{ id: 's1', weight: 1, uri: 'mongodb://127.0.0.1:3/' }, { id: 's2', weight: 1, uri: 'mongodb://127.0.0.1:2/' }]));
+      expect(pool.store('s1')).to.not.equal(s1);
+      expect(pool.store('s2')).to.equal(s2);
+      pool.addTopology(topology([{ id: 's2', weight: 1, uri: 'mongodb://127.0.0.1:2/', db: 'other' }]));
+      expect(pool.store('s2')).to.not.equal(s2);
+      expect(closed).to.deep.equal([]);
+      await pool.close();
+      expect(closed.sort()).to.deep.equal(['s1', 's1', 's2', 's2']);
+    });
   });
 });
