@@ -16,7 +16,8 @@ import {
   assertJournalValue,
   assertLockArguments,
   cloneValue,
-  lockHeldError,
+  assertLatestGeneration,
+  nextLock,
   staleEpochError,
 } from './state.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -45,6 +46,8 @@ interface FileDocument {
   format: string;
   state: RoutingState | null;
   lock: LockInfo | null;
+  /** The last lock generation issued (kept when the lock is released; absent in older files: 0). */
+  lockGeneration: number;
   journal: Record<string, Record<string, unknown>>;
 }
 
@@ -57,7 +60,7 @@ interface MutexOwner {
 }
 
 function emptyDocument(): FileDocument {
-  return { format: FILE_FORMAT, state: null, lock: null, journal: {} };
+  return { format: FILE_FORMAT, state: null, lock: null, lockGeneration: 0, journal: {} };
 }
 
 function errnoCode(error: unknown): string | undefined {
@@ -123,14 +126,11 @@ export class FileConfigStore implements ConfigStore {
     });
   }
 
-  async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
+  async acquireLock(owner: string, leaseMs: number, generation?: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
     return this.#mutate((doc) => {
-      const now = this.#clock.wall();
-      const held = doc.lock;
-      if (held !== null && held.owner !== owner && held.expiresAt > now) throw lockHeldError(held);
-      const acquiredAt = held !== null && held.owner === owner && held.expiresAt > now ? held.acquiredAt : now;
-      doc.lock = { owner, acquiredAt, expiresAt: now + leaseMs };
+      doc.lock = nextLock(doc.lock, doc.lockGeneration, owner, leaseMs, this.#clock.wall(), generation);
+      doc.lockGeneration = doc.lock.generation;
       return true;
     }).then((doc) => ({ ...(doc.lock as LockInfo) }));
   }
@@ -157,10 +157,11 @@ export class FileConfigStore implements ConfigStore {
     return Object.hasOwn(journal, key) ? (journal[key] ?? null) : null;
   }
 
-  async writeJournal(key: string, value: Record<string, unknown>): Promise<void> {
+  async writeJournal(key: string, value: Record<string, unknown>, generation?: number): Promise<void> {
     assertJournalKey(key);
     assertJournalValue(value);
     await this.#mutate((doc) => {
+      assertLatestGeneration(generation, doc.lockGeneration);
       doc.journal[key] = cloneValue(value);
       return true;
     });
@@ -188,10 +189,13 @@ export class FileConfigStore implements ConfigStore {
       throw storeError(`config store file ${this.path} is not a shardkit state file (format ${FILE_FORMAT})`, undefined);
     }
     const doc = parsed as Partial<FileDocument>;
+    // Files of the first release carry no generations: their lock, if any, is generation 0.
+    const lock = doc.lock === undefined || doc.lock === null ? null : { ...doc.lock, generation: typeof doc.lock.generation === 'number' ? doc.lock.generation : 0 };
     return {
       format: FILE_FORMAT,
       state: doc.state ?? null,
-      lock: doc.lock ?? null,
+      lock,
+      lockGeneration: typeof doc.lockGeneration === 'number' ? doc.lockGeneration : (lock?.generation ?? 0),
       journal: typeof doc.journal === 'object' && doc.journal !== null ? doc.journal : {},
     };
   }

@@ -6,7 +6,8 @@ import {
   assertJournalValue,
   assertLockArguments,
   cloneValue,
-  lockHeldError,
+  assertLatestGeneration,
+  nextLock,
   staleEpochError,
 } from './state.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -28,6 +29,8 @@ export class MemoryConfigStore implements ConfigStore {
   readonly #clock: Clock;
   #state: RoutingState | null = null;
   #lock: LockInfo | null = null;
+  /** The last lock generation issued; kept across releases, so generations never repeat. */
+  #generation = 0;
   readonly #journal = new Map<string, Record<string, unknown>>();
   #closed = false;
 
@@ -50,13 +53,10 @@ export class MemoryConfigStore implements ConfigStore {
     this.#state = cloneValue(next);
   }
 
-  async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
+  async acquireLock(owner: string, leaseMs: number, generation?: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
-    const now = this.#clock.wall();
-    const held = this.#lock;
-    if (held !== null && held.owner !== owner && held.expiresAt > now) throw lockHeldError(held);
-    const acquiredAt = held !== null && held.owner === owner && held.expiresAt > now ? held.acquiredAt : now;
-    this.#lock = { owner, acquiredAt, expiresAt: now + leaseMs };
+    this.#lock = nextLock(this.#lock, this.#generation, owner, leaseMs, this.#clock.wall(), generation);
+    this.#generation = this.#lock.generation;
     return { ...this.#lock };
   }
 
@@ -75,9 +75,10 @@ export class MemoryConfigStore implements ConfigStore {
     return value === undefined ? null : cloneValue(value);
   }
 
-  async writeJournal(key: string, value: Record<string, unknown>): Promise<void> {
+  async writeJournal(key: string, value: Record<string, unknown>, generation?: number): Promise<void> {
     assertJournalKey(key);
     assertJournalValue(value);
+    assertLatestGeneration(generation, this.#generation);
     this.#journal.set(key, cloneValue(value));
   }
 

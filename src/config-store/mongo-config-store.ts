@@ -8,6 +8,7 @@ import {
   assertJournalValue,
   assertLockArguments,
   lockHeldError,
+  lockLostError,
   staleEpochError,
 } from './state.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -80,6 +81,8 @@ interface LockDocument {
 interface JournalDocument {
   _id: string;
   value: Record<string, unknown>;
+  /** Lock generation of the writer (absent for entries written without one, and by the first release). */
+  gen?: number;
 }
 
 /**
@@ -96,7 +99,8 @@ interface JournalDocument {
  * - `{_id: 'lock:<name>:<gen>', kind: 'lock', name, gen, owner, acquiredAt, expiresAt}`: one per
  *   acquisition. Taking a free or expired lock inserts generation `gen + 1`; the holder renews or
  *   releases by updating its own generation, which nobody else writes while its lease runs.
- * - `{_id: 'journal:<name>:<key>', value}`: migration checkpoints (written by the lock holder only).
+ * - `{_id: 'journal:<name>:<key>', value, gen}`: migration checkpoints, written by the lock holder only
+ *   and fenced by its lock generation `gen` (ADR 0003): an entry of a later generation is never replaced.
  *
  * Lease times come from the client's clock, so hosts running migrators should keep clocks in sync
  * to well within a lease.
@@ -168,17 +172,18 @@ export class MongoConfigStore implements ConfigStore {
     }
   }
 
-  async acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
+  async acquireLock(owner: string, leaseMs: number, generation?: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
     const now = this.#clock.wall();
     const expiresAt = now + leaseMs;
     const current = await this.#latestLock();
+    if (generation !== undefined) return this.#renewGeneration(current, owner, generation, expiresAt);
     if (current !== null && current.expiresAt > now) {
       if (current.owner !== owner) throw lockHeldError(toLockInfo(current));
       const renewed = await this.#call('renew the migration lock', () =>
         this.#locks().updateOne({ _id: current._id, owner }, { $set: { expiresAt } }),
       );
-      if (renewed.matchedCount === 1) return { owner, acquiredAt: current.acquiredAt, expiresAt };
+      if (renewed.matchedCount === 1) return { owner, acquiredAt: current.acquiredAt, expiresAt, generation: current.gen };
     }
     const gen = (current?.gen ?? 0) + 1;
     try {
@@ -191,12 +196,22 @@ export class MongoConfigStore implements ConfigStore {
         acquiredAt: now,
         expiresAt,
       });
-      return { owner, acquiredAt: now, expiresAt };
+      return { owner, acquiredAt: now, expiresAt, generation: gen };
     } catch (error) {
       if (!isDuplicateKey(error)) throw wrap(error, 'take the migration lock');
     }
     const winner = await this.#latestLock();
-    throw lockHeldError(winner === null ? { owner: '(unknown)', acquiredAt: now, expiresAt: now } : toLockInfo(winner));
+    throw lockHeldError(winner === null ? { owner: '(unknown)', acquiredAt: now, expiresAt: now, generation: gen } : toLockInfo(winner));
+  }
+
+  /** Renew exactly `generation`: refused once a later generation exists (the holder's document is its own). */
+  async #renewGeneration(current: LockDocument | null, owner: string, generation: number, expiresAt: number): Promise<LockInfo> {
+    if (current === null || current.gen !== generation || current.owner !== owner) throw lockLostError(generation, current?.gen ?? null);
+    const renewed = await this.#call('renew the migration lock', () =>
+      this.#locks().updateOne({ _id: current._id, owner, gen: generation }, { $set: { expiresAt } }),
+    );
+    if (renewed.matchedCount !== 1) throw lockLostError(generation, null);
+    return { owner, acquiredAt: current.acquiredAt, expiresAt, generation };
   }
 
   async releaseLock(owner: string): Promise<void> {
@@ -218,11 +233,29 @@ export class MongoConfigStore implements ConfigStore {
     return doc === null ? null : doc.value;
   }
 
-  async writeJournal(key: string, value: Record<string, unknown>): Promise<void> {
+  async writeJournal(key: string, value: Record<string, unknown>, generation?: number): Promise<void> {
     assertJournalKey(key);
     assertJournalValue(value);
     const _id = this.#journalId(key);
-    await this.#call('write the migration journal', () => this.#journal().replaceOne({ _id }, { value }, { upsert: true }));
+    if (generation === undefined) {
+      await this.#call('write the migration journal', () => this.#journal().replaceOne({ _id }, { value }, { upsert: true }));
+      return;
+    }
+    // Two fences, since no transaction ties the lock to the journal: the latest generation must be
+    // ours now, and the write replaces only an entry of ours or older, atomically (an entry of a later
+    // generation fails the filter, and the upsert's insert then fails on the `_id`).
+    const latest = await this.#latestLock();
+    if ((latest?.gen ?? 0) !== generation) throw lockLostError(generation, latest?.gen ?? 0);
+    try {
+      await this.#journal().replaceOne(
+        { _id, $or: [{ gen: { $exists: false } }, { gen: { $lte: generation } }] },
+        { value, gen: generation },
+        { upsert: true },
+      );
+    } catch (error) {
+      if (isDuplicateKey(error)) throw lockLostError(generation, null);
+      throw wrap(error, 'write the migration journal');
+    }
   }
 
   async close(): Promise<void> {
@@ -267,7 +300,7 @@ export class MongoConfigStore implements ConfigStore {
 }
 
 function toLockInfo(doc: LockDocument): LockInfo {
-  return { owner: doc.owner, acquiredAt: doc.acquiredAt, expiresAt: doc.expiresAt };
+  return { owner: doc.owner, acquiredAt: doc.acquiredAt, expiresAt: doc.expiresAt, generation: doc.gen };
 }
 
 /** Driver errors become store errors; a network failure or timeout is marked retryable. */

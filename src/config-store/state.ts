@@ -82,6 +82,37 @@ export function lockHeldError(lock: LockInfo): ShardkitConflictError {
   );
 }
 
+/** The conflict a lock taken over raises: the caller's generation is no longer the latest. */
+export function lockLostError(mine: number, latest: number | null): ShardkitConflictError {
+  const since = latest === null ? 'a later one' : `generation ${String(latest)}`;
+  return new ShardkitConflictError(
+    ErrorCode.lockHeld,
+    `migration lock generation ${String(mine)} was taken over by ${since}; nothing was written (run resume to continue)`,
+  );
+}
+
+/**
+ * The lock after `owner` asks for it at wall time `now`, for stores that decide it in one step
+ * (memory, file): `held` is the current lock record, `latest` the last generation ever issued.
+ * Throws `lockHeld` for a live lock of another owner, or for a renewal of a generation that is not
+ * the latest.
+ */
+export function nextLock(held: LockInfo | null, latest: number, owner: string, leaseMs: number, now: number, generation?: number): LockInfo {
+  if (generation !== undefined) {
+    if (generation !== latest || (held !== null && held.owner !== owner)) throw lockLostError(generation, latest);
+    return { owner, generation, acquiredAt: held?.acquiredAt ?? now, expiresAt: now + leaseMs };
+  }
+  const live = held !== null && held.expiresAt > now;
+  if (live && held.owner !== owner) throw lockHeldError(held);
+  if (live) return { ...held, expiresAt: now + leaseMs };
+  return { owner, generation: latest + 1, acquiredAt: now, expiresAt: now + leaseMs };
+}
+
+/** Refuse a journal write of a lock generation that is no longer the latest. */
+export function assertLatestGeneration(generation: number | undefined, latest: number): void {
+  if (generation !== undefined && generation !== latest) throw lockLostError(generation, latest);
+}
+
 /** Validate `acquireLock` arguments once, identically for every store. */
 export function assertLockArguments(owner: unknown, leaseMs: unknown): void {
   if (typeof owner !== 'string' || owner === '') throw new ShardkitInvalidArgumentError('lock owner must be a non-empty string');

@@ -6,7 +6,7 @@
  */
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import type { RoutingState } from '../router/routing-state.js';
-import { Phase, controlKey, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
+import { Phase, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
 import { cleanupMove, copyMove, purgeMove, repairMissing, sweepMove, verifyMove, type MoveWork } from './move-work.js';
 import { AbortRequested, type MigrationRun } from './run.js';
 
@@ -135,7 +135,7 @@ export async function beginReverse(run: MigrationRun, j: MigrationJournal): Prom
   if (j.reverse) return;
   const { config, clock, owner } = run.s;
   const live = await config.load();
-  await config.writeJournal(controlKey(j.name), { abort: false, handledBy: owner, at: clock.wall() });
+  await run.saveControl(j, { abort: false, handledBy: owner, at: clock.wall() });
   if (j.phase === Phase.publish && live !== null && live.epoch === j.baseEpoch) {
     // Never published: nothing moved, nothing to carry back.
     j.phase = Phase.done;

@@ -26,6 +26,7 @@ export interface MigrationLockOptions {
 export class MigrationLock {
   readonly #o: MigrationLockOptions;
   #expiresAt = 0;
+  #generation: number | undefined;
 
   constructor(options: MigrationLockOptions) {
     this.#o = options;
@@ -42,8 +43,9 @@ export class MigrationLock {
     for (;;) {
       try {
         const asked = clock.now();
-        await config.acquireLock(owner, leaseMs);
+        const lock = await config.acquireLock(owner, leaseMs);
         this.#expiresAt = asked + leaseMs;
+        this.#generation = lock.generation;
         return;
       } catch (error) {
         if (!hasErrorCode(error, ErrorCode.lockHeld)) throw error;
@@ -67,8 +69,17 @@ export class MigrationLock {
     // A lapsed lease may have let another migrator run; our in-memory journal may be stale, so stop
     // and let a resume reload it rather than renew blindly.
     if (asked >= this.#expiresAt) throw this.#lapsed();
-    await config.acquireLock(owner, leaseMs);
+    // Renew our generation only: if another migrator took the lock meanwhile, this refuses.
+    await config.acquireLock(owner, leaseMs, this.#generation);
     this.#expiresAt = asked + leaseMs;
+  }
+
+  /**
+   * The generation this run took (its fencing token), which every journal write carries so that a
+   * migrator paused past its lease writes nothing once another has taken over (ADR 0003).
+   */
+  get generation(): number | undefined {
+    return this.#generation;
   }
 
   /**

@@ -226,7 +226,7 @@ export class Migrator {
       // Journal first, publish second: a kill between them resumes into the publish, never into
       // a published migration nobody knows about.
       await run.save(journal);
-      await config.writeJournal(controlKey(name), { abort: false });
+      await run.saveControl(journal, { abort: false });
       await runLegs(run, journal);
       return report(journal);
     } finally {

@@ -105,9 +105,17 @@ export class MigrationRun {
     }
   }
 
-  /** Checkpoint the journal in the config store. */
+  /**
+   * Checkpoint the journal in the config store, fenced by this run's lock generation: once another
+   * migrator has taken the lock, the write is refused (`lockHeld`) and changes nothing.
+   */
   async save(j: MigrationJournal): Promise<void> {
-    await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j));
+    await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j), this.lock.generation);
+  }
+
+  /** Write the control entry as this run's lock holder (fenced like {@link save}). */
+  async saveControl(j: { readonly name: string }, value: Record<string, unknown>): Promise<void> {
+    await this.s.config.writeJournal(controlKey(j.name), value, this.lock.generation);
   }
 
   /** Book `n` documents of work: for the throttle and this run's rate. */

@@ -215,7 +215,7 @@ export function configStoreContract(label: string, factory: ContractFactory): vo
       context('when the lock is free', function () {
         it('takes it for leaseMs', async function () {
           const lock = await store.acquireLock('m1', 30_000);
-          expect(lock).to.deep.equal({ owner: 'm1', acquiredAt: clock.now, expiresAt: clock.now + 30_000 });
+          expect(lock).to.deep.equal({ owner: 'm1', acquiredAt: clock.now, expiresAt: clock.now + 30_000, generation: 1 });
           expect(await store.readLock()).to.deep.equal(lock);
         });
       });
@@ -237,7 +237,7 @@ export function configStoreContract(label: string, factory: ContractFactory): vo
           const first = await store.acquireLock('m1', 30_000);
           clock.advance(10_000);
           const renewed = await store.acquireLock('m1', 30_000);
-          expect(renewed).to.deep.equal({ owner: 'm1', acquiredAt: first.acquiredAt, expiresAt: clock.now + 30_000 });
+          expect(renewed).to.deep.equal({ owner: 'm1', acquiredAt: first.acquiredAt, expiresAt: clock.now + 30_000, generation: first.generation });
         });
       });
 
@@ -247,9 +247,41 @@ export function configStoreContract(label: string, factory: ContractFactory): vo
           clock.advance(30_000);
           expect(await store.readLock()).to.equal(null);
           const lock = await store.acquireLock('m2', 5_000);
-          expect(lock).to.deep.equal({ owner: 'm2', acquiredAt: clock.now, expiresAt: clock.now + 5_000 });
+          expect(lock).to.deep.equal({ owner: 'm2', acquiredAt: clock.now, expiresAt: clock.now + 5_000, generation: 2 });
           const error = await rejection(store.acquireLock('m1', 30_000));
           expect((error as ShardkitError).code).to.equal(ErrorCode.lockHeld);
+        });
+      });
+
+      // Issue 8: a migrator paused past its lease must change nothing once another took over.
+      context('when a later generation took the lock (fencing)', function () {
+        it('refuses the earlier generation\'s renewal and journal writes, and changes nothing', async function () {
+          const first = await store.acquireLock('m1', 30_000);
+          await store.writeJournal('j', { phase: 'copy' }, first.generation);
+          clock.advance(30_000);
+          const second = await store.acquireLock('m2', 30_000);
+          expect(second.generation).to.equal(first.generation + 1);
+          await store.writeJournal('j', { phase: 'done' }, second.generation);
+          for (const attempt of [store.acquireLock('m1', 30_000, first.generation), store.writeJournal('j', { phase: 'copy' }, first.generation)]) {
+            const error = await rejection(attempt);
+            expect((error as ShardkitError).code).to.equal(ErrorCode.lockHeld);
+            expect((error as Error).message).to.contain(`generation ${String(first.generation)} was taken over`);
+          }
+          expect(await store.readJournal('j')).to.deep.equal({ phase: 'done' });
+          expect((await store.readLock())?.owner).to.equal('m2');
+        });
+
+        it('never issues a generation twice, across releases', async function () {
+          const first = await store.acquireLock('m1', 30_000);
+          expect((await store.acquireLock('m1', 30_000, first.generation)).generation).to.equal(first.generation);
+          await store.releaseLock('m1');
+          const second = await store.acquireLock('m1', 30_000);
+          expect(second.generation).to.equal(first.generation + 1);
+          const error = await rejection(store.writeJournal('j', { n: 1 }, first.generation));
+          expect((error as ShardkitError).code).to.equal(ErrorCode.lockHeld);
+          expect(await store.readJournal('j')).to.equal(null);
+          await store.writeJournal('j', { n: 2 }, second.generation);
+          expect(await store.readJournal('j')).to.deep.equal({ n: 2 });
         });
       });
 

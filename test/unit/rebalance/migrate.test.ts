@@ -7,6 +7,7 @@ import type { RoutingState } from '../../../src/router/routing-state.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { Topology } from '../../../src/topology/topology.js';
 import { baseTopology, World, type Doc } from './migrate-harness.js';
 import { rejection } from '../../support/rejection.js';
 
@@ -269,6 +270,63 @@ describe('Migrator', () => {
         expect(report.outcome).to.equal('completed');
         await w.assertSettled((await w.state()).topology, expected);
         expect(report.readsPerMoved).to.be.at.most(1.05);
+      });
+    });
+
+    // Issue 8: before lock generations, the woken migrator wrote its journal back to phase copy after
+    // the resume had finished, and every later command refused (9 of 11 tries on the test servers).
+    context('when a migrator paused past its lock lease wakes after another finished its migration', () => {
+      it('changes nothing: its journal write is refused, and the next rebalance starts normally', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4', 's5']);
+        const expected = await w.seed(200);
+        const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
+        let wake!: () => void;
+        const woken = new Promise<void>((resolve) => {
+          wake = resolve;
+        });
+        let batches = 0;
+        let pauseNext = false;
+        let paused = false;
+        // Freeze the first migrator inside the store call that follows its third progress event.
+        w.hooks = {
+          before: async () => {
+            if (!pauseNext) return;
+            pauseNext = false;
+            paused = true;
+            w.hooks = {};
+            await woken;
+          },
+        };
+        const first = w
+          .migrator({ owner: 'm1', onEvent: (e) => void (e.type === 'progress' && ++batches === 3 && (pauseNext = true)) })
+          .start(to)
+          .then(
+            () => null,
+            (error: unknown) => error,
+          );
+        for (let i = 0; i < 1000 && !paused; i++) await new Promise((resolve) => setImmediate(resolve));
+        expect(paused, 'the first migrator reached its pause').to.equal(true);
+        expect((await w.migrator().status()).migration?.phase).to.equal(Phase.copy);
+
+        // Its lease lapses while it sleeps; another migrator takes over and finishes.
+        const report = await w.migrator({ owner: 'm2' }).resume();
+        expect(report.outcome).to.equal('completed');
+        const done = await w.config.readJournal('migration:app');
+        expect(done?.['phase']).to.equal(Phase.done);
+
+        wake();
+        const error = (await first) as { code?: string; message?: string } | null;
+        expect(error?.code).to.equal(ErrorCode.lockHeld);
+        expect(await w.config.readJournal('migration:app')).to.deep.equal(done);
+        const state = await w.state();
+        expect(state).to.include({ phase: 'stable', epoch: 4 });
+        await w.assertSettled(state.topology, expected);
+
+        const next = await w.migrator({ owner: 'm3' }).start(Topology.from(state.topology).with({ kind: 'add', shard: { id: 's5', weight: 1 } }));
+        expect(next.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
       });
     });
 

@@ -12,7 +12,7 @@
  */
 import type { Clock } from '../../../src/clock.js';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
-import { assertJournalKey, assertJournalValue, cloneValue } from '../../../src/config-store/state.js';
+import { assertJournalKey, assertJournalValue, assertLatestGeneration, cloneValue } from '../../../src/config-store/state.js';
 import type { ConfigStore, LockInfo } from '../../../src/config-store/types.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
 
@@ -55,6 +55,7 @@ export class ModelConfigStore implements ConfigStore {
   readonly inner: MemoryConfigStore;
   #state: RoutingState | null = null;
   readonly #journal = new Map<string, Record<string, unknown>>();
+  #generation = 0;
 
   constructor(clock: Clock) {
     this.inner = new MemoryConfigStore({ clock });
@@ -80,8 +81,11 @@ export class ModelConfigStore implements ConfigStore {
     this.#state = state === null ? null : deepFreeze(state);
   }
 
-  acquireLock(owner: string, leaseMs: number): Promise<LockInfo> {
-    return this.inner.acquireLock(owner, leaseMs);
+  async acquireLock(owner: string, leaseMs: number, generation?: number): Promise<LockInfo> {
+    const lock = await this.inner.acquireLock(owner, leaseMs, generation);
+    // Every lock goes through here, so this is the last generation the inner store issued.
+    this.#generation = Math.max(this.#generation, lock.generation);
+    return lock;
   }
 
   releaseLock(owner: string): Promise<void> {
@@ -98,9 +102,10 @@ export class ModelConfigStore implements ConfigStore {
     return value === undefined ? null : plainCopy(value);
   }
 
-  async writeJournal(key: string, value: Record<string, unknown>): Promise<void> {
+  async writeJournal(key: string, value: Record<string, unknown>, generation?: number): Promise<void> {
     assertJournalKey(key);
     assertJournalValue(value);
+    assertLatestGeneration(generation, this.#generation);
     this.#journal.set(key, plainCopy(value));
   }
 

@@ -94,7 +94,7 @@ describe('rebalance', () => {
     });
 
     it('names the holder of the lock of a running migration', () => {
-      const text = formatRebalanceStatus({ ...base, lock: { owner: 'cli@h:1', acquiredAt: 0, expiresAt: 9000 } }, 1000);
+      const text = formatRebalanceStatus({ ...base, lock: { owner: 'cli@h:1', acquiredAt: 0, expiresAt: 9000, generation: 1 } }, 1000);
       expect(text).to.contain('held by cli@h:1, 8 s left');
       expect(text).to.contain('a migrator is running it');
     });
