@@ -7,6 +7,7 @@
 import type { Document } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
+import { addCounts } from '../stores/bulk-result.js';
 import type { StoreBulkResult, StoredDocument, StoreWriteOp } from '../stores/shard-store.js';
 import { type Entry, entryKind, turnsAway } from './entry.js';
 import type { KeyProtocol } from './key-protocol.js';
@@ -15,7 +16,7 @@ import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
 import { isDuplicate, shardError } from './shard-errors.js';
 import type { ShardedBulkWriteResult, ShardedWriteOp } from './types.js';
 import { withPoint } from './upsert.js';
-import { deleteOp, insertOp, type OpOutcome, replaceOp, updateOp, type WriteOp } from './write-ops.js';
+import { deleteOp, insertOp, replaceOp, updateOp, type WriteOp } from './write-ops.js';
 
 /** An op to run through the single-key protocol, with the redirects its first attempt already used. */
 interface Again {
@@ -58,14 +59,6 @@ function toStoreOp(op: WriteOp, place: KeyPlace): StoreWriteOp {
     case 'delete':
       return { deleteOne: { filter: op.filter } };
   }
-}
-
-function addCounts(totals: { -readonly [K in keyof Counts]: number }, counts: Counts | OpOutcome): void {
-  totals.inserted += counts.inserted;
-  totals.matched += counts.matched;
-  totals.modified += counts.modified;
-  totals.deleted += counts.deleted;
-  totals.upserted += counts.upserted;
 }
 
 /**

@@ -8,26 +8,18 @@
  * documents the order and the sort rules (an array field sorts by its smallest element ascending and
  * its largest descending; an empty array sorts below null).
  */
-import { compareBson, sortComparator, sortKey as sharedSortKey } from '../stores/bson-order.js';
+import { compareBson, sortComparator } from '../stores/bson-order.js';
 import type { SortSpec } from '../stores/bson-order.js';
 import type { Document } from 'mongodb';
 
 // The driver's sort forms are read in one place, the stores' sort and the merge alike.
-export { compareStrings, normalizeSort } from '../stores/bson-order.js';
+export { normalizeSort } from '../stores/bson-order.js';
 
 /** One sort key: a dotted path and a direction. */
 export type SortField = SortSpec;
 
 /** Compare two BSON values in MongoDB's order; negative, zero or positive (the stores' comparator). */
 export const compareValues: (a: unknown, b: unknown) => number = compareBson;
-
-/**
- * The value a document sorts by on `field`: the smallest (ascending) or largest (descending) value
- * the path reaches; `undefined` (as null) when it reaches none.
- */
-export function sortKey(doc: Document, field: SortField, segments = field.path.split('.')): unknown {
-  return sharedSortKey(doc, field, segments);
-}
 
 /** `fields` as a MongoDB sort document, for pushing the sort down to each shard. */
 export function sortDocument(fields: readonly SortField[]): Document {

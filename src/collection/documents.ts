@@ -9,6 +9,7 @@ import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../
 import { assertShardKey } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
 import { Field, type StoredDocument } from '../stores/shard-store.js';
+import { isOperatorObject } from '../stores/store-filters.js';
 
 /** Fields shardkit keeps on stored documents; the application never sees them. */
 export const RESERVED_FIELDS: readonly string[] = [Field.hash, Field.version, Field.moved, Field.placeholder, Field.tombstone];
@@ -35,13 +36,6 @@ export function copyForTarget(doc: StoredDocument): StoredDocument {
 /** The migration epoch a fence names (0 for an unstamped placeholder). */
 export function fenceEpoch(doc: StoredDocument): number {
   return typeof doc._moved === 'number' ? doc._moved : 0;
-}
-
-function isOperatorObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value) || value instanceof Uint8Array) return false;
-  if (typeof (value as { toHexString?: unknown }).toHexString === 'function') return false;
-  const keys = Object.keys(value);
-  return keys.length > 0 && keys.every((k) => k.startsWith('$'));
 }
 
 /**

@@ -43,15 +43,18 @@ export function asError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
 }
 
+/** Add what `r` did to the running `total` (a store's bulk, or the collection's over several shards). */
+export function addCounts(total: { -readonly [K in keyof StoreOpResult]: number }, r: StoreOpResult): void {
+  total.inserted += r.inserted;
+  total.matched += r.matched;
+  total.modified += r.modified;
+  total.deleted += r.deleted;
+  total.upserted += r.upserted;
+}
+
 /** The bulk's result: totals summed from `results`, errors in op order. */
 export function bulkResult(results: readonly StoreOpResult[], errors: ReadonlyArray<{ index: number; error: Error }>): StoreBulkResult {
-  const total = { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 };
-  for (const r of results) {
-    total.inserted += r.inserted;
-    total.matched += r.matched;
-    total.modified += r.modified;
-    total.deleted += r.deleted;
-    total.upserted += r.upserted;
-  }
+  const total = { ...NOTHING_DONE };
+  for (const r of results) addCounts(total, r);
   return { ...total, results, errors: [...errors].sort((a, b) => a.index - b.index) };
 }

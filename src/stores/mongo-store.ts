@@ -96,14 +96,19 @@ export class MongoStore implements ShardStore {
     }
     this.shardId = shardId;
     this.#maxTimeMS = Math.ceil(opTimeoutMs);
+    // `${NAME}` references in the stored URI are resolved here, where the client connects (a URI that
+    // is one reference also has its database path only once resolved).
+    let resolved: string | undefined;
     if (client !== undefined) {
       this.#client = client;
       this.#ownsClient = false;
+      // With a client given, the URI only names the database, if `db` does not.
+      resolved = uri === undefined || options.db !== undefined ? undefined : resolveUri(uri);
     } else {
       if (typeof uri !== 'string' || uri.length === 0) throw new ShardkitInvalidArgumentError(`shard ${shardId}: MongoStore needs a uri or a client`);
       try {
-        // `${NAME}` references in the stored URI are resolved here, where the client connects, and nowhere else.
-        this.#client = new MongoClient(resolveUri(uri), {
+        resolved = resolveUri(uri);
+        this.#client = new MongoClient(resolved, {
           serverSelectionTimeoutMS: this.#maxTimeMS,
           connectTimeoutMS: this.#maxTimeMS,
           // A hung server never answers maxTimeMS; the socket timeout bounds the wait (with slack).
@@ -118,8 +123,7 @@ export class MongoStore implements ShardStore {
       }
       this.#ownsClient = true;
     }
-    // A URI that is one `${NAME}` reference has its database path only once resolved.
-    const dbName = options.db ?? (uri === undefined ? undefined : dbFromUri(resolveUri(uri))) ?? 'shardkit';
+    const dbName = options.db ?? (resolved === undefined ? undefined : dbFromUri(resolved)) ?? 'shardkit';
     this.#col = this.#client.db(dbName).collection(collection);
   }
 

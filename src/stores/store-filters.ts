@@ -140,7 +140,7 @@ export function assertStorable(doc: StoredDocument): void {
 }
 
 /** An object of query operators (`{$in: …}`), not a value to compare with (a document, bytes, a date, an ObjectId). */
-export function isOperatorObject(value: unknown): boolean {
+export function isOperatorObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   if ((value as { _bsontype?: unknown })._bsontype !== undefined || value instanceof Uint8Array || value instanceof Date) return false;
   const keys = Object.keys(value);
