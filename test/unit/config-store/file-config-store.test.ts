@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm, writeFile, utimes } from 'node:fs/promises';
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, utimes } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -8,6 +8,7 @@ import { promisify } from 'node:util';
 import { FILE_FORMAT, FileConfigStore } from '../../../src/config-store/file-config-store.js';
 import { ErrorCode, ShardkitError, ShardkitStoreError } from '../../../src/errors.js';
 import { configStoreContract, stableState } from './contract.js';
+import { InstantClock, runMigrations } from './migrations.js';
 import { rejection } from '../../support/rejection.js';
 
 const run = promisify(execFile);
@@ -131,6 +132,29 @@ describe('FileConfigStore', function () {
       it('does not create the file', async function () {
         await new FileConfigStore(path).releaseLock('m1');
         expect(await readdir(dir)).to.deep.equal([]);
+      });
+    });
+  });
+
+  describe('retention', function () {
+    context('after 20 migrations', function () {
+      it('keeps one state, one lock record and the two journal entries: the file stops growing', async function () {
+        this.timeout(120_000);
+        const clock = new InstantClock(1_700_000_000_000);
+        const store = new FileConfigStore(path, { clock });
+        const sizes: number[] = [];
+        const epoch = await runMigrations({ config: store, clock, count: 20, after: async () => void sizes.push((await stat(path)).size) });
+        expect(epoch).to.equal(61);
+        const doc = JSON.parse(await readFile(path, 'utf8')) as { state: { epoch: number }; lock: unknown; lockGeneration: number; journal: Record<string, unknown> };
+        expect(doc.state.epoch).to.equal(61);
+        expect(doc.lock).to.equal(null);
+        expect(doc.lockGeneration).to.equal(20);
+        expect(Object.keys(doc.journal).sort()).to.deep.equal(['migration-control:app', 'migration:app']);
+        // Odd and even migrations move different ranges; compare like with like. A file that kept
+        // each migration's state or journal would be about ten times the size of the second one.
+        const [first, second] = sizes as [number, number];
+        for (const [i, size] of sizes.entries()) expect(size, `after migration ${i + 1}`).to.be.at.most((i % 2 === 0 ? first : second) + 64);
+        expect(await readdir(dir)).to.deep.equal(['state.json']);
       });
     });
   });
