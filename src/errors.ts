@@ -39,6 +39,7 @@ export const ErrorCode = {
   preflightFailed: 'shardkit.migration.preflight',
   verifyFailed: 'shardkit.migration.verifyFailed',
   journalInvalid: 'shardkit.migration.journalInvalid',
+  clockSkew: 'shardkit.migration.clockSkew',
   // runtime
   leaseExpired: 'shardkit.router.leaseExpired',
   keyMoved: 'shardkit.router.keyMoved',
