@@ -47,12 +47,17 @@ export interface ShardkitConfig {
   readonly refreshIntervalMs: number;
   /** Absolute path of the initial topology file, when given. */
   readonly topology?: string;
+  /**
+   * Clock skew allowed between a migrator host and a MongoDB config server (ms), when the file sets
+   * it; the store's default (1000) otherwise. ADR 0007.
+   */
+  readonly maxClockSkewMs?: number;
 }
 
 /** Defaults of the optional fields. */
 export const CONFIG_DEFAULTS = { leaseMs: 5000, opTimeoutMs: 2000 } as const;
 
-const TOP_LEVEL = new Set(['configStore', 'name', 'collection', 'leaseMs', 'opTimeoutMs', 'refreshIntervalMs', 'topology']);
+const TOP_LEVEL = new Set(['configStore', 'name', 'collection', 'leaseMs', 'opTimeoutMs', 'refreshIntervalMs', 'topology', 'maxClockSkewMs']);
 const STORE_FIELDS = new Set(['uri', 'db', 'collection', 'file']);
 const NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
@@ -139,6 +144,7 @@ export function parseConfigFile(text: string, baseDir: string): ShardkitConfig {
   const opTimeoutMs = integerField(raw, 'opTimeoutMs', CONFIG_DEFAULTS.opTimeoutMs, 1, 600_000);
   const refreshIntervalMs = integerField(raw, 'refreshIntervalMs', Math.floor(leaseMs / 3), 1, leaseMs);
   const topology = stringField(raw, 'topology', '');
+  const maxClockSkewMs = raw['maxClockSkewMs'] === undefined ? undefined : integerField(raw, 'maxClockSkewMs', 0, 0, 60_000);
   return {
     configStore,
     name,
@@ -147,6 +153,7 @@ export function parseConfigFile(text: string, baseDir: string): ShardkitConfig {
     opTimeoutMs,
     refreshIntervalMs,
     ...(topology === undefined ? {} : { topology: resolve(baseDir, topology) }),
+    ...(maxClockSkewMs === undefined ? {} : { maxClockSkewMs }),
   };
 }
 
@@ -192,6 +199,7 @@ export async function openConfigStore(config: ShardkitConfig, options: OpenConfi
     opTimeoutMs: Math.max(config.opTimeoutMs, 1000),
     ...(location.db === undefined ? {} : { db: location.db }),
     ...(location.collection === undefined ? {} : { collection: location.collection }),
+    ...(config.maxClockSkewMs === undefined ? {} : { maxClockSkewMs: config.maxClockSkewMs }),
     ...clock,
   });
 }

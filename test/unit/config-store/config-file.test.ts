@@ -73,6 +73,13 @@ describe('config file', function () {
       });
     });
 
+    context('when the file sets maxClockSkewMs', function () {
+      it('keeps it; without it the field stays absent, so the store applies its default', function () {
+        expect(parseConfigFile('{"configStore": {"uri": "mongodb://h/cfg"}, "name": "u", "maxClockSkewMs": 250}', '/').maxClockSkewMs).to.equal(250);
+        expect(parseConfigFile('{"configStore": {"uri": "mongodb://h/cfg"}, "name": "u"}', '/')).not.to.have.property('maxClockSkewMs');
+      });
+    });
+
     context('when the file is wrong', function () {
       // Each case: the text, and a fragment the one-line message must contain.
       const cases: Array<[string, string, string]> = [
@@ -97,6 +104,7 @@ describe('config file', function () {
         ['timeout not integer', '{"configStore": {"file": "s"}, "name": "u", "opTimeoutMs": 1.5}', 'opTimeoutMs'],
         ['lease as string', '{"configStore": {"file": "s"}, "name": "u", "leaseMs": "5000"}', 'leaseMs'],
         ['refresh above lease', '{"configStore": {"file": "s"}, "name": "u", "leaseMs": 1000, "refreshIntervalMs": 2000}', 'refreshIntervalMs'],
+        ['negative clock skew', '{"configStore": {"file": "s"}, "name": "u", "maxClockSkewMs": -1}', 'maxClockSkewMs must be an integer in 0..60000'],
         ['empty topology path', '{"configStore": {"file": "s"}, "name": "u", "topology": ""}', 'topology'],
       ];
       for (const [label, text, fragment] of cases) {
