@@ -3,6 +3,10 @@ import type { RoutingState, RoutingStateReader } from '../router/routing-state.j
 /** A lock with an owner and a lease; one migration at a time per topology. */
 export interface LockInfo {
   readonly owner: string;
+  /**
+   * Wall time after which other hosts may take the lock. The MongoDB store adds twice its clock-skew
+   * allowance to the lease (ADR 0007), so the holder goes by its own monotonic lease, not by this.
+   */
   readonly expiresAt: number;
   readonly acquiredAt: number;
   /**
