@@ -192,12 +192,13 @@ export class MongoConfigStore implements ConfigStore {
       socketTimeoutMS: timeout * 2,
       ...options.clientOptions,
     });
+    const db = client.db(options.db ?? databaseFromUri(options.uri) ?? 'shardkit');
+    const collection = db.collection(options.collection ?? DEFAULT_CONFIG_COLLECTION);
+    const { uri: _uri, db: _db, collection: _collection, opTimeoutMs: _timeout, clientOptions: _client, ...common } = options;
+    // Built before connecting: a bad option is the caller's TypeError, not a store failure.
+    const store = new MongoConfigStore(collection, { ...common, ownedClient: client, db });
     try {
       await client.connect();
-      const db = client.db(options.db ?? databaseFromUri(options.uri) ?? 'shardkit');
-      const collection = db.collection(options.collection ?? DEFAULT_CONFIG_COLLECTION);
-      const { uri: _uri, db: _db, collection: _collection, opTimeoutMs: _timeout, clientOptions: _client, ...common } = options;
-      const store = new MongoConfigStore(collection, { ...common, ownedClient: client, db });
       await store.ensureIndexes();
       return store;
     } catch (error) {

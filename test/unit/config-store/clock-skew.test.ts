@@ -187,6 +187,15 @@ describe('clock skew', function () {
         expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users', checkClockSkew: false })).not.to.throw();
         expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users', checkClockSkew: false, maxClockSkewMs: -1 })).to.throw(TypeError, /maxClockSkewMs/);
       });
+
+      it('connect refuses a bad allowance as a TypeError before it connects', async function () {
+        const error = await MongoConfigStore.connect({ uri: 'mongodb://127.0.0.1:1/x', name: 'users', maxClockSkewMs: Number.NaN, opTimeoutMs: 100 }).then(
+          () => null,
+          (e: unknown) => e,
+        );
+        expect(error).to.be.instanceOf(TypeError);
+        expect((error as Error).message).to.contain('maxClockSkewMs');
+      });
     });
   });
 });
