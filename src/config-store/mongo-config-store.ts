@@ -70,6 +70,9 @@ export interface MongoConfigStoreOptions extends MongoConfigStoreCommonOptions {
   readonly db?: Db;
 }
 
+/** How long a passing clock-skew check covers renewals of a generation (ms). */
+const SKEW_RECHECK_MS = 10_000;
+
 const DUPLICATE_KEY = 11000;
 
 function isDuplicateKey(error: unknown): boolean {
@@ -160,6 +163,8 @@ export class MongoConfigStore implements ConfigStore {
   readonly #maxClockSkewMs: number;
   readonly #checkClockSkew: boolean;
   readonly #retainStates: number;
+  /** Monotonic time of the last clock-skew check that passed; null before one or after one failed. */
+  #skewCheckedAt: number | null = null;
   /** Set once the first release's layout was looked for and adopted (or found absent). */
   #legacyState = false;
   #legacyLock = false;
@@ -270,7 +275,7 @@ export class MongoConfigStore implements ConfigStore {
 
   async acquireLock(owner: string, leaseMs: number, generation?: number): Promise<LockInfo> {
     assertLockArguments(owner, leaseMs);
-    await this.#assertClockSkew();
+    await this.#assertClockSkew(generation === undefined);
     const now = this.#clock.wall();
     const expiresAt = visibleExpiry(now, leaseMs, this.#maxClockSkewMs);
     const current = await this.#lockDocument();
@@ -369,16 +374,25 @@ export class MongoConfigStore implements ConfigStore {
     await this.#ownedClient?.close();
   }
 
-  /** Refuse to take or renew the lock from a host whose clock is not shown within the allowance. */
-  async #assertClockSkew(): Promise<void> {
+  /**
+   * Refuse to take or renew the lock from a host whose clock is not shown within the allowance. A
+   * take always reads the server's clock; a renewal of a generation only once the last reading that
+   * passed is {@link SKEW_RECHECK_MS} old, so a short lease renewed every third of it does not pay a
+   * third round trip each time (clocks drift by far less than the allowance in that time).
+   */
+  async #assertClockSkew(take: boolean): Promise<void> {
     const db = this.#db;
     if (!this.#checkClockSkew || db === undefined) return;
+    if (!take && this.#skewCheckedAt !== null && this.#clock.now() - this.#skewCheckedAt < SKEW_RECHECK_MS) return;
+    const started = this.#clock.now();
+    this.#skewCheckedAt = null;
     await checkClockSkew(this.#clock, this.#maxClockSkewMs, async () => {
       const reply = await this.#call("read the config server's clock", () => db.command({ hello: 1 }));
       const time = reply['localTime'] as unknown;
-      if (!(time instanceof Date)) throw new ShardkitStoreError(ErrorCode.storeFailure, 'config store: the server\'s hello reply has no localTime to check the clock skew against');
+      if (!(time instanceof Date)) throw new ShardkitStoreError(ErrorCode.storeFailure, "config store: the server's hello reply has no localTime to check the clock skew against");
       return time.getTime();
     });
+    this.#skewCheckedAt = started;
   }
 
   /** The head: one read by `_id`. */

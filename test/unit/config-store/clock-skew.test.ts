@@ -181,6 +181,25 @@ describe('clock skew', function () {
       });
     });
 
+    context('when a generation is renewed soon after a check passed', function () {
+      it('reads the server clock on every take, and on renewals once the last reading is 10 s old', async function () {
+        const clock = new SkewedClock(100);
+        const commands: Document[] = [];
+        const store = new MongoConfigStore(recordingCollection([]), { name: 'users', clock, db: serverDb(clock, commands) });
+        // The recording collection fails every lock read: only the skew check's reads are counted.
+        await rejection(store.acquireLock('m1', 3000));
+        await rejection(store.acquireLock('m1', 3000, 1));
+        clock.t += 9_000;
+        await rejection(store.acquireLock('m1', 3000, 1));
+        expect(commands).to.have.length(1);
+        clock.t += 1_000;
+        await rejection(store.acquireLock('m1', 3000, 1));
+        expect(commands).to.have.length(2);
+        await rejection(store.acquireLock('m1', 3000));
+        expect(commands).to.have.length(3);
+      });
+    });
+
     context('when no database is given to read the server clock from', function () {
       it('refuses to construct unless the check is turned off', function () {
         expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users' })).to.throw(TypeError, /checkClockSkew/);
