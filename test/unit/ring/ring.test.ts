@@ -135,6 +135,14 @@ describe('Ring', () => {
   });
 
   describe('#byteSize', () => {
+    it('spends at most 2 bytes per point on the jump table (16-bit entries below 2^16 points)', () => {
+      for (const [n, vnodes] of [[1, 64], [10, 160], [100, 160], [410, 160]] as const) {
+        const ring = Ring.fromTopology(hashed(ids(n), vnodes));
+        const table = ring.byteSize() - ring.points.byteLength - ring.owners.byteLength;
+        expect(table / ring.points.length, `${n} shards x ${vnodes}`).to.be.at.most(2 + 4 / ring.points.length);
+      }
+    });
+
     it('stays within 8 bytes per vnode', () => {
       for (const [n, vnodes] of [[1, 1], [3, 20], [10, 160], [300, 160], [1000, 160]] as const) {
         const ring = Ring.fromTopology(hashed(ids(n), vnodes));
@@ -144,11 +152,19 @@ describe('Ring', () => {
   });
 
   describe('#locate', () => {
-    for (const [label, n, vnodes] of [['small (binary search)', 3, 5], ['large (jump table)', 20, 160]] as const) {
+    // 409 shards x 160 points is just above 2^16 points: the jump table switches to 32-bit entries there.
+    for (const [label, n, vnodes] of [
+      ['small (binary search)', 3, 5],
+      ['large (16-bit jump table)', 20, 160],
+      ['past 2^16 points (32-bit jump table)', 410, 160],
+    ] as const) {
       context(`when the ring is ${label}`, () => {
         const ring = Ring.fromTopology(hashed(ids(n), vnodes));
         it('finds the first point >= the key point, wrapping to 0', () => {
-          const probes = [0, 1, MAX_POINT, MAX_POINT - 1, ...ring.points, ...[...ring.points].map((p) => p + 1)];
+          // Past 2^16 points, every 16th point: a scan per probe over 65k points would take minutes.
+          const every = ring.points.length < 2 ** 16 ? 1 : 16;
+          const sampled = [...ring.points].filter((_, i) => i % every === 0);
+          const probes = [0, 1, MAX_POINT, MAX_POINT - 1, ...sampled, ...sampled.map((p) => p + 1)];
           const next = rng(7);
           for (let i = 0; i < 2000; i++) probes.push(next());
           for (const p of probes) {
