@@ -25,13 +25,17 @@ export interface Timing {
  * a burst of load from another process hits all peers alike rather than whichever case ran then.
  * Each call of `fn` does a batch of lookups so benchmark.js's per-call cost does not swamp a 50 ns
  * lookup.
+ *
+ * `minTime` (seconds) shortens benchmark.js's samples: on a machine shared with other busy processes
+ * a sample of a few milliseconds often runs within one scheduler slice, so the fastest of hundreds of
+ * short samples is an undisturbed one, where a 50 ms sample always contains other processes' slices.
  */
-export function runSuite(cases: readonly Case[], maxTime: number, log: (line: string) => void, rounds = 3): Timing[] {
+export function runSuite(cases: readonly Case[], maxTime: number, log: (line: string) => void, rounds = 3, minTime?: number): Timing[] {
   const samples = new Map<string, number[]>(cases.map((c) => [c.name, []]));
   const rme = new Map<string, number[]>();
   for (let r = 0; r < rounds; r++) {
     const suite = new Benchmark.Suite();
-    for (const c of cases) suite.add(c.name, c.fn, { maxTime: maxTime / rounds, minSamples: 5 });
+    for (const c of cases) suite.add(c.name, c.fn, { maxTime: maxTime / rounds, minSamples: 5, ...(minTime === undefined ? {} : { minTime }) });
     suite.on('cycle', (event: Benchmark.Event) => {
       const b = event.target as unknown as Benchmark & { name: string };
       samples.get(b.name)!.push(...b.stats.sample);

@@ -36,6 +36,10 @@ export interface RingParts {
  * Memory: 4 bytes per point, 1 (up to 256 shards) or 2 bytes of owner index, and for rings of
  * {@link JUMP_MIN_POINTS}+ points a jump table over the top bits of at most 2 bytes per point:
  * never more than 8 bytes per vnode. Instances are immutable.
+ *
+ * Lookup: the jump table narrows the search to one bucket of the top bits. Below 2^16 points its
+ * entries are 16-bit, so the same 2 bytes per point buy twice the buckets (at most one bucket per
+ * point, about 1.5 points each on average): most lookups compare one or two points.
  */
 export class Ring {
   /** Epoch of the topology the ring was built from. */
@@ -52,7 +56,7 @@ export class Ring {
    * `#jump[b]` is the index of the first point `>= b << #shift`; `#jump[2^k]` is the point count.
    * A lookup binary-searches only between two adjacent entries.
    */
-  readonly #jump: Uint32Array | undefined;
+  readonly #jump: Uint16Array | Uint32Array | undefined;
   readonly #shift: number;
 
   /**
@@ -80,8 +84,10 @@ export class Ring {
     this.points = points;
     this.owners = owners;
     if (points.length >= JUMP_MIN_POINTS) {
-      // 2^k <= n/2 buckets: 4 bytes per bucket stays within 2 bytes per point.
-      const k = Math.min(24, Math.floor(Math.log2(points.length)) - 1);
+      // At most 2 bytes of table per point: 2^k <= n buckets of 2 bytes (indices below 2^16), or
+      // 2^k <= n/2 buckets of 4 bytes for larger rings.
+      const small = points.length < 2 ** 16;
+      const k = Math.min(24, Math.floor(Math.log2(points.length)) - (small ? 0 : 1));
       this.#shift = 32 - k;
       this.#jump = buildJump(points, k);
     } else {
@@ -236,10 +242,11 @@ export class Ring {
   }
 }
 
-function buildJump(points: Uint32Array, k: number): Uint32Array {
+function buildJump(points: Uint32Array, k: number): Uint16Array | Uint32Array {
   const buckets = 2 ** k;
   const shift = 32 - k;
-  const jump = new Uint32Array(buckets + 1);
+  // Entries run up to points.length, which a 16-bit entry holds below 2^16 points.
+  const jump = points.length < 2 ** 16 ? new Uint16Array(buckets + 1) : new Uint32Array(buckets + 1);
   let i = 0;
   for (let b = 0; b < buckets; b++) {
     const floor = b * 2 ** shift;

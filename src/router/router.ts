@@ -11,6 +11,16 @@ export const DEFAULT_CACHE_SIZE = 10_000;
 /** Largest accepted `cacheSize`: lru-cache preallocates index arrays sized to it. */
 export const MAX_CACHE_SIZE = 2 ** 24;
 
+/**
+ * Default {@link ShardRouterOptions.recencySample}: measured on the Zipf(0.99) benchmark
+ * (bench/routing.ts, ADR 0004), sampling 1 hit in 16 costs well under a point of hit rate against
+ * an exact LRU and saves lru-cache's list relinking on 15 hits of 16.
+ */
+export const DEFAULT_RECENCY_SAMPLE = 16;
+
+/** Largest accepted {@link ShardRouterOptions.recencySample}. */
+export const MAX_RECENCY_SAMPLE = 1024;
+
 /** Options of {@link ShardRouter.fromTopology}. */
 export interface ShardRouterOptions {
   /**
@@ -19,6 +29,13 @@ export interface ShardRouterOptions {
    * otherwise).
    */
   readonly cacheSize?: number;
+  /**
+   * One cache hit in this many (per shard) refreshes the key's recency with lru-cache's `get`; the
+   * others read with `peek`, which leaves its recency list alone. 1 makes the cache an exact LRU.
+   * Default {@link DEFAULT_RECENCY_SAMPLE}. A power of two in 1..{@link MAX_RECENCY_SAMPLE}
+   * (`shardkit.invalidArgument` otherwise).
+   */
+  readonly recencySample?: number;
 }
 
 /** Counters since the router was built or {@link ShardRouter.resetStats} last ran. */
@@ -37,7 +54,11 @@ export interface RouterStats {
   readonly perShard: Record<string, number>;
 }
 
-/** Lookups per adaptation window of the cache bypass. */
+/**
+ * Length of an adaptation window: WINDOW misses while caching, WINDOW lookups while bypassing.
+ * Counting a caching window in misses keeps hits free of window bookkeeping (its lookups are read
+ * from the per-shard counts when it ends), and it still spans at least WINDOW lookups.
+ */
 const WINDOW = 8192;
 /** While bypassing, one lookup in PROBE_EVERY still goes through the cache to watch its hit rate. */
 const PROBE_EVERY = 16;
@@ -60,17 +81,23 @@ class EpochState {
   readonly hash: RingHash;
   readonly owners: Uint8Array | Uint16Array;
   readonly ids: readonly string[];
+  /** Lookups routed to each shard: every lookup counts once here, hit or miss. */
   readonly counts: Float64Array;
   readonly cache: LRUCache<string, number> | undefined;
   readonly door: Doorkeeper | undefined;
-  /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
-  bypass = false;
   /**
-   * Lookups the fast path may still serve in this window; 0 while bypassing or without a cache, so
-   * one decrement and one test gate the fast path.
+   * Sampled recency (as Redis's sampled LRU and Caffeine's read buffers approximate recency): a hit
+   * whose shard count, bumped by every lookup anyway, has these low bits clear refreshes its key
+   * with `get`; every other hit reads with `peek`. A key hit often is refreshed in proportion to its
+   * hits; a key hit rarely drifts to the old end and is evicted sooner.
    */
-  left: number;
-  /** Lookups in the current window while bypassing. */
+  readonly recencyMask: number;
+  /**
+   * The cache while lookups go through it; `undefined` while bypassing or without a cache, so one
+   * load and one test decide whether a lookup probes it.
+   */
+  front: LRUCache<string, number> | undefined;
+  /** Misses left in the current window while caching; lookups in it while bypassing. */
   tick = 0;
   /** Lookups that searched the ring. Hits are not counted apart: they are `lookups() - misses`. */
   misses = 0;
@@ -79,16 +106,24 @@ class EpochState {
   #windowHits = 0;
   #windowProbedMisses = 0;
 
-  constructor(topology: Topology, ring: Ring, cacheSize: number) {
+  constructor(topology: Topology, ring: Ring, cacheSize: number, recencySample: number) {
     this.topology = topology;
     this.ring = ring;
     this.hash = ring.hash;
     this.owners = ring.owners;
-    this.ids = ring.shardIds;
+    // A plain copy: element loads from a frozen array are slower on the hot path.
+    this.ids = [...ring.shardIds];
     this.counts = new Float64Array(ring.shardIds.length);
     this.cache = cacheSize > 0 ? new LRUCache<string, number>({ max: cacheSize }) : undefined;
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
-    this.left = cacheSize > 0 ? WINDOW : 0;
+    this.recencyMask = recencySample - 1;
+    this.front = this.cache;
+    this.tick = WINDOW;
+  }
+
+  /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
+  get bypass(): boolean {
+    return this.cache !== undefined && this.front === undefined;
   }
 
   /** Every lookup routed by this state: each one counts once for its shard. */
@@ -122,11 +157,11 @@ class EpochState {
     const total = this.hits();
     const hits = total - this.#windowHits;
     const probes = hits + this.probedMisses - this.#windowProbedMisses;
-    this.bypass = hits < probes * MIN_HIT_RATE;
+    const bypass = hits < probes * MIN_HIT_RATE;
     this.#windowHits = total;
     this.#windowProbedMisses = this.probedMisses;
-    this.tick = 0;
-    this.left = this.bypass ? 0 : WINDOW;
+    this.front = bypass ? undefined : this.cache;
+    this.tick = bypass ? 0 : WINDOW;
   }
 }
 
@@ -180,10 +215,14 @@ class Doorkeeper {
  * canonical bytes every time and never cached: their string form would cost as much to build as the
  * lookup it saves. Any string is a safe cache key, `__proto__` included (lru-cache keeps keys in a `Map`).
  *
+ * Hits: a hit reads lru-cache with `peek` and refreshes the key's recency with `get` on one hit in
+ * {@link ShardRouterOptions.recencySample} per shard (sampled recency, ADR 0004); it does no other
+ * bookkeeping than its shard's count, from which hits are derived.
+ *
  * Cold workloads: a key enters the cache only on its second sighting (a doorkeeper bitset indexed
  * by the ring point), and when fewer than a quarter of lookups hit the cache over a window of
- * 8192, the router bypasses it (probing one lookup in 16) until the hit rate recovers, so a scan
- * of distinct keys costs about what an uncached lookup costs.
+ * 8192 misses, the router bypasses it (probing one lookup in 16) until the hit rate recovers, so a
+ * scan of distinct keys costs about what an uncached lookup costs.
  *
  * Epochs: {@link ShardRouter.setTopology} installs a newer topology's ring together with a fresh,
  * empty cache in one assignment; an equal or older epoch is refused, so a router never goes back.
@@ -191,29 +230,36 @@ class Doorkeeper {
 export class ShardRouter {
   #state: EpochState;
   readonly #cacheSize: number;
+  readonly #recencySample: number;
   /** Hits and misses of earlier epochs since the last reset. */
   #pastHits = 0;
   #pastMisses = 0;
   /** Per-shard lookups of earlier epochs (and of this one up to the last fold). */
   #carried = new Map<string, number>();
 
-  private constructor(state: EpochState, cacheSize: number) {
+  private constructor(state: EpochState, cacheSize: number, recencySample: number) {
     this.#state = state;
     this.#cacheSize = cacheSize;
+    this.#recencySample = recencySample;
   }
 
   /**
    * A router over a topology (validated with `Topology.from` if it is a plain object).
    *
-   * @throws ShardkitInvalidArgumentError for a bad `cacheSize`; the topology's validation errors.
+   * @throws ShardkitInvalidArgumentError for a bad `cacheSize` or `recencySample`; the topology's
+   * validation errors.
    */
   static fromTopology(t: Topology | TopologySpec, opts: ShardRouterOptions = {}): ShardRouter {
     const cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > MAX_CACHE_SIZE) {
       throw new ShardkitInvalidArgumentError(`cacheSize must be an integer in 0..${MAX_CACHE_SIZE} (got ${String(cacheSize)})`);
     }
+    const recencySample = opts.recencySample ?? DEFAULT_RECENCY_SAMPLE;
+    if (!Number.isSafeInteger(recencySample) || recencySample < 1 || recencySample > MAX_RECENCY_SAMPLE || (recencySample & (recencySample - 1)) !== 0) {
+      throw new ShardkitInvalidArgumentError(`recencySample must be a power of two in 1..${MAX_RECENCY_SAMPLE} (got ${String(recencySample)})`);
+    }
     const topology = Topology.from(t);
-    return new ShardRouter(new EpochState(topology, Ring.fromTopology(topology), cacheSize), cacheSize);
+    return new ShardRouter(new EpochState(topology, Ring.fromTopology(topology), cacheSize, recencySample), cacheSize, recencySample);
   }
 
   /** The ring routed by now. */
@@ -254,44 +300,47 @@ export class ShardRouter {
 
   /** Id of the shard that owns a string key: the hot path of {@link ShardRouter.route}. */
   routeString(key: string): string {
-    // Kept small so the engine inlines it into callers: a cache hit in the common case, and
-    // everything else (misses, window ends, the bypass, no cache) in out-of-line methods. A hit
-    // writes one counter (its shard's); the hit count is derived from the per-shard counts.
+    // A hit does no window bookkeeping: it bumps its shard's count (which also samples when it
+    // refreshes the key's recency) and returns; everything else is out of line in #miss.
     const s = this.#state;
-    if (--s.left > 0) {
-      const cached = s.cache!.get(key);
+    const front = s.front;
+    if (front !== undefined) {
+      const cached = front.peek(key);
       if (cached !== undefined) {
-        s.counts[cached]!++;
+        if ((++s.counts[cached]! & s.recencyMask) === 0) front.get(key);
         return s.ids[cached]!;
       }
-      return this.#miss(s, key, true);
     }
-    return this.#slow(s, key);
+    return this.#miss(s, key);
   }
 
-  /** A lookup at a window's end, while bypassing, or without a cache. */
-  #slow(s: EpochState, key: string): string {
+  /**
+   * A lookup the cache did not answer: search the ring, admit the key on its second sighting, and
+   * end a window when its misses (caching) or lookups (bypassing) are used up.
+   */
+  #miss(s: EpochState, key: string): string {
     const cache = s.cache;
-    if (cache === undefined) {
-      s.left = 0;
-      return this.#miss(s, key, false);
+    if (s.front === undefined && cache !== undefined) {
+      // Bypassing: one lookup in PROBE_EVERY probes the cache so a hot set that comes back is seen.
+      const tick = ++s.tick;
+      if (tick >= WINDOW) s.adapt();
+      if ((tick & PROBE_MASK) === 0) {
+        const cached = cache.get(key);
+        if (cached !== undefined) {
+          s.counts[cached]!++;
+          return s.ids[cached]!;
+        }
+        return this.#search(s, key, true);
+      }
+      return this.#search(s, key, false);
     }
-    if (!s.bypass) s.adapt();
-    else if (++s.tick >= WINDOW) s.adapt();
-    if (s.bypass) {
-      s.left = 0;
-      if ((s.tick & PROBE_MASK) !== 0) return this.#miss(s, key, false);
-    }
-    const cached = cache.get(key);
-    if (cached !== undefined) {
-      s.counts[cached]!++;
-      return s.ids[cached]!;
-    }
-    return this.#miss(s, key, true);
+    const id = this.#search(s, key, cache !== undefined);
+    if (cache !== undefined && --s.tick <= 0) s.adapt();
+    return id;
   }
 
-  /** Search the ring; a key that missed the cache is admitted on its second sighting. */
-  #miss(s: EpochState, key: string, probed: boolean): string {
+  /** Search the ring; a key that probed the cache and missed is admitted on its second sighting. */
+  #search(s: EpochState, key: string, probed: boolean): string {
     s.misses++;
     const point = s.hash.pointOfString(key);
     const owner = s.owners[s.ring.locate(point)]!;
@@ -329,7 +378,7 @@ export class ShardRouter {
         `topology epoch ${topology.epoch} is not newer than the router's epoch ${current}`,
       );
     }
-    const next = new EpochState(topology, Ring.fromTopology(topology), this.#cacheSize);
+    const next = new EpochState(topology, Ring.fromTopology(topology), this.#cacheSize, this.#recencySample);
     this.#fold();
     this.#state = next;
   }

@@ -1,3 +1,5 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Command } from 'commander';
 import { planRebalance } from '../../rebalance/plan.js';
 import { applyChange, withBalancedTokens } from '../../ring/placement.js';
@@ -9,6 +11,7 @@ import { parseNumberOption, usageError } from '../options.js';
 import { printJson } from '../output.js';
 import { peakToMean, shareReport } from '../shares.js';
 import { formatTable, percent } from '../table.js';
+import { simulationCharts } from './simulate-charts.js';
 
 /** The three ways of placing points that `simulate` compares. */
 export const SIMULATED_PLACEMENTS = ['hashed', 'balanced', 'ketama'] as const;
@@ -116,54 +119,84 @@ function routeAll(ring: Ring, keys: readonly string[]): string[] {
   return keys.map((k) => ring.routeString(k));
 }
 
+/** A simulation's rows and the topologies it went through. */
+export interface Simulation {
+  readonly rows: SimulationRow[];
+  /** Step labels, in order (the same for every placement). */
+  readonly steps: string[];
+  /** Per placement, the topology before the first step and after each step. */
+  readonly topologies: ReadonlyMap<SimulatedPlacement, readonly Topology[]>;
+}
+
 /**
  * Route synthetic keys through the steps under each placement and measure, per step, how many keys
  * moved against the least that had to, by counting keys and exactly from the plan, and the
  * peak-to-mean load after it. Deterministic: same options, same numbers.
  */
 export function simulate(opts: SimulationOptions): SimulationRow[] {
+  return runSimulation(opts).rows;
+}
+
+/** {@link simulate} with the topologies each placement went through (what the charts draw). */
+export function runSimulation(opts: SimulationOptions): Simulation {
   const keys = Array.from({ length: opts.keys }, (_, i) => `user:${i}`);
   const rows: SimulationRow[] = [];
+  const steps: string[] = [];
+  const topologies = new Map<SimulatedPlacement, Topology[]>();
   for (const placement of opts.placements ?? SIMULATED_PLACEMENTS) {
     let t = initialTopology(placement, opts.shards, opts.vnodes);
-    let ring = Ring.fromTopology(t);
-    let owners = routeAll(ring, keys);
+    const history = [t];
+    topologies.set(placement, history);
+    let owners = routeAll(Ring.fromTopology(t), keys);
     for (const step of opts.steps) {
       const { change, label } = toChange(t, step);
+      if (steps.length < opts.steps.length) steps.push(label);
       const next = applyChange(t, change);
       const nextRing = Ring.fromTopology(next);
       const nextOwners = routeAll(nextRing, keys);
-      const plan = planRebalance(t, next);
-      const before = new Map<string, number>();
-      const after = new Map<string, number>();
-      let moved = 0;
-      for (let i = 0; i < keys.length; i++) {
-        const a = owners[i]!;
-        const b = nextOwners[i]!;
-        before.set(a, (before.get(a) ?? 0) + 1);
-        after.set(b, (after.get(b) ?? 0) + 1);
-        if (a !== b) moved++;
-      }
-      let ideal = 0;
-      for (const [id, n] of after) ideal += Math.max(0, n - (before.get(id) ?? 0));
-      const keyShares = new Map([...after].map(([id, n]) => [id, n / keys.length]));
-      rows.push({
-        placement,
-        step: label,
-        epoch: next.epoch,
-        movedKeys: moved / keys.length,
-        idealKeys: ideal / keys.length,
-        movedFraction: plan.movedFraction,
-        minimalFraction: plan.minimalFraction,
-        peakToMeanKeys: peakToMean(next, keyShares),
-        peakToMeanExact: shareReport(next, nextRing).peakToMean,
-      });
+      rows.push(stepRow(placement, label, t, next, nextRing, owners, nextOwners));
+      history.push(next);
       t = next;
-      ring = nextRing;
       owners = nextOwners;
     }
   }
-  return rows;
+  return { rows, steps, topologies };
+}
+
+function stepRow(
+  placement: SimulatedPlacement,
+  label: string,
+  t: Topology,
+  next: Topology,
+  nextRing: Ring,
+  owners: readonly string[],
+  nextOwners: readonly string[],
+): SimulationRow {
+  const plan = planRebalance(t, next);
+  const before = new Map<string, number>();
+  const after = new Map<string, number>();
+  let moved = 0;
+  for (let i = 0; i < owners.length; i++) {
+    const a = owners[i]!;
+    const b = nextOwners[i]!;
+    before.set(a, (before.get(a) ?? 0) + 1);
+    after.set(b, (after.get(b) ?? 0) + 1);
+    if (a !== b) moved++;
+  }
+  let ideal = 0;
+  for (const [id, n] of after) ideal += Math.max(0, n - (before.get(id) ?? 0));
+  const keyShares = new Map([...after].map(([id, n]) => [id, n / owners.length]));
+  return {
+    placement,
+    step: label,
+    epoch: next.epoch,
+    movedKeys: moved / owners.length,
+    idealKeys: ideal / owners.length,
+    movedFraction: plan.movedFraction,
+    minimalFraction: plan.minimalFraction,
+    peakToMeanKeys: peakToMean(next, keyShares),
+    peakToMeanExact: shareReport(next, nextRing).peakToMean,
+  };
 }
 
 /** Adds `simulate`. */
@@ -176,7 +209,8 @@ export function register(program: Command, io: CliIO): void {
     .option('--steps <list>', 'comma-separated steps: add, add:ID=W, remove:ID, weight:ID=W, drain:ID', 'add,add,remove:s2,weight:s3=2')
     .option('--vnodes <v>', 'points per unit weight', '160')
     .option('--json', 'print the rows as JSON')
-    .action((opts: { shards: string; keys: string; steps: string; vnodes: string; json?: boolean }) => {
+    .option('--svg <dir>', 'write moved-vs-minimal.svg and load-per-shard.svg (shardkit placements beside hashring) into DIR')
+    .action(async (opts: { shards: string; keys: string; steps: string; vnodes: string; json?: boolean; svg?: string }) => {
       const options: SimulationOptions = {
         shards: parseNumberOption('--shards', opts.shards, { integer: true, min: 1, max: 1000 }),
         keys: parseNumberOption('--keys', opts.keys, { integer: true, min: 1, max: 10_000_000 }),
@@ -184,7 +218,12 @@ export function register(program: Command, io: CliIO): void {
         steps: parseSteps(opts.steps),
       };
       if (options.steps.length === 0) throw usageError('--steps: give at least one step');
-      const rows = simulate(options);
+      const sim = runSimulation(options);
+      const rows = sim.rows;
+      if (opts.svg !== undefined) {
+        await mkdir(opts.svg, { recursive: true });
+        for (const chart of simulationCharts(sim, options)) await io.writeText(join(opts.svg, chart.file), chart.svg);
+      }
       if (opts.json === true) {
         printJson(io, { shards: options.shards, keys: options.keys, vnodes: options.vnodes, steps: options.steps.length, rows });
         return;

@@ -121,7 +121,9 @@ describe('Ring', () => {
       });
     });
 
-    it('builds a 1000-shard x 160-vnode ring with every point (build time is measured in bench/routing.ts)', () => {
+    it('builds a 1000-shard x 160-vnode ring with every point (build time is measured in bench/routing.ts)', function () {
+      // 320k assertions: a liveness bound for a machine loaded by other jobs, not a speed check.
+      this.timeout(120_000);
       const shardIds = ids(1000, 'shard-');
       const ring = Ring.fromTopology(hashed(shardIds));
       // Points that collide (a few birthday collisions among 160k) are kept once.
@@ -135,6 +137,14 @@ describe('Ring', () => {
   });
 
   describe('#byteSize', () => {
+    it('spends at most 2 bytes per point on the jump table (16-bit entries below 2^16 points)', () => {
+      for (const [n, vnodes] of [[1, 64], [10, 160], [100, 160], [410, 160]] as const) {
+        const ring = Ring.fromTopology(hashed(ids(n), vnodes));
+        const table = ring.byteSize() - ring.points.byteLength - ring.owners.byteLength;
+        expect(table / ring.points.length, `${n} shards x ${vnodes}`).to.be.at.most(2 + 4 / ring.points.length);
+      }
+    });
+
     it('stays within 8 bytes per vnode', () => {
       for (const [n, vnodes] of [[1, 1], [3, 20], [10, 160], [300, 160], [1000, 160]] as const) {
         const ring = Ring.fromTopology(hashed(ids(n), vnodes));
@@ -144,7 +154,7 @@ describe('Ring', () => {
   });
 
   describe('#locate', () => {
-    for (const [label, n, vnodes] of [['small (binary search)', 3, 5], ['large (jump table)', 20, 160]] as const) {
+    for (const [label, n, vnodes] of [['small (binary search)', 3, 5], ['large (16-bit jump table)', 20, 160]] as const) {
       context(`when the ring is ${label}`, () => {
         const ring = Ring.fromTopology(hashed(ids(n), vnodes));
         it('finds the first point >= the key point, wrapping to 0', () => {
@@ -166,6 +176,27 @@ describe('Ring', () => {
         });
       });
     }
+
+    it('finds the first point >= the key point past 2^16 points, where the jump table switches to 32-bit entries', () => {
+      for (const n of [2 ** 16 - 1, 2 ** 16, 70_000]) {
+        const random = rng(n);
+        const next = (): number => random() >>> 0;
+        const set = new Set<number>();
+        while (set.size < n) set.add(next());
+        const points = Uint32Array.from([...set].sort((a, b) => a - b));
+        const ring = new Ring({ epoch: 1, hash: ringHash('xxhash32'), shardIds: ['a', 'b'], points, owners: Uint8Array.from(points, (_, i) => i % 2) });
+        const probes = [0, 1, MAX_POINT, points[0]!, points[n - 1]!, points[n - 1]! + 1];
+        for (let i = 0; i < 4000; i++) probes.push(next(), points[i * 16]!, points[i * 16]! + 1);
+        // One assertion per ring: chai per probe would dominate the test's time.
+        const wrong = probes.filter((p) => {
+          if (p > MAX_POINT) return false;
+          const i = ring.locate(p);
+          if (p > points[n - 1]!) return i !== 0;
+          return points[i]! < p || (i > 0 && points[i - 1]! >= p);
+        });
+        expect(wrong, `${n} points`).to.deep.equal([]);
+      }
+    });
 
     it('rejects a point that is not a uint32', () => {
       const ring = Ring.fromTopology(hashed(ids(2)));

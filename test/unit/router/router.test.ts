@@ -49,6 +49,14 @@ describe('router/ShardRouter', function () {
       });
     }
 
+    for (const bad of [0, 3, 1.5, 2048, Number.NaN]) {
+      context(`when recencySample is ${bad}`, function () {
+        it('throws shardkit.invalidArgument', function () {
+          expect(() => ShardRouter.fromTopology(spec(['a']), { recencySample: bad })).to.throw(ShardkitInvalidArgumentError, /power of two/);
+        });
+      });
+    }
+
     context('when the topology is invalid', function () {
       it('throws the topology validation error', function () {
         expect(() => ShardRouter.fromTopology(spec([]))).to.throw(ShardkitInputError);
@@ -183,6 +191,51 @@ describe('router/ShardRouter', function () {
         router.resetStats();
         for (const k of hot) expect(router.route(k)).to.equal(router.ring.route(k));
         expect(router.stats().hits).to.equal(hot.length);
+      });
+    });
+
+    context('sampled recency (one hit in recencySample refreshes the key)', function () {
+      // One shard, so its count (the sampler) is the number of lookups so far. Two entries: a and b
+      // are admitted on their second sighting, a is hit once, then c's admission evicts the entry
+      // lru-cache holds as least recently used.
+      function afterOneHit(recencySample: number): ShardRouter {
+        const router = ShardRouter.fromTopology(spec(['only']), { cacheSize: 2, recencySample });
+        for (const k of ['a', 'a', 'b', 'b']) router.route(k);
+        expect(router.stats()).to.include({ cached: 2, hits: 0 });
+        router.route('a');
+        expect(router.stats().hits).to.equal(1);
+        for (const k of ['c', 'c']) router.route(k);
+        router.resetStats();
+        return router;
+      }
+
+      it('an exact LRU (recencySample 1) refreshes a on its hit, so c evicts b', function () {
+        const router = afterOneHit(1);
+        router.route('a');
+        expect(router.stats().hits).to.equal(1);
+        router.route('b');
+        expect(router.stats().misses).to.equal(1);
+      });
+
+      it('by default the 5th lookup only peeks, so a stays least recent and c evicts it', function () {
+        const router = afterOneHit(16);
+        // b first: a's miss re-admits a (seen before), which would evict b.
+        router.route('b');
+        expect(router.stats().hits).to.equal(1);
+        router.route('a');
+        expect(router.stats().misses).to.equal(1);
+      });
+
+      it('the 16th lookup of a shard refreshes the key it hits', function () {
+        const router = ShardRouter.fromTopology(spec(['only']), { cacheSize: 2, recencySample: 16 });
+        for (const k of ['a', 'a', 'b', 'b']) router.route(k);
+        for (let i = 5; i <= 16; i++) router.route('a');
+        for (const k of ['c', 'c']) router.route(k);
+        router.resetStats();
+        router.route('a');
+        expect(router.stats()).to.include({ hits: 1, misses: 0 });
+        router.route('b');
+        expect(router.stats()).to.include({ hits: 1, misses: 1 });
       });
     });
 
