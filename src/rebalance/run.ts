@@ -26,6 +26,13 @@ export interface MigratorSettings {
   readonly throttle: Throttle;
   readonly onEvent: (event: MigrationEvent) => void;
   readonly controlPollMs: number;
+  /** How long one fault may keep failing the run's steps before the run stops (ms; 0: no retry). */
+  readonly retryBudgetMs: number;
+  /** Backoff before the first retry of a fault, doubled per attempt up to {@link retryMaxDelayMs}, full jitter (ms). */
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  /** Uniform in [0, 1): the jitter's draw. */
+  readonly random: () => number;
 }
 
 /** Thrown by a checkpoint when another process asked for an abort; the leg loop catches it. */
@@ -39,6 +46,7 @@ export class MigrationRun {
   #lastControlCheck = Number.NEGATIVE_INFINITY;
   #startedAt = 0;
   #docs = 0;
+  #savedAt = Number.NEGATIVE_INFINITY;
 
   constructor(settings: MigratorSettings, signal: AbortSignal | undefined) {
     this.s = settings;
@@ -111,6 +119,22 @@ export class MigrationRun {
    */
   async save(j: MigrationJournal): Promise<void> {
     await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j), this.lock.generation);
+    this.#savedAt = this.s.clock.now();
+  }
+
+  /** When this run last checkpointed its journal (monotonic): progress, which ends a fault's retries. */
+  get savedAt(): number {
+    return this.#savedAt;
+  }
+
+  /** True once the run's AbortSignal fired (Ctrl-C). */
+  interrupted(): boolean {
+    return this.#interrupted();
+  }
+
+  /** Sleep on the run's clock; Ctrl-C cuts it short. */
+  async pause(ms: number): Promise<void> {
+    await sleep(this.s.clock, ms, this.#signal);
   }
 
   /** Write the control entry as this run's lock holder (fenced like {@link save}). */
@@ -147,6 +171,7 @@ export class MigrationRun {
   }
 }
 
-function interruptedError(j: MigrationJournal): ShardkitError {
+/** The error a checkpoint throws on Ctrl-C: the journal is consistent, `resume` continues. */
+export function interruptedError(j: MigrationJournal): ShardkitError {
   return new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
 }

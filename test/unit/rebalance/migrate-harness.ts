@@ -39,27 +39,53 @@ export class World {
   /** What `onSleep` threw; a test that sets it asserts this stays empty. */
   readonly sleepErrors: unknown[] = [];
   #timers = 0;
+  #queue: Array<{ readonly id: number; readonly at: number; readonly fn: () => void }> = [];
+  #pumping = false;
   /**
-   * The one fake clock of migrator and config store. A timer moves time forward by its delay at
-   * once, so every sleep is instant. `wall()` runs from another origin than the monotonic `now()`,
-   * so a duration measured across the two (a lease wait from a journal timestamp on `now()`) is
-   * wrong by years and fails the timing tests.
+   * The one fake clock of migrator and config store. Timers fire in time order as soon as nothing
+   * else can run (every pending promise settled), time jumping to each one's due time, so every
+   * sleep is instant and a timer that runs beside the work (the lock's renewal) fires at its own
+   * times without moving the work's clock. `wall()` runs from another origin than the monotonic
+   * `now()`, so a duration measured across the two (a lease wait from a journal timestamp on
+   * `now()`) is wrong by years and fails the timing tests.
    */
   readonly clock: Clock = {
     now: () => this.now,
     wall: () => WALL_ORIGIN + this.now,
     setTimeout: (fn, ms) => {
-      this.now += Math.max(0, ms);
+      const id = ++this.#timers;
+      this.#queue.push({ id, at: this.now + Math.max(0, ms), fn });
+      this.#pump();
+      return id;
+    },
+    clearTimeout: (handle) => {
+      this.#queue = this.#queue.filter((t) => t.id !== handle);
+    },
+  };
+
+  /** Fire the earliest timer once the event loop is idle, then the next, while any are left. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    setImmediate(() => {
+      this.#pumping = false;
+      const next = this.#queue.reduce<(typeof this.#queue)[number] | undefined>((a, t) => (a === undefined || t.at < a.at || (t.at === a.at && t.id < a.id) ? t : a), undefined);
+      if (next === undefined) return;
+      this.#queue = this.#queue.filter((t) => t !== next);
+      const ms = Math.max(0, next.at - this.now);
+      this.now = Math.max(this.now, next.at);
       void Promise.resolve()
         .then(() => this.onSleep?.(ms))
-        .then(fn, (error: unknown) => {
+        .then(next.fn, (error: unknown) => {
           this.sleepErrors.push(error);
-          fn();
+          next.fn();
+        })
+        .then(() => {
+          if (this.#queue.length > 0) this.#pump();
         });
-      return ++this.#timers;
-    },
-    clearTimeout: () => undefined,
-  };
+    });
+  }
+
   readonly stores = new Map<string, MemoryStore>();
   readonly config = new MemoryConfigStore({ clock: this.clock });
   hooks: StoreHooks = {};

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { Clock } from '../../../src/clock.js';
 import { ErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import type { MigrationEvent } from '../../../src/rebalance/events.js';
@@ -289,7 +290,13 @@ describe('Migrator', () => {
         let batches = 0;
         let pauseNext = false;
         let paused = false;
-        // Freeze the first migrator inside the store call that follows its third progress event.
+        // Freeze the first migrator inside the store call that follows its third progress event:
+        // that call and, as SIGSTOP would, its timers (the lock's renewal among them) wait for wake().
+        const held: Array<() => void> = [];
+        const frozenClock: Clock = {
+          ...w.clock,
+          setTimeout: (fn, ms) => w.clock.setTimeout(() => (paused ? held.push(fn) : fn()), ms),
+        };
         w.hooks = {
           before: async () => {
             if (!pauseNext) return;
@@ -300,7 +307,7 @@ describe('Migrator', () => {
           },
         };
         const first = w
-          .migrator({ owner: 'm1', onEvent: (e) => void (e.type === 'progress' && ++batches === 3 && (pauseNext = true)) })
+          .migrator({ owner: 'm1', clock: frozenClock, onEvent: (e) => void (e.type === 'progress' && ++batches === 3 && (pauseNext = true)) })
           .start(to)
           .then(
             () => null,
@@ -316,6 +323,8 @@ describe('Migrator', () => {
         const done = await w.config.readJournal('migration:app');
         expect(done?.['phase']).to.equal(Phase.done);
 
+        paused = false;
+        for (const fn of held.splice(0)) fn();
         wake();
         const error = (await first) as { code?: string; message?: string } | null;
         expect(error?.code).to.equal(ErrorCode.lockHeld);
