@@ -33,7 +33,7 @@ export type RunBody = (j: MigrationJournal, reloaded: boolean) => Promise<void>;
 
 /**
  * Run `body` on the journal until it ends, repeating it after each healable fault from the
- * checkpoint in the config store. A fault's retries end when the run checkpoints again; a fault
+ * checkpoint in the config store. A fault's retries end when the run makes progress again; a fault
  * that keeps failing for `retryBudgetMs` stops the run with its own code and the way out.
  * Returns the journal as it ended.
  */
@@ -60,8 +60,8 @@ export async function runHealing(run: MigrationRun, first: MigrationJournal, bod
     } catch (error) {
       if (!isHealable(error) || run.interrupted()) throw error;
       const now = clock.now();
-      // A checkpoint since the fault began means the run moved on: this is a new fault.
-      if (faultSince === undefined || run.savedAt > faultSince) {
+      // Progress since the fault began means the run moved on: this is a new fault.
+      if (faultSince === undefined || run.progressAt > faultSince) {
         faultSince = now;
         attempt = 0;
       }

@@ -46,7 +46,8 @@ export class MigrationRun {
   #lastControlCheck = Number.NEGATIVE_INFINITY;
   #startedAt = 0;
   #docs = 0;
-  #savedAt = Number.NEGATIVE_INFINITY;
+  #progressAt = Number.NEGATIVE_INFINITY;
+  #savedPhase: Phase | undefined;
 
   constructor(settings: MigratorSettings, signal: AbortSignal | undefined) {
     this.s = settings;
@@ -119,12 +120,19 @@ export class MigrationRun {
    */
   async save(j: MigrationJournal): Promise<void> {
     await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j), this.lock.generation);
-    this.#savedAt = this.s.clock.now();
+    if (j.phase !== this.#savedPhase) {
+      this.#savedPhase = j.phase;
+      this.#progressAt = this.s.clock.now();
+    }
   }
 
-  /** When this run last checkpointed its journal (monotonic): progress, which ends a fault's retries. */
-  get savedAt(): number {
-    return this.#savedAt;
+  /**
+   * When this run last made progress (monotonic): a phase checkpointed for the first time, or work
+   * booked. That ends a fault's retries. A checkpoint alone is not progress: while a target is down,
+   * each repeated copy step still fences a batch at the source and may checkpoint a range's end.
+   */
+  get progressAt(): number {
+    return this.#progressAt;
   }
 
   /** True once the run's AbortSignal fired (Ctrl-C). */
@@ -144,6 +152,7 @@ export class MigrationRun {
 
   /** Book `n` documents of work: for the throttle and this run's rate. */
   booked(n: number): void {
+    if (n > 0) this.#progressAt = this.s.clock.now();
     this.#docs += n;
     this.s.throttle.consume(n);
   }

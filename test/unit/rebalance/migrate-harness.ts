@@ -29,6 +29,13 @@ export interface Doc {
   n: number;
 }
 
+/** A timer of the World's clock. */
+interface Timer {
+  readonly id: number;
+  readonly at: number;
+  readonly fn: () => void;
+}
+
 /** Where the World's wall clock starts (2023-11-14), far from its monotonic origin. */
 const WALL_ORIGIN = 1_700_000_000_000;
 
@@ -39,7 +46,7 @@ export class World {
   /** What `onSleep` threw; a test that sets it asserts this stays empty. */
   readonly sleepErrors: unknown[] = [];
   #timers = 0;
-  #queue: Array<{ readonly id: number; readonly at: number; readonly fn: () => void }> = [];
+  #queue: Timer[] = [];
   #pumping = false;
   /**
    * The one fake clock of migrator and config store. Timers fire in time order as soon as nothing
@@ -69,7 +76,7 @@ export class World {
     this.#pumping = true;
     setImmediate(() => {
       this.#pumping = false;
-      const next = this.#queue.reduce<(typeof this.#queue)[number] | undefined>((a, t) => (a === undefined || t.at < a.at || (t.at === a.at && t.id < a.id) ? t : a), undefined);
+      const next = this.#queue.reduce<Timer | undefined>((a, t) => (a === undefined || t.at < a.at || (t.at === a.at && t.id < a.id) ? t : a), undefined);
       if (next === undefined) return;
       this.#queue = this.#queue.filter((t) => t !== next);
       const ms = Math.max(0, next.at - this.now);
