@@ -27,6 +27,7 @@ import {
   type MoveProgress,
 } from './journal.js';
 import { runHealing } from './heal.js';
+import { remedyFor, type Remedy } from './remedy.js';
 import { beginReverse, runLegs } from './legs.js';
 import { MigrationRun, type MigratorSettings } from './run.js';
 import { Throttle } from './throttle.js';
@@ -114,6 +115,8 @@ export interface MigrationStatus {
     readonly movesCopied: number;
     readonly counters: MigrationCounters;
   } | null;
+  /** The state the migration is in and the CLI command that gets out of it (ADR 0006). */
+  readonly remedy: Remedy;
 }
 
 const DEFAULT_BATCH = 500;
@@ -317,14 +320,20 @@ export class Migrator {
     }
   }
 
-  /** The live routing state, the lock and the journal, summarized. */
-  async status(name?: string): Promise<MigrationStatus> {
-    const { config } = this.#s;
+  /**
+   * The live routing state, the lock and the journal, summarized, with the way out of the state
+   * they are in (its commands name `configPath`, default `<file>`).
+   */
+  async status(name?: string, configPath?: string): Promise<MigrationStatus> {
+    const { config, clock } = this.#s;
     const live = await config.load();
     const topo = name ?? live?.topology.name;
     const lock = await config.readLock();
     const journal = topo === undefined ? null : await this.#readJournal(topo);
+    const control = topo === undefined ? null : await config.readJournal(controlKey(topo));
+    const remedy = remedyFor({ live, journal, lock, control, now: clock.wall() }, configPath);
     return {
+      remedy,
       state: live === null ? null : { phase: live.phase, epoch: live.epoch, name: live.topology.name },
       lock,
       migration:

@@ -428,6 +428,8 @@ export function formatRebalanceStatus(r: RebalanceStatusReport, now: number): st
       );
     }
   }
+  // The way out of the state (ADR 0006), on its own line so the progress lines above can change freely.
+  lines.push(`remedy      ${r.remedy.state}: ${r.remedy.command ?? 'no CLI command'} (${r.remedy.why})`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -445,7 +447,7 @@ async function status(io: CliIO, opts: RunCliOptions): Promise<void> {
     const report: RebalanceStatusReport = {
       name: deployment.config.name,
       configStore: describeConfigStore(deployment.config.configStore),
-      ...(await migrator.status(deployment.config.name)),
+      ...(await migrator.status(deployment.config.name, opts.config)),
     };
     if (opts.json === true) printJson(io, report);
     else io.stdout.write(formatRebalanceStatus(report, Date.now()));

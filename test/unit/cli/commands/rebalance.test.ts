@@ -84,7 +84,14 @@ describe('rebalance', () => {
         movesCopied: 1,
         counters: { ...emptyCounters(), docsMoved: 50, docsRead: 50 },
       },
+      remedy: { state: 'stopped', command: 'shardkit rebalance resume --config x.yaml', why: 'nobody runs migration m1 (phase copy)' },
     };
+
+    it('prints the way out of the state on a line of its own', () => {
+      expect(formatRebalanceStatus(base, 0)).to.contain(
+        'remedy      stopped: shardkit rebalance resume --config x.yaml (nobody runs migration m1 (phase copy))\n',
+      );
+    });
 
     it('says a stopped migration needs resume or abort', () => {
       const text = formatRebalanceStatus(base, 0);
