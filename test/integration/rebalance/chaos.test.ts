@@ -37,9 +37,9 @@ const DOCS = 240;
 const WRITERS = 4;
 /** The pause scenario: the migrator's own store timeout (below the routers' OP_TIMEOUT_MS), its lock lease, and the freezes. */
 const MIGRATOR_OP_TIMEOUT_MS = 600;
-const MIGRATOR_LOCK_LEASE_MS = 1000;
+const MIGRATOR_LOCK_LEASE_MS = 3000;
 const SHARD_FREEZE_MS = 3000;
-const MIGRATOR_FREEZE_MS = 2500;
+const MIGRATOR_FREEZE_MS = 4500;
 const ABSENT = -1;
 const FIXTURE = fileURLToPath(new URL('./fixtures/migrate-child.ts', import.meta.url));
 const WRITER = fileURLToPath(new URL('./fixtures/writer-child.ts', import.meta.url));
