@@ -4,6 +4,9 @@
  * resumed (or, in one scenario, aborted), and one shard server is restarted. The end state is checked
  * against the writers' logs: no acknowledged write lost, no delete undone, one copy per key, every key
  * on its owner, no marker left. SHARDKIT_CHAOS_KILLS sets the number of kills per scenario (default 5).
+ * The pause scenario instead freezes (SIGSTOP) a shard server past the routers' opTimeoutMs and then
+ * the migrator past its lock lease, and the one migrator run must finish without a resume (ADR 0006);
+ * SHARDKIT_CHAOS_TIMELINE=1 prints its timeline.
  *
  * Every random choice (kill points, the writers' keys and operations) comes from one seed per run,
  * printed first and in every failure: `SHARDKIT_CHAOS_SEED=<n>` replays a CI failure's draws. Timing
@@ -36,9 +39,9 @@ const OP_TIMEOUT_MS = 1500;
 const DOCS = 240;
 const WRITERS = 4;
 /** The pause scenario: the migrator's own store timeout (below the routers' OP_TIMEOUT_MS), its lock lease, and the freezes. */
-const MIGRATOR_OP_TIMEOUT_MS = 600;
+const MIGRATOR_OP_TIMEOUT_MS = 1000;
 const MIGRATOR_LOCK_LEASE_MS = 3000;
-const SHARD_FREEZE_MS = 3000;
+const SHARD_FREEZE_MS = 4000;
 const MIGRATOR_FREEZE_MS = 4500;
 const ABSENT = -1;
 const FIXTURE = fileURLToPath(new URL('./fixtures/migrate-child.ts', import.meta.url));
