@@ -1,5 +1,4 @@
 import { expect } from 'chai';
-import type { Clock } from '../../../src/clock.js';
 import type { ConfigStore } from '../../../src/config-store/types.js';
 import { prng } from '../../../src/demo/writers.js';
 import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
@@ -203,43 +202,24 @@ describe('Migrator fault handling (ADR 0006)', () => {
         const from = baseTopology();
         await w.init(from, ['s4']);
         const expected = await w.seed(150);
-        let wake!: () => void;
-        const woken = new Promise<void>((resolve) => {
-          wake = resolve;
-        });
         let batches = 0;
-        let pauseNext = false;
-        let paused = false;
-        const held: Array<() => void> = [];
         // SIGSTOP: the call after the third batch and every timer of this migrator wait for wake().
-        const frozenClock: Clock = { ...w.clock, setTimeout: (fn, ms) => w.clock.setTimeout(() => (paused ? held.push(fn) : fn()), ms) };
-        w.hooks = {
-          before: async () => {
-            if (!pauseNext) return;
-            pauseNext = false;
-            paused = true;
-            w.hooks = {};
-            await woken;
-          },
-        };
+        const freezer = w.freezer();
         const retries: RetryEvent[] = [];
         const run = w
           .migrator({
-            clock: frozenClock,
+            clock: freezer.clock,
             onEvent: (e) => {
-              if (e.type === 'progress' && ++batches === 3) pauseNext = true;
+              if (e.type === 'progress' && ++batches === 3) freezer.armed = true;
               if (e.type === 'retry') retries.push(e);
             },
           })
           .start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
-        for (let i = 0; i < 1000 && !paused; i++) await new Promise((resolve) => setImmediate(resolve));
-        expect(paused, 'the migrator reached its pause').to.equal(true);
+        expect(await w.frozen(freezer), 'the migrator reached its pause').to.equal(true);
         w.now += 5000;
         expect(await w.config.readLock(), 'lease lapsed while frozen').to.equal(null);
 
-        paused = false;
-        for (const fn of held.splice(0)) fn();
-        wake();
+        freezer.wake();
         const report = await run;
         expect(report.outcome).to.equal('completed');
         expect(retries.map((r) => r.code)).to.include(ErrorCode.lockHeld);

@@ -36,6 +36,18 @@ interface Timer {
   readonly fn: () => void;
 }
 
+/** A migrator frozen as by SIGSTOP: see {@link World.freezer}. */
+export interface Freezer {
+  /** Set to freeze at the next store call. */
+  armed: boolean;
+  /** True while frozen. */
+  paused: boolean;
+  /** The clock to run the frozen migrator on. */
+  readonly clock: Clock;
+  /** SIGCONT: held timers fire, the held call goes on. */
+  wake(): void;
+}
+
 /** Where the World's wall clock starts (2023-11-14), far from its monotonic origin. */
 const WALL_ORIGIN = 1_700_000_000_000;
 
@@ -150,6 +162,44 @@ export class World {
       expected.set(`k${i}`, i);
     }
     return expected;
+  }
+
+  /**
+   * Freeze one migrator as SIGSTOP would: once `armed`, its next store call and, from then on, every
+   * timer of the clock it runs on (give it `clock`), the lock's renewal among them, wait for `wake()`.
+   */
+  freezer(): Freezer {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const held: Array<() => void> = [];
+    const f: Freezer = {
+      armed: false,
+      paused: false,
+      clock: { ...this.clock, setTimeout: (fn, ms) => this.clock.setTimeout(() => (f.paused ? held.push(fn) : fn()), ms) },
+      wake: () => {
+        f.paused = false;
+        for (const fn of held.splice(0)) fn();
+        wake();
+      },
+    };
+    this.hooks = {
+      before: async () => {
+        if (!f.armed) return;
+        f.armed = false;
+        f.paused = true;
+        this.hooks = {};
+        await woken;
+      },
+    };
+    return f;
+  }
+
+  /** Wait until `f` froze its migrator (or a thousand turns of the event loop passed). */
+  async frozen(f: Freezer): Promise<boolean> {
+    for (let i = 0; i < 1000 && !f.paused; i++) await new Promise((resolve) => setImmediate(resolve));
+    return f.paused;
   }
 
   migrator(options: Partial<MigratorOptions> = {}): Migrator {
