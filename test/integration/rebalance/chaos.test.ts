@@ -444,8 +444,8 @@ async function freeze(pid: number, ms: number, during?: () => Promise<void>): Pr
 }
 
 /**
- * The pause fault (issue 8): while writers run, shard server 1 (s1, a source) is frozen for
- * SHARD_FREEZE_MS, longer than the routers' opTimeoutMs and the migrator's own store timeout, once
+ * The pause fault (issue 8): while writers run, shard server 3 (s3, the target every copy batch
+ * writes to) is frozen for SHARD_FREEZE_MS, longer than the routers' opTimeoutMs and the migrator's own store timeout, once
  * the copy has begun; after it runs again, the migrator process itself is frozen past its lock lease.
  * The one migrator run heals both (ADR 0006): the shard's timeouts by repeating the step, its own
  * pause by stopping before the next write and confirming its lock generation. No resume is run.
@@ -455,7 +455,7 @@ async function runPauseScenario(): Promise<void> {
   const shardAfter = 3 + Math.floor(w.rand() * 3);
   const migratorAfter = 2 + Math.floor(w.rand() * 4);
   const writerSeeds = Array.from({ length: WRITERS }, () => Math.floor(w.rand() * 2 ** 32));
-  const shardPid = shardServerPid(1);
+  const shardPid = shardServerPid(3);
   const stopped = new Set<number>();
   try {
     await startWriters(w, writerSeeds);
@@ -467,6 +467,7 @@ async function runPauseScenario(): Promise<void> {
     let migratorFrozen: Promise<void> | undefined;
     let lockWhileFrozen: unknown = 'not checked';
     let retries = 0;
+    let storeRetries = 0;
     const args = w.childArgs('start', 'pause0', { storeOpTimeoutMs: MIGRATOR_OP_TIMEOUT_MS, lockLeaseMs: MIGRATOR_LOCK_LEASE_MS, retryBudgetMs: 60_000 });
     const result = await runChild(
       args,
@@ -476,15 +477,16 @@ async function runPauseScenario(): Promise<void> {
         if (!line.startsWith('{')) return;
         events++;
         if (line.includes('"type":"retry"')) retries++;
+        if (line.includes('"type":"retry"') && line.includes('"code":"shardkit.store.')) storeRetries++;
       },
       (child, event) => {
         if (shardFrozen === undefined && shardPid !== null && events >= shardAfter) {
-          mark(`SIGSTOP shard server 1 for ${String(SHARD_FREEZE_MS)} ms`);
+          mark(`SIGSTOP shard server 3 for ${String(SHARD_FREEZE_MS)} ms`);
           stopped.add(shardPid);
           shardFrozen = freeze(shardPid, SHARD_FREEZE_MS).then(() => {
             stopped.delete(shardPid);
             shardThawedAt = events;
-            mark('SIGCONT shard server 1');
+            mark('SIGCONT shard server 3');
           });
         }
         const shardDone = shardPid === null || (shardThawedAt !== undefined && events >= shardThawedAt + migratorAfter);
@@ -509,8 +511,8 @@ async function runPauseScenario(): Promise<void> {
     if (process.env['SHARDKIT_CHAOS_TIMELINE'] === '1') console.log(`      ${timeline.join('\n      ')}`);
     const counters = report['counters'] as Record<string, number>;
     console.log(
-      `      pause: 1 migrator run, no resume; shard server 1 ${shardPid === null ? 'not frozen (servers not started by scripts/test-servers.sh)' : `frozen ${String(SHARD_FREEZE_MS)} ms after event ${String(shardAfter)}`}, ` +
-        `migrator frozen ${String(MIGRATOR_FREEZE_MS)} ms (lock lease ${String(MIGRATOR_LOCK_LEASE_MS)} ms) ${String(migratorAfter)} events after that; ${String(retries)} steps retried; ` +
+      `      pause: 1 migrator run, no resume; shard server 3 (s3, the target) ${shardPid === null ? 'not frozen (servers not started by scripts/test-servers.sh)' : `frozen ${String(SHARD_FREEZE_MS)} ms after event ${String(shardAfter)}`}, ` +
+        `migrator frozen ${String(MIGRATOR_FREEZE_MS)} ms (lock lease ${String(MIGRATOR_LOCK_LEASE_MS)} ms) ${String(migratorAfter)} events after that; ${String(retries)} steps retried (${String(storeRetries)} after a store timeout or unreachable shard); ` +
         `${WRITERS} writer processes, ${acked} acked / ${failed} failed writes, moved ${counters['docsMoved']}, read ${counters['docsRead']}, outcome ${String(report['outcome'])}`,
     );
   } finally {
