@@ -319,7 +319,8 @@ describe('Migrator', () => {
     for (const when of ['before', 'after'] as const) {
       context(`when the migrator is killed ${when} any one store call`, () => {
         it('a resume by another owner ends in the same settled state', async function () {
-          this.timeout(60_000);
+          // A liveness bound: one migration per store call, each a few hundred timer turns; a loaded machine needs minutes.
+          this.timeout(300_000);
           const probe = new World();
           const from = baseTopology();
           await probe.init(from, ['s4']);
