@@ -135,5 +135,6 @@ export type {
   MigratorOptions,
   RunOptions as MigrationRunOptions,
 } from './rebalance/migrator.js';
+export type { Remedy as MigrationRemedy, RemedyState as MigrationRemedyState } from './rebalance/remedy.js';
 export { Phase as MigrationPhase } from './rebalance/journal.js';
 export type { MigrationCounters, MigrationJournal, MoveProgress } from './rebalance/journal.js';

@@ -146,6 +146,9 @@ export class MigrationProgress {
       case 'abortRequested':
         this.log(`abort requested by ${event.by}: carrying everything back to the old owners`);
         break;
+      case 'retry':
+        this.log(`retrying phase ${event.phase} in ${formatDuration(event.delayMs)} (attempt ${event.attempt}): ${event.message}`);
+        break;
       case 'done':
         this.#phaseEnded();
         this.log(

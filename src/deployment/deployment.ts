@@ -20,8 +20,11 @@ export interface Deployment {
   requireState(): Promise<RoutingState>;
   /** Close the config store and every shard store opened through {@link openShard}. */
   close(): Promise<void>;
-  /** A store on `shard`'s copy of the configured collection (connected and pinged). */
-  openShard(shard: ShardSpec): Promise<ShardStore>;
+  /**
+   * A store on `shard`'s copy of the configured collection (connected and pinged), with the config
+   * file's `opTimeoutMs` per call unless `opTimeoutMs` is given (the migrator's own, ADR 0006).
+   */
+  openShard(shard: ShardSpec, options?: { readonly opTimeoutMs?: number }): Promise<ShardStore>;
 }
 
 /** Every shard a state names (R, or R1 and R2 while migrating), draining ones included, once each. */
@@ -50,7 +53,7 @@ export async function openDeployment(path: string): Promise<Deployment> {
       }
       return state;
     },
-    async openShard(shard) {
+    async openShard(shard, options = {}) {
       if (shard.uri === undefined) {
         throw new ShardkitError(ErrorCode.storeUnavailable, `shard ${shard.id} has no uri in the topology`, { shardId: shard.id });
       }
@@ -58,7 +61,7 @@ export async function openDeployment(path: string): Promise<Deployment> {
         shardId: shard.id,
         uri: shard.uri,
         collection: config.collection,
-        opTimeoutMs: config.opTimeoutMs,
+        opTimeoutMs: options.opTimeoutMs ?? config.opTimeoutMs,
         ...(shard.db === undefined ? {} : { db: shard.db }),
       });
       opened.push(store);

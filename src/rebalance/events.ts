@@ -37,6 +37,19 @@ export type MigrationEvent =
     }
   | { readonly type: 'cleanup'; readonly migrationId: string; readonly move: number; readonly deleted: number }
   | { readonly type: 'abortRequested'; readonly migrationId: string; readonly by: string }
+  | {
+      /** A transient fault stopped a step; the run backs off and repeats it (ADR 0006). */
+      readonly type: 'retry';
+      readonly migrationId: string;
+      readonly phase: Phase;
+      /** Attempt number within this fault (1 = the first retry). */
+      readonly attempt: number;
+      readonly delayMs: number;
+      /** What is left of the retry budget after this delay (ms). */
+      readonly budgetLeftMs: number;
+      readonly code: string;
+      readonly message: string;
+    }
   | { readonly type: 'done'; readonly migrationId: string; readonly outcome: 'completed' | 'aborted'; readonly counters: MigrationCounters };
 
 /**

@@ -1,6 +1,8 @@
 /**
- * The migration lock as one run holds it: taken before anything is published, renewed once a third
- * of its lease is used, and never renewed after it lapsed (ADR 0002, point 4).
+ * The migration lock as one run holds it: taken before anything is published, renewed on its own
+ * timer every third of its lease (so no slow data call can let it lapse), and never trusted after
+ * it lapsed: a run whose lease ran out stops before its next write and may go on only once the
+ * config store confirms that nobody took the lock meanwhile (ADR 0002 point 4, ADR 0006).
  */
 import { sleep, type Clock } from '../clock.js';
 import type { ConfigStore } from '../config-store/types.js';
@@ -20,6 +22,17 @@ export interface MigrationLockOptions {
 }
 
 /**
+ * Thrown when this run's own lease ran out (a paused process, an unreachable config store): the run
+ * stops before its next write. Unlike a refusal by the config store, it does not say that another
+ * migrator took over, so the run may recover ({@link MigrationLock.recover}).
+ */
+export class LockLapsedError extends ShardkitConflictError {
+  override get name(): string {
+    return 'LockLapsedError';
+  }
+}
+
+/**
  * The lock of one run. Its lease is kept on the local monotonic clock from before each request, so
  * it never ends later than the store's (wall-clock) lease does.
  */
@@ -27,6 +40,11 @@ export class MigrationLock {
   readonly #o: MigrationLockOptions;
   #expiresAt = 0;
   #generation: number | undefined;
+  /** Set once the config store refused this generation: another migrator took over for good. */
+  #lost: ShardkitConflictError | undefined;
+  #timer: unknown;
+  #renewing: Promise<void> | undefined;
+  #held = false;
 
   constructor(options: MigrationLockOptions) {
     this.#o = options;
@@ -46,6 +64,8 @@ export class MigrationLock {
         const lock = await config.acquireLock(owner, leaseMs);
         this.#expiresAt = asked + leaseMs;
         this.#generation = lock.generation;
+        this.#held = true;
+        this.#arm(leaseMs / 3);
         return;
       } catch (error) {
         if (!hasErrorCode(error, ErrorCode.lockHeld)) throw error;
@@ -61,17 +81,15 @@ export class MigrationLock {
     }
   }
 
-  /** Renew once a third of the lease is used, so one slow store call cannot let it lapse. */
+  /**
+   * Renew once a third of the lease is used. The timer does this by itself; a checkpoint calls it
+   * too, so a timer starved by a busy event loop is caught up before the next batch.
+   */
   async renew(): Promise<void> {
-    const { config, owner, leaseMs, clock } = this.#o;
-    const asked = clock.now();
-    if (asked < this.#expiresAt - (2 * leaseMs) / 3) return;
-    // A lapsed lease may have let another migrator run; our in-memory journal may be stale, so stop
-    // and let a resume reload it rather than renew blindly.
-    if (asked >= this.#expiresAt) throw this.#lapsed();
-    // Renew our generation only: if another migrator took the lock meanwhile, this refuses.
-    await config.acquireLock(owner, leaseMs, this.#generation);
-    this.#expiresAt = asked + leaseMs;
+    if (this.#lost !== undefined) throw this.#lost;
+    const { leaseMs, clock } = this.#o;
+    if (clock.now() < this.#expiresAt - (2 * leaseMs) / 3) return;
+    await this.#renewNow();
   }
 
   /**
@@ -91,7 +109,29 @@ export class MigrationLock {
     if (this.#o.clock.now() >= this.#expiresAt) throw this.#lapsed();
   }
 
+  /**
+   * After a lapse or a transient failure, before the run goes on: renew this very generation. The
+   * config store grants it only while no other migrator has taken the lock since (the generation
+   * is still the latest), which is exactly when this run's journal is still the last word; else the
+   * refusal (`shardkit.migration.lockHeld`) is final and the run stops.
+   */
+  async recover(): Promise<void> {
+    if (this.#lost !== undefined) throw this.#lost;
+    const { config, owner, leaseMs, clock } = this.#o;
+    const asked = clock.now();
+    try {
+      await config.acquireLock(owner, leaseMs, this.#generation);
+    } catch (error) {
+      if (hasErrorCode(error, ErrorCode.lockHeld)) this.#lose(error);
+      throw error;
+    }
+    this.#expiresAt = asked + leaseMs;
+    if (this.#held && this.#timer === undefined) this.#arm(leaseMs / 3);
+  }
+
   async release(): Promise<void> {
+    this.#held = false;
+    this.#disarm();
     try {
       await this.#o.config.releaseLock(this.#o.owner);
     } catch {
@@ -99,8 +139,66 @@ export class MigrationLock {
     }
   }
 
-  #lapsed(): ShardkitConflictError {
-    return new ShardkitConflictError(
+  /** One renewal at a time: the timer's and a checkpoint's share the request in flight. */
+  async #renewNow(): Promise<void> {
+    if (this.#renewing === undefined) {
+      this.#renewing = this.#request().finally(() => {
+        this.#renewing = undefined;
+      });
+    }
+    await this.#renewing;
+  }
+
+  async #request(): Promise<void> {
+    if (this.#lost !== undefined) throw this.#lost;
+    const { config, owner, leaseMs, clock } = this.#o;
+    const asked = clock.now();
+    // A lapsed lease may have let another migrator run; our in-memory journal may be stale, so stop
+    // and let the run recover (or a resume reload it) rather than renew blindly.
+    if (asked >= this.#expiresAt) throw this.#lapsed();
+    try {
+      // Renew our generation only: if another migrator took the lock meanwhile, this refuses.
+      await config.acquireLock(owner, leaseMs, this.#generation);
+    } catch (error) {
+      if (hasErrorCode(error, ErrorCode.lockHeld)) this.#lose(error);
+      throw error;
+    }
+    this.#expiresAt = Math.max(this.#expiresAt, asked + leaseMs);
+  }
+
+  /**
+   * The renewal timer. A failed renewal (the config store slow or unreachable) is tried again
+   * sooner; a lapse or a refusal stops the timer, and the run's next check stops the run.
+   */
+  #arm(ms: number): void {
+    this.#disarm();
+    const { clock, leaseMs } = this.#o;
+    this.#timer = clock.setTimeout(() => {
+      this.#timer = undefined;
+      if (!this.#held) return;
+      this.#renewNow().then(
+        () => this.#held && this.#arm(leaseMs / 3),
+        () => this.#held && this.#lost === undefined && clock.now() < this.#expiresAt && this.#arm(Math.max(1, leaseMs / 10)),
+      );
+    }, Math.max(1, ms));
+  }
+
+  #disarm(): void {
+    if (this.#timer === undefined) return;
+    this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #lose(error: unknown): void {
+    this.#lost =
+      error instanceof ShardkitConflictError
+        ? error
+        : new ShardkitConflictError(ErrorCode.lockHeld, `migration lock of ${this.#o.owner} was taken over`, { cause: error });
+    this.#disarm();
+  }
+
+  #lapsed(): LockLapsedError {
+    return new LockLapsedError(
       ErrorCode.lockHeld,
       `migration lock lease of ${this.#o.owner} lapsed; stopped before any further write (run resume to continue)`,
     );

@@ -26,6 +26,8 @@ import {
   type MigrationJournal,
   type MoveProgress,
 } from './journal.js';
+import { runHealing } from './heal.js';
+import { remedyFor, type Remedy } from './remedy.js';
 import { beginReverse, runLegs } from './legs.js';
 import { MigrationRun, type MigratorSettings } from './run.js';
 import { Throttle } from './throttle.js';
@@ -55,10 +57,21 @@ export interface MigratorOptions {
   /** Progress and phase events. */
   readonly onEvent?: (event: MigrationEvent) => void;
   /**
-   * Lease of the migration lock (default `leaseMs`). Longer survives slower batches; shorter lets a
-   * resume take over sooner after a crash. Safety does not depend on it (ADR 0003).
+   * Lease of the migration lock (default `leaseMs`), renewed on its own timer every third of it, so
+   * a slow batch does not need a long lease; shorter lets a resume take over sooner after a crash.
+   * Safety does not depend on it (ADR 0003, ADR 0006).
    */
   readonly lockLeaseMs?: number;
+  /**
+   * How long one transient fault (a store or config-store timeout, an unreachable shard, a lapsed
+   * lock nobody took) may keep failing the run's steps before it stops (default 60000 ms; 0: stop
+   * at the first). Each step is repeated after an exponential backoff with full jitter (ADR 0006).
+   */
+  readonly retryBudgetMs?: number;
+  /** Backoff before the first retry of a fault (default 100 ms), doubling per attempt. */
+  readonly retryBaseDelayMs?: number;
+  /** Longest backoff between two retries (default 5000 ms). */
+  readonly retryMaxDelayMs?: number;
   /** How long `resume()`/`abort()` wait for a dead holder's lock to lapse (default 2 x lockLeaseMs). */
   readonly lockWaitMs?: number;
   /** How often a running migrator looks for an abort request from another process (default 1000 ms). */
@@ -102,9 +115,23 @@ export interface MigrationStatus {
     readonly movesCopied: number;
     readonly counters: MigrationCounters;
   } | null;
+  /** The state the migration is in and the CLI command that gets out of it (ADR 0006). */
+  readonly remedy: Remedy;
 }
 
 const DEFAULT_BATCH = 500;
+const DEFAULT_RETRY_BUDGET_MS = 60_000;
+const DEFAULT_RETRY_BASE_DELAY_MS = 100;
+const DEFAULT_RETRY_MAX_DELAY_MS = 5_000;
+
+/** A non-negative finite number of milliseconds, or the default; a precise error otherwise. */
+function msOption(name: string, value: number | undefined, fallback: number, min = 0): number {
+  const ms = value ?? fallback;
+  if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < min) {
+    throw new ShardkitInvalidArgumentError(`${name} must be a number of milliseconds >= ${min}, got ${String(value)}`);
+  }
+  return ms;
+}
 
 function migrationStateError(message: string): ShardkitConflictError {
   return new ShardkitConflictError(ErrorCode.migrationState, message);
@@ -124,6 +151,9 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
   if (!Number.isFinite(lockLeaseMs) || lockLeaseMs <= 0) {
     throw new ShardkitInvalidArgumentError(`lockLeaseMs must be > 0, got ${String(lockLeaseMs)}`);
   }
+  const retryBudgetMs = msOption('retryBudgetMs', options.retryBudgetMs, DEFAULT_RETRY_BUDGET_MS);
+  const retryBaseDelayMs = msOption('retryBaseDelayMs', options.retryBaseDelayMs, DEFAULT_RETRY_BASE_DELAY_MS, 1);
+  const retryMaxDelayMs = msOption('retryMaxDelayMs', options.retryMaxDelayMs, Math.max(DEFAULT_RETRY_MAX_DELAY_MS, retryBaseDelayMs), retryBaseDelayMs);
   const clock = options.clock ?? systemClock;
   let throttle: Throttle;
   try {
@@ -144,6 +174,10 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
     throttle,
     onEvent: options.onEvent ?? (() => undefined),
     controlPollMs: options.controlPollMs ?? 1000,
+    retryBudgetMs,
+    retryBaseDelayMs,
+    retryMaxDelayMs,
+    random: Math.random,
   };
 }
 
@@ -224,11 +258,15 @@ export class Migrator {
         outcome: null,
       };
       // Journal first, publish second: a kill between them resumes into the publish, never into
-      // a published migration nobody knows about.
-      await run.save(journal);
-      await run.saveControl(journal, { abort: false });
-      await runLegs(run, journal);
-      return report(journal);
+      // a published migration nobody knows about. A journal read back after a fault has both.
+      const ended = await runHealing(run, journal, async (j, reloaded) => {
+        if (!reloaded) {
+          await run.save(j);
+          await run.saveControl(j, { abort: false });
+        }
+        await runLegs(run, j);
+      });
+      return report(ended);
     } finally {
       await run.lock.release();
     }
@@ -245,8 +283,7 @@ export class Migrator {
       const journal = (await this.#readJournal(seen.name)) ?? seen;
       if (journal.phase === Phase.done) return report(journal);
       journal.owner = this.#s.owner;
-      await runLegs(run, journal);
-      return report(journal);
+      return report(await runHealing(run, journal, (j) => runLegs(run, j)));
     } finally {
       await run.lock.release();
     }
@@ -273,22 +310,30 @@ export class Migrator {
       const journal = (await this.#readJournal(seen.name)) ?? seen;
       assertAbortable(journal);
       journal.owner = owner;
-      if (!journal.reverse) await beginReverse(run, journal);
-      await runLegs(run, journal);
-      return report(journal);
+      const ended = await runHealing(run, journal, async (j) => {
+        if (!j.reverse) await beginReverse(run, j);
+        await runLegs(run, j);
+      });
+      return report(ended);
     } finally {
       await run.lock.release();
     }
   }
 
-  /** The live routing state, the lock and the journal, summarized. */
-  async status(name?: string): Promise<MigrationStatus> {
-    const { config } = this.#s;
+  /**
+   * The live routing state, the lock and the journal, summarized, with the way out of the state
+   * they are in (its commands name `configPath`, default `<file>`).
+   */
+  async status(name?: string, configPath?: string): Promise<MigrationStatus> {
+    const { config, clock } = this.#s;
     const live = await config.load();
     const topo = name ?? live?.topology.name;
     const lock = await config.readLock();
     const journal = topo === undefined ? null : await this.#readJournal(topo);
+    const control = topo === undefined ? null : await config.readJournal(controlKey(topo));
+    const remedy = remedyFor({ live, journal, lock, control, now: clock.wall() }, configPath);
     return {
+      remedy,
       state: live === null ? null : { phase: live.phase, epoch: live.epoch, name: live.topology.name },
       lock,
       migration:

@@ -26,6 +26,13 @@ export interface MigratorSettings {
   readonly throttle: Throttle;
   readonly onEvent: (event: MigrationEvent) => void;
   readonly controlPollMs: number;
+  /** How long one fault may keep failing the run's steps before the run stops (ms; 0: no retry). */
+  readonly retryBudgetMs: number;
+  /** Backoff before the first retry of a fault, doubled per attempt up to {@link retryMaxDelayMs}, full jitter (ms). */
+  readonly retryBaseDelayMs: number;
+  readonly retryMaxDelayMs: number;
+  /** Uniform in [0, 1): the jitter's draw. */
+  readonly random: () => number;
 }
 
 /** Thrown by a checkpoint when another process asked for an abort; the leg loop catches it. */
@@ -39,6 +46,8 @@ export class MigrationRun {
   #lastControlCheck = Number.NEGATIVE_INFINITY;
   #startedAt = 0;
   #docs = 0;
+  #progressAt = Number.NEGATIVE_INFINITY;
+  #savedPhase: Phase | undefined;
 
   constructor(settings: MigratorSettings, signal: AbortSignal | undefined) {
     this.s = settings;
@@ -111,6 +120,29 @@ export class MigrationRun {
    */
   async save(j: MigrationJournal): Promise<void> {
     await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j), this.lock.generation);
+    if (j.phase !== this.#savedPhase) {
+      this.#savedPhase = j.phase;
+      this.#progressAt = this.s.clock.now();
+    }
+  }
+
+  /**
+   * When this run last made progress (monotonic): a phase checkpointed for the first time, or work
+   * booked. That ends a fault's retries. A checkpoint alone is not progress: while a target is down,
+   * each repeated copy step still fences a batch at the source and may checkpoint a range's end.
+   */
+  get progressAt(): number {
+    return this.#progressAt;
+  }
+
+  /** True once the run's AbortSignal fired (Ctrl-C). */
+  interrupted(): boolean {
+    return this.#interrupted();
+  }
+
+  /** Sleep on the run's clock; Ctrl-C cuts it short. */
+  async pause(ms: number): Promise<void> {
+    await sleep(this.s.clock, ms, this.#signal);
   }
 
   /** Write the control entry as this run's lock holder (fenced like {@link save}). */
@@ -120,6 +152,7 @@ export class MigrationRun {
 
   /** Book `n` documents of work: for the throttle and this run's rate. */
   booked(n: number): void {
+    if (n > 0) this.#progressAt = this.s.clock.now();
     this.#docs += n;
     this.s.throttle.consume(n);
   }
@@ -147,6 +180,7 @@ export class MigrationRun {
   }
 }
 
-function interruptedError(j: MigrationJournal): ShardkitError {
+/** The error a checkpoint throws on Ctrl-C: the journal is consistent, `resume` continues. */
+export function interruptedError(j: MigrationJournal): ShardkitError {
   return new ShardkitError(ErrorCode.interrupted, `migration ${j.id} interrupted in phase ${j.phase}; run resume to continue`);
 }

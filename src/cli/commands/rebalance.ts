@@ -72,8 +72,14 @@ interface Prepared {
 
 const OWNER = `shardkit-cli@${hostname()}:${process.pid}`;
 
-/** Floor of the migration lock's lease (ms). */
-export const LOCK_LEASE_MS = 15_000;
+/**
+ * Default lease of the migration lock (ms), at least the routers' `leaseMs`. The lock is renewed on
+ * its own timer every third of it, so slow batches do not need a long lease; a short one lets a
+ * resume take over soon after a killed migrator (ADR 0006).
+ */
+export const LOCK_LEASE_MS = 5_000;
+/** Default retry budget of one transient fault (ms). */
+export const RETRY_BUDGET_MS = 60_000;
 
 /** Shards of both topologies, each once (the target's spec wins: it may carry a new uri). */
 function shardsOf(...specs: readonly TopologySpec[]): ShardSpec[] {
@@ -119,13 +125,13 @@ async function prepare(io: CliIO, deployment: Deployment, toPath: string): Promi
 }
 
 /** Open a store on every shard of `shards` (connect + ping); a shard without a uri or down fails the call. */
-async function openStores(deployment: Deployment, shards: readonly ShardSpec[]): Promise<Map<string, ShardStore>> {
+async function openStores(deployment: Deployment, shards: readonly ShardSpec[], opTimeoutMs?: number): Promise<Map<string, ShardStore>> {
   const stores = new Map<string, ShardStore>();
   const down: string[] = [];
   let cause: unknown;
   for (const shard of shards) {
     try {
-      stores.set(shard.id, await deployment.openShard(shard));
+      stores.set(shard.id, await deployment.openShard(shard, opTimeoutMs === undefined ? {} : { opTimeoutMs }));
     } catch (error) {
       cause ??= error;
       down.push(`${shard.id} (${error instanceof Error ? error.message : String(error)})`);
@@ -249,19 +255,45 @@ interface RunCliOptions {
   to?: string;
   throttle?: string;
   batchSize: string;
+  lockLeaseMs?: string;
+  retryBudgetMs?: string;
+  opTimeoutMs?: string;
   yes?: boolean;
   json?: boolean;
 }
 
+/** The migrator's own timings from the flags, checked before anything connects. */
+interface MigratorTimings {
+  readonly lockLeaseMs: number;
+  readonly retryBudgetMs: number;
+  /** Per shard call of the migrator; at most the routers' `opTimeoutMs`, from which its waits derive. */
+  readonly opTimeoutMs: number;
+}
+
+/** Parse `--lock-lease-ms`, `--retry-budget-ms` and `--op-timeout-ms` against the config file (ADR 0006). */
+export function migratorTimings(opts: Pick<RunCliOptions, 'lockLeaseMs' | 'retryBudgetMs' | 'opTimeoutMs'>, config: { leaseMs: number; opTimeoutMs: number }): MigratorTimings {
+  const lockLeaseMs =
+    opts.lockLeaseMs === undefined ? Math.max(config.leaseMs, LOCK_LEASE_MS) : parseNumberOption('--lock-lease-ms', opts.lockLeaseMs, { integer: true, min: 1000, max: 3_600_000 });
+  const retryBudgetMs = opts.retryBudgetMs === undefined ? RETRY_BUDGET_MS : parseNumberOption('--retry-budget-ms', opts.retryBudgetMs, { integer: true, min: 0, max: 86_400_000 });
+  const opTimeoutMs = opts.opTimeoutMs === undefined ? config.opTimeoutMs : parseNumberOption('--op-timeout-ms', opts.opTimeoutMs, { integer: true, min: 1 });
+  if (opTimeoutMs > config.opTimeoutMs) {
+    throw usageError(
+      `--op-timeout-ms must be at most the config file's opTimeoutMs (${config.opTimeoutMs}): the migrator's waits for routers are derived from that bound (ADR 0003), got ${opTimeoutMs}`,
+    );
+  }
+  return { lockLeaseMs, retryBudgetMs, opTimeoutMs };
+}
+
 function migratorFor(deployment: Deployment, stores: ReadonlyMap<string, ShardStore>, opts: RunCliOptions, progress: MigrationProgress): Migrator {
+  const timings = migratorTimings(opts, deployment.config);
   return new Migrator({
     config: deployment.configStore,
     pool: providerOf(stores),
     owner: OWNER,
     leaseMs: deployment.config.leaseMs,
-    // The routers' lease can be short; the lock's must outlast the slowest batch on a busy server.
-    // A Ctrl-C releases the lock, so only a killed migrator makes a resume wait for this.
-    lockLeaseMs: Math.max(deployment.config.leaseMs, LOCK_LEASE_MS),
+    // Renewed on its own timer: the lease only decides how soon a resume takes over a killed migrator.
+    lockLeaseMs: timings.lockLeaseMs,
+    retryBudgetMs: timings.retryBudgetMs,
     opTimeoutMs: deployment.config.opTimeoutMs,
     batchSize: parseNumberOption('--batch-size', opts.batchSize, { integer: true, min: 1, max: 100_000 }),
     ...(opts.throttle === undefined ? {} : { throttleDocsPerSec: parseNumberOption('--throttle', opts.throttle, { min: 1 }) }),
@@ -322,7 +354,7 @@ async function start(io: CliIO, opts: RunCliOptions): Promise<void> {
   try {
     const prepared = await prepare(io, deployment, opts.to);
     // Pre-flight before asking anything: every shard of both topologies answers, no other migration.
-    const stores = await openStores(deployment, shardsOf(prepared.state.topology, prepared.target.toJSON()));
+    const stores = await openStores(deployment, shardsOf(prepared.state.topology, prepared.target.toJSON()), migratorTimings(opts, deployment.config).opTimeoutMs);
     const lock = await deployment.configStore.readLock();
     if (lock !== null) {
       throw new ShardkitConflictError(ErrorCode.lockHeld, `the migration lock is held by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`);
@@ -383,7 +415,7 @@ async function resumeOrAbort(io: CliIO, opts: RunCliOptions, action: 'resume' | 
         'abort the migration',
       );
     }
-    const stores = await openStores(deployment, shardsOf(journal.from, journal.to));
+    const stores = await openStores(deployment, shardsOf(journal.from, journal.to), migratorTimings(opts, deployment.config).opTimeoutMs);
     const progress = progressFor(io, json);
     const migrator = migratorFor(deployment, stores, opts, progress);
     const report = await supervised(io, opts.config, progress, (signal) => (action === 'resume' ? migrator.resume({ signal }) : migrator.abort({ signal })));
@@ -428,6 +460,8 @@ export function formatRebalanceStatus(r: RebalanceStatusReport, now: number): st
       );
     }
   }
+  // The way out of the state (ADR 0006), on its own line so the progress lines above can change freely.
+  lines.push(`remedy      ${r.remedy.state}: ${r.remedy.command ?? 'no CLI command'} (${r.remedy.why})`);
   return `${lines.join('\n')}\n`;
 }
 
@@ -445,7 +479,7 @@ async function status(io: CliIO, opts: RunCliOptions): Promise<void> {
     const report: RebalanceStatusReport = {
       name: deployment.config.name,
       configStore: describeConfigStore(deployment.config.configStore),
-      ...(await migrator.status(deployment.config.name)),
+      ...(await migrator.status(deployment.config.name, opts.config)),
     };
     if (opts.json === true) printJson(io, report);
     else io.stdout.write(formatRebalanceStatus(report, Date.now()));
@@ -469,6 +503,9 @@ export function register(program: Command, io: CliIO): void {
     .option('--to <file>', 'target topology file (start only)')
     .option('--throttle <docsPerSec>', 'copy and cleanup pace (default: unthrottled)')
     .option('--batch-size <n>', 'documents per fence/copy/delete batch', '500')
+    .option('--lock-lease-ms <ms>', `lease of the migration lock, renewed every third of it (default max(leaseMs, ${LOCK_LEASE_MS}))`)
+    .option('--retry-budget-ms <ms>', `how long one transient fault may be retried before the run stops (default ${RETRY_BUDGET_MS}; 0: never retry)`)
+    .option('--op-timeout-ms <ms>', "the migrator's timeout per shard call, at most the config file's opTimeoutMs (default: that)")
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .option('--json', 'one JSON event per line (status: one JSON document)')
     .action(async (action: string, opts: RunCliOptions) => {

@@ -4,6 +4,9 @@
  * resumed (or, in one scenario, aborted), and one shard server is restarted. The end state is checked
  * against the writers' logs: no acknowledged write lost, no delete undone, one copy per key, every key
  * on its owner, no marker left. SHARDKIT_CHAOS_KILLS sets the number of kills per scenario (default 5).
+ * The pause scenario instead freezes (SIGSTOP) a shard server past the routers' opTimeoutMs and then
+ * the migrator past its lock lease, and the one migrator run must finish without a resume (ADR 0006);
+ * SHARDKIT_CHAOS_TIMELINE=1 prints its timeline.
  *
  * Every random choice (kill points, the writers' keys and operations) comes from one seed per run,
  * printed first and in every failure: `SHARDKIT_CHAOS_SEED=<n>` replays a CI failure's draws. Timing
@@ -11,9 +14,10 @@
  * interleaving.
  */
 import { expect } from 'chai';
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomInt } from 'node:crypto';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { MongoConfigStore } from '../../../src/config-store/mongo-config-store.js';
@@ -34,6 +38,11 @@ const LEASE_MS = 400;
 const OP_TIMEOUT_MS = 1500;
 const DOCS = 240;
 const WRITERS = 4;
+/** The pause scenario: the migrator's own store timeout (below the routers' OP_TIMEOUT_MS), its lock lease, and the freezes. */
+const MIGRATOR_OP_TIMEOUT_MS = 1000;
+const MIGRATOR_LOCK_LEASE_MS = 3000;
+const SHARD_FREEZE_MS = 4000;
+const MIGRATOR_FREEZE_MS = 4500;
 const ABSENT = -1;
 const FIXTURE = fileURLToPath(new URL('./fixtures/migrate-child.ts', import.meta.url));
 const WRITER = fileURLToPath(new URL('./fixtures/writer-child.ts', import.meta.url));
@@ -116,7 +125,12 @@ interface KillPoint {
   readonly jitterMs: number;
 }
 
-function runChild(args: Record<string, unknown>, kill: KillPoint | null, onLine: (line: string) => void): Promise<ChildResult> {
+function runChild(
+  args: Record<string, unknown>,
+  kill: KillPoint | null,
+  onLine: (line: string) => void,
+  onEvent?: (child: ChildProcess, event: Record<string, unknown>) => void,
+): Promise<ChildResult> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', FIXTURE, JSON.stringify(args)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -127,7 +141,10 @@ function runChild(args: Record<string, unknown>, kill: KillPoint | null, onLine:
     child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const complete = out.split('\n').slice(0, -1);
-      for (const line of complete.slice(seen)) onLine(line);
+      for (const line of complete.slice(seen)) {
+        onLine(line);
+        if (onEvent !== undefined && line.startsWith('{')) onEvent(child, JSON.parse(line) as Record<string, unknown>);
+      }
       seen = complete.length;
       if (kill === null || timer !== undefined) return;
       const events = out.split('\n').filter((l) => l.startsWith('{')).length;
@@ -162,7 +179,7 @@ function restartOneShard(): boolean {
   return true;
 }
 
-type Scenario = 'add' | 'remove' | 'abort';
+type Scenario = 'add' | 'remove' | 'abort' | 'pause';
 
 describe('migration chaos (live)', function () {
   this.timeout(360_000);
@@ -183,6 +200,10 @@ describe('migration chaos (live)', function () {
       await runScenario(scenario);
     });
   }
+
+  it('pause: a shard server, then the migrator, frozen (SIGSTOP) past opTimeoutMs and the lock lease; the migration completes without a resume', async () => {
+    await runPauseScenario();
+  });
 });
 
 /**
@@ -201,7 +222,23 @@ function killPlan(scenario: Scenario, rand: () => number): KillPoint[] {
   );
 }
 
-async function runScenario(scenario: Scenario): Promise<void> {
+
+/** What every scenario sets up: topologies, config store, pool, a follower, seeded keys and writer processes. */
+interface ChaosWorld {
+  readonly prefix: string;
+  readonly from: Topology;
+  readonly to: TopologySpec;
+  readonly rand: () => number;
+  readonly config: MongoConfigStore;
+  readonly pool: MongoShardPool;
+  t0: number;
+  readonly timeline: string[];
+  writers: Writer[];
+  follower: TopologyFollower | undefined;
+  childArgs(action: string, owner: string, extra?: Record<string, unknown>): Record<string, unknown>;
+}
+
+async function openWorld(scenario: Scenario): Promise<ChaosWorld> {
   const prefix = uniqueDbName(`chaos_${scenario}`);
   const shard = (i: number): { id: string; weight: number; uri: string; db: string } => ({
     id: `s${i}`,
@@ -213,40 +250,20 @@ async function runScenario(scenario: Scenario): Promise<void> {
   const from = Topology.from({ name: prefix, epoch: 1, vnodes: 16, shards: initial.map(shard) });
   const to: TopologySpec = (scenario === 'remove' ? from.with({ kind: 'remove', id: 's2' }) : from.with({ kind: 'add', shard: shard(3) })).toJSON();
   const configDb = `${prefix}_cfg`;
-  const rand = scenarioRandom(scenario);
-  const killAt = killPlan(scenario, rand);
-  const writerSeeds = Array.from({ length: WRITERS }, () => Math.floor(rand() * 2 ** 32));
   const config = await MongoConfigStore.connect({ uri: servers.config, db: configDb, name: prefix, opTimeoutMs: 5000 });
   const pool = new MongoShardPool({ collection: 'items', topology: [from.toJSON(), to], opTimeoutMs: OP_TIMEOUT_MS });
-  let writers: Writer[] = [];
-  try {
-    for (const i of [0, 1, 2, 3]) await pool.store(`s${i}`).ensureRoutingIndex();
-    await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from.toJSON() });
-    const follower = await TopologyFollower.start(config, { leaseMs: LEASE_MS, refreshIntervalMs: LEASE_MS / 4 });
-    const coll = new ShardedCollection<Doc>({ name: 'items', routing: follower, pool, maxRedirects: 5 });
-    for (let i = 0; i < DOCS; i++) await coll.insertOne({ _id: `k${i}`, v: i });
-
-    // Writers: separate processes, each owning a slice of the keys and logging what was acknowledged.
-    const t0 = Date.now();
-    const timeline: string[] = [];
-    writers = Array.from({ length: WRITERS }, (_, w) =>
-      startWriter({
-        writer: w,
-        writers: WRITERS,
-        seed: writerSeeds[w]!,
-        docs: DOCS,
-        t0,
-        configUri: servers.config,
-        configDb,
-        name: prefix,
-        collection: 'items',
-        topologies: [from.toJSON(), to],
-        leaseMs: LEASE_MS,
-        opTimeoutMs: OP_TIMEOUT_MS,
-      }),
-    );
-
-    const childArgs = (action: string, owner: string): Record<string, unknown> => ({
+  return {
+    prefix,
+    from,
+    to,
+    rand: scenarioRandom(scenario),
+    config,
+    pool,
+    t0: Date.now(),
+    timeline: [],
+    writers: [],
+    follower: undefined,
+    childArgs: (action, owner, extra = {}) => ({
       action,
       configUri: servers.config,
       configDb,
@@ -258,7 +275,92 @@ async function runScenario(scenario: Scenario): Promise<void> {
       leaseMs: LEASE_MS,
       opTimeoutMs: OP_TIMEOUT_MS,
       batchSize: 16,
-    });
+      ...extra,
+    }),
+  };
+}
+
+/** Seed the keys through a router, then start the writer processes, each owning a slice of the keys and logging what was acknowledged. */
+async function startWriters(w: ChaosWorld, writerSeeds: readonly number[]): Promise<void> {
+  const { config, pool, from, to, prefix } = w;
+  for (const i of [0, 1, 2, 3]) await pool.store(`s${i}`).ensureRoutingIndex();
+  await config.compareAndSet(null, { phase: 'stable', epoch: 1, topology: from.toJSON() });
+  const follower = await TopologyFollower.start(config, { leaseMs: LEASE_MS, refreshIntervalMs: LEASE_MS / 4 });
+  w.follower = follower;
+  const coll = new ShardedCollection<Doc>({ name: 'items', routing: follower, pool, maxRedirects: 5 });
+  for (let i = 0; i < DOCS; i++) await coll.insertOne({ _id: `k${i}`, v: i });
+  w.t0 = Date.now();
+  w.writers = Array.from({ length: WRITERS }, (_, k) =>
+    startWriter({
+      writer: k,
+      writers: WRITERS,
+      seed: writerSeeds[k]!,
+      docs: DOCS,
+      t0: w.t0,
+      configUri: servers.config,
+      configDb: `${prefix}_cfg`,
+      name: prefix,
+      collection: 'items',
+      topologies: [from.toJSON(), to],
+      leaseMs: LEASE_MS,
+      opTimeoutMs: OP_TIMEOUT_MS,
+    }),
+  );
+}
+
+/**
+ * The end state against the writers' logs: no acknowledged write lost, no delete undone, one copy
+ * per key, every key on its owner, no marker left. Returns the writers' acknowledged and failed counts.
+ */
+async function checkEndState(w: ChaosWorld, report: Record<string, unknown>): Promise<{ acked: number; failed: number }> {
+  const reports = await Promise.all(w.writers.map((x) => x.stop()));
+  w.follower?.close();
+  const logs = new Map<string, KeyLog>(reports.flatMap((r) => Object.entries(r.logs)));
+  const anomalies = reports.flatMap((r) => r.anomalies).map((a) => `${a}\nMigrator:\n  ${w.timeline.join('\n  ')}`);
+  const acked = reports.reduce((n, r) => n + r.acked, 0);
+  const failed = reports.reduce((n, r) => n + r.failed, 0);
+  expect(logs.size, 'every key has a writer').to.equal(DOCS);
+  expect(anomalies, 'writes that contradicted the acknowledged history').to.deep.equal([]);
+
+  const state = await w.config.load();
+  expect(state?.phase).to.equal('stable');
+  const final = state!.topology;
+  const expectedShards = report['outcome'] === 'aborted' ? w.from.shards.map((s) => s.id) : w.to.shards.map((s) => s.id);
+  expect(final.shards.map((s) => s.id)).to.deep.equal(expectedShards);
+  const router = ShardRouter.fromTopology(final);
+  const seen = new Map<string, string>();
+  for (const i of [0, 1, 2, 3]) {
+    for (const d of await w.pool.store(`s${i}`).find({})) {
+      const key = String(d._id);
+      expect(d, `marker left on s${i}: ${JSON.stringify(d)}`).to.not.have.any.keys('_moved', '_ph', '_ts');
+      expect(seen.get(key), `${key} duplicated`).to.equal(undefined);
+      seen.set(key, `s${i}`);
+      expect(router.route(key), `${key} is on s${i}`).to.equal(`s${i}`);
+      const log = logs.get(key)!;
+      const ok = d['v'] === log.acked || log.maybe.includes(d['v'] as number);
+      expect(ok, `${key} = ${String(d['v'])}, acknowledged ${log.acked}, maybe ${[...log.maybe].join(',')}; history:\n  ${log.history.join('\n  ')}`).to.equal(true);
+    }
+  }
+  for (const [key, log] of logs) {
+    if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.includes(ABSENT), `${key} lost (acknowledged ${log.acked}); history:\n  ${log.history.join('\n  ')}`).to.equal(true);
+  }
+  return { acked, failed };
+}
+
+async function closeWorld(w: ChaosWorld): Promise<void> {
+  for (const x of w.writers) x.kill();
+  w.follower?.close();
+  await w.pool.close().catch(() => undefined);
+  await w.config.close().catch(() => undefined);
+}
+
+async function runScenario(scenario: Exclude<Scenario, 'pause'>): Promise<void> {
+  const w = await openWorld(scenario);
+  const killAt = killPlan(scenario, w.rand);
+  const writerSeeds = Array.from({ length: WRITERS }, () => Math.floor(w.rand() * 2 ** 32));
+  try {
+    await startWriters(w, writerSeeds);
+    const { config, prefix, timeline } = w;
     let kills = 0;
     let restarted = false;
     let aborted = false;
@@ -276,8 +378,8 @@ async function runScenario(scenario: Scenario): Promise<void> {
         aborted = true;
       }
       const kill: KillPoint | null = kills >= KILLS ? null : killAt[kills]!;
-      const result = await runChild(childArgs(action, `child${run}`), kill, (line) => {
-        timeline.push(`+${String(Date.now() - t0)}ms child${String(run)} ${action}: ${line.slice(0, 200)}`);
+      const result = await runChild(w.childArgs(action, `child${run}`), kill, (line) => {
+        timeline.push(`+${String(Date.now() - w.t0)}ms child${String(run)} ${action}: ${line.slice(0, 200)}`);
       });
       if (result.killed) {
         kills++;
@@ -307,37 +409,7 @@ async function runScenario(scenario: Scenario): Promise<void> {
       expect(report['outcome']).to.equal('aborted');
     }
     expect(kills).to.equal(KILLS);
-    const reports = await Promise.all(writers.map((w) => w.stop()));
-    follower.close();
-    const logs = new Map<string, KeyLog>(reports.flatMap((r) => Object.entries(r.logs)));
-    const anomalies = reports.flatMap((r) => r.anomalies).map((a) => `${a}\nMigrator:\n  ${timeline.join('\n  ')}`);
-    const acked = reports.reduce((n, r) => n + r.acked, 0);
-    const failed = reports.reduce((n, r) => n + r.failed, 0);
-    expect(logs.size, 'every key has a writer').to.equal(DOCS);
-    expect(anomalies, 'writes that contradicted the acknowledged history').to.deep.equal([]);
-
-    const state = await config.load();
-    expect(state?.phase).to.equal('stable');
-    const final = state!.topology;
-    const expectedShards = report['outcome'] === 'aborted' ? from.shards.map((s) => s.id) : to.shards.map((s) => s.id);
-    expect(final.shards.map((s) => s.id)).to.deep.equal(expectedShards);
-    const router = ShardRouter.fromTopology(final);
-    const seen = new Map<string, string>();
-    for (const i of [0, 1, 2, 3]) {
-      for (const d of await pool.store(`s${i}`).find({})) {
-        const key = String(d._id);
-        expect(d, `marker left on s${i}: ${JSON.stringify(d)}`).to.not.have.any.keys('_moved', '_ph', '_ts');
-        expect(seen.get(key), `${key} duplicated`).to.equal(undefined);
-        seen.set(key, `s${i}`);
-        expect(router.route(key), `${key} is on s${i}`).to.equal(`s${i}`);
-        const log = logs.get(key)!;
-        const ok = d['v'] === log.acked || log.maybe.includes(d['v'] as number);
-        expect(ok, `${key} = ${String(d['v'])}, acknowledged ${log.acked}, maybe ${[...log.maybe].join(',')}; history:\n  ${log.history.join('\n  ')}`).to.equal(true);
-      }
-    }
-    for (const [key, log] of logs) {
-      if (!seen.has(key)) expect(log.acked === ABSENT || log.maybe.includes(ABSENT), `${key} lost (acknowledged ${log.acked}); history:\n  ${log.history.join('\n  ')}`).to.equal(true);
-    }
+    const { acked, failed } = await checkEndState(w, report);
     const counters = report['counters'] as Record<string, number>;
     console.log(
       `      ${scenario}: ${kills} kills at ${killAt.map((k) => `${String(k.afterEvents)}+${String(k.jitterMs)}ms`).join(', ')} ` +
@@ -345,8 +417,113 @@ async function runScenario(scenario: Scenario): Promise<void> {
         `moved ${counters['docsMoved']}, read ${counters['docsRead']}, outcome ${String(report['outcome'])}`,
     );
   } finally {
-    for (const w of writers) w.kill();
-    await pool.close().catch(() => undefined);
-    await config.close().catch(() => undefined);
+    await closeWorld(w);
+  }
+}
+
+/** The pid of shard server `i` as scripts/test-servers.sh started it, or null (no servers of ours to signal). */
+function shardServerPid(i: number): number | null {
+  const state = process.env['SHARDKIT_STATE'];
+  const file = state === undefined ? '' : join(state, `shard${String(i)}`, 'pid');
+  if (state === undefined || !existsSync(file)) return null;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  // A recycled pid is never ours to stop: it must still be a FerretDB process (as the script checks).
+  if (!Number.isSafeInteger(pid) || pid <= 0 || !existsSync(`/proc/${String(pid)}/cmdline`)) return null;
+  return readFileSync(`/proc/${String(pid)}/cmdline`, 'utf8').includes('ferretdb') ? pid : null;
+}
+
+/** SIGSTOP `pid` for `ms`, then SIGCONT (also when the wait fails). */
+async function freeze(pid: number, ms: number, during?: () => Promise<void>): Promise<void> {
+  process.kill(pid, 'SIGSTOP');
+  try {
+    await sleep(ms);
+    await during?.();
+  } finally {
+    process.kill(pid, 'SIGCONT');
+  }
+}
+
+/**
+ * The pause fault (issue 8): while writers run, shard server 3 (s3, the target every copy batch
+ * writes to) is frozen for SHARD_FREEZE_MS, longer than the routers' opTimeoutMs and the migrator's own store timeout, once
+ * the copy has begun; after it runs again, the migrator process itself is frozen past its lock lease.
+ * The one migrator run heals both (ADR 0006): the shard's timeouts by repeating the step, its own
+ * pause by stopping before the next write and confirming its lock generation. No resume is run.
+ */
+async function runPauseScenario(): Promise<void> {
+  const w = await openWorld('pause');
+  const shardAfter = 3 + Math.floor(w.rand() * 3);
+  const migratorAfter = 2 + Math.floor(w.rand() * 4);
+  const writerSeeds = Array.from({ length: WRITERS }, () => Math.floor(w.rand() * 2 ** 32));
+  const shardPid = shardServerPid(3);
+  const stopped = new Set<number>();
+  try {
+    await startWriters(w, writerSeeds);
+    const { timeline, config } = w;
+    const mark = (what: string): void => void timeline.push(`+${String(Date.now() - w.t0)}ms ${what}`);
+    let events = 0;
+    let shardFrozen: Promise<void> | undefined;
+    let shardThawedAt: number | undefined;
+    let migratorFrozen: Promise<void> | undefined;
+    let lockWhileFrozen: unknown = 'not checked';
+    let retries = 0;
+    let storeRetries = 0;
+    const args = w.childArgs('start', 'pause0', { storeOpTimeoutMs: MIGRATOR_OP_TIMEOUT_MS, lockLeaseMs: MIGRATOR_LOCK_LEASE_MS, retryBudgetMs: 60_000 });
+    const result = await runChild(
+      args,
+      null,
+      (line) => {
+        mark(`pause0: ${line.slice(0, 200)}`);
+        if (!line.startsWith('{')) return;
+        events++;
+        if (line.includes('"type":"retry"')) retries++;
+        if (line.includes('"type":"retry"') && line.includes('"code":"shardkit.store.')) storeRetries++;
+      },
+      (child, event) => {
+        if (shardFrozen === undefined && shardPid !== null && events >= shardAfter) {
+          mark(`SIGSTOP shard server 3 for ${String(SHARD_FREEZE_MS)} ms`);
+          stopped.add(shardPid);
+          shardFrozen = freeze(shardPid, SHARD_FREEZE_MS).then(() => {
+            stopped.delete(shardPid);
+            shardThawedAt = events;
+            mark('SIGCONT shard server 3');
+          });
+        }
+        const shardDone = shardPid === null || (shardThawedAt !== undefined && events >= shardThawedAt + migratorAfter);
+        if (migratorFrozen === undefined && shardDone && event['type'] !== 'done' && child.pid !== undefined) {
+          const pid = child.pid;
+          mark(`SIGSTOP migrator for ${String(MIGRATOR_FREEZE_MS)} ms`);
+          migratorFrozen = freeze(pid, MIGRATOR_FREEZE_MS, async () => {
+            lockWhileFrozen = await config.readLock();
+          }).then(() => mark(`SIGCONT migrator (lock while frozen: ${JSON.stringify(lockWhileFrozen)})`));
+        }
+      },
+    );
+    await shardFrozen;
+    await migratorFrozen;
+    const last = result.lines[result.lines.length - 1];
+    expect(last?.['type'], `the one migrator run ended with ${JSON.stringify(last)}:\n  ${timeline.slice(-40).join('\n  ')}`).to.equal('report');
+    const report = last!['report'] as Record<string, unknown>;
+    expect(report['outcome']).to.equal('completed');
+    expect(migratorFrozen, 'the migrator was frozen before it finished').to.not.equal(undefined);
+    expect(lockWhileFrozen, 'its lock lease lapsed while it was frozen').to.equal(null);
+    const { acked, failed } = await checkEndState(w, report);
+    if (process.env['SHARDKIT_CHAOS_TIMELINE'] === '1') console.log(`      ${timeline.join('\n      ')}`);
+    const counters = report['counters'] as Record<string, number>;
+    console.log(
+      `      pause: 1 migrator run, no resume; shard server 3 (s3, the target) ${shardPid === null ? 'not frozen (servers not started by scripts/test-servers.sh)' : `frozen ${String(SHARD_FREEZE_MS)} ms after event ${String(shardAfter)}`}, ` +
+        `migrator frozen ${String(MIGRATOR_FREEZE_MS)} ms (lock lease ${String(MIGRATOR_LOCK_LEASE_MS)} ms) ${String(migratorAfter)} events after that; ${String(retries)} steps retried (${String(storeRetries)} after a store timeout or unreachable shard); ` +
+        `${WRITERS} writer processes, ${acked} acked / ${failed} failed writes, moved ${counters['docsMoved']}, read ${counters['docsRead']}, outcome ${String(report['outcome'])}`,
+    );
+  } finally {
+    // Never leave a stopped server behind, whatever failed.
+    for (const pid of stopped) {
+      try {
+        process.kill(pid, 'SIGCONT');
+      } catch {
+        // Gone already.
+      }
+    }
+    await closeWorld(w);
   }
 }

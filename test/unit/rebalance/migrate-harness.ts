@@ -29,6 +29,25 @@ export interface Doc {
   n: number;
 }
 
+/** A timer of the World's clock. */
+interface Timer {
+  readonly id: number;
+  readonly at: number;
+  readonly fn: () => void;
+}
+
+/** A migrator frozen as by SIGSTOP: see {@link World.freezer}. */
+export interface Freezer {
+  /** Set to freeze at the next store call. */
+  armed: boolean;
+  /** True while frozen. */
+  paused: boolean;
+  /** The clock to run the frozen migrator on. */
+  readonly clock: Clock;
+  /** SIGCONT: held timers fire, the held call goes on. */
+  wake(): void;
+}
+
 /** Where the World's wall clock starts (2023-11-14), far from its monotonic origin. */
 const WALL_ORIGIN = 1_700_000_000_000;
 
@@ -39,27 +58,53 @@ export class World {
   /** What `onSleep` threw; a test that sets it asserts this stays empty. */
   readonly sleepErrors: unknown[] = [];
   #timers = 0;
+  #queue: Timer[] = [];
+  #pumping = false;
   /**
-   * The one fake clock of migrator and config store. A timer moves time forward by its delay at
-   * once, so every sleep is instant. `wall()` runs from another origin than the monotonic `now()`,
-   * so a duration measured across the two (a lease wait from a journal timestamp on `now()`) is
-   * wrong by years and fails the timing tests.
+   * The one fake clock of migrator and config store. Timers fire in time order as soon as nothing
+   * else can run (every pending promise settled), time jumping to each one's due time, so every
+   * sleep is instant and a timer that runs beside the work (the lock's renewal) fires at its own
+   * times without moving the work's clock. `wall()` runs from another origin than the monotonic
+   * `now()`, so a duration measured across the two (a lease wait from a journal timestamp on
+   * `now()`) is wrong by years and fails the timing tests.
    */
   readonly clock: Clock = {
     now: () => this.now,
     wall: () => WALL_ORIGIN + this.now,
     setTimeout: (fn, ms) => {
-      this.now += Math.max(0, ms);
+      const id = ++this.#timers;
+      this.#queue.push({ id, at: this.now + Math.max(0, ms), fn });
+      this.#pump();
+      return id;
+    },
+    clearTimeout: (handle) => {
+      this.#queue = this.#queue.filter((t) => t.id !== handle);
+    },
+  };
+
+  /** Fire the earliest timer once the event loop is idle, then the next, while any are left. */
+  #pump(): void {
+    if (this.#pumping) return;
+    this.#pumping = true;
+    setImmediate(() => {
+      this.#pumping = false;
+      const next = this.#queue.reduce<Timer | undefined>((a, t) => (a === undefined || t.at < a.at || (t.at === a.at && t.id < a.id) ? t : a), undefined);
+      if (next === undefined) return;
+      this.#queue = this.#queue.filter((t) => t !== next);
+      const ms = Math.max(0, next.at - this.now);
+      this.now = Math.max(this.now, next.at);
       void Promise.resolve()
         .then(() => this.onSleep?.(ms))
-        .then(fn, (error: unknown) => {
+        .then(next.fn, (error: unknown) => {
           this.sleepErrors.push(error);
-          fn();
+          next.fn();
+        })
+        .then(() => {
+          if (this.#queue.length > 0) this.#pump();
         });
-      return ++this.#timers;
-    },
-    clearTimeout: () => undefined,
-  };
+    });
+  }
+
   readonly stores = new Map<string, MemoryStore>();
   readonly config = new MemoryConfigStore({ clock: this.clock });
   hooks: StoreHooks = {};
@@ -117,6 +162,44 @@ export class World {
       expected.set(`k${i}`, i);
     }
     return expected;
+  }
+
+  /**
+   * Freeze one migrator as SIGSTOP would: once `armed`, its next store call and, from then on, every
+   * timer of the clock it runs on (give it `clock`), the lock's renewal among them, wait for `wake()`.
+   */
+  freezer(): Freezer {
+    let wake!: () => void;
+    const woken = new Promise<void>((resolve) => {
+      wake = resolve;
+    });
+    const held: Array<() => void> = [];
+    const f: Freezer = {
+      armed: false,
+      paused: false,
+      clock: { ...this.clock, setTimeout: (fn, ms) => this.clock.setTimeout(() => (f.paused ? held.push(fn) : fn()), ms) },
+      wake: () => {
+        f.paused = false;
+        for (const fn of held.splice(0)) fn();
+        wake();
+      },
+    };
+    this.hooks = {
+      before: async () => {
+        if (!f.armed) return;
+        f.armed = false;
+        f.paused = true;
+        this.hooks = {};
+        await woken;
+      },
+    };
+    return f;
+  }
+
+  /** Wait until `f` froze its migrator (or a thousand turns of the event loop passed). */
+  async frozen(f: Freezer): Promise<boolean> {
+    for (let i = 0; i < 1000 && !f.paused; i++) await new Promise((resolve) => setImmediate(resolve));
+    return f.paused;
   }
 
   migrator(options: Partial<MigratorOptions> = {}): Migrator {

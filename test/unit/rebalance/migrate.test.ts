@@ -282,32 +282,18 @@ describe('Migrator', () => {
         await w.init(from, ['s4', 's5']);
         const expected = await w.seed(200);
         const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
-        let wake!: () => void;
-        const woken = new Promise<void>((resolve) => {
-          wake = resolve;
-        });
         let batches = 0;
-        let pauseNext = false;
-        let paused = false;
-        // Freeze the first migrator inside the store call that follows its third progress event.
-        w.hooks = {
-          before: async () => {
-            if (!pauseNext) return;
-            pauseNext = false;
-            paused = true;
-            w.hooks = {};
-            await woken;
-          },
-        };
+        // Freeze the first migrator inside the store call that follows its third progress event:
+        // that call and, as SIGSTOP would, its timers (the lock's renewal among them) wait for wake().
+        const freezer = w.freezer();
         const first = w
-          .migrator({ owner: 'm1', onEvent: (e) => void (e.type === 'progress' && ++batches === 3 && (pauseNext = true)) })
+          .migrator({ owner: 'm1', clock: freezer.clock, onEvent: (e) => void (e.type === 'progress' && ++batches === 3 && (freezer.armed = true)) })
           .start(to)
           .then(
             () => null,
             (error: unknown) => error,
           );
-        for (let i = 0; i < 1000 && !paused; i++) await new Promise((resolve) => setImmediate(resolve));
-        expect(paused, 'the first migrator reached its pause').to.equal(true);
+        expect(await w.frozen(freezer), 'the first migrator reached its pause').to.equal(true);
         expect((await w.migrator().status()).migration?.phase).to.equal(Phase.copy);
 
         // Its lease lapses while it sleeps; another migrator takes over and finishes.
@@ -316,7 +302,7 @@ describe('Migrator', () => {
         const done = await w.config.readJournal('migration:app');
         expect(done?.['phase']).to.equal(Phase.done);
 
-        wake();
+        freezer.wake();
         const error = (await first) as { code?: string; message?: string } | null;
         expect(error?.code).to.equal(ErrorCode.lockHeld);
         expect(await w.config.readJournal('migration:app')).to.deep.equal(done);
@@ -333,7 +319,8 @@ describe('Migrator', () => {
     for (const when of ['before', 'after'] as const) {
       context(`when the migrator is killed ${when} any one store call`, () => {
         it('a resume by another owner ends in the same settled state', async function () {
-          this.timeout(60_000);
+          // A liveness bound: one migration per store call, each a few hundred timer turns; a loaded machine needs minutes.
+          this.timeout(300_000);
           const probe = new World();
           const from = baseTopology();
           await probe.init(from, ['s4']);

@@ -217,11 +217,11 @@ function gatedConfig(config: ConfigStore, sched: Scheduler, actor: string, opts:
   return {
     load: gate('load', () => config.load()),
     compareAndSet: gate('compareAndSet', (expected: number | null, next: RoutingState) => config.compareAndSet(expected, next)),
-    acquireLock: gate('acquireLock', (owner: string, leaseMs: number) => config.acquireLock(owner, leaseMs)),
+    acquireLock: gate('acquireLock', (owner: string, leaseMs: number, generation?: number) => config.acquireLock(owner, leaseMs, generation)),
     releaseLock: gate('releaseLock', (owner: string) => config.releaseLock(owner)),
     readLock: gate('readLock', () => config.readLock()),
     readJournal: gate('readJournal', (key: string) => config.readJournal(key)),
-    writeJournal: gate('writeJournal', (key: string, value: Record<string, unknown>) => config.writeJournal(key, value)),
+    writeJournal: gate('writeJournal', (key: string, value: Record<string, unknown>, generation?: number) => config.writeJournal(key, value, generation)),
     close: gate('close', () => config.close()),
   };
 }

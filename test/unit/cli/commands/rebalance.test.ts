@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import { formatRebalanceStatus, rebaseTarget, type RebalanceStatusReport } from '../../../../src/cli/commands/rebalance.js';
+import { formatRebalanceStatus, migratorTimings, rebaseTarget, type RebalanceStatusReport } from '../../../../src/cli/commands/rebalance.js';
 import { withInterrupt } from '../../../../src/cli/interrupt.js';
 import { systemClock } from '../../../../src/clock.js';
 import { MigrationProgress, formatDuration, progressBar } from '../../../../src/cli/progress.js';
@@ -66,6 +66,26 @@ describe('rebalance', () => {
     });
   });
 
+  describe('#migratorTimings', () => {
+    const config = { leaseMs: 2000, opTimeoutMs: 1500 };
+
+    it('defaults to a 5 s lock lease (at least leaseMs), a 60 s retry budget and the config opTimeoutMs', () => {
+      expect(migratorTimings({}, config)).to.deep.equal({ lockLeaseMs: 5000, retryBudgetMs: 60_000, opTimeoutMs: 1500 });
+      expect(migratorTimings({}, { leaseMs: 9000, opTimeoutMs: 1500 }).lockLeaseMs).to.equal(9000);
+    });
+
+    it('takes the flags', () => {
+      expect(migratorTimings({ lockLeaseMs: '2500', retryBudgetMs: '0', opTimeoutMs: '600' }, config)).to.deep.equal({ lockLeaseMs: 2500, retryBudgetMs: 0, opTimeoutMs: 600 });
+    });
+
+    it('refuses out-of-range values with the flag name (usage errors)', () => {
+      expect(() => migratorTimings({ lockLeaseMs: '999' }, config)).to.throw('--lock-lease-ms must be an integer in 1000..3600000');
+      expect(() => migratorTimings({ retryBudgetMs: '-1' }, config)).to.throw('--retry-budget-ms must be an integer in 0..86400000');
+      expect(() => migratorTimings({ opTimeoutMs: 'soon' }, config)).to.throw('--op-timeout-ms must be an integer >= 1');
+      expect(() => migratorTimings({ opTimeoutMs: '1501' }, config)).to.throw("--op-timeout-ms must be at most the config file's opTimeoutMs (1500)");
+    });
+  });
+
   describe('#formatRebalanceStatus', () => {
     const base: RebalanceStatusReport = {
       name: 'app',
@@ -84,7 +104,14 @@ describe('rebalance', () => {
         movesCopied: 1,
         counters: { ...emptyCounters(), docsMoved: 50, docsRead: 50 },
       },
+      remedy: { state: 'stopped', command: 'shardkit rebalance resume --config x.yaml', why: 'nobody runs migration m1 (phase copy)' },
     };
+
+    it('prints the way out of the state on a line of its own', () => {
+      expect(formatRebalanceStatus(base, 0)).to.contain(
+        'remedy      stopped: shardkit rebalance resume --config x.yaml (nobody runs migration m1 (phase copy))\n',
+      );
+    });
 
     it('says a stopped migration needs resume or abort', () => {
       const text = formatRebalanceStatus(base, 0);
