@@ -39,6 +39,8 @@ export function earlier(a: Deadline | undefined, b: Deadline | undefined): Deadl
   if (a === undefined) return b;
   if (b === undefined) return a;
   // On a tie the inner one wins: a store re-issues the deadline in force with its signal attached.
+  // On one clock compare the moments themselves: two readings of now() would differ.
+  if (a.clock === b.clock) return b.at <= a.at ? b : a;
   return remainingMs(b) <= remainingMs(a) ? b : a;
 }
 

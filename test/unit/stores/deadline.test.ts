@@ -29,6 +29,13 @@ describe('one deadline per shard call', function () {
       const inner = await withDeadline(deadlineIn(clock, 500), () => withDeadline(deadlineIn(clock, 100), async () => currentDeadline()?.at));
       expect(inner).to.equal(100);
     });
+
+    it('on a tie keeps the inner deadline, so a store can attach its signal to the one in force', async function () {
+      const signal = new AbortController().signal;
+      const outer = deadlineIn(clock, 100);
+      const seen = await withDeadline(outer, () => withDeadline({ ...outer, signal }, async () => currentDeadline()?.signal));
+      expect(seen).to.equal(signal);
+    });
   });
 
   describe('MemoryStore', function () {
