@@ -122,7 +122,6 @@ export class ResilientStore extends StoreDecorator {
   #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
     if (deadline === undefined) return fn();
     const left = remainingMs(deadline);
-    if (left <= 0) return Promise.reject(deadlineError(this.shardId, op));
     const work = withDeadline(deadline, fn);
     return new Promise<T>((resolve, reject) => {
       const timer = deadline.clock.setTimeout(() => {
@@ -142,7 +141,7 @@ export class ResilientStore extends StoreDecorator {
   }
 
   /**
-   * The deadline of attempt: the earliest of the caller's deadline, the call's budget and the
+   * The deadline of an attempt: the earliest of the caller's deadline, the call's budget and the
    * per-attempt limit, each counted on this store's clock.
    */
   #attemptDeadline(budget: Deadline | undefined): Deadline | undefined {
@@ -156,9 +155,13 @@ export class ResilientStore extends StoreDecorator {
     // The budget of the whole call, retries and backoff included, never later than the caller's own.
     const budget = earlier(currentDeadline(), this.#deadlineMs > 0 ? deadlineIn(this.#clock, this.#deadlineMs) : undefined);
     for (let attempt = 0; ; attempt++) {
+      const deadline = this.#attemptDeadline(budget);
+      // Out of time before the shard was asked: the caller's doing, not the shard's, so the breaker
+      // does not hear of it.
+      if (deadline !== undefined && remainingMs(deadline) <= 0) throw deadlineError(this.shardId, op);
       const probe = this.breaker?.acquire() ?? false;
       try {
-        const value = await this.#attempt(op, fn, this.#attemptDeadline(budget));
+        const value = await this.#attempt(op, fn, deadline);
         this.breaker?.record(probe);
         return value;
       } catch (error) {

@@ -99,6 +99,17 @@ describe('one deadline per shard call', function () {
       expect((await faulty.memory.get('k'))?._v).to.equal(1);
     });
 
+    it("fails a call that arrives past the caller's deadline without asking the shard or blaming it", async function () {
+      const faulty = new FaultyStore('s1');
+      const store = new ResilientStore(faulty.store, { clock, opTimeoutMs: 1000, retries: 0, breaker: { failureThreshold: 1 } });
+      const deadline = deadlineIn(clock, 10);
+      await clock.advance(10);
+      const { error } = await settle(withDeadline(deadline, () => store.insert({ _id: 'k', _h: 1, _v: 1 })));
+      expect(hasErrorCode(error, ErrorCode.storeTimeout)).to.equal(true);
+      expect(faulty.count('insert')).to.equal(0);
+      expect(store.breaker?.state).to.equal('closed');
+    });
+
     it("cuts the call to the caller's deadline when that one is earlier than its own", async function () {
       const faulty = new FaultyStore('s1');
       const store = new ResilientStore(faulty.store, { clock, opTimeoutMs: 1000, retries: 0, breaker: false });
