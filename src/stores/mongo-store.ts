@@ -186,7 +186,8 @@ export class MongoStore implements ShardStore {
     }, left);
     try {
       return await withDeadline({ at: bound.at, clock: bound.clock, signal: controller.signal }, async () => {
-        await untilAborted(this.#ensureConnected(), controller.signal);
+        // Not connected by the deadline: the call never reached the shard, which is "unavailable".
+        await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left));
         return await fn();
       });
     } catch (error) {
@@ -195,6 +196,12 @@ export class MongoStore implements ShardStore {
     } finally {
       bound.clock.clearTimeout(timer);
     }
+  }
+
+  #unreachable(op: string, waitedMs: number): ShardkitStoreError {
+    return new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${this.shardId}: ${op} failed: not connected within ${Math.ceil(waitedMs)} ms`, {
+      shardId: this.shardId,
+    });
   }
 
   /**
@@ -515,11 +522,11 @@ export class MongoStore implements ShardStore {
   }
 }
 
-/** `work`, or the signal's reason once it aborts first (the work goes on, but nothing waits for it). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason as Error);
+/** `work`, or `reason()` once the signal aborts first (the work goes on, but nothing waits for it). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(signal.reason as Error);
+    const onAbort = (): void => reject(reason());
     signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (value) => {
