@@ -187,7 +187,7 @@ export class MongoStore implements ShardStore {
     try {
       return await withDeadline({ at: bound.at, clock: bound.clock, signal: controller.signal }, async () => {
         // Not connected by the deadline: the call never reached the shard, which is "unavailable".
-        await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left));
+        await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left, controller.signal.reason));
         return await fn();
       });
     } catch (error) {
@@ -198,9 +198,10 @@ export class MongoStore implements ShardStore {
     }
   }
 
-  #unreachable(op: string, waitedMs: number): ShardkitStoreError {
+  #unreachable(op: string, waitedMs: number, cause: unknown): ShardkitStoreError {
     return new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${this.shardId}: ${op} failed: not connected within ${Math.ceil(waitedMs)} ms`, {
       shardId: this.shardId,
+      cause,
     });
   }
 

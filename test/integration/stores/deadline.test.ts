@@ -5,11 +5,13 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
+import { MongoClient } from 'mongodb';
 import { systemClock } from '../../../src/clock.js';
 import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { deadlineIn, withDeadline } from '../../../src/stores/deadline.js';
@@ -43,7 +45,8 @@ describe('MongoStore deadlines on FerretDB', function () {
   // waiting, so this insert sat in the queue, and reached the shard once the connection came free,
   // long after its caller was told it timed out (and after any migrator wait for stragglers).
   it('a call whose deadline passes in the pool queue fails with shardkit.store.timeout and never lands', async function () {
-    const store = new MongoStore({ shardId: 'd0', uri, db: 'deadline', collection: 'c', opTimeoutMs: 8000, clientOptions: { maxPoolSize: 1 } });
+    const client = new MongoClient(uri, { maxPoolSize: 1 });
+    const store = new MongoStore({ shardId: 'd0', client, db: 'deadline', collection: 'c', opTimeoutMs: 8000 });
     const caller = new ResilientStore(store, { opTimeoutMs: 400, retries: 0, breaker: false });
     try {
       await store.ping(); // the pool's one connection now exists
@@ -52,9 +55,12 @@ describe('MongoStore deadlines on FerretDB', function () {
       let outcome: unknown;
       let waitedMs = 0;
       try {
-        // A read sent to the frozen shard holds the only connection.
+        // A read sent to the frozen shard holds the only connection (waited for: on a loaded machine
+        // the insert could otherwise take the connection first and be sent before its deadline).
+        const checkedOut = once(client, 'connectionCheckedOut');
         holder = store.get('anything').catch((error: unknown) => error);
-        await sleep(100);
+        await checkedOut;
+        await sleep(50);
         const started = performance.now();
         outcome = await caller.insert({ _id: 'late', _h: 1, _v: 1 }).then(
           () => 'applied',
@@ -73,6 +79,7 @@ describe('MongoStore deadlines on FerretDB', function () {
       expect(await store.count({})).to.equal(0);
     } finally {
       await store.close();
+      await client.close();
     }
   });
 
