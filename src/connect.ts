@@ -89,6 +89,8 @@ export async function connectShardedCollection<T extends Document = Document>(op
     name: config.collection,
     routing,
     pool,
+    // One deadline per operation attempt, so the bound of ADR 0003 holds for its last call too.
+    operationTimeoutMs: config.opTimeoutMs,
     ...(options.maxRedirects === undefined ? {} : { maxRedirects: options.maxRedirects }),
   });
   let closing: Promise<void> | undefined;

@@ -46,6 +46,7 @@ export const ErrorCode = {
   redirectLimit: 'shardkit.router.redirectLimit',
   storeUnavailable: 'shardkit.store.unavailable',
   storeTimeout: 'shardkit.store.timeout',
+  configTimeout: 'shardkit.config.timeout',
   storeDuplicateKey: 'shardkit.store.duplicateKey',
   storeFailure: 'shardkit.store.failure',
   circuitOpen: 'shardkit.store.circuitOpen',
@@ -128,6 +129,7 @@ const RETRYABLE: ReadonlySet<string> = new Set<ErrorCode>([
   ErrorCode.keyMoved,
   ErrorCode.storeUnavailable,
   ErrorCode.storeTimeout,
+  ErrorCode.configTimeout,
   ErrorCode.circuitOpen,
   ErrorCode.staleEpoch,
 ]);

@@ -4,6 +4,7 @@
  * commands, none of which import another command file for it.
  */
 import type { RebalancePlan } from '../rebalance/plan.js';
+import { routerDrainMs } from '../router/drain-bound.js';
 import type { CliIO } from './io.js';
 import { printJson } from './output.js';
 import { formatTable, percent } from './table.js';
@@ -72,7 +73,7 @@ export function printPlan(io: CliIO, plan: Plan, opts: PlanPrintOptions): void {
  */
 export const ROUTER_LEASE_WAITS = 3;
 
-/** The router-lease waits of one migration (ms): {@link ROUTER_LEASE_WAITS} x `(leaseMs + opTimeoutMs)`. */
+/** The router-lease waits of one migration (ms): {@link ROUTER_LEASE_WAITS} x `routerDrainMs` (ADR 0003, "The bound"). */
 export function routerLeaseWaitsMs(config: { readonly leaseMs: number; readonly opTimeoutMs: number }): number {
-  return ROUTER_LEASE_WAITS * (config.leaseMs + config.opTimeoutMs);
+  return ROUTER_LEASE_WAITS * routerDrainMs(config);
 }

@@ -5,12 +5,14 @@
  * naming it) and the "is the migration still running?" check that ADR 0003 requires before a router
  * uses an old owner's fenced copy that the new owner lacks.
  */
+import { systemClock } from '../clock.js';
 import { ErrorCode, hasErrorCode, ShardkitRouterError } from '../errors.js';
 import { keyToString } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
 import type { RoutingSource } from '../router/routing-source.js';
 import type { RoutingState } from '../router/routing-state.js';
 import type { ShardStore, StoredDocument } from '../stores/shard-store.js';
+import { deadlineIn, withDeadline } from '../stores/deadline.js';
 import type { StoreProvider } from '../stores/store-provider.js';
 import { type RoutingView, RoutingViews } from './routing-view.js';
 import { moved, shardError } from './shard-errors.js';
@@ -21,6 +23,7 @@ export class RedirectExecutor {
   readonly #routing: RoutingSource;
   readonly #pool: StoreProvider;
   readonly #maxRedirects: number;
+  readonly #operationTimeoutMs: number;
   readonly #views = new RoutingViews();
   #redirects = 0;
   /** The view a "moved" error was raised under a state just fetched for it: `run` retries there without fetching again. */
@@ -29,11 +32,12 @@ export class RedirectExecutor {
   #learned: RoutingState | undefined;
 
   /** Arguments are checked by the caller (`ShardedCollection`'s constructor). */
-  constructor(name: string, routing: RoutingSource, pool: StoreProvider, maxRedirects: number) {
+  constructor(name: string, routing: RoutingSource, pool: StoreProvider, maxRedirects: number, operationTimeoutMs = 0) {
     this.#name = name;
     this.#routing = routing;
     this.#pool = pool;
     this.#maxRedirects = maxRedirects;
+    this.#operationTimeoutMs = operationTimeoutMs;
   }
 
   /** Redirects taken so far (operations sent again after a shard said "moved"). */
@@ -78,7 +82,7 @@ export class RedirectExecutor {
     let view = used > 0 ? await this.#refreshed() : await this.view();
     for (let redirects = used; ; redirects++) {
       try {
-        return await fn(view);
+        return await this.#admitted(() => fn(view));
       } catch (error) {
         if (!hasErrorCode(error, ErrorCode.keyMoved)) throw error;
         if (redirects >= this.#maxRedirects) {
@@ -92,6 +96,14 @@ export class RedirectExecutor {
         view = this.#freshViews.get(error) ?? (await this.#refreshed());
       }
     }
+  }
+
+  /**
+   * One attempt, admitted now under a view whose lease holds: all its shard calls share one deadline,
+   * so its last call cannot land later than the first could (ADR 0003, "The bound").
+   */
+  #admitted<R>(attempt: () => Promise<R>): Promise<R> {
+    return this.#operationTimeoutMs > 0 ? withDeadline(deadlineIn(systemClock, this.#operationTimeoutMs), attempt) : attempt();
   }
 
   /**

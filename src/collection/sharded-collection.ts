@@ -70,8 +70,12 @@ export class ShardedCollection<T extends Document = Document> {
     if (!Number.isSafeInteger(maxRedirects) || maxRedirects < 0) {
       throw new ShardkitInvalidArgumentError(`ShardedCollection: maxRedirects must be an integer >= 0 (got ${String(maxRedirects)})`);
     }
+    const operationTimeoutMs = options.operationTimeoutMs ?? 0;
+    if (!Number.isFinite(operationTimeoutMs) || operationTimeoutMs < 0) {
+      throw new ShardkitInvalidArgumentError(`ShardedCollection: operationTimeoutMs must be a number >= 0 (got ${String(operationTimeoutMs)})`);
+    }
     this.name = options.name;
-    this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects);
+    this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects, operationTimeoutMs);
     this.#keys = new KeyProtocol(this.#exec);
   }
 

@@ -26,6 +26,13 @@ export interface ShardedCollectionOptions {
   readonly pool: StoreProvider;
   /** How many times one operation may be sent elsewhere after a shard said "moved" (default 3). */
   readonly maxRedirects?: number;
+  /**
+   * Deadline of one attempt of an operation in ms (default 0: none). Every shard call the attempt makes
+   * under its routing state runs inside it, so nothing admitted under a state lands later than that
+   * admission plus this (ADR 0003, "The bound"); a redirect starts a new attempt under the new state.
+   * `connectShardedCollection` sets the config's `opTimeoutMs`.
+   */
+  readonly operationTimeoutMs?: number;
 }
 
 /** Options of `ShardedCollection.find`. */

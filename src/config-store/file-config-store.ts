@@ -248,9 +248,11 @@ export class FileConfigStore implements ConfigStore {
   }
 
   async #lockMutex(): Promise<string> {
+    // `at` is wall time: other processes read it. The wait below is this process's own, so it runs on
+    // the monotonic clock, the real one (the backoff sleeps on real timers, whatever clock leases use).
     const owner: MutexOwner = { pid: process.pid, host: hostname(), token: randomBytes(8).toString('hex'), at: Date.now() };
     const body = JSON.stringify(owner);
-    const deadline = Date.now() + this.#mutexWaitMs;
+    const deadline = systemClock.now() + this.#mutexWaitMs;
     let delay = 2;
     for (;;) {
       try {
@@ -265,7 +267,7 @@ export class FileConfigStore implements ConfigStore {
         if (errnoCode(error) !== 'EEXIST') throw storeError(`cannot create ${this.#mutexPath}`, error);
       }
       if (await this.#breakStaleMutex()) continue;
-      if (Date.now() >= deadline) {
+      if (systemClock.now() >= deadline) {
         throw storeError(
           `config store file ${this.path} stayed locked by another writer for ${this.#mutexWaitMs} ms (${this.#mutexPath})`,
           undefined,
@@ -295,6 +297,9 @@ export class FileConfigStore implements ConfigStore {
     }
     const dead = holder !== null && holder.host === hostname() && !isProcessAlive(holder.pid);
     // A holder that has not finished writing its mutex body yet is not stale: age alone decides.
+    // Wall time on purpose: the file's mtime was set by another process, possibly on another host
+    // sharing the file, and wall time is the only clock both read (a step of it shifts the age by the
+    // step; `mutexStaleMs` is chosen far above any step NTP makes).
     const old = Date.now() - mtimeMs > this.#mutexStaleMs;
     if (!dead && !old) return false;
     const aside = `${this.#mutexPath}.${randomBytes(6).toString('hex')}.stale`;

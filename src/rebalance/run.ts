@@ -6,6 +6,7 @@
 import { sleep, type Clock } from '../clock.js';
 import type { ConfigStore } from '../config-store/types.js';
 import { ErrorCode, ShardkitError } from '../errors.js';
+import { routerDrainMs } from '../router/drain-bound.js';
 import type { StoreProvider } from '../stores/store-provider.js';
 import { progressEvent, type MigrationEvent } from './events.js';
 import { Phase, controlKey, journalKey, journalToRecord, type MigrationJournal } from './journal.js';
@@ -101,9 +102,9 @@ export class MigrationRun {
    * remaining wait is taken from the wall clock once and then measured on the monotonic one.
    */
   async waitRouters(j: MigrationJournal, since: number | null): Promise<void> {
-    const { clock, leaseMs, opTimeoutMs } = this.s;
+    const { clock } = this.s;
     const wall = clock.wall();
-    const until = clock.now() + (since ?? wall) + leaseMs + opTimeoutMs - wall;
+    const until = clock.now() + (since ?? wall) + routerDrainMs(this.s) - wall;
     let remaining = until - clock.now();
     if (remaining > 0) this.emit({ type: 'wait', migrationId: j.id, reason: 'routerLease', ms: remaining });
     while (remaining > 0) {

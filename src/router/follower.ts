@@ -1,5 +1,5 @@
 import { systemClock, type Clock } from '../clock.js';
-import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitRouterError } from '../errors.js';
+import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitRouterError, ShardkitStoreError } from '../errors.js';
 import type { RoutingState, RoutingStateReader } from './routing-state.js';
 import type { RoutingSource } from './routing-source.js';
 
@@ -33,6 +33,11 @@ export type StateListener = (state: RoutingState, previous: RoutingState) => voi
  * router cut off from the config store stops serving instead of routing by a topology that may be
  * long gone. Epochs never go back: a store answering with an older epoch than the one held does not
  * renew the lease.
+ *
+ * Every load is bounded by the lease (`shardkit.config.timeout` once `leaseMs` passed since it was
+ * sent): a hung config store cannot hold callers queued behind it for longer, and an answer that
+ * arrives after its own lease ran out is never handed out, so a state is served only while a load
+ * sent no earlier than `leaseMs` ago vouches for it (the bound of ADR 0003 rests on this).
  */
 export class TopologyFollower implements RoutingSource {
   readonly #store: RoutingStateReader;
@@ -72,7 +77,7 @@ export class TopologyFollower implements RoutingSource {
     }
     const clock = options.clock ?? systemClock;
     const sentAt = clock.now();
-    const state = await store.load();
+    const state = await boundedLoad(store, clock, leaseMs);
     if (state === null) throw noStateError();
     const follower = new TopologyFollower(store, state, sentAt, leaseMs, interval, clock);
     follower.#schedule();
@@ -169,7 +174,7 @@ export class TopologyFollower implements RoutingSource {
     const sentAt = this.#clock.now();
     let next: RoutingState | null;
     try {
-      next = await this.#store.load();
+      next = await boundedLoad(this.#store, this.#clock, this.#leaseMs);
     } catch (error) {
       this.#lastError = error;
       throw error;
@@ -211,6 +216,29 @@ export class TopologyFollower implements RoutingSource {
       // Recorded in lastError; the lease decides when this starts to matter.
     });
   }
+}
+
+/**
+ * `store.load()`, failing with `shardkit.config.timeout` once `leaseMs` passed: what it would answer
+ * later could not be served anyway (its lease, counted from the send, would already have run out).
+ * The load itself is left to the config store's own timeout; nothing waits for it.
+ */
+function boundedLoad(store: RoutingStateReader, clock: Clock, leaseMs: number): Promise<RoutingState | null> {
+  return new Promise((resolve, reject) => {
+    const timer = clock.setTimeout(() => {
+      reject(new ShardkitStoreError(ErrorCode.configTimeout, `loading the routing state from the config store took longer than the lease (${leaseMs} ms)`));
+    }, leaseMs);
+    store.load().then(
+      (state) => {
+        clock.clearTimeout(timer);
+        resolve(state);
+      },
+      (error: unknown) => {
+        clock.clearTimeout(timer);
+        reject(error as Error);
+      },
+    );
+  });
 }
 
 function noStateError(): ShardkitError {

@@ -12,6 +12,7 @@ import type { Document, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { compareBson, idKey, normalizeSort, sortComparator } from './bson-order.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
+import { assertBeforeDeadline } from './deadline.js';
 import { isFenced, isLive, isTombstone } from './markers.js';
 import type {
   HashRange,
@@ -164,6 +165,9 @@ export class MemoryStore implements ShardStore {
   #check(): void {
     if (this.#closed) throw this.#error(ErrorCode.storeUnavailable, 'store is closed');
     if (this.#offline) throw this.#error(ErrorCode.storeUnavailable, 'shard is unreachable (offline)');
+    // Every call applies in one synchronous step from here, so "not started after its deadline" is
+    // the whole bound: what MongoStore gets from the driver's timeoutMS and the server's maxTimeMS.
+    assertBeforeDeadline(this.shardId, 'call');
   }
 
   #error(code: ErrorCode, message: string, cause?: unknown): ShardkitStoreError {

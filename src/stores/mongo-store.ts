@@ -1,17 +1,22 @@
 /**
  * `MongoStore`: one shard's collection on a MongoDB (or FerretDB) server through the official
  * driver. Every driver error comes out as a `ShardkitStoreError` naming the shard (see
- * `driver-errors.ts`); every call carries `maxTimeMS`, and the client's selection, connect and
- * socket timeouts derive from `opTimeoutMs`, so no call waits unbounded on a dead server.
+ * `driver-errors.ts`). Every call has one deadline (`deadline.ts`: the caller's, at most
+ * `opTimeoutMs` away): an AbortSignal stops its server selection, pool checkout and sends at that
+ * moment, and each request carries the time left as `maxTimeMS`. Driver 6.22 ignores `timeoutMS`
+ * (its client-side operation timeout is a no-op there), so the signal is how the deadline reaches
+ * the driver.
  *
  * Works on servers without transactions or pipeline updates (FerretDB 1.x): conditional writes
  * are single-document filters, and `replaceOne` bumps `_v` by compare-and-set on the version read.
  */
 import { MongoClient } from 'mongodb';
 import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
+import { systemClock } from '../clock.js';
 import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
+import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, withDeadline, type Deadline } from './deadline.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
 import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { isFenced } from './markers.js';
@@ -111,6 +116,8 @@ export class MongoStore implements ShardStore {
         this.#client = new MongoClient(resolved, {
           serverSelectionTimeoutMS: this.#maxTimeMS,
           connectTimeoutMS: this.#maxTimeMS,
+          // The client-wide bound on the pool's queue; a call's own deadline (its signal) is usually sooner.
+          waitQueueTimeoutMS: this.#maxTimeMS,
           // A hung server never answers maxTimeMS; the socket timeout bounds the wait (with slack).
           socketTimeoutMS: this.#maxTimeMS * 2 + 1000,
           ...options.clientOptions,
@@ -160,22 +167,55 @@ export class MongoStore implements ShardStore {
     return this.#ready;
   }
 
+  /**
+   * Run one contract call under one deadline: the caller's (`withDeadline`), cut to `opTimeoutMs`
+   * from now. Its signal aborts server selection, the wait for a pooled connection, the connect and
+   * any send at the deadline, and each request carries the time left as `maxTimeMS`, so the call
+   * cannot start at the shard later and what already runs there is bounded (ADR 0003, "The bound").
+   */
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) {
       throw new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${this.shardId}: ${op} failed: store is closed`, { shardId: this.shardId });
     }
+    const bound = earlier(currentDeadline(), deadlineIn(systemClock, this.#maxTimeMS)) as Deadline;
+    const left = remainingMs(bound);
+    if (left <= 0) throw deadlineError(this.shardId, op);
+    const controller = new AbortController();
+    const timer = bound.clock.setTimeout(() => {
+      controller.abort(deadlineError(this.shardId, op, `its deadline passed after ${Math.ceil(left)} ms (server selection, the pool's queue, or the server)`));
+    }, left);
     try {
-      await this.#ensureConnected();
-      return await fn();
+      return await withDeadline({ at: bound.at, clock: bound.clock, signal: controller.signal }, async () => {
+        // Not connected by the deadline: the call never reached the shard, which is "unavailable".
+        await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left, controller.signal.reason));
+        return await fn();
+      });
     } catch (error) {
       if ((error as { name?: unknown } | null)?.name === 'MongoTopologyClosedError') this.#ready = null;
       throw wrapDriverError(this.shardId, op, error);
+    } finally {
+      bound.clock.clearTimeout(timer);
     }
   }
 
+  #unreachable(op: string, waitedMs: number, cause: unknown): ShardkitStoreError {
+    return new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${this.shardId}: ${op} failed: not connected within ${Math.ceil(waitedMs)} ms`, {
+      shardId: this.shardId,
+      cause,
+    });
+  }
+
+  /**
+   * Options of one request: the call's signal and the time it has left as `maxTimeMS`. A request
+   * whose call is past its deadline is not sent.
+   */
   // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-  #opts<T extends object = {}>(extra?: T): T & { maxTimeMS: number } {
-    return { ...(extra as T), maxTimeMS: this.#maxTimeMS };
+  #opts<T extends object = {}>(extra?: T): T & { maxTimeMS: number; signal?: AbortSignal } {
+    const deadline = currentDeadline();
+    if (deadline === undefined) return { ...(extra as T), maxTimeMS: this.#maxTimeMS };
+    const left = Math.floor(remainingMs(deadline));
+    if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(this.shardId, 'request', 'its deadline passed before it was sent');
+    return { ...(extra as T), maxTimeMS: Math.min(left, this.#maxTimeMS), ...(deadline.signal === undefined ? {} : { signal: deadline.signal }) };
   }
 
   async ensureRoutingIndex(): Promise<void> {
@@ -209,7 +249,7 @@ export class MongoStore implements ShardStore {
   }
 
   async ping(): Promise<void> {
-    await this.#run('ping', () => this.#col.db.command({ ping: 1 }));
+    await this.#run('ping', () => this.#col.db.command({ ping: 1 }, this.#opts()));
   }
 
   async get(id: unknown): Promise<StoredDocument | null> {
@@ -358,7 +398,8 @@ export class MongoStore implements ShardStore {
       }
     };
 
-    await Promise.all([insertBatch(), ...ops.map((op, index) => single(op, index))]);
+    // One deadline for the whole bulk: its single writes run inside it and inherit it.
+    await this.#run('bulkWrite', () => Promise.all([insertBatch(), ...ops.map((op, index) => single(op, index))]));
     return bulkResult(results, errors);
   }
 
@@ -480,6 +521,25 @@ export class MongoStore implements ShardStore {
       throw wrapDriverError(this.shardId, 'close', error);
     }
   }
+}
+
+/** `work`, or `reason()` once the signal aborts first (the work goes on, but nothing waits for it). */
+function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(reason());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }
 
 function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {

@@ -1,6 +1,10 @@
 /**
- * `ResilientStore`: any `ShardStore` with a per-call timeout, retries with exponential backoff and
+ * `ResilientStore`: any `ShardStore` with a per-call deadline, retries with exponential backoff and
  * full jitter, and a circuit breaker for its shard.
+ *
+ * The deadline is not a timer raced against the call: it is handed down (`withDeadline`), so the
+ * wrapped store cannot start the call at its shard after it and bounds the server's work by the time
+ * left. A timed-out call therefore cannot land later (ADR 0003, "The bound").
  *
  * Only calls that are safe to repeat are retried (`RETRIED_OPS`): reads, and writes whose second
  * application changes nothing (`insertIfAbsent`, `fence`, `tombstone`, index creation). Writes that
@@ -17,6 +21,7 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { sleep, systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
+import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, withDeadline, type Deadline } from './deadline.js';
 import type { ShardStore } from './shard-store.js';
 import { StoreDecorator, type StoreOp } from './store-decorator.js';
 
@@ -44,7 +49,8 @@ export interface ResilienceOptions {
   /**
    * Budget of one call in ms, retries and backoff included (default 0: none). No attempt starts after
    * it and the last one is cut to what is left, so a retried write never lands later than the budget
-   * (the migration's sweep and cleanup wait `leaseMs + opTimeoutMs` for in-flight requests to end).
+   * (the migration's sweep and cleanup wait `routerDrainMs` for in-flight requests to end). A deadline
+   * the caller set with `withDeadline` bounds the call too, whichever is earlier.
    */
   readonly deadlineMs?: number;
   /** Extra attempts for retried calls (default 3; 0 disables retries). */
@@ -107,46 +113,63 @@ export class ResilientStore extends StoreDecorator {
     return Math.floor(this.#random() * ceiling);
   }
 
-  #withTimeout<T>(op: string, fn: () => Promise<T>, timeoutMs: number): Promise<T> {
-    const work = fn();
-    if (timeoutMs === 0) return work;
+  /**
+   * Run one attempt under `deadline`: the wrapped store cannot start the call at its shard after it,
+   * and bounds what runs there by the time left, so the attempt ends by then. The timer only answers
+   * the caller at the deadline should the wrapped store not (a store that ignores the contract); it
+   * abandons nothing that could still land later.
+   */
+  #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
+    if (deadline === undefined) return fn();
+    const left = remainingMs(deadline);
+    const work = withDeadline(deadline, fn);
     return new Promise<T>((resolve, reject) => {
-      const timer = this.#clock.setTimeout(() => {
-        reject(new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${timeoutMs} ms`, { shardId: this.shardId }));
-      }, timeoutMs);
+      const timer = deadline.clock.setTimeout(() => {
+        reject(new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${Math.ceil(left)} ms`, { shardId: this.shardId }));
+      }, left);
       work.then(
         (value) => {
-          this.#clock.clearTimeout(timer);
+          deadline.clock.clearTimeout(timer);
           resolve(value);
         },
         (error: unknown) => {
-          this.#clock.clearTimeout(timer);
+          deadline.clock.clearTimeout(timer);
           reject(error);
         },
       );
     });
   }
 
+  /**
+   * The deadline of an attempt: the earliest of the caller's deadline, the call's budget and the
+   * per-attempt limit, each counted on this store's clock.
+   */
+  #attemptDeadline(budget: Deadline | undefined): Deadline | undefined {
+    const perAttempt = this.#timeoutMs > 0 ? deadlineIn(this.#clock, this.#timeoutMs) : undefined;
+    return earlier(budget, perAttempt);
+  }
+
   protected async around<T>(op: StoreOp, fn: () => Promise<T>, args: readonly unknown[]): Promise<T> {
     // A conditional tombstone is not retried: a repeat after a lost answer finds the tombstone and says false.
     const retried = RETRIED_OPS.has(op) && !(op === 'tombstone' && args[3] !== undefined);
-    const startedAt = this.#deadlineMs > 0 ? this.#clock.now() : 0;
+    // The budget of the whole call, retries and backoff included, never later than the caller's own.
+    const budget = earlier(currentDeadline(), this.#deadlineMs > 0 ? deadlineIn(this.#clock, this.#deadlineMs) : undefined);
     for (let attempt = 0; ; attempt++) {
-      let timeoutMs = this.#timeoutMs;
-      if (this.#deadlineMs > 0) {
-        const left = Math.max(1, this.#deadlineMs - (this.#clock.now() - startedAt));
-        timeoutMs = timeoutMs === 0 ? left : Math.min(timeoutMs, left);
-      }
+      const deadline = this.#attemptDeadline(budget);
+      // Out of time before the shard was asked: the caller's doing, not the shard's, so the breaker
+      // does not hear of it.
+      if (deadline !== undefined && remainingMs(deadline) <= 0) throw deadlineError(this.shardId, op);
       const probe = this.breaker?.acquire() ?? false;
       try {
-        const value = await this.#withTimeout(op, fn, timeoutMs);
+        const value = await this.#attempt(op, fn, deadline);
         this.breaker?.record(probe);
         return value;
       } catch (error) {
         this.breaker?.record(probe, error);
         if (!retried || attempt >= this.#retries || !this.#isRetryable(error)) throw error;
         const delayMs = this.backoffMs(attempt);
-        if (this.#deadlineMs > 0 && this.#clock.now() - startedAt + delayMs >= this.#deadlineMs) throw error;
+        // No attempt starts at or after the budget's end: it could only time out.
+        if (budget !== undefined && remainingMs(budget) <= delayMs) throw error;
         this.#onRetry?.({ op, attempt: attempt + 1, delayMs, error });
         await sleep(this.#clock, delayMs);
       }

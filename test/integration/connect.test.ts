@@ -27,6 +27,15 @@ interface Person {
 
 const servers = testServerUris();
 const DOCS = 200;
+/**
+ * Routers' lease, and the migrator's (the same by construction). A liveness setting: every config
+ * load must answer within it (a later answer is never served, ADR 0003), and a loaded CI machine
+ * takes longer than 400 ms now and then. The migrator's lock gets 15 s, as the CLI gives it: one slow
+ * batch on a loaded machine lapsed a 400 ms lock (issue 8) before anything was copied.
+ */
+const LEASE_MS = 2000;
+/** Deadline of one operation attempt (an insertMany of 200 documents over four shards is one). */
+const OP_TIMEOUT_MS = 5000;
 
 describe('connectShardedCollection (live)', function () {
   this.timeout(120_000);
@@ -51,7 +60,7 @@ describe('connectShardedCollection (live)', function () {
     configPath = join(dir, 'shardkit.yaml');
     await writeFile(
       configPath,
-      [`configStore:`, `  uri: ${JSON.stringify(servers.config)}`, `  db: ${configDb}`, `name: ${prefix}`, `collection: people`, `leaseMs: 400`, `opTimeoutMs: 1000`, ''].join('\n'),
+      [`configStore:`, `  uri: ${JSON.stringify(servers.config)}`, `  db: ${configDb}`, `name: ${prefix}`, `collection: people`, `leaseMs: ${LEASE_MS}`, `opTimeoutMs: ${OP_TIMEOUT_MS}`, ''].join('\n'),
     );
     // What `shardkit init` does: routing indexes on every shard, then the first stable state.
     operatorPool = new MongoShardPool({ collection: 'people', topology: [from.toJSON(), to.toJSON()], opTimeoutMs: 5000 });
@@ -106,7 +115,7 @@ describe('connectShardedCollection (live)', function () {
 
     const migratorConfig = await MongoConfigStore.connect({ uri: servers.config, db: configDb, name: prefix, opTimeoutMs: 5000 });
     try {
-      const migrator = new Migrator({ config: migratorConfig, pool: operatorPool, owner: 'connect-test', leaseMs: 400, opTimeoutMs: 1000, batchSize: 50 });
+      const migrator = new Migrator({ config: migratorConfig, pool: operatorPool, owner: 'connect-test', leaseMs: LEASE_MS, lockLeaseMs: 15_000, opTimeoutMs: OP_TIMEOUT_MS, batchSize: 50 });
       const report = await migrator.start(to.toJSON());
       expect(report.outcome).to.equal('completed');
     } finally {

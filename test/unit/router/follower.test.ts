@@ -233,6 +233,51 @@ describe('TopologyFollower', function () {
         expect(f.leaseExpiresAt).to.equal(sentAt + 5000);
       });
     });
+
+    context('when the config store hangs', function () {
+      it('fails the load with a retryable config.timeout after the lease, and callers queued behind it get a load of their own', async function () {
+        const f = await start({ leaseMs: 5000 });
+        store.gate = new Promise(() => undefined);
+        const hung = f.refresh();
+        const queued = f.refresh();
+        const failed = hung.then(
+          () => null,
+          (error: unknown) => error,
+        );
+        await clock.advance(4999);
+        expect(store.loads).to.equal(2);
+        await clock.advance(1);
+        const error = await failed;
+        expect(error).to.be.instanceOf(ShardkitStoreError);
+        expect((error as ShardkitError).code).to.equal(ErrorCode.configTimeout);
+        expect(isRetryableError(error)).to.equal(true);
+        // The queued caller was not held behind the hung load for ever: its own load was sent.
+        expect(store.loads).to.equal(3);
+        store.gate = null;
+        queued.catch(() => undefined);
+        await clock.advance(5000);
+        // The lease ran out while every load hung: the router refuses to route (ADR 0003).
+        expect(catchSync(() => f.current())).to.be.instanceOf(ShardkitRouterError);
+      });
+
+      it('never serves an answer that arrives after its own lease ran out', async function () {
+        const f = await start({ leaseMs: 5000 });
+        await store.compareAndSet(1, stableState(2));
+        let open!: () => void;
+        store.gate = new Promise((resolve) => {
+          open = resolve;
+        });
+        const pending = f.refresh().then(
+          (state) => state,
+          (error: unknown) => error,
+        );
+        await clock.advance(6000);
+        open();
+        const outcome = await pending;
+        expect((outcome as ShardkitError).code).to.equal(ErrorCode.configTimeout);
+        expect(f.state.epoch).to.equal(1);
+      });
+    });
   });
 
   describe('background refresh', function () {
