@@ -25,6 +25,16 @@ function hashRingClass(): typeof HashRing {
   }
 }
 
+/** Whether the optional hashring package can be loaded here. */
+export function hashRingInstalled(): boolean {
+  try {
+    hashRingClass();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A hashring 3.2.0 instance over `{id: weight}` with hashring's `vnode count`. */
 export function makeHashRing(weights: Record<string, number>, vnodeCount: number, cacheSize = 5000): HashRing {
   const HashRingClass = hashRingClass();
