@@ -412,6 +412,7 @@ async function start(io: CliIO, opts: RunCliOptions): Promise<void> {
     // The journal of the last migration is about to be replaced: keep its summary for `history`.
     await archiveFinished(deployment.configStore, deployment.config.name);
     const migrator = migratorFor(deployment, stores, opts, progress);
+    note(io, `starting: taking the migration lock, checking every shard again and counting the ${plan.moves.length} ranges into the journal`);
     const report = await supervised(io, opts.config, progress, (signal) => migrator.start(prepared.target, { signal }));
     progress.finish();
     await archiveFinished(deployment.configStore, deployment.config.name);
