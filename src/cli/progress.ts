@@ -94,6 +94,7 @@ export class MigrationProgress {
   #drawn = 0;
   #lastDraw = Number.NEGATIVE_INFINITY;
   #lastPlain = Number.NEGATIVE_INFINITY;
+  #lastPlainFigures = '';
   #verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
   #cleaned = { moves: 0, deleted: 0 };
 
@@ -140,7 +141,8 @@ export class MigrationProgress {
         this.#tick(false);
         break;
       case 'phaseProgress':
-        this.#onStep(event.done, event.total);
+        // The copy has finer figures (documents, from its progress events) than ranges done.
+        if (event.phase !== 'copy') this.#onStep(event.done, event.total);
         break;
       case 'wait':
         this.#phaseStartedAt = this.#clock.now() + event.ms;
@@ -325,13 +327,19 @@ export class MigrationProgress {
 
   #plainLine(): void {
     this.#lastPlain = this.#clock.now();
+    let line: string;
     if (this.#step !== null) {
-      this.#out.write(`${this.#phase} ${pct(this.#step.done, this.#step.total).trim()}: ${this.#stepFigures()}\n`);
-      return;
+      line = `${this.#phase} ${pct(this.#step.done, this.#step.total).trim()}: ${this.#stepFigures()}`;
+    } else {
+      const { copied, estimated } = this.#copyTotals();
+      if (estimated === 0 && copied === 0) return;
+      line = `copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}`;
     }
-    const { copied, estimated } = this.#copyTotals();
-    if (estimated === 0 && copied === 0) return;
-    this.#out.write(`copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}\n`);
+    // A phase's end repeats its last line when nothing moved since: say it once.
+    const figures = line.replace(/, elapsed .*$/, '');
+    if (figures === this.#lastPlainFigures) return;
+    this.#lastPlainFigures = figures;
+    this.#out.write(`${line}\n`);
   }
 
   #clear(): void {

@@ -431,6 +431,7 @@ async function readJournal(deployment: Deployment): Promise<MigrationJournal | n
 async function resumeOrAbort(io: CliIO, opts: RunCliOptions, action: 'resume' | 'abort'): Promise<void> {
   if (opts.to !== undefined) throw usageError(`rebalance ${action}: --to does not apply (the journal knows the target)`);
   const json = opts.json === true;
+  note(io, `reading the recorded migration through ${opts.config}`);
   const deployment = await openDeployment(opts.config);
   try {
     await deployment.requireState();

@@ -194,7 +194,10 @@ describe('rebalance', () => {
       ]);
       p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
       p.onEvent(progress(1, 's2', 's5', 16, 2020, [2016, 4020]));
+      // The copy keeps its document figures: ranges done say less.
+      p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'copy', done: 1, total: 2 });
       expect(out.text()).to.match(/^copy 50%: 2016\/4020 docs, 250 docs\/s, ETA 4\.0s, elapsed 0\.0s$/m);
+      expect(out.text()).to.not.contain('ranges');
     });
 
     // Regression (issue 10): the copy's last line (94%, ETA 11s) stayed on screen through sweep,
