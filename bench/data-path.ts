@@ -3,7 +3,7 @@
  * through `ShardedCollection` against the same calls on a plain driver collection, on the same
  * server, in the same run.
  *
- *   bash scripts/with-test-servers.sh node --import tsx bench/data-path.ts [--quick] [--no-write]
+ *   bash scripts/with-test-servers.sh node --import tsx bench/data-path.ts [--quick] [--write]
  *   (or SHARDKIT_MONGO_URIS=mongodb://host:port/ node --import tsx bench/data-path.ts)
  *
  * The sharded collection spreads its documents over `SHARDS` shards that all live on the first
@@ -36,7 +36,8 @@ import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
-const WRITE = !argv.includes('--no-write');
+// Tracked files (docs/benchmarks.md, bench/results/) change only when asked: a quick look must leave the tree clean.
+const WRITE = argv.includes('--write');
 /** Shards of the sharded collection (`--shards N`); 1 gives both paths collections of one size. */
 const SHARDS = Number(argv.find((a) => a.startsWith('--shards='))?.slice('--shards='.length) ?? 1);
 // FerretDB scans the whole collection for any filter beyond `{_id}`, so a conditional write costs

@@ -3,7 +3,7 @@
  * documents between the same servers in the same run, documents read per document moved, and an
  * application's latency while a migration runs against its latency before.
  *
- *   bash scripts/with-test-servers.sh node --import tsx bench/migration.ts [--docs N] [--no-write]
+ *   bash scripts/with-test-servers.sh node --import tsx bench/migration.ts [--docs N] [--write]
  *   node --import tsx bench/migration.ts --render   (rewrite the docs section from the last results)
  *   (or SHARDKIT_MONGO_URIS=mongodb://a,mongodb://b node --import tsx bench/migration.ts)
  *
@@ -50,7 +50,8 @@ const BATCH = flag('batch-size', 500);
 const VNODES = flag('vnodes', 160);
 const APP_MS = flag('app-ms', 5000);
 const APP_CONCURRENCY = flag('app-concurrency', 2);
-const WRITE = !argv.includes('--no-write');
+// Tracked files (docs/benchmarks.md, bench/results/) change only when asked: a quick look must leave the tree clean.
+const WRITE = argv.includes('--write');
 const LEASE_MS = 1000;
 const OP_TIMEOUT_MS = 2000;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');

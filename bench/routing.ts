@@ -39,6 +39,7 @@ import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');
+// Tracked files (docs/benchmarks.md, bench/results/) change only when asked: a quick look must leave the tree clean.
 const WRITE = argv.includes('--write');
 // Rewrite the docs section from the recorded JSON without measuring again (after editing the text).
 const REPORT_ONLY = argv.includes('--report-only');

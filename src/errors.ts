@@ -29,6 +29,9 @@ export const ErrorCode = {
   envMissing: 'shardkit.config.envMissing',
   usage: 'shardkit.usage',
   fileNotFound: 'shardkit.file.notFound',
+  fileNotWritable: 'shardkit.file.notWritable',
+  fileWouldOverwrite: 'shardkit.file.wouldOverwrite',
+  optionalDependency: 'shardkit.optionalDependency',
   // misuse of the API
   invalidArgument: 'shardkit.invalidArgument',
   // conflicts
@@ -51,6 +54,8 @@ export const ErrorCode = {
   storeFailure: 'shardkit.store.failure',
   circuitOpen: 'shardkit.store.circuitOpen',
   interrupted: 'shardkit.interrupted',
+  migrationAborted: 'shardkit.migration.aborted',
+  unhealthy: 'shardkit.health.unhealthy',
 } as const;
 
 /** Union of every stable error code. */

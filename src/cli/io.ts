@@ -1,4 +1,5 @@
 import { readFile, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { ErrorCode, ShardkitInputError } from '../errors.js';
 
 /** A stream the CLI writes to: stdout or stderr, or a buffer in tests. */
@@ -37,13 +38,36 @@ export async function readTextFile(path: string): Promise<string> {
   }
 }
 
+/**
+ * File writing whose usual failures are input errors with a stable code: a missing directory or a
+ * path through a file is the operator's typo, not a crash to report with a raw `[ENOENT]`.
+ */
+export async function writeTextFile(path: string, text: string): Promise<void> {
+  try {
+    await writeFile(path, text, 'utf8');
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    const why: Record<string, string> = {
+      ENOENT: `directory ${dirname(path)} does not exist`,
+      ENOTDIR: `a part of ${dirname(path)} is not a directory`,
+      EISDIR: 'it is a directory',
+      EACCES: 'permission denied',
+      EPERM: 'permission denied',
+      EROFS: 'read-only file system',
+    };
+    const reason = typeof code === 'string' ? why[code] : undefined;
+    if (reason !== undefined) throw new ShardkitInputError(ErrorCode.fileNotWritable, `cannot write ${path}: ${reason}`, { cause: error });
+    throw error;
+  }
+}
+
 /** The real process's streams, files and environment. */
 export function processIO(): CliIO {
   return {
     stdout: process.stdout,
     stderr: process.stderr,
     readText: readTextFile,
-    writeText: (path, text) => writeFile(path, text, 'utf8'),
+    writeText: writeTextFile,
     env: process.env,
   };
 }
@@ -72,7 +96,7 @@ export function captureIO(options: { isTTY?: boolean; columns?: number; env?: Re
       },
     },
     readText: readTextFile,
-    writeText: (path, text) => writeFile(path, text, 'utf8'),
+    writeText: writeTextFile,
     env: options.env ?? {},
     out: () => out,
     err: () => err,

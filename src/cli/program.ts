@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { reportFailure } from './fail.js';
+import { reportFailure, wantsJson } from './fail.js';
 import type { CliIO } from './io.js';
 import { register as registerDemo } from './commands/demo.js';
+import { register as registerHealth } from './commands/health.js';
 import { register as registerInit } from './commands/init.js';
 import { register as registerLab } from './commands/lab.js';
 import { register as registerPlan } from './commands/plan.js';
@@ -48,6 +49,7 @@ export function createProgram(io: CliIO): Command {
   registerLab(program, io);
   registerInit(program, io);
   registerStatus(program, io);
+  registerHealth(program, io);
   registerVerify(program, io);
   registerRebalance(program, io);
   registerDemo(program, io);
@@ -60,6 +62,6 @@ export async function runCli(argv: readonly string[], io: CliIO): Promise<number
     await createProgram(io).parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (error) {
-    return reportFailure(io, error);
+    return reportFailure(io, error, { json: wantsJson(argv) });
   }
 }

@@ -19,6 +19,8 @@ export interface PlannedMove {
   readonly to: string;
   /** Documents expected to move (counted at the source). */
   readonly estimated: number;
+  /** Documents already carried (a resume seeds this from the journal). */
+  readonly copied?: number;
 }
 
 /** Options of {@link MigrationProgress}. */
@@ -79,12 +81,20 @@ export class MigrationProgress {
   readonly #extra: (() => string) | undefined;
   readonly #moves = new Map<number, { from: string; to: string; copied: number; estimated: number }>();
   #phase = '';
+  /** Moves done in the current per-move phase, from the journal, and when/where this run's count of it began. */
+  #step: { done: number; total: number; doneAtStart: number; startedAt: number } | null = null;
+  /** Journal totals of the copy from the last progress event (they include what a previous run copied). */
+  #journalTotals: { copied: number; estimated: number } | null = null;
+  readonly #startedAt: number;
+  /** When the current phase's per-move work began: after its router-lease wait, if any. */
+  #phaseStartedAt = 0;
   #reverse = false;
   #docsPerSec = 0;
   #etaMs: number | null = null;
   #drawn = 0;
   #lastDraw = Number.NEGATIVE_INFINITY;
   #lastPlain = Number.NEGATIVE_INFINITY;
+  #lastPlainFigures = '';
   #verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
   #cleaned = { moves: 0, deleted: 0 };
 
@@ -96,11 +106,12 @@ export class MigrationProgress {
     this.#plainEveryMs = options.plainEveryMs ?? 2000;
     this.#barWidth = options.barWidth ?? Math.max(10, Math.min(40, (out.columns ?? 80) - 60));
     this.#extra = options.extra;
+    this.#startedAt = this.#clock.now();
   }
 
   /** Seed the per-pair totals from the plan, so bars show their size before the first batch. */
   plan(moves: readonly PlannedMove[]): void {
-    moves.forEach((m, i) => this.#moves.set(i, { from: m.from, to: m.to, copied: 0, estimated: m.estimated }));
+    moves.forEach((m, i) => this.#moves.set(i, { from: m.from, to: m.to, copied: m.copied ?? 0, estimated: m.estimated }));
   }
 
   /** Handle one migration event. */
@@ -113,6 +124,8 @@ export class MigrationProgress {
       case 'phase':
         this.#phaseEnded();
         this.#phase = event.phase;
+        this.#step = null;
+        this.#phaseStartedAt = this.#clock.now();
         if (event.reverse && !this.#reverse) {
           // The abort leg moves the same ranges back: start the bars again.
           this.#reverse = true;
@@ -124,9 +137,15 @@ export class MigrationProgress {
         this.#moves.set(event.move, { from: event.from, to: event.to, copied: event.copied, estimated: event.estimated });
         this.#docsPerSec = event.docsPerSec;
         this.#etaMs = event.etaMs;
+        this.#journalTotals = { copied: event.totalCopied, estimated: event.totalEstimated };
         this.#tick(false);
         break;
+      case 'phaseProgress':
+        // The copy has finer figures (documents, from its progress events) than ranges done.
+        if (event.phase !== 'copy') this.#onStep(event.done, event.total);
+        break;
       case 'wait':
+        this.#phaseStartedAt = this.#clock.now() + event.ms;
         this.log(
           event.reason === 'routerLease'
             ? `waiting ${formatDuration(event.ms)} for every router's lease on the old routing state to run out`
@@ -180,7 +199,13 @@ export class MigrationProgress {
   }
 
   #phaseEnded(): void {
-    if (this.#phase === 'copy' && this.#mode === 'plain') this.#plainLine();
+    if (this.#phase === 'copy') this.#copyEnded();
+    if (this.#step !== null) {
+      // The phase's last figures stay on screen (or in the log); the next phase draws below them.
+      if (this.#mode === 'plain') this.#plainLine();
+      if (this.#mode === 'tty') this.#detach();
+      this.#step = null;
+    }
     if (this.#phase === 'verify' && this.#verify.moves > 0) {
       const v = this.#verify;
       this.log(`verified ${v.moves} ranges: ${v.checked} fenced entries checked, ${v.repaired} repaired, ${v.mismatches} mismatches`);
@@ -194,6 +219,45 @@ export class MigrationProgress {
       this.log(`purged ${this.#cleaned.moves} ranges: ${this.#cleaned.deleted} tombstones and placeholders deleted at the new owners`);
       this.#cleaned = { moves: 0, deleted: 0 };
     }
+  }
+
+  /**
+   * The copy is over: every move's count is final, so the plan-time estimates (which counted
+   * documents the application deleted since) give way to them, and the bars end at 100%.
+   */
+  #copyEnded(): void {
+    for (const m of this.#moves.values()) m.estimated = m.copied;
+    if (this.#journalTotals !== null) this.#journalTotals = { copied: this.#journalTotals.copied, estimated: this.#journalTotals.copied };
+    this.#etaMs = 0;
+    if (this.#mode === 'plain') this.#plainLine();
+    if (this.#mode === 'tty') this.#detach();
+  }
+
+  /** Draw the bars one last time and leave them where they are. */
+  #detach(): void {
+    this.#tick(true);
+    this.#drawn = 0;
+  }
+
+  #onStep(done: number, total: number): void {
+    // Moves an earlier run finished are skipped at once: the rate counts from the first one done here.
+    this.#step ??= { done, total, doneAtStart: done - 1, startedAt: this.#phaseStartedAt };
+    this.#step.done = done;
+    this.#step.total = total;
+    this.#tick(false);
+  }
+
+  /** `12/30 ranges, 2.1 ranges/s, ETA 6.0s` for the current per-move phase. */
+  #stepFigures(): string {
+    const step = this.#step!;
+    const secs = (this.#clock.now() - step.startedAt) / 1000;
+    const rate = secs > 0 ? (step.done - step.doneAtStart) / secs : 0;
+    const eta = step.done >= step.total ? 0 : rate > 0 ? ((step.total - step.done) * 1000) / rate : null;
+    return `${step.done}/${step.total} ranges, ${rate.toFixed(1)} ranges/s, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
+  }
+
+  #elapsed(): string {
+    return formatDuration(this.#clock.now() - this.#startedAt);
   }
 
   #totals(): { copied: number; estimated: number; pairs: Map<string, PairState> } {
@@ -212,10 +276,17 @@ export class MigrationProgress {
     return { copied, estimated, pairs: new Map([...pairs].sort(([a], [b]) => a.localeCompare(b))) };
   }
 
+  /** Copy totals: the journal's (what every run copied) once known, else the sum of the seeded moves. */
+  #copyTotals(): { copied: number; estimated: number } {
+    if (this.#journalTotals !== null) return this.#journalTotals;
+    const { copied, estimated } = this.#totals();
+    return { copied, estimated };
+  }
+
   #overall(copied: number, estimated: number): string {
     const extra = this.#extra?.() ?? '';
     return (
-      `${copied}/${estimated} docs, ${Math.round(this.#docsPerSec)} docs/s, ETA ${formatDuration(this.#etaMs)}` +
+      `${copied}/${estimated} docs, ${Math.round(this.#docsPerSec)} docs/s, ETA ${formatDuration(this.#etaMs)}, elapsed ${this.#elapsed()}` +
       (extra === '' ? '' : `, ${extra}`)
     );
   }
@@ -229,8 +300,19 @@ export class MigrationProgress {
     if (this.#mode !== 'tty' || (!force && now - this.#lastDraw < this.#redrawMs)) return;
     this.#lastDraw = now;
     this.#clear();
-    const { copied, estimated, pairs } = this.#totals();
-    if (pairs.size === 0) return;
+    const lines = this.#step === null ? this.#copyLines() : [this.#stepLine()];
+    if (lines.length === 0) return;
+    // A line wider than the terminal wraps, and the cursor-up count of the next redraw would be off.
+    const max = Math.max(20, (this.#out.columns ?? 80) - 1);
+    this.#out.write(`${lines.map((l) => (l.length > max ? `${l.slice(0, max - 1)}…` : l)).join('\n')}\n`);
+    this.#drawn = lines.length;
+  }
+
+  /** One bar per shard pair and an overall bar with the copy's rate, ETA and elapsed time. */
+  #copyLines(): string[] {
+    const { pairs } = this.#totals();
+    if (pairs.size === 0) return [];
+    const { copied, estimated } = this.#copyTotals();
     const width = Math.max(...[...pairs.keys()].map((k) => k.length), 'overall'.length);
     const lines = [...pairs].map(
       ([key, p]) => `  ${key.padEnd(width)} ${progressBar(p.estimated === 0 ? 1 : p.copied / p.estimated, this.#barWidth)} ${pct(p.copied, p.estimated)} ${p.copied}/${p.estimated}`,
@@ -238,17 +320,29 @@ export class MigrationProgress {
     lines.push(
       `  ${'overall'.padEnd(width)} ${progressBar(estimated === 0 ? 1 : copied / estimated, this.#barWidth)} ${pct(copied, estimated)} ${this.#overall(copied, estimated)}`,
     );
-    // A line wider than the terminal wraps, and the cursor-up count of the next redraw would be off.
-    const max = Math.max(20, (this.#out.columns ?? 80) - 1);
-    this.#out.write(`${lines.map((l) => (l.length > max ? `${l.slice(0, max - 1)}…` : l)).join('\n')}\n`);
-    this.#drawn = lines.length;
+    return lines;
+  }
+
+  #stepLine(): string {
+    const step = this.#step!;
+    return `  ${this.#phase.padEnd(7)} ${progressBar(step.total === 0 ? 1 : step.done / step.total, this.#barWidth)} ${pct(step.done, step.total)} ${this.#stepFigures()}`;
   }
 
   #plainLine(): void {
     this.#lastPlain = this.#clock.now();
-    const { copied, estimated } = this.#totals();
-    if (estimated === 0 && copied === 0) return;
-    this.#out.write(`copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}\n`);
+    let line: string;
+    if (this.#step !== null) {
+      line = `${this.#phase} ${pct(this.#step.done, this.#step.total).trim()}: ${this.#stepFigures()}`;
+    } else {
+      const { copied, estimated } = this.#copyTotals();
+      if (estimated === 0 && copied === 0) return;
+      line = `copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}`;
+    }
+    // A phase's end repeats its last line when nothing moved since: say it once.
+    const figures = line.replace(/, elapsed .*$/, '');
+    if (figures === this.#lastPlainFigures) return;
+    this.#lastPlainFigures = figures;
+    this.#out.write(`${line}\n`);
   }
 
   #clear(): void {

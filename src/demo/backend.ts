@@ -3,6 +3,7 @@
  * (no server), or MongoDB-wire servers given as URIs (the first also hosts the config store).
  */
 import { randomBytes } from 'node:crypto';
+import { MongoClient } from 'mongodb';
 import { MemoryConfigStore } from '../config-store/memory-config-store.js';
 import { MongoConfigStore } from '../config-store/mongo-config-store.js';
 import type { ConfigStore } from '../config-store/types.js';
@@ -19,7 +20,7 @@ export interface DemoBackend {
   readonly config: ConfigStore;
   /** Server URI per shard id (mongo only), for the topology. */
   readonly uris: ReadonlyMap<string, string>;
-  /** Delete the demo's documents (servers only) and close every connection. */
+  /** Drop the databases the demo created (servers only) and close every connection. */
   close(options?: { keepData?: boolean }): Promise<void>;
 }
 
@@ -38,11 +39,21 @@ export function memoryBackend(shardIds: readonly string[]): DemoBackend {
   };
 }
 
-const EVERYTHING = { start: -1, end: 0xffffffff } as const;
-
-async function deleteAll(store: ShardStore): Promise<void> {
-  // Batched: one `$in` of every id would exceed what a server accepts in one command.
-  while ((await store.deleteRange(EVERYTHING, {}, 5000)) === 5000);
+/**
+ * Drop the run's databases on every server: the demo created them, and an operator who tries it on
+ * their own servers should find nothing left behind. Best effort: a server gone by now keeps its copy.
+ */
+async function dropDatabases(dbsByUri: ReadonlyMap<string, ReadonlySet<string>>, opTimeoutMs: number): Promise<void> {
+  await Promise.allSettled(
+    [...dbsByUri].map(async ([uri, dbs]) => {
+      const client = new MongoClient(uri, { serverSelectionTimeoutMS: opTimeoutMs, connectTimeoutMS: opTimeoutMs });
+      try {
+        for (const db of dbs) await client.db(db).dropDatabase();
+      } finally {
+        await client.close();
+      }
+    }),
+  );
 }
 
 /**
@@ -54,6 +65,9 @@ export async function mongoBackend(shardIds: readonly string[], uris: readonly s
   const run = randomBytes(4).toString('hex');
   const name = `demo-${run}`;
   const collection = `demo_${run}`;
+  // Databases unique to the run, so dropping them at the end never touches another run's data.
+  const configDb = `shardkit_demo_${run}`;
+  const dbsByUri = new Map<string, Set<string>>([[uris[0]!, new Set([configDb])]]);
   const stores = new Map<string, ShardStore>();
   const uriOf = new Map<string, string>();
   const opened: ShardStore[] = [];
@@ -61,12 +75,15 @@ export async function mongoBackend(shardIds: readonly string[], uris: readonly s
   try {
     for (const [i, id] of shardIds.entries()) {
       const uri = uris[i % uris.length]!;
-      const store = await MongoStore.connect({ shardId: id, uri, db: `shardkit_demo_${id}`, collection, opTimeoutMs });
+      const db = `shardkit_demo_${run}_${id}`;
+      const dbs = dbsByUri.get(uri) ?? new Set<string>();
+      dbsByUri.set(uri, dbs.add(db));
+      const store = await MongoStore.connect({ shardId: id, uri, db, collection, opTimeoutMs });
       opened.push(store);
       stores.set(id, store);
       uriOf.set(id, uri);
     }
-    config = await MongoConfigStore.connect({ uri: uris[0]!, name, db: 'shardkit_demo', opTimeoutMs: Math.max(opTimeoutMs, 1000) });
+    config = await MongoConfigStore.connect({ uri: uris[0]!, name, db: configDb, opTimeoutMs: Math.max(opTimeoutMs, 1000) });
   } catch (error) {
     await Promise.allSettled(opened.map((s) => s.close()));
     throw error;
@@ -79,10 +96,8 @@ export async function mongoBackend(shardIds: readonly string[], uris: readonly s
     config: configStore,
     uris: uriOf,
     async close(options = {}) {
-      if (options.keepData !== true) {
-        await Promise.allSettled(opened.map((s) => deleteAll(s)));
-      }
       await Promise.allSettled([...opened.map((s) => s.close()), configStore.close()]);
+      if (options.keepData !== true) await dropDatabases(dbsByUri, Math.max(opTimeoutMs, 1000));
     },
   };
 }

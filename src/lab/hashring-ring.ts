@@ -1,4 +1,6 @@
-import HashRing from 'hashring';
+import { createRequire } from 'node:module';
+import type HashRing from 'hashring';
+import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { ringHash } from '../hash/registry.js';
 import { Ring } from '../ring/ring.js';
 
@@ -7,10 +9,37 @@ interface HashRingInternals {
   ring: Array<{ value: number; server: string }>;
 }
 
+/**
+ * hashring's constructor, loaded on first use: it is a peer the lab compares against, not something
+ * routing needs, so an installed shardkit does not carry it (an optional peer dependency).
+ */
+function hashRingClass(): typeof HashRing {
+  try {
+    return createRequire(import.meta.url)('hashring') as typeof HashRing;
+  } catch (error) {
+    throw new ShardkitInputError(
+      ErrorCode.optionalDependency,
+      'the hashring scheme compares against the hashring package, which is not installed: `npm install hashring@3.2.0` (or leave hashring out of --schemes)',
+      { cause: error },
+    );
+  }
+}
+
+/** Whether the optional hashring package can be loaded here. */
+export function hashRingInstalled(): boolean {
+  try {
+    hashRingClass();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** A hashring 3.2.0 instance over `{id: weight}` with hashring's `vnode count`. */
 export function makeHashRing(weights: Record<string, number>, vnodeCount: number, cacheSize = 5000): HashRing {
+  const HashRingClass = hashRingClass();
   // hashring accepts {server: weight}; its typings list only the {server: {weight}} and array forms.
-  return new HashRing(weights as unknown as HashRing.Servers, 'md5', { 'vnode count': vnodeCount, 'max cache size': cacheSize });
+  return new HashRingClass(weights as unknown as HashRing.Servers, 'md5', { 'vnode count': vnodeCount, 'max cache size': cacheSize });
 }
 
 /**

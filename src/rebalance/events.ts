@@ -2,7 +2,7 @@
  * What a migration reports while it runs: the JSON-serializable events progress bars and `--json`
  * lines consume, and the progress figures (totals, rate, ETA) computed from the journal.
  */
-import type { MigrationCounters, MigrationJournal, Phase } from './journal.js';
+import type { MigrationCounters, MigrationJournal, MoveProgress, Phase } from './journal.js';
 
 /** Something the migrator reports, for progress bars and `--json` lines. JSON-serializable. */
 export type MigrationEvent =
@@ -25,6 +25,18 @@ export type MigrationEvent =
       /** Documents per second in this run, and the remaining time at that rate (null: unknown). */
       readonly docsPerSec: number;
       readonly etaMs: number | null;
+    }
+  | {
+      /**
+       * After each move of a per-move phase (copy, sweep, verify, cleanup, purge): how many of the
+       * leg's moves have finished this phase, read from the journal, so a resumed run counts what
+       * an earlier run did.
+       */
+      readonly type: 'phaseProgress';
+      readonly migrationId: string;
+      readonly phase: Phase;
+      readonly done: number;
+      readonly total: number;
     }
   | { readonly type: 'wait'; readonly migrationId: string; readonly reason: 'routerLease' | 'lock'; readonly ms: number }
   | {
@@ -82,4 +94,20 @@ export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number,
     docsPerSec,
     etaMs,
   };
+}
+
+/** The journal flag that says a move has finished each per-move phase. */
+const DONE_FLAG: Partial<Record<Phase, keyof MoveProgress>> = {
+  copy: 'copyDone',
+  sweep: 'sweepDone',
+  verify: 'verifyDone',
+  cleanup: 'cleanupDone',
+  purge: 'purgeDone',
+};
+
+/** How far the journal's current phase is over its moves; null for a phase without per-move work. */
+export function phaseProgressEvent(j: MigrationJournal): MigrationEvent | null {
+  const flag = DONE_FLAG[j.phase];
+  if (flag === undefined) return null;
+  return { type: 'phaseProgress', migrationId: j.id, phase: j.phase, done: j.moves.filter((m) => m[flag] === true).length, total: j.moves.length };
 }

@@ -6,6 +6,7 @@
  */
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import type { RoutingState } from '../router/routing-state.js';
+import { phaseProgressEvent } from './events.js';
 import { Phase, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
 import { cleanupMove, copyMove, purgeMove, repairMissing, sweepMove, verifyMove, type MoveWork } from './move-work.js';
 import { AbortRequested, type MigrationRun } from './run.js';
@@ -90,7 +91,13 @@ async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
     run.emit({ type: 'phase', migrationId: j.id, phase: j.phase, epoch: j.epoch, reverse: j.reverse });
     const step = LEG[j.phase];
     if (step.waitAfter !== undefined) await run.waitRouters(j, j[step.waitAfter]);
-    if (step.perMove !== undefined) for (let i = 0; i < j.moves.length; i++) await step.perMove(run, j, i);
+    if (step.perMove !== undefined) {
+      for (let i = 0; i < j.moves.length; i++) {
+        await step.perMove(run, j, i);
+        const progress = phaseProgressEvent(j);
+        if (progress !== null) run.emit(progress);
+      }
+    }
     if (step.publish !== undefined) {
       await publish(run, j, step.publish.state(j));
       // Recorded after the compare-and-set returned, so the wait that counts from it is never short.

@@ -236,6 +236,8 @@ export class Migrator {
       for (const m of moves) {
         const estimated = await (await this.#s.pool.store(m.from)).countRange(m, { _moved: { $exists: false }, _ph: { $exists: false } });
         progress.push(freshMove(m.start, m.end, m.from, m.to, estimated));
+        // Counting many ranges on a busy shard can outlast the lock's lease: keep it, as batches do.
+        await run.lock.renew();
       }
       const journal: MigrationJournal = {
         id: this.#newId(),

@@ -4,6 +4,7 @@ import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import { redactUri } from '../../redact.js';
 import { uriProblem } from '../../topology/credentials.js';
 import { withInterrupt } from '../interrupt.js';
+import { ReportedFailure } from '../fail.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption, usageError } from '../options.js';
 import { printJson } from '../output.js';
@@ -139,7 +140,7 @@ async function runDemoCommand(io: CliIO, opts: DemoCliOptions): Promise<void> {
   else io.stdout.write(formatDemoReport(report));
   if (!report.ok) {
     const broken = report.invariants.filter((i) => !i.ok).map((i) => i.name);
-    throw new ShardkitConflictError(ErrorCode.verifyFailed, `demo: ${broken.length} invariant(s) broken: ${broken.join('; ')}`);
+    throw new ReportedFailure(new ShardkitConflictError(ErrorCode.verifyFailed, `demo: ${broken.length} invariant(s) broken: ${broken.join('; ')}`));
   }
 }
 

@@ -19,10 +19,13 @@ import { journalFromRecord, journalKey, type MigrationJournal } from '../../reba
 import { Migrator, type MigrationReport, type MigrationStatus } from '../../rebalance/migrator.js';
 import { planRebalance, type RebalancePlan } from '../../rebalance/plan.js';
 import { withBalancedTokens } from '../../ring/placement.js';
+import { systemClock } from '../../clock.js';
 import type { ShardStore } from '../../stores/shard-store.js';
 import { LIVE } from '../../stores/store-filters.js';
 import { Topology } from '../../topology/topology.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
+import { ReportedFailure } from '../fail.js';
+import { archiveFinished, formatHistory, readHistory } from '../history.js';
 import { withInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption, usageError } from '../options.js';
@@ -153,11 +156,39 @@ function providerOf(stores: ReadonlyMap<string, ShardStore>): { store(id: string
   };
 }
 
-async function countPairs(plan: RebalancePlan, stores: ReadonlyMap<string, ShardStore>): Promise<{ moves: LivePlan['moves']; pairs: PairCount[] }> {
+/**
+ * A line on stderr about what a long command is doing before it has results: stdout stays the
+ * report (or the JSON), and the operator sees within a second that something is happening.
+ */
+function note(io: CliIO, text: string): void {
+  io.stderr.write(`${text}\n`);
+}
+
+/** Every `everyMs` at most, say how far counting has got; the first call speaks at once. */
+function countingNotes(io: CliIO, everyMs = 2000): (done: number, total: number, docs: number) => void {
+  const started = systemClock.now();
+  let last = Number.NEGATIVE_INFINITY;
+  return (done, total, docs) => {
+    const now = systemClock.now();
+    if (now - last < everyMs && done < total) return;
+    last = now;
+    note(io, `counting documents to move: ${done}/${total} ranges, ${docs} documents so far (${formatDuration(now - started)})`);
+  };
+}
+
+async function countPairs(
+  plan: RebalancePlan,
+  stores: ReadonlyMap<string, ShardStore>,
+  onCounted: (done: number, total: number, docs: number) => void,
+): Promise<{ moves: LivePlan['moves']; pairs: PairCount[] }> {
   const moves: Array<LivePlan['moves'][number]> = [];
   const pairs = new Map<string, { from: string; to: string; ranges: number; docs: number }>();
+  let counted = 0;
+  onCounted(0, plan.moves.length, 0);
   for (const m of plan.moves) {
     const docs = await providerOf(stores).store(m.from).countRange(m, LIVE);
+    counted += docs;
+    onCounted(moves.length + 1, plan.moves.length, counted);
     moves.push({ start: m.start, end: m.end, from: m.from, to: m.to, docs });
     const key = `${m.from}\u0000${m.to}`;
     const pair = pairs.get(key) ?? { from: m.from, to: m.to, ranges: 0, docs: 0 };
@@ -169,8 +200,8 @@ async function countPairs(plan: RebalancePlan, stores: ReadonlyMap<string, Shard
 }
 
 /** Build the live plan: the moves, the documents per pair and the time at `throttle`. */
-async function livePlan(deployment: Deployment, prepared: Prepared, stores: ReadonlyMap<string, ShardStore>, throttle: number | null): Promise<LivePlan> {
-  const { moves, pairs } = await countPairs(prepared.plan, stores);
+async function livePlan(io: CliIO, deployment: Deployment, prepared: Prepared, stores: ReadonlyMap<string, ShardStore>, throttle: number | null): Promise<LivePlan> {
+  const { moves, pairs } = await countPairs(prepared.plan, stores, countingNotes(io));
   const docsToMove = pairs.reduce((s, p) => s + p.docs, 0);
   const leaseWaitsMs = routerLeaseWaitsMs(deployment.config);
   return {
@@ -216,11 +247,14 @@ export interface LivePlanOptions {
 export async function planLive(io: CliIO, opts: LivePlanOptions): Promise<void> {
   if (opts.to === undefined) throw usageError("plan --config: required option '--to <file>' not specified");
   const throttle = opts.throttle === undefined ? null : parseNumberOption('--throttle', opts.throttle, { min: 1 });
+  note(io, `reading the live topology through ${opts.config}`);
   const deployment = await openDeployment(opts.config);
   try {
     const prepared = await prepare(io, deployment, opts.to);
-    const stores = await openStores(deployment, shardsOf(prepared.state.topology).filter((s) => prepared.plan.moves.some((m) => m.from === s.id)));
-    const plan = await livePlan(deployment, prepared, stores, throttle);
+    const sources = shardsOf(prepared.state.topology).filter((s) => prepared.plan.moves.some((m) => m.from === s.id));
+    note(io, `connecting to ${sources.length} source shard(s)`);
+    const stores = await openStores(deployment, sources);
+    const plan = await livePlan(io, deployment, prepared, stores, throttle);
     if (opts.json === true) {
       printJson(io, plan);
       return;
@@ -347,36 +381,55 @@ function printReport(io: CliIO, report: MigrationReport, json: boolean, configPa
   );
 }
 
+/**
+ * A shard new to the topology starts empty: its routing index is cheap to build now. An existing
+ * shard without it is the migrator's pre-flight failure (building it on a full collection is the
+ * operator's call: `shardkit init` builds it). Returns the shards it was built on.
+ */
+async function indexNewShards(prepared: Prepared, stores: ReadonlyMap<string, ShardStore>): Promise<string[]> {
+  const existing = new Set(prepared.state.topology.shards.map((s) => s.id));
+  const created: string[] = [];
+  for (const [id, store] of stores) {
+    if (existing.has(id) || (await store.hasRoutingIndex())) continue;
+    await store.ensureRoutingIndex();
+    created.push(id);
+  }
+  return created;
+}
+
+/**
+ * A start or resume that ended aborted (someone ran `rebalance abort`) did not make the change the
+ * operator asked for: exit 3, after the report, so a script does not take it for success.
+ */
+function failIfAborted(report: MigrationReport): void {
+  if (report.outcome !== 'aborted') return;
+  throw new ReportedFailure(
+    new ShardkitConflictError(ErrorCode.migrationAborted, `migration ${report.migrationId} was aborted: every moved document is back at its old owner`),
+  );
+}
+
 async function start(io: CliIO, opts: RunCliOptions): Promise<void> {
   if (opts.to === undefined) throw usageError("rebalance: required option '--to <file>' not specified (or use status, resume, abort)");
   const json = opts.json === true;
+  note(io, `reading the live topology through ${opts.config}`);
   const deployment = await openDeployment(opts.config);
   try {
     const prepared = await prepare(io, deployment, opts.to);
     // Pre-flight before asking anything: every shard of both topologies answers, no other migration.
-    const stores = await openStores(deployment, shardsOf(prepared.state.topology, prepared.target.toJSON()), migratorTimings(opts, deployment.config).opTimeoutMs);
+    const shards = shardsOf(prepared.state.topology, prepared.target.toJSON());
+    note(io, `pre-flight: connecting to all ${shards.length} shards of both topologies`);
+    const stores = await openStores(deployment, shards, migratorTimings(opts, deployment.config).opTimeoutMs);
     const lock = await deployment.configStore.readLock();
     if (lock !== null) {
       throw new ShardkitConflictError(ErrorCode.lockHeld, `the migration lock is held by ${lock.owner} until ${new Date(lock.expiresAt).toISOString()}`);
     }
-    // A shard new to the topology starts empty: its routing index is cheap to build now. An existing
-    // shard without it is the migrator's pre-flight failure (building it on a full collection is the
-    // operator's call: `shardkit init` builds it).
-    const existing = new Set(prepared.state.topology.shards.map((s) => s.id));
-    const created: string[] = [];
-    for (const [id, store] of stores) {
-      if (existing.has(id) || (await store.hasRoutingIndex())) continue;
-      await store.ensureRoutingIndex();
-      created.push(id);
-    }
-    const plan = await livePlan(deployment, prepared, stores, opts.throttle === undefined ? null : parseNumberOption('--throttle', opts.throttle, { min: 1 }));
+    const plan = await livePlan(io, deployment, prepared, stores, opts.throttle === undefined ? null : parseNumberOption('--throttle', opts.throttle, { min: 1 }));
     const progress = progressFor(io, json);
     if (json) {
       io.stdout.write(`${redactedJson({ type: 'plan', ...plan, moves: plan.moves.length })}\n`);
     } else {
       printPlan(io, prepared.plan, { json: false });
       io.stdout.write(formatLivePlan(plan));
-      if (created.length > 0) io.stdout.write(`created the routing index {_h: 1, _id: 1} on new shard(s) ${created.join(', ')}\n`);
     }
     await confirmOrRefuse(
       io,
@@ -384,11 +437,19 @@ async function start(io: CliIO, opts: RunCliOptions): Promise<void> {
       `\nmigrate "${plan.name}" from epoch ${plan.fromEpoch} to ${plan.toEpoch}, moving ${plan.docsToMove} documents? [y/N] `,
       'rebalance',
     );
+    // Nothing is written before the operator says yes, the routing index of a new shard included.
+    const created = await indexNewShards(prepared, stores);
+    if (created.length > 0) progress.log(`created the routing index {_h: 1, _id: 1} on new shard(s) ${created.join(', ')}`);
     progress.plan(plan.moves.map((m): PlannedMove => ({ from: m.from, to: m.to, estimated: m.docs })));
+    // The journal of the last migration is about to be replaced: keep its summary for `history`.
+    await archiveFinished(deployment.configStore, deployment.config.name);
     const migrator = migratorFor(deployment, stores, opts, progress);
+    note(io, `starting: taking the migration lock, checking every shard again and counting the ${plan.moves.length} ranges into the journal`);
     const report = await supervised(io, opts.config, progress, (signal) => migrator.start(prepared.target, { signal }));
     progress.finish();
+    await archiveFinished(deployment.configStore, deployment.config.name);
     printReport(io, report, json, opts.config);
+    failIfAborted(report);
   } finally {
     await deployment.close();
   }
@@ -402,6 +463,7 @@ async function readJournal(deployment: Deployment): Promise<MigrationJournal | n
 async function resumeOrAbort(io: CliIO, opts: RunCliOptions, action: 'resume' | 'abort'): Promise<void> {
   if (opts.to !== undefined) throw usageError(`rebalance ${action}: --to does not apply (the journal knows the target)`);
   const json = opts.json === true;
+  note(io, `reading the recorded migration through ${opts.config}`);
   const deployment = await openDeployment(opts.config);
   try {
     await deployment.requireState();
@@ -417,10 +479,16 @@ async function resumeOrAbort(io: CliIO, opts: RunCliOptions, action: 'resume' | 
     }
     const stores = await openStores(deployment, shardsOf(journal.from, journal.to), migratorTimings(opts, deployment.config).opTimeoutMs);
     const progress = progressFor(io, json);
+    // Bars start from what earlier runs copied, so totals are the migration's, not this run's.
+    progress.plan(journal.moves.map((m): PlannedMove => ({ from: m.from, to: m.to, estimated: m.estimated, copied: m.copied })));
+    note(io, `${action === 'resume' ? 'resuming' : 'aborting'} migration ${journal.id} at phase ${journal.phase}${journal.reverse ? ' (abort leg)' : ''}`);
     const migrator = migratorFor(deployment, stores, opts, progress);
     const report = await supervised(io, opts.config, progress, (signal) => (action === 'resume' ? migrator.resume({ signal }) : migrator.abort({ signal })));
     progress.finish();
+    await archiveFinished(deployment.configStore, deployment.config.name);
     printReport(io, report, json, opts.config);
+    // An abort that ends aborted did what was asked.
+    if (action === 'resume') failIfAborted(report);
   } finally {
     await deployment.close();
   }
@@ -445,11 +513,17 @@ export function formatRebalanceStatus(r: RebalanceStatusReport, now: number): st
     lines.push('migration   none recorded');
   } else {
     const done = m.phase === 'done';
+    // A finished migration is reported at the live epoch (it published two states after its leg's
+    // epoch), with what it moved: the plan-time estimate counted documents deleted since.
     lines.push(
-      `migration   ${m.id}${m.reverse ? ' (aborting: carrying documents back)' : ''}`,
-      `phase       ${m.phase}${done ? ` (${m.outcome ?? 'finished'})` : ''} at epoch ${m.epoch}`,
-      `copied      ${m.copied}/${Math.max(m.estimated, m.copied)} documents (${percent(m.estimated === 0 ? 1 : Math.min(1, m.copied / m.estimated))}), ` +
-        `${m.movesCopied}/${m.moves} ranges copied`,
+      `migration   ${m.id}${m.reverse && !done ? ' (aborting: carrying documents back)' : ''}`,
+      done
+        ? `phase       done (${m.outcome ?? 'finished'}), live state at epoch ${r.state?.epoch ?? m.epoch}`
+        : `phase       ${m.phase} at epoch ${m.epoch}`,
+      done
+        ? `moved       ${m.counters.docsMoved} documents over ${m.moves} ranges (all copied)`
+        : `copied      ${m.copied}/${Math.max(m.estimated, m.copied)} documents (${percent(m.estimated === 0 ? 1 : Math.min(1, m.copied / m.estimated))}), ` +
+          `${m.movesCopied}/${m.moves} ranges copied`,
       `counters    ${m.counters.docsMoved} moved, ${m.counters.docsRead} read, ${m.counters.swept} swept, ${m.counters.repaired} repaired, ${m.counters.deleted} markers deleted`,
     );
     if (!done) {
@@ -488,7 +562,20 @@ async function status(io: CliIO, opts: RunCliOptions): Promise<void> {
   }
 }
 
-const ACTIONS = ['start', 'status', 'resume', 'abort'] as const;
+/** `rebalance history`: past migrations with outcome and figures, oldest first. */
+async function history(io: CliIO, opts: RunCliOptions): Promise<void> {
+  if (opts.to !== undefined) throw usageError('rebalance history: --to does not apply');
+  const deployment = await openDeployment(opts.config);
+  try {
+    const entries = await readHistory(deployment.configStore, deployment.config.name);
+    if (opts.json === true) printJson(io, { name: deployment.config.name, migrations: entries });
+    else io.stdout.write(formatHistory(deployment.config.name, entries));
+  } finally {
+    await deployment.close();
+  }
+}
+
+const ACTIONS = ['start', 'status', 'history', 'resume', 'abort'] as const;
 
 /** Adds `rebalance [status|resume|abort] --config FILE …`. */
 export function register(program: Command, io: CliIO): void {
@@ -496,7 +583,7 @@ export function register(program: Command, io: CliIO): void {
     .command('rebalance')
     .description(
       'Migrate the live topology to --to online (pre-flight, confirmation, progress; Ctrl-C stops at a checkpoint), ' +
-        'or show (status), continue (resume) or undo (abort) the recorded migration',
+        'or show (status), continue (resume) or undo (abort) the recorded migration, or list past ones (history)',
     )
     .argument('[action]', `one of ${ACTIONS.join(', ')} (default: start, which needs --to)`, 'start')
     .requiredOption('--config <file>', 'shardkit config file (JSON or YAML)')
@@ -514,6 +601,8 @@ export function register(program: Command, io: CliIO): void {
           return start(io, opts);
         case 'status':
           return status(io, opts);
+        case 'history':
+          return history(io, opts);
         case 'resume':
         case 'abort':
           return resumeOrAbort(io, opts, action);

@@ -8,9 +8,12 @@ import { ErrorCode, ShardkitStoreError } from '../../errors.js';
 import { Ring } from '../../ring/ring.js';
 import type { ShardStore } from '../../stores/shard-store.js';
 import { LIVE } from '../../stores/store-filters.js';
-import { redactText, redactUri } from '../../redact.js';
+import { redactUri } from '../../redact.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
+import { ReportedFailure } from '../fail.js';
+import { readHistory, type HistoryEntry } from '../history.js';
 import type { CliIO } from '../io.js';
+import { errorLine, pingShard } from './health.js';
 import { printJson } from '../output.js';
 import { formatTable, percent } from '../table.js';
 
@@ -26,12 +29,14 @@ export interface ShardStatus {
   readonly reachable: boolean;
   /** Round trip of a `ping` in ms (null when unreachable). */
   readonly latencyMs: number | null;
-  /** Live documents (null when unreachable). */
+  /** Live documents (null: unknown, the shard is unreachable or its count failed). */
   readonly documents: number | null;
-  /** Fences, placeholders and tombstones (null when unreachable). */
+  /** Fences, placeholders and tombstones (null: unknown). */
   readonly markers: number | null;
-  /** Why the shard could not be read. */
+  /** Why the shard could not be reached. */
   readonly error?: string;
+  /** Why the shard, reached, could not be counted (a time limit on a large collection): counts unknown. */
+  readonly countError?: string;
 }
 
 /** What `status --json` prints. */
@@ -49,27 +54,28 @@ export interface StatusReport {
   readonly lock: LockInfo | null;
   readonly topology: TopologySpec;
   readonly shards: readonly ShardStatus[];
+  /** The latest migration recorded (finished or not), null when there never was one. */
+  readonly lastMigration: HistoryEntry | null;
 }
 
 function redactTopology(t: TopologySpec): TopologySpec {
   return { ...t, shards: t.shards.map((s) => (s.uri === undefined ? s : { ...s, uri: redactUri(s.uri) })) };
 }
 
-function message(error: unknown): string {
-  return redactText(error instanceof Error ? error.message : String(error)).split('\n')[0] ?? '';
-}
-
+/**
+ * A shard's line: reachability first (a ping, with its latency), then the document counts, which
+ * may be slow on a big or busy collection. A count that fails or times out on a shard that answered
+ * its ping leaves the shard up with its counts unknown, and the reason beside them.
+ */
 async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: ShardSpec, share: number): Promise<ShardStatus> {
   const base = { id: shard.id, weight: shard.weight, draining: shard.draining === true, uri: shard.uri === undefined ? null : redactUri(shard.uri), share };
+  const { reachability, store } = await pingShard(open, shard);
+  if (store === null) return { ...base, ...reachability, documents: null, markers: null };
   try {
-    const store = await open(shard);
-    const started = systemClock.now();
-    await store.ping();
-    const latencyMs = Math.round((systemClock.now() - started) * 100) / 100;
     const [documents, all] = await Promise.all([store.count(LIVE), store.count({})]);
-    return { ...base, reachable: true, latencyMs, documents, markers: all - documents };
+    return { ...base, ...reachability, documents, markers: all - documents };
   } catch (error) {
-    return { ...base, reachable: false, latencyMs: null, documents: null, markers: null, error: message(error) };
+    return { ...base, ...reachability, documents: null, markers: null, countError: errorLine(error) };
   }
 }
 
@@ -77,7 +83,10 @@ async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: S
 export function register(program: Command, io: CliIO): void {
   program
     .command('status')
-    .description('Show the live topology: epoch, phase, migration lock, and per-shard reachability, latency and document counts (exit 1 when a shard is unreachable)')
+    .description(
+      'Show the live topology: epoch, phase, migration lock, per-shard reachability and ping latency, and document counts ' +
+        '(unknown when a count fails; exit 1 only when a shard is unreachable)',
+    )
     .requiredOption('--config <file>', 'shardkit config file (JSON or YAML)')
     .option('--json', 'print the status as JSON')
     .action(async (opts: { config: string; json?: boolean }) => {
@@ -101,17 +110,26 @@ export function register(program: Command, io: CliIO): void {
           lock,
           topology: redactTopology(state.topology),
           shards,
+          lastMigration: (await readHistory(deployment.configStore, deployment.config.name)).at(-1) ?? null,
         };
         if (opts.json === true) printJson(io, report);
         // Lock expiries are wall-clock times another process wrote.
         else io.stdout.write(formatStatus(report, systemClock.wall()));
         const down = shards.filter((s) => !s.reachable).map((s) => s.id);
         // The report is out; the one error line on stderr gives scripts the exit code.
-        if (down.length > 0) throw new ShardkitStoreError(ErrorCode.storeUnavailable, `unreachable shards: ${down.join(', ')}`);
+        if (down.length > 0) throw new ReportedFailure(new ShardkitStoreError(ErrorCode.storeUnavailable, `unreachable shards: ${down.join(', ')}`));
       } finally {
         await deployment.close();
       }
     });
+}
+
+function lastMigrationLine(m: HistoryEntry | null): string {
+  if (m === null) return 'none recorded';
+  if (m.outcome === 'completed' || m.outcome === 'aborted') {
+    return `last ${m.id} ${m.outcome}, epoch ${m.fromEpoch} -> ${m.toEpoch}, ${m.docsMoved} documents moved (\`rebalance history\`)`;
+  }
+  return `${m.id} ${m.outcome} in phase ${m.phase} (\`rebalance status\`)`;
 }
 
 /** The human form of a status report. */
@@ -124,6 +142,7 @@ export function formatStatus(report: StatusReport, now: number): string {
       (report.settling ? ` (settling: migration ${report.migrationId ?? '?'} committed, cleanup running)` : ''),
     `lock        ${report.lock === null ? 'free' : `held by ${report.lock.owner}, ${Math.max(0, Math.round((report.lock.expiresAt - now) / 1000))} s left`}`,
     `ring        ${report.topology.hash}, ${report.topology.placement}, ${report.topology.vnodes} vnodes per unit weight`,
+    `migration   ${lastMigrationLine(report.lastMigration)}`,
     '',
   ];
   const rows = report.shards.map((s) => [
@@ -132,9 +151,14 @@ export function formatStatus(report: StatusReport, now: number): string {
     percent(s.share),
     s.reachable ? 'up' : 'DOWN',
     s.latencyMs === null ? '-' : s.latencyMs.toFixed(2),
-    s.documents === null ? '-' : String(s.documents),
-    s.markers === null ? '-' : String(s.markers),
-    s.reachable ? (s.uri ?? '') : `${s.uri ?? ''} ${s.error ?? ''}`.trim(),
+    s.documents === null ? (s.reachable ? 'unknown' : '-') : String(s.documents),
+    s.markers === null ? (s.reachable ? 'unknown' : '-') : String(s.markers),
+    s.uri ?? '',
+  ]);
+  // Reasons go under the table, one per shard, so the uri column stays a column.
+  const notes = report.shards.flatMap((s) => [
+    ...(s.error === undefined ? [] : [`${s.id}: unreachable: ${s.error}`]),
+    ...(s.countError === undefined ? [] : [`${s.id}: documents unknown (the shard is up): ${s.countError}`]),
   ]);
   return (
     lines.join('\n') +
@@ -143,6 +167,7 @@ export function formatStatus(report: StatusReport, now: number): string {
       ['shard', 'weight', 'share', 'state', 'ping ms', 'documents', 'markers', 'uri'],
       rows,
       ['left', 'right', 'right', 'left', 'right', 'right', 'right', 'left'],
-    )
+    ) +
+    (notes.length === 0 ? '' : `\n${notes.join('\n')}\n`)
   );
 }

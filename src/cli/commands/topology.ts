@@ -1,3 +1,6 @@
+import { realpath } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { ErrorCode, ShardkitInputError } from '../../errors.js';
 import type { Command } from 'commander';
 import { planRebalance } from '../../rebalance/plan.js';
 import { applyChange } from '../../ring/placement.js';
@@ -54,6 +57,7 @@ export function register(program: Command, io: CliIO): void {
       .argument('<file>', 'topology file')
       .requiredOption('--id <id>', 'shard id')
       .requiredOption('--out <file>', outHelp)
+      .option('--force', 'let --out replace the input file')
       .option('--json', 'print the plan summary as JSON');
 
   changeCommand('add-shard', 'Add a shard (epoch + 1); balanced placement chooses its tokens here')
@@ -83,7 +87,19 @@ export function register(program: Command, io: CliIO): void {
 interface ChangeOptions {
   id: string;
   out: string;
+  force?: boolean;
   json?: boolean;
+}
+
+/**
+ * Refuse to write the new topology over the one it came from unless `--force`: the input is the
+ * deployment's record of its current layout, and a typo in `--out` should not lose it.
+ */
+async function refuseOverwritingInput(file: string, out: string, force: boolean): Promise<void> {
+  if (force || out === '-') return;
+  const canonical = async (p: string): Promise<string> => realpath(p).catch(() => resolve(p));
+  if ((await canonical(file)) !== (await canonical(out))) return;
+  throw new ShardkitInputError(ErrorCode.fileWouldOverwrite, `--out ${out} is the input file: write the new topology elsewhere, or pass --force to replace it`);
 }
 
 function show(io: CliIO, t: Topology, json: boolean): void {
@@ -137,6 +153,7 @@ function describeChange(c: TopologyChange): string {
 async function change(io: CliIO, file: string, opts: ChangeOptions, c: TopologyChange): Promise<void> {
   const toStdout = opts.out === '-';
   if (toStdout && opts.json === true) throw usageError('--json cannot be combined with --out - (both would go to stdout)');
+  await refuseOverwritingInput(file, opts.out, opts.force === true);
   const loaded = await loadTopologyFile(io, file);
   const next = applyChange(loaded.topology, c);
   const format = (toStdout ? undefined : formatOfPath(opts.out)) ?? loaded.format;

@@ -3,6 +3,7 @@ import { auditPlacement, type PlacementAuditReport } from '../../audit/placement
 import { openDeployment, shardsOfState } from '../../deployment/deployment.js';
 import { ErrorCode, ShardkitConflictError } from '../../errors.js';
 import type { ShardStore } from '../../stores/shard-store.js';
+import { ReportedFailure } from '../fail.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption } from '../options.js';
 import { printJson } from '../output.js';
@@ -51,10 +52,12 @@ export function register(program: Command, io: CliIO): void {
         else io.stdout.write(formatVerify(report));
         if (!audit.ok && audit.consistent) {
           const t = audit.totals;
-          throw new ShardkitConflictError(
-            ErrorCode.verifyFailed,
-            `placement check failed: ${t.misplaced} misplaced, ${t.duplicates} duplicate, ${t.badHash} bad _h, ` +
-              `${t.missingHash} without _h, ${t.fencedAtOwner} fenced at their owner`,
+          throw new ReportedFailure(
+            new ShardkitConflictError(
+              ErrorCode.verifyFailed,
+              `placement check failed: ${t.misplaced} misplaced, ${t.duplicates} duplicate, ${t.badHash} bad _h, ` +
+                `${t.missingHash} without _h, ${t.fencedAtOwner} fenced at their owner`,
+            ),
           );
         }
       } finally {

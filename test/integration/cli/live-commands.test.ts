@@ -137,6 +137,16 @@ describe('live CLI commands', function () {
       expect(human.out).to.match(/s0\s+1\s+[\d.]+%\s+up/);
     });
 
+    it('health exits 0 when every shard answers its ping', async function () {
+      const r = await cli('health', '--config', config, '--json');
+      expect(r.code, r.err).to.equal(0);
+      const report = JSON.parse(r.out) as { healthy: boolean; epoch: number; shards: Array<{ id: string; reachable: boolean; latencyMs: number }> };
+      expect(report).to.include({ healthy: true, epoch: 1 });
+      expect(report.shards.map((s) => s.reachable)).to.deep.equal([true, true, true]);
+      const human = await cli('health', '--config', config);
+      expect(human.out).to.match(/^healthy: users stable at epoch 1, 3\/3 shards reachable\n/);
+    });
+
     it('verify passes while every document is on its owner', async function () {
       const r = await cli('verify', '--config', config, '--json', '--batch-size', '4');
       expect(r.code, r.err).to.equal(0);
@@ -194,6 +204,17 @@ describe('live CLI commands', function () {
       expect(r.out + r.err).not.to.contain('s3cret');
       expect(r.out).to.contain('admin:****@');
       expect(r.err).to.equal('error: unreachable shards: gone [shardkit.store.unavailable]\n');
+      // The reason sits under the table, not in the uri column.
+      expect(r.out).to.match(/^gone: unreachable: /m);
+    });
+
+    it('health exits 4 and --json prints exactly one document', async function () {
+      const r = await cli('health', '--config', config, '--json');
+      expect(r.code).to.equal(4);
+      const report = JSON.parse(r.out) as { healthy: boolean; shards: Array<{ id: string; reachable: boolean }> };
+      expect(report.healthy).to.equal(false);
+      expect(report.shards.filter((s) => !s.reachable).map((s) => s.id)).to.deep.equal(['gone']);
+      expect(r.err).to.equal('error: unreachable shards: gone [shardkit.health.unhealthy]\n');
     });
   });
 

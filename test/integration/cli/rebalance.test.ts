@@ -4,6 +4,9 @@
  * an interrupted rebalance that `rebalance resume` finishes and one that `rebalance abort` undoes.
  */
 import { expect } from 'chai';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -41,6 +44,8 @@ function jsonLines(text: string): Array<Record<string, unknown>> {
     .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
+const execFileAsync = promisify(execFile);
+const MAIN = fileURLToPath(new URL('../../../src/cli/main.ts', import.meta.url));
 const servers = testServerUris();
 const prefix = uniqueDbName('rebal');
 const DOCS = 300;
@@ -138,6 +143,11 @@ describe('shardkit rebalance (live)', function () {
       expect(result.out).to.contain('documents to move');
       const status = await cli(['rebalance', 'status', '--config', config, '--json']);
       expect((JSON.parse(status.out) as { state: { epoch: number }; migration: unknown }).migration).to.equal(null);
+      // Regression (issue 10): the new shard's routing index was built before the question.
+      const s2 = shard('add', 2);
+      const store = await MongoStore.connect({ shardId: s2.id, uri: s2.uri, db: s2.db, collection: 'people' });
+      opened.push(store);
+      expect(await store.hasRoutingIndex()).to.equal(false);
     });
 
     it('rebalance refuses to run unattended without --yes (exit 2)', async () => {
@@ -193,7 +203,8 @@ describe('shardkit rebalance (live)', function () {
       });
       process.emit('SIGINT');
       const interrupted = await run;
-      expect(interrupted.code).to.equal(1);
+      // Interrupted has its own exit code (issue 10): 130, as shells report a Ctrl-C.
+      expect(interrupted.code).to.equal(130);
       expect(interrupted.err).to.match(/\[shardkit\.interrupted\]/);
       expect(interrupted.err).to.contain(`shardkit rebalance resume --config ${config}`);
 
@@ -217,7 +228,7 @@ describe('shardkit rebalance (live)', function () {
         return (JSON.parse(s.out) as { migration: { copied: number } | null }).migration?.copied ?? 0;
       });
       process.emit('SIGINT');
-      expect((await run).code).to.equal(1);
+      expect((await run).code).to.equal(130);
 
       const unattended = await cli(['rebalance', 'abort', '--config', config]);
       expect(unattended.code).to.equal(2);
@@ -231,6 +242,26 @@ describe('shardkit rebalance (live)', function () {
       expect(v.shards['s2']).to.equal(undefined);
       // forward 2, reverse 3, committed (settling) 4, settled 5.
       expect(v.epoch).to.equal(5);
+    });
+  });
+
+  context('when another operator aborts a running rebalance', () => {
+    // Regression (issue 10): a rebalance that ended aborted exited 0, as if the change had happened.
+    it('the rebalance ends aborted with exit 3 and its JSON stream ends with the result', async () => {
+      // A pace of 5 docs/s keeps the copy going for about 20 s: time for another process to ask.
+      const { config, to } = await deployment('aborted', [0, 1], [0, 1, 2]);
+      const run = cli(['rebalance', '--config', config, '--to', to, '--yes', '--json', '--throttle', '5', '--batch-size', '5']);
+      await waitFor(async () => {
+        const s = await cli(['rebalance', 'status', '--config', config, '--json']);
+        return (JSON.parse(s.out) as { migration: { copied: number } | null }).migration?.copied ?? 0;
+      });
+      // Another process, as another operator's would be: in this one it would share the lock owner.
+      const request = await execFileAsync(process.execPath, ['--import', 'tsx', MAIN, 'rebalance', 'abort', '--config', config, '--yes']);
+      expect(request.stdout).to.contain('asked the running migrator to abort');
+      const result = await run;
+      expect(result.code).to.equal(3);
+      expect(result.err).to.contain('[shardkit.migration.aborted]');
+      expect(jsonLines(result.out).at(-1)).to.deep.include({ type: 'result', outcome: 'aborted' });
     });
   });
 

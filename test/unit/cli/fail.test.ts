@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { CommanderError } from 'commander';
-import { ExitCode, INTERNAL_CODE, failureOf, reportFailure } from '../../../src/cli/fail.js';
+import { ExitCode, INTERNAL_CODE, ReportedFailure, failureOf, reportFailure, wantsJson } from '../../../src/cli/fail.js';
 import { captureIO } from '../../../src/cli/io.js';
-import { ErrorCode, ShardkitConflictError, ShardkitInputError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../../../src/errors.js';
+import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitInputError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../../../src/errors.js';
 
 describe('fail', () => {
   describe('#failureOf', () => {
@@ -42,9 +42,10 @@ describe('fail', () => {
       expect(failureOf(new ShardkitConflictError(ErrorCode.staleEpoch, 'stale')).exitCode).to.equal(1);
     });
 
-    it('keeps a syscall code and falls back to shardkit.internal', () => {
+    // Issue 10 asks for no raw Node codes in the code slot: a syscall code is no stable shardkit code.
+    it('keeps a syscall code in the message and reports shardkit.internal', () => {
       const eacces = Object.assign(new Error('permission denied'), { code: 'EACCES' });
-      expect(failureOf(eacces)).to.deep.equal({ message: 'permission denied', code: 'EACCES', exitCode: 1 });
+      expect(failureOf(eacces)).to.deep.equal({ message: 'permission denied (EACCES)', code: INTERNAL_CODE, exitCode: 1 });
       expect(failureOf(new TypeError('boom')).code).to.equal(INTERNAL_CODE);
       expect(failureOf('a string')).to.deep.equal({ message: 'a string', code: INTERNAL_CODE, exitCode: 1 });
     });
@@ -52,6 +53,38 @@ describe('fail', () => {
     it('folds a multi-line message into one line and masks passwords', () => {
       const f = failureOf(new ShardkitStoreError(ErrorCode.storeFailure, 'cannot reach\n  mongodb://root:s3cret@h:1/app\n'));
       expect(f.message).to.equal('cannot reach mongodb://root:****@h:1/app');
+    });
+
+    it('gives an aborted migration exit 3, an unhealthy deployment 4 and an interrupt 130', () => {
+      expect(failureOf(new ShardkitConflictError(ErrorCode.migrationAborted, 'aborted')).exitCode).to.equal(ExitCode.aborted);
+      expect(failureOf(new ShardkitStoreError(ErrorCode.unhealthy, 'down')).exitCode).to.equal(ExitCode.unhealthy);
+      expect(failureOf(new ShardkitError(ErrorCode.interrupted, 'stopped')).exitCode).to.equal(ExitCode.interrupted);
+      expect(new Set(Object.values(ExitCode)).size).to.equal(Object.keys(ExitCode).length);
+    });
+  });
+
+  describe('#reportFailure with json', () => {
+    // Regression (issue 10): under --json a failure was text on stderr only and stdout stayed empty.
+    it('also prints one {"error":{code,message}} line on stdout', () => {
+      const io = captureIO();
+      const code = reportFailure(io, new ShardkitInputError(ErrorCode.fileNotFound, 'cannot read x'), { json: true });
+      expect(code).to.equal(2);
+      expect(JSON.parse(io.out())).to.deep.equal({ error: { code: 'shardkit.file.notFound', message: 'cannot read x' } });
+      expect(io.err()).to.equal('error: cannot read x [shardkit.file.notFound]\n');
+    });
+
+    it('adds nothing to stdout for a failure the command already reported', () => {
+      const io = captureIO();
+      const code = reportFailure(io, new ReportedFailure(new ShardkitStoreError(ErrorCode.unhealthy, 'unreachable shards: s2')), { json: true });
+      expect(code).to.equal(4);
+      expect(io.out()).to.equal('');
+    });
+  });
+
+  describe('#wantsJson', () => {
+    it('sees --json before any --', () => {
+      expect(wantsJson(['status', '--json'])).to.equal(true);
+      expect(wantsJson(['route', '--topology', 'f', '--', '--json'])).to.equal(false);
     });
   });
 

@@ -15,6 +15,33 @@ class Killed extends Error {}
 
 describe('Migrator', () => {
   describe('#start', () => {
+    // Regression (found by the runbook walkthrough, issue 10): counting 51 ranges on loaded servers
+    // took longer than the lock's 15 s lease, and the first renewal found it lapsed.
+    context('when counting the ranges to move outlasts the lock lease', () => {
+      it('keeps the lock and completes', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        await w.seed(60);
+        const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
+        let counting = true;
+        w.hooks = {
+          before: (_id, op) => {
+            if (counting && op === 'countRange') w.now += 400;
+          },
+        };
+        const migrator = w.migrator({
+          lockLeaseMs: 1000,
+          onEvent: (e) => {
+            if (e.type === 'phase') counting = false;
+          },
+        });
+        const report = await migrator.start(to);
+        expect(report.outcome).to.equal('completed');
+        expect(report.moves).to.be.greaterThan(3);
+      });
+    });
+
     context('when routers delete moved keys between the commit and cleanup', () => {
       it('publishes the committed state as settling, so the deletes leave tombstones, which purge removes', async () => {
         const w = new World();

@@ -16,7 +16,8 @@ function buffer(isTTY: boolean): { write(t: string): void; isTTY: boolean; colum
   return { write: (t: string) => void (text += t), isTTY, columns: 100, text: () => text };
 }
 
-const progress = (move: number, from: string, to: string, copied: number, estimated: number): MigrationEvent => ({
+/** A progress event; `totals` are the journal's over every move (default: this move's alone). */
+const progress = (move: number, from: string, to: string, copied: number, estimated: number, totals: [number, number] = [copied, estimated]): MigrationEvent => ({
   type: 'progress',
   migrationId: 'm',
   phase: 'copy',
@@ -26,8 +27,8 @@ const progress = (move: number, from: string, to: string, copied: number, estima
   to,
   copied,
   estimated,
-  totalCopied: 0,
-  totalEstimated: 0,
+  totalCopied: totals[0],
+  totalEstimated: totals[1],
   docsPerSec: 250,
   etaMs: 4000,
 });
@@ -126,6 +127,23 @@ describe('rebalance', () => {
       expect(text).to.contain('a migrator is running it');
     });
 
+    // Regression (issue 10): a finished migration read `copied 3835/4020 documents (95.40%)` and
+    // `epoch 2` while the live state was at epoch 4.
+    it('shows a finished migration as finished, at the live epoch', () => {
+      const text = formatRebalanceStatus(
+        {
+          ...base,
+          state: { phase: 'stable', epoch: 4, name: 'app' },
+          migration: { ...base.migration!, phase: 'done', outcome: 'completed', copied: 3835, estimated: 4020, movesCopied: 4, counters: { ...emptyCounters(), docsMoved: 3835 } },
+        },
+        0,
+      );
+      expect(text).to.contain('phase       done (completed), live state at epoch 4');
+      expect(text).to.contain('moved       3835 documents over 4 ranges (all copied)');
+      expect(text).to.not.contain('%');
+      expect(text).to.not.contain('epoch 2');
+    });
+
     it('shows no next step once done', () => {
       const text = formatRebalanceStatus({ ...base, migration: { ...base.migration!, phase: 'done', outcome: 'completed' } }, 0);
       expect(text).to.contain('phase       done (completed)');
@@ -151,9 +169,9 @@ describe('rebalance', () => {
         { from: 's1', to: 's3', estimated: 10 },
         { from: 's2', to: 's3', estimated: 30 },
       ]);
-      p.onEvent(progress(0, 's1', 's3', 5, 10));
+      p.onEvent(progress(0, 's1', 's3', 5, 10, [5, 40]));
       now = 1000;
-      p.onEvent(progress(1, 's2', 's3', 30, 30));
+      p.onEvent(progress(1, 's2', 's3', 30, 30, [35, 40]));
       p.finish();
       const text = out.text();
       expect(text).to.contain('s1 -> s3 █████░░░░░  50% 5/10');
@@ -190,6 +208,43 @@ describe('rebalance', () => {
       expect(text.match(/^copy /gm)).to.have.length(2);
       expect(text).to.contain('phase copy at epoch 2');
       expect(text).to.contain("waiting 5.0s for every router's lease");
+    });
+
+    // Regression (issue 10): after a resume the overall line summed only the moves this run had
+    // reported (`16/16 docs` next to `ETA 7m40s`).
+    it('takes the overall totals from the journal after a resume', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 } });
+      p.plan([
+        { from: 's1', to: 's5', estimated: 2000, copied: 2000 },
+        { from: 's2', to: 's5', estimated: 2020, copied: 0 },
+      ]);
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent(progress(1, 's2', 's5', 16, 2020, [2016, 4020]));
+      // The copy keeps its document figures: ranges done say less.
+      p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'copy', done: 1, total: 2 });
+      expect(out.text()).to.match(/^copy 50%: 2016\/4020 docs, 250 docs\/s, ETA 4\.0s, elapsed 0\.0s$/m);
+      expect(out.text()).to.not.contain('ranges');
+    });
+
+    // Regression (issue 10): the copy's last line (94%, ETA 11s) stayed on screen through sweep,
+    // verify, cleanup and purge.
+    it('ends the copy at 100% and shows each later phase with its own count, rate and ETA', () => {
+      const out = buffer(true);
+      let now = 0;
+      const p = new MigrationProgress(out, { mode: 'tty', clock: { ...systemClock, now: () => now }, barWidth: 10, redrawMs: 0 });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.plan([{ from: 's1', to: 's3', estimated: 100 }]);
+      p.onEvent(progress(0, 's1', 's3', 94, 100, [94, 100]));
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, reverse: false });
+      expect(out.text()).to.contain('s1 -> s3 ██████████ 100% 94/94');
+      expect(out.text()).to.match(/overall +█{10} 100% 94\/94 docs, 250 docs\/s, ETA 0\.0s/);
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
+      now = 2000;
+      p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'verify', done: 1, total: 4 });
+      now = 4000;
+      p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'verify', done: 2, total: 4 });
+      expect(out.text()).to.contain('verify  █████░░░░░  50% 2/4 ranges, 0.5 ranges/s, ETA 4.0s, elapsed 4.0s');
     });
 
     it('summarizes verify, cleanup and purge when their phase ends', () => {

@@ -244,3 +244,33 @@ describe('topology commands', () => {
     });
   });
 });
+
+describe('topology --out (issue 10)', () => {
+  const tmp = scratch();
+
+  // Regression: `--out` to a missing directory failed with a raw `[ENOENT]` and exit 1.
+  it('names a missing directory with a coded input error (exit 2)', async () => {
+    const r = await run(['topology', 'add-shard', example('topology.json'), '--id', 's9', '--out', join(tmp.dir(), 'nope', 'new.json')]);
+    expect(r.code).to.equal(2);
+    expect(errorLine(r)).to.deep.equal({ message: `cannot write ${join(tmp.dir(), 'nope', 'new.json')}: directory ${join(tmp.dir(), 'nope')} does not exist`, code: 'shardkit.file.notWritable' });
+  });
+
+  // Regression: `--out` equal to the input silently replaced it.
+  it('refuses to overwrite its input unless --force', async () => {
+    const input = tmp.file('t.json', readFileSync(example('topology.json'), 'utf8'));
+    const before = readFileSync(input, 'utf8');
+    const r = await run(['topology', 'add-shard', input, '--id', 's9', '--out', input]);
+    expect(r.code).to.equal(2);
+    expect(errorLine(r).code).to.equal('shardkit.file.wouldOverwrite');
+    expect(readFileSync(input, 'utf8')).to.equal(before);
+    const forced = await run(['topology', 'add-shard', input, '--id', 's9', '--out', input, '--force']);
+    expect(forced.code, forced.err).to.equal(0);
+    expect(readFileSync(input, 'utf8')).to.include('"s9"');
+  });
+
+  it('prints a failure as one JSON object on stdout under --json', async () => {
+    const r = await run(['topology', 'add-shard', example('topology.json'), '--id', 's9', '--out', join(tmp.dir(), 'nope', 'x.json'), '--json']);
+    expect(r.code).to.equal(2);
+    expect(JSON.parse(r.out)).to.deep.equal({ error: { code: 'shardkit.file.notWritable', message: errorLine(r).message } });
+  });
+});

@@ -1,0 +1,46 @@
+import { expect } from 'chai';
+import { formatStatus, type ShardStatus, type StatusReport } from '../../../../src/cli/commands/status.js';
+
+function report(shards: ShardStatus[]): StatusReport {
+  return {
+    name: 'users',
+    collection: 'people',
+    configStore: 'mongodb mongodb://127.0.0.1:1/',
+    phase: 'stable',
+    epoch: 4,
+    migrationId: null,
+    fromEpoch: null,
+    settling: false,
+    lock: null,
+    topology: { name: 'users', epoch: 4, hash: 'xxhash32', vnodes: 32, placement: 'hashed', shards: [] },
+    shards,
+    lastMigration: null,
+  };
+}
+
+const shard = { weight: 1, draining: false, share: 0.5, uri: 'mongodb://h:1/' };
+
+describe('status', () => {
+  describe('#formatStatus', () => {
+    // Regression (issue 10): a healthy shard whose count hit the time limit was shown DOWN, with the
+    // error text in the uri column.
+    it('shows a shard that answered its ping but not its count as up with unknown counts', () => {
+      const text = formatStatus(
+        report([
+          { ...shard, id: 's1', reachable: true, latencyMs: 2.5, documents: 10, markers: 0 },
+          { ...shard, id: 's2', reachable: true, latencyMs: 3, documents: null, markers: null, countError: 'operation exceeded time limit' },
+        ]),
+        0,
+      );
+      expect(text).to.match(/^s2 +1 +50\.00% +up +3\.00 +unknown +unknown +mongodb:\/\/h:1\/$/m);
+      expect(text).to.not.contain('DOWN');
+      expect(text).to.contain('s2: documents unknown (the shard is up): operation exceeded time limit');
+    });
+
+    it('puts the reason of an unreachable shard under the table', () => {
+      const text = formatStatus(report([{ ...shard, id: 's3', reachable: false, latencyMs: null, documents: null, markers: null, error: 'connect ECONNREFUSED' }]), 0);
+      expect(text).to.match(/^s3 +1 +50\.00% +DOWN +- +- +- +mongodb:\/\/h:1\/$/m);
+      expect(text).to.contain('s3: unreachable: connect ECONNREFUSED');
+    });
+  });
+});
