@@ -49,6 +49,8 @@ export const ErrorCode = {
   storeFailure: 'shardkit.store.failure',
   circuitOpen: 'shardkit.store.circuitOpen',
   interrupted: 'shardkit.interrupted',
+  /** `shardkit serve` could not listen on its host and port (in use, not permitted). */
+  serveListen: 'shardkit.serve.listen',
 } as const;
 
 /** Union of every stable error code. */
