@@ -108,6 +108,7 @@ export class ServeMetrics {
     this.#migMoves.set({ state: 'total' }, m?.moves.length ?? 0);
     this.#migMoves.set({ state: 'copied' }, m?.moves.filter((x) => x.done !== null).length ?? 0);
     this.#migRate.set(m?.docsPerSec ?? 0);
+    // Unknown is NaN, which graphs leave as a gap (prom-client writes `Nan`; Prometheus reads NaN in any case).
     this.#migEta.set(m === null ? 0 : m.etaMs === null ? Number.NaN : m.etaMs / 1000);
     for (const [key, kind] of Object.entries(COUNTER_KINDS)) this.#migDocs.set({ kind }, m?.counters[key as keyof MigrationCounters] ?? 0);
   }
