@@ -100,12 +100,18 @@ export class StatusCollector {
     let deployment: StatusReport | null = null;
     let journal: MigrationJournal | null = null;
     let configError: string | undefined;
+    let journalError: string | undefined;
     try {
-      const record = await this.#o.deployment.configStore.readJournal(journalKey(this.#o.deployment.config.name));
-      journal = record === null ? null : journalFromRecord(record);
       deployment = await statusReport(this.#o.deployment, (s) => this.#open(s));
     } catch (error) {
       configError = reason(error);
+    }
+    // Read apart from the state: a malformed journal must not hide the shards.
+    try {
+      const record = await this.#o.deployment.configStore.readJournal(journalKey(this.#o.deployment.config.name));
+      journal = record === null ? null : journalFromRecord(record);
+    } catch (error) {
+      journalError = reason(error);
     }
     let migration = null;
     if (journal !== null) {
@@ -119,6 +125,7 @@ export class StatusCollector {
       deployment,
       ring: deployment === null ? null : ringArcs(deployment.topology),
       migration,
+      ...(journalError === undefined ? {} : { journalError }),
       ready: deployment !== null && deployment.shards.every((s) => s.reachable),
     };
     this.#latest = status;

@@ -74,7 +74,7 @@ function drawMigration(status) {
   const box = $('migration');
   const m = status.migration;
   box.dataset.active = String(Boolean(m && m.active));
-  if (!m) { $('mig-summary').textContent = 'no migration recorded'; $('moves-body').replaceChildren(); $('mig-bar').style.width = '0%'; return; }
+  if (!m) { $('mig-summary').textContent = status.journalError ? 'the migration journal cannot be read: ' + status.journalError : 'no migration recorded'; $('moves-body').replaceChildren(); $('mig-bar').style.width = '0%'; return; }
   const frac = m.estimated === 0 ? 1 : Math.min(1, m.copied / m.estimated);
   box.dataset.copied = String(m.copied);
   box.dataset.phase = m.phase;

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
-import { redactedJson } from '../redact.js';
+import { redactedJson, redactText } from '../redact.js';
 import { DASHBOARD_HTML, DASHBOARD_SCRIPT } from './dashboard.js';
 import type { ServeStatus } from './status-model.js';
 
@@ -81,7 +81,7 @@ async function route(options: ServerOptions, req: IncomingMessage, res: ServerRe
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const server = createServer((req, res) => {
     route(options, req, res).catch((error: unknown) => {
-      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+      if (!res.headersSent) send(res, 500, 'text/plain; charset=utf-8', `internal error: ${redactText(error instanceof Error ? error.message : String(error))}\n`);
       else res.destroy();
     });
   });

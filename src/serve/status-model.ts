@@ -59,6 +59,8 @@ export interface ServeStatus {
   readonly deployment: StatusReport | null;
   readonly ring: RingArcs | null;
   readonly migration: MigrationView | null;
+  /** Why the migration journal could not be read (a malformed record), when it could not. */
+  readonly journalError?: string;
   /** Config store and every shard reachable. */
   readonly ready: boolean;
 }
@@ -97,10 +99,8 @@ function lastDone(m: MigrationJournal['moves'][number]): MoveView['done'] {
  */
 export function migrationView(journal: MigrationJournal, windowMs: number, recentDocs: number): MigrationView {
   const active = journal.phase !== 'done';
-  const totals =
-    journal.moves.length === 0
-      ? { totalCopied: 0, totalEstimated: 0, docsPerSec: 0, etaMs: 0 }
-      : (progressEvent(journal, 0, windowMs, recentDocs) as Extract<ReturnType<typeof progressEvent>, { type: 'progress' }>);
+  const event = journal.moves.length === 0 ? undefined : progressEvent(journal, 0, windowMs, recentDocs);
+  const totals = event?.type === 'progress' ? event : { totalCopied: 0, totalEstimated: 0, docsPerSec: 0, etaMs: 0 };
   return {
     id: journal.id,
     phase: journal.phase,

@@ -64,6 +64,16 @@ describe('StatusCollector', function () {
     expect(status.configStore.error).to.contain('gone').and.not.contain('secret');
   });
 
+  it('still shows the shards when the journal is malformed, and says what is wrong with it', async function () {
+    const d = await fakeDeployment();
+    await d.configStore.writeJournal('migration:people', { format: 'shardkit.journal/99' });
+    const status = await new StatusCollector({ deployment: d, clock: new FakeClock(), intervalMs: 1000 }).poll();
+    expect(status.ready).to.equal(true);
+    expect(status.deployment?.shards).to.have.length(2);
+    expect(status.migration).to.equal(null);
+    expect(status.journalError).to.contain('shardkit.journal/99').and.contain('shardkit.migration.journalInvalid');
+  });
+
   it('polls every interval until stopped, one poll at a time', async function () {
     const d = await fakeDeployment();
     const clock = new FakeClock();
