@@ -110,7 +110,8 @@ describe('connectShardedCollection (live)', function () {
 
     const migratorConfig = await MongoConfigStore.connect({ uri: servers.config, db: configDb, name: prefix, opTimeoutMs: 5000 });
     try {
-      const migrator = new Migrator({ config: migratorConfig, pool: operatorPool, owner: 'connect-test', leaseMs: 400, opTimeoutMs: 1000, batchSize: 50 });
+      // The lock's lease as the CLI takes it (at least 15 s): a 400 ms lock lease lapses between batches on a loaded machine.
+      const migrator = new Migrator({ config: migratorConfig, pool: operatorPool, owner: 'connect-test', leaseMs: 400, lockLeaseMs: 15_000, opTimeoutMs: 1000, batchSize: 50 });
       const report = await migrator.start(to.toJSON());
       expect(report.outcome).to.equal('completed');
     } finally {
