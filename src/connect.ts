@@ -4,6 +4,7 @@
  * and reaches every shard through timeouts, retries, a circuit breaker and metrics.
  */
 import type { Document } from 'mongodb';
+import type { Registry } from 'prom-client';
 import { ShardedCollection } from './collection/sharded-collection.js';
 import { loadConfigFile, openConfigStore } from './config-store/config-file.js';
 import type { ShardkitConfig } from './config-store/config-file.js';
@@ -28,8 +29,12 @@ export interface ConnectOptions {
    * migration waits for stragglers.
    */
   readonly resilience?: ResilienceOptions | false;
-  /** Where store calls are measured; default a new `StoreMetrics`. */
-  readonly metrics?: StoreMetrics;
+  /**
+   * Where store calls are measured: a `StoreMetrics`, or `{ registry }` to register shardkit's metrics
+   * in the application's own prom-client `Registry` (e.g. prom-client's default `register`), so its
+   * existing `/metrics` endpoint shows them. Default: a `StoreMetrics` on a registry of its own.
+   */
+  readonly metrics?: StoreMetrics | { readonly registry: Registry };
   /** Redirect budget of the collection (default 3). */
   readonly maxRedirects?: number;
 }
@@ -67,7 +72,7 @@ export async function connectShardedCollection<T extends Document = Document>(op
     throw new ShardkitInvalidArgumentError('connectShardedCollection: config must be a config file path or a ShardkitConfig');
   }
   const config = typeof options.config === 'string' ? await loadConfigFile(options.config) : options.config;
-  const metrics = options.metrics ?? new StoreMetrics();
+  const metrics = options.metrics instanceof StoreMetrics ? options.metrics : new StoreMetrics(options.metrics?.registry);
   const resilience: ResilienceOptions | false =
     options.resilience === false ? false : { opTimeoutMs: config.opTimeoutMs, deadlineMs: config.opTimeoutMs, ...options.resilience };
 

@@ -56,6 +56,8 @@ export const ErrorCode = {
   interrupted: 'shardkit.interrupted',
   migrationAborted: 'shardkit.migration.aborted',
   unhealthy: 'shardkit.health.unhealthy',
+  /** `shardkit serve` could not listen on its host and port (in use, not permitted). */
+  serveListen: 'shardkit.serve.listen',
 } as const;
 
 /** Union of every stable error code. */

@@ -98,8 +98,6 @@ export type { ResilienceOptions } from './stores/resilience.js';
 export type { BreakerState, CircuitBreakerOptions } from './stores/circuit-breaker.js';
 export { StoreMetrics } from './metrics/store-metrics.js';
 export type { StoreOpSignals } from './metrics/store-metrics.js';
-export { MetricsRegistry } from './metrics/registry.js';
-export type { Labels, MetricsSnapshot } from './metrics/registry.js';
 
 // config stores and the operator's config file
 export type { ConfigStore, LockInfo } from './config-store/types.js';

@@ -9,6 +9,7 @@ import { register as registerLab } from './commands/lab.js';
 import { register as registerPlan } from './commands/plan.js';
 import { register as registerRebalance } from './commands/rebalance.js';
 import { register as registerRoute } from './commands/route.js';
+import { register as registerServe } from './commands/serve.js';
 import { register as registerSimulate } from './commands/simulate.js';
 import { register as registerStatus } from './commands/status.js';
 import { register as registerTopology } from './commands/topology.js';
@@ -52,6 +53,7 @@ export function createProgram(io: CliIO): Command {
   registerHealth(program, io);
   registerVerify(program, io);
   registerRebalance(program, io);
+  registerServe(program, io);
   registerDemo(program, io);
   return program;
 }

@@ -1,10 +1,12 @@
 /**
  * The four golden signals of shard stores, per shard and operation: latency (histogram, p50/p99),
  * traffic (calls), errors (by shardkit error code) and saturation (calls in flight), plus retries
- * and circuit-breaker state.
+ * and circuit-breaker state. They live in a prom-client `Registry`, so an application that already
+ * exposes one gets shardkit's metrics by passing it in.
  */
-import { MetricsRegistry } from './registry.js';
-import type { Counter, Gauge, Histogram } from './registry.js';
+import { Registry, type Counter, type Gauge, type Histogram } from 'prom-client';
+import { counterIn, gaugeIn, histogramIn } from './prom.js';
+import { bucketQuantile, LATENCY_BUCKETS_SECONDS, type CumulativeBucket } from './quantile.js';
 
 /** Numeric breaker state for the gauge: 0 closed, 1 half-open, 2 open. */
 export const BREAKER_STATE_VALUE: Readonly<Record<string, number>> = Object.freeze({ closed: 0, 'half-open': 1, open: 2 });
@@ -17,30 +19,45 @@ export interface StoreOpSignals {
   readonly calls: number;
   /** Failed calls by error code. */
   readonly errors: Readonly<Record<string, number>>;
-  /** Latency quantiles in milliseconds (NaN before the first call). */
+  /** Latency quantiles in milliseconds, read from the histogram's buckets (NaN before the first call). */
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The slowest call so far. */
   readonly maxMs: number;
 }
 
-/** Golden-signal metrics for shard stores, registered in a `MetricsRegistry`. */
-export class StoreMetrics {
-  readonly registry: MetricsRegistry;
-  readonly calls: Counter;
-  readonly errors: Counter;
-  readonly retries: Counter;
-  readonly latency: Histogram;
-  readonly inFlight: Gauge;
-  readonly breakerState: Gauge;
+type ShardOp = 'shard' | 'op';
 
-  constructor(registry: MetricsRegistry = new MetricsRegistry()) {
+const LATENCY = 'shardkit_store_call_duration_seconds';
+
+function seriesKey(shard: unknown, op: unknown): string {
+  return `${String(shard)}\u0001${String(op)}`;
+}
+
+/** Golden-signal metrics for shard stores, registered in a prom-client `Registry`. */
+export class StoreMetrics {
+  /** Where the metrics are registered: `await registry.metrics()` is the Prometheus text. */
+  readonly registry: Registry;
+  readonly calls: Counter<ShardOp>;
+  readonly errors: Counter<ShardOp | 'code'>;
+  readonly retries: Counter<ShardOp>;
+  readonly latency: Histogram<ShardOp>;
+  readonly maxLatency: Gauge<ShardOp>;
+  readonly inFlight: Gauge<'shard'>;
+  readonly breakerState: Gauge<'shard'>;
+  // A gauge cannot be read back synchronously, and each call must compare with the maximum so far.
+  readonly #max = new Map<string, number>();
+
+  /** Register (or pick up, when already there) shardkit's store metrics in `registry`; default a new one. */
+  constructor(registry: Registry = new Registry()) {
     this.registry = registry;
-    this.calls = registry.counter('shardkit_store_calls_total', 'Store calls finished, by shard and operation.', ['shard', 'op']);
-    this.errors = registry.counter('shardkit_store_errors_total', 'Store calls that failed, by shard, operation and error code.', ['shard', 'op', 'code']);
-    this.retries = registry.counter('shardkit_store_retries_total', 'Retries of store calls, by shard and operation.', ['shard', 'op']);
-    this.latency = registry.histogram('shardkit_store_call_duration_seconds', 'Store call latency, by shard and operation.', ['shard', 'op']);
-    this.inFlight = registry.gauge('shardkit_store_in_flight', 'Store calls in flight, by shard.', ['shard']);
-    this.breakerState = registry.gauge('shardkit_store_circuit_state', 'Circuit breaker state by shard: 0 closed, 1 half-open, 2 open.', ['shard']);
+    this.calls = counterIn(registry, 'shardkit_store_calls_total', 'Store calls finished, by shard and operation.', ['shard', 'op']);
+    this.errors = counterIn(registry, 'shardkit_store_errors_total', 'Store calls that failed, by shard, operation and error code.', ['shard', 'op', 'code']);
+    this.retries = counterIn(registry, 'shardkit_store_retries_total', 'Retries of store calls, by shard and operation.', ['shard', 'op']);
+    this.latency = histogramIn(registry, LATENCY, 'Store call latency, by shard and operation.', ['shard', 'op'], LATENCY_BUCKETS_SECONDS);
+    this.maxLatency = gaugeIn(registry, 'shardkit_store_call_duration_max_seconds', 'Slowest store call since start, by shard and operation.', ['shard', 'op']);
+    this.inFlight = gaugeIn(registry, 'shardkit_store_in_flight', 'Store calls in flight, by shard.', ['shard']);
+    this.breakerState = gaugeIn(registry, 'shardkit_store_circuit_state', 'Circuit breaker state by shard: 0 closed, 1 half-open, 2 open.', ['shard']);
   }
 
   /** A call started; returns the function that records its end (`code` set when it failed). */
@@ -52,8 +69,14 @@ export class StoreMetrics {
       done = true;
       this.inFlight.dec({ shard });
       const labels = { shard, op };
+      const seconds = Math.max(0, end - now) / 1000;
       this.calls.inc(labels);
-      this.latency.observe(labels, Math.max(0, end - now) / 1000);
+      this.latency.observe(labels, seconds);
+      const key = seriesKey(shard, op);
+      if (seconds > (this.#max.get(key) ?? -1)) {
+        this.#max.set(key, seconds);
+        this.maxLatency.set(labels, seconds);
+      }
       if (code !== undefined) this.errors.inc({ shard, op, code });
     };
   }
@@ -69,26 +92,43 @@ export class StoreMetrics {
   }
 
   /** Golden signals per shard and operation, sorted by shard then op. */
-  signals(): StoreOpSignals[] {
-    const errors = new Map<string, Record<string, number>>();
-    for (const { labels, value } of this.errors.values()) {
-      const key = `${labels['shard']}\u0001${labels['op']}`;
-      const byCode = errors.get(key) ?? {};
-      byCode[labels['code'] as string] = value;
-      errors.set(key, byCode);
+  async signals(): Promise<StoreOpSignals[]> {
+    const [latency, errors, calls] = await Promise.all([this.latency.get(), this.errors.get(), this.calls.get()]);
+    const byCode = new Map<string, Record<string, number>>();
+    for (const { labels, value } of errors.values) {
+      const key = seriesKey(labels['shard'], labels['op']);
+      byCode.set(key, { ...byCode.get(key), [String(labels['code'])]: value });
     }
-    return this.latency
-      .summaries()
-      .map((s) => {
-        const shard = s.labels['shard'] as string;
-        const op = s.labels['op'] as string;
-        return { shard, op, calls: s.count, errors: errors.get(`${shard}\u0001${op}`) ?? {}, p50Ms: s.p50 * 1000, p99Ms: s.p99 * 1000, maxMs: s.max * 1000 };
+    const buckets = new Map<string, CumulativeBucket[]>();
+    for (const v of latency.values) {
+      if (v.metricName !== `${LATENCY}_bucket`) continue;
+      const key = seriesKey(v.labels['shard'], v.labels['op']);
+      const bound = (v.labels as Readonly<Record<string, string | number | undefined>>)['le'];
+      const le = bound === '+Inf' ? Number.POSITIVE_INFINITY : Number(bound);
+      buckets.set(key, [...(buckets.get(key) ?? []), { le, count: v.value }]);
+    }
+    return calls.values
+      .map(({ labels, value }) => {
+        const shard = String(labels['shard']);
+        const op = String(labels['op']);
+        const key = seriesKey(shard, op);
+        const series = buckets.get(key) ?? [];
+        const max = this.#max.get(key) ?? Number.NaN;
+        return {
+          shard,
+          op,
+          calls: value,
+          errors: byCode.get(key) ?? {},
+          p50Ms: bucketQuantile(series, 0.5, max) * 1000,
+          p99Ms: bucketQuantile(series, 0.99, max) * 1000,
+          maxMs: max * 1000,
+        };
       })
       .sort((a, b) => (a.shard === b.shard ? (a.op < b.op ? -1 : 1) : a.shard < b.shard ? -1 : 1));
   }
 
   /** In-flight calls per shard right now (saturation). */
-  saturation(): Record<string, number> {
-    return Object.fromEntries(this.inFlight.values().map((v) => [v.labels['shard'] as string, v.value]));
+  async saturation(): Promise<Record<string, number>> {
+    return Object.fromEntries((await this.inFlight.get()).values.map((v) => [String(v.labels['shard']), v.value]));
   }
 }

@@ -8,6 +8,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MongoClient } from 'mongodb';
+import { Registry } from 'prom-client';
 import { connectShardedCollection } from '../../src/connect.js';
 import type { ConnectedCollection } from '../../src/connect.js';
 import { MongoConfigStore } from '../../src/config-store/mongo-config-store.js';
@@ -89,8 +90,11 @@ describe('connectShardedCollection (live)', function () {
   });
 
   it('reads and writes, keeps working through a migration that adds a shard, then serves that shard', async function () {
-    connected = await connectShardedCollection<Person>({ config: configPath });
+    // The application's own prom-client registry, passed in one line, picks up shardkit's metrics.
+    const appRegistry = new Registry();
+    connected = await connectShardedCollection<Person>({ config: configPath, metrics: { registry: appRegistry } });
     const { collection: people, routing, metrics } = connected;
+    expect(metrics.registry).to.equal(appRegistry);
     expect(routing.state.epoch).to.equal(1);
     const result = await people.insertMany(Array.from({ length: DOCS }, (_, i) => ({ _id: `p${i}`, n: i })));
     expect(result.insertedCount).to.equal(DOCS);
@@ -146,7 +150,8 @@ describe('connectShardedCollection (live)', function () {
     for (const [id, count] of hits) expect((await people.findOne({ _id: id }))?.hits, id).to.equal(count);
     expect(await people.countDocuments({})).to.equal(DOCS + fresh.length);
     // Every shard call went through the wrapped stores, s3 included.
-    const s3Calls = metrics.signals().filter((s) => s.shard === 's3');
+    const s3Calls = (await metrics.signals()).filter((s) => s.shard === 's3');
     expect(s3Calls.length).to.be.greaterThan(0);
+    expect(await appRegistry.metrics()).to.match(/^shardkit_store_calls_total\{shard="s3",op="[a-zA-Z]+"\} [1-9]/m);
   });
 });

@@ -118,7 +118,8 @@ const LAYERS: ReadonlyArray<readonly [name: string, test: (path: string) => bool
   ['collection', (p) => p.startsWith('collection/') || p === 'connect.ts'],
   ['migration', (p) => p.startsWith('rebalance/')],
   ['demo', (p) => p.startsWith('demo/')],
-  ['CLI', (p) => p.startsWith('cli/')],
+  // `shardkit serve` is a long-running CLI command: it reads the deployment as `status` and `rebalance status` do.
+  ['CLI', (p) => p.startsWith('cli/') || p.startsWith('serve/')],
   ['barrel', (p) => p === 'index.ts' || p === 'testing.ts'],
 ];
 

@@ -13,7 +13,6 @@ const MAIN_EXPORTS = [
   'ErrorCode',
   'FileConfigStore',
   'HashName',
-  'MetricsRegistry',
   'MigrationPhase',
   'Migrator',
   'MongoConfigStore',

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { systemClock } from '../../clock.js';
 import { describeConfigStore } from '../../config-store/config-file.js';
-import { openDeployment, shardsOfState } from '../../deployment/deployment.js';
+import { openDeployment, shardsOfState, type Deployment } from '../../deployment/deployment.js';
 import type { LockInfo } from '../../config-store/types.js';
 import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitStoreError } from '../../errors.js';
@@ -79,6 +79,32 @@ async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: S
   }
 }
 
+/**
+ * The live deployment's status: routing state, lock, and every shard's reachability, latency and
+ * counts, each shard reached through `open` (`shardkit serve` passes one that keeps its stores open
+ * between polls).
+ */
+export async function statusReport(deployment: Deployment, open: (shard: ShardSpec) => Promise<ShardStore>): Promise<StatusReport> {
+  const state = await deployment.requireState();
+  const lock = await deployment.configStore.readLock();
+  const arcs = Ring.fromTopology(state.topology).arcs();
+  const shards = await Promise.all(shardsOfState(state).map((shard) => shardStatus(open, shard, (arcs.get(shard.id) ?? 0) / 2 ** 32)));
+  return {
+    name: deployment.config.name,
+    collection: deployment.config.collection,
+    configStore: describeConfigStore(deployment.config.configStore),
+    phase: state.phase,
+    epoch: state.epoch,
+    migrationId: state.phase === 'migrating' ? state.migrationId : (state.settling?.migrationId ?? null),
+    fromEpoch: state.phase === 'migrating' ? state.from.epoch : (state.settling?.from.epoch ?? null),
+    settling: state.phase === 'stable' && state.settling !== undefined,
+    lock,
+    topology: redactTopology(state.topology),
+    shards,
+    lastMigration: (await readHistory(deployment.configStore, deployment.config.name)).at(-1) ?? null,
+  };
+}
+
 /** Adds `status --config FILE [--json]`. */
 export function register(program: Command, io: CliIO): void {
   program
@@ -92,30 +118,11 @@ export function register(program: Command, io: CliIO): void {
     .action(async (opts: { config: string; json?: boolean }) => {
       const deployment = await openDeployment(opts.config);
       try {
-        const state = await deployment.requireState();
-        const lock = await deployment.configStore.readLock();
-        const arcs = Ring.fromTopology(state.topology).arcs();
-        const shards = await Promise.all(
-          shardsOfState(state).map((shard) => shardStatus((s) => deployment.openShard(s), shard, (arcs.get(shard.id) ?? 0) / 2 ** 32)),
-        );
-        const report: StatusReport = {
-          name: deployment.config.name,
-          collection: deployment.config.collection,
-          configStore: describeConfigStore(deployment.config.configStore),
-          phase: state.phase,
-          epoch: state.epoch,
-          migrationId: state.phase === 'migrating' ? state.migrationId : (state.settling?.migrationId ?? null),
-          fromEpoch: state.phase === 'migrating' ? state.from.epoch : (state.settling?.from.epoch ?? null),
-          settling: state.phase === 'stable' && state.settling !== undefined,
-          lock,
-          topology: redactTopology(state.topology),
-          shards,
-          lastMigration: (await readHistory(deployment.configStore, deployment.config.name)).at(-1) ?? null,
-        };
+        const report = await statusReport(deployment, (s) => deployment.openShard(s));
         if (opts.json === true) printJson(io, report);
         // Lock expiries are wall-clock times another process wrote.
         else io.stdout.write(formatStatus(report, systemClock.wall()));
-        const down = shards.filter((s) => !s.reachable).map((s) => s.id);
+        const down = report.shards.filter((s) => !s.reachable).map((s) => s.id);
         // The report is out; the one error line on stderr gives scripts the exit code.
         if (down.length > 0) throw new ReportedFailure(new ShardkitStoreError(ErrorCode.storeUnavailable, `unreachable shards: ${down.join(', ')}`));
       } finally {

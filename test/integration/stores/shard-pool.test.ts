@@ -5,6 +5,7 @@ import { wrapStore } from '../../../src/stores/instrumented-store.js';
 import { MongoShardPool } from '../../../src/stores/shard-pool.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
 import { testServerUris, uniqueDbName } from '../../support/servers.js';
+import { metricValue } from '../../support/metric-value.js';
 
 const { shards } = testServerUris();
 
@@ -79,9 +80,9 @@ describe('MongoShardPool', function () {
         }
       }
       expect(codes).to.deep.equal([ErrorCode.storeUnavailable, ErrorCode.circuitOpen]);
-      expect(metrics.retries.get({ shard: 'dead', op: 'get' })).to.equal(1);
-      expect(metrics.breakerState.get({ shard: 'dead' })).to.equal(2);
-      expect(metrics.registry.toPrometheus()).to.contain(`shardkit_store_errors_total{shard="dead",op="get",code="${ErrorCode.circuitOpen}"} 1`);
+      expect(await metricValue(metrics.retries, { shard: 'dead', op: 'get' })).to.equal(1);
+      expect(await metricValue(metrics.breakerState, { shard: 'dead' })).to.equal(2);
+      expect(await metrics.registry.metrics()).to.contain(`shardkit_store_errors_total{shard="dead",op="get",code="${ErrorCode.circuitOpen}"} 1`);
     } finally {
       await pool.close();
     }

@@ -4,6 +4,7 @@ import { StoreMetrics } from '../../../src/metrics/store-metrics.js';
 import { InstrumentedStore, wrapStore } from '../../../src/stores/instrumented-store.js';
 import { FakeClock } from '../../support/fake-clock.js';
 import { FaultyStore } from '../../support/faulty-store.js';
+import { metricValue } from '../../support/metric-value.js';
 
 describe('StoreMetrics', function () {
   describe('via InstrumentedStore', function () {
@@ -17,10 +18,10 @@ describe('StoreMetrics', function () {
       await store.insert({ _id: 'a', _h: 1, _v: 1 }).catch(() => undefined);
       faulty.hangNext(1);
       void store.get('a');
-      expect(metrics.saturation()).to.deep.equal({ s1: 1 });
-      const signals = metrics.signals();
+      expect(await metrics.saturation()).to.deep.equal({ s1: 1 });
+      const signals = await metrics.signals();
       expect(signals.map((s) => [s.shard, s.op, s.calls, s.errors])).to.deep.equal([['s1', 'insert', 2, { [ErrorCode.storeDuplicateKey]: 1 }]]);
-      const text = metrics.registry.toPrometheus();
+      const text = await metrics.registry.metrics();
       expect(text).to.contain('shardkit_store_calls_total{shard="s1",op="insert"} 2');
       expect(text).to.contain(`shardkit_store_errors_total{shard="s1",op="insert",code="${ErrorCode.storeDuplicateKey}"} 1`);
       expect(text).to.contain('shardkit_store_in_flight{shard="s1"} 1');
@@ -35,7 +36,7 @@ describe('StoreMetrics', function () {
       const pending = store.ping();
       await clock.advance(250);
       await pending;
-      const [s] = metrics.signals();
+      const [s] = await metrics.signals();
       expect(s?.maxMs).to.equal(250);
       expect(s?.p50Ms).to.be.within(250 / 1.5, 250 * 1.5);
       expect(s?.calls).to.equal(1);
@@ -56,12 +57,12 @@ describe('StoreMetrics', function () {
       const first = store.get('a').catch((e: unknown) => e);
       await clock.advance(10);
       await first;
-      expect(metrics.retries.get({ shard: 's1', op: 'get' })).to.equal(1);
-      expect(metrics.breakerState.get({ shard: 's1' })).to.equal(2);
-      expect(metrics.errors.get({ shard: 's1', op: 'get', code: ErrorCode.storeUnavailable })).to.equal(1);
+      expect(await metricValue(metrics.retries, { shard: 's1', op: 'get' })).to.equal(1);
+      expect(await metricValue(metrics.breakerState, { shard: 's1' })).to.equal(2);
+      expect(await metricValue(metrics.errors, { shard: 's1', op: 'get', code: ErrorCode.storeUnavailable })).to.equal(1);
       await clock.advance(1000);
       expect((await store.get('a'))?._id).to.equal('a');
-      expect(metrics.breakerState.get({ shard: 's1' })).to.equal(0);
+      expect(await metricValue(metrics.breakerState, { shard: 's1' })).to.equal(0);
     });
   });
 });

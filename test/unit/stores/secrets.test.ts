@@ -68,10 +68,10 @@ describe('secrets in errors and metrics', function () {
             (e: unknown) => e as Error,
           );
           expect(leakOf(error.message, s.password)).to.equal(undefined);
-          const text = metrics.registry.toPrometheus();
+          const text = await metrics.registry.metrics();
           expect(text).to.include(`code="${ErrorCode.storeUnavailable}"`);
           expect(leakOf(text, s.password), text).to.equal(undefined);
-          expect(leakOf(JSON.stringify(metrics.signals()), s.password)).to.equal(undefined);
+          expect(leakOf(JSON.stringify(await metrics.signals()), s.password)).to.equal(undefined);
         }),
         { numRuns: 100 },
       );
