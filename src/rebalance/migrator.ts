@@ -47,6 +47,11 @@ export interface MigratorOptions {
   /** Copy and cleanup pace in documents per second (default: unthrottled). */
   readonly throttleDocsPerSec?: number;
   /**
+   * Source/target pairs copied (and swept, verified, cleaned up) at once (default 1; the CLI's
+   * `--concurrency` defaults to 4). Pairs touch disjoint ranges, so this only trades shard load for speed.
+   */
+  readonly concurrency?: number;
+  /**
    * The clock: waits, the lock lease held here, the throttle and rates on its monotonic `now()`,
    * journal and control timestamps (which other processes read) on `wall()`. Its timers make every
    * sleep, so a simulation shares one fake clock with its config store and advances it.
@@ -105,6 +110,7 @@ export interface MigrationStatus {
 }
 
 const DEFAULT_BATCH = 500;
+const DEFAULT_CONCURRENCY = 1;
 
 function migrationStateError(message: string): ShardkitConflictError {
   return new ShardkitConflictError(ErrorCode.migrationState, message);
@@ -120,6 +126,10 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
   }
   const batch = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isSafeInteger(batch) || batch < 1) throw new ShardkitInvalidArgumentError(`batchSize must be a positive integer, got ${String(batch)}`);
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new ShardkitInvalidArgumentError(`concurrency must be a positive integer, got ${String(concurrency)}`);
+  }
   const lockLeaseMs = options.lockLeaseMs ?? leaseMs;
   if (!Number.isFinite(lockLeaseMs) || lockLeaseMs <= 0) {
     throw new ShardkitInvalidArgumentError(`lockLeaseMs must be > 0, got ${String(lockLeaseMs)}`);
@@ -140,6 +150,7 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
     lockWaitMs: options.lockWaitMs ?? 2 * lockLeaseMs,
     opTimeoutMs,
     batch,
+    concurrency,
     clock,
     throttle,
     onEvent: options.onEvent ?? (() => undefined),

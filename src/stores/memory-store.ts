@@ -17,6 +17,8 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeKey,
+  RangeSpan,
   ShardStore,
   StoreBulkResult,
   StoredDocument,
@@ -493,6 +495,37 @@ export class MemoryStore implements ShardStore {
       this.#ordered[this.#position(doc)] = fenced;
       return this.#out(fenced);
     });
+  }
+
+  async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    this.#check();
+    spans.forEach((s) => assertRange(s.range));
+    assertLimit(limit);
+    const keys: StoredDocument[] = [];
+    for (const span of spans) {
+      let n = 0;
+      for (const doc of this.#range(span.range, span.after)) {
+        if (isFenced(doc)) continue;
+        keys.push(doc);
+        if (++n >= limit) break;
+      }
+    }
+    keys.sort(compareOrder);
+    return keys.slice(0, limit).map((d) => this.#out({ _id: d._id, _h: d._h }));
+  }
+
+  async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
+    this.#check();
+    assertEpoch(epoch);
+    const found = new Map<string, StoredDocument>();
+    for (const id of ids) {
+      const doc = this.#byId.get(idKey(id));
+      if (doc === undefined) continue;
+      const fenced = isFenced(doc) ? doc : { ...doc, _moved: epoch };
+      if (fenced !== doc) this.#put(fenced);
+      if (fenced._moved === epoch) found.set(idKey(id), fenced);
+    }
+    return [...found.values()].sort(compareOrder).map((d) => this.#out(d));
   }
 
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {

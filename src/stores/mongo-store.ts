@@ -19,6 +19,8 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeKey,
+  RangeSpan,
   ShardStore,
   StoreBulkResult,
   StoredDocument,
@@ -407,6 +409,28 @@ export class MongoStore implements ShardStore {
     });
   }
 
+  async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    spans.forEach((s) => assertRange(s.range));
+    assertLimit(limit);
+    if (spans.length === 0) return [];
+    return this.#run('unfencedKeys', () =>
+      this.#col
+        .find(andFilters(spansFilter(spans), UNFENCED), this.#opts({ projection: { _id: 1, _h: 1 } }))
+        .sort(ORDER)
+        .limit(limit)
+        .toArray(),
+    );
+  }
+
+  async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
+    assertEpoch(epoch);
+    if (ids.length === 0) return [];
+    return this.#run('fenceIds', async () => {
+      await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
+      return this.#col.find({ _id: { $in: ids }, _moved: epoch }, this.#opts()).sort(ORDER).toArray();
+    });
+  }
+
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     assertRange(range);
     assertLimit(limit);
@@ -480,6 +504,12 @@ export class MongoStore implements ShardStore {
       throw wrapDriverError(this.shardId, 'close', error);
     }
   }
+}
+
+/** The `(_h, _id)` filter of several spans: one `$or` branch per span, or the span's own filter. */
+function spansFilter(spans: readonly RangeSpan[]): StoreFilter {
+  if (spans.length === 1) return rangeFilter(spans[0]!.range, spans[0]!.after);
+  return { $or: spans.map((s) => rangeFilter(s.range, s.after)) };
 }
 
 function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {

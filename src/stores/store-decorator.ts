@@ -8,6 +8,8 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeKey,
+  RangeSpan,
   ShardStore,
   StoreBulkResult,
   StoredDocument,
@@ -80,6 +82,12 @@ export abstract class StoreDecorator implements ShardStore {
   }
   fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
     return this.around('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch), [range, after, limit, epoch]);
+  }
+  unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    return this.around('unfencedKeys', () => this.inner.unfencedKeys(spans, limit), [spans, limit]);
+  }
+  fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
+    return this.around('fenceIds', () => this.inner.fenceIds(ids, epoch), [ids, epoch]);
   }
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     return this.around('scanRange', () => this.inner.scanRange(range, after, limit, filter), [range, after, limit, filter]);

@@ -11,6 +11,10 @@ import { Topology } from '../../../src/topology/topology.js';
 import { baseTopology, World, type Doc } from './migrate-harness.js';
 import { rejection } from '../../support/rejection.js';
 
+function router(t: Topology): ShardRouter {
+  return ShardRouter.fromTopology(t);
+}
+
 class Killed extends Error {}
 
 describe('Migrator', () => {
@@ -172,6 +176,46 @@ describe('Migrator', () => {
         await rejection(w.migrator().start(to, { signal: ac.signal }));
         const error = await rejection(w.migrator().start(to));
         expect(error.code).to.equal(ErrorCode.migrationState);
+      });
+    });
+
+    context('when a shard is added to many ranges, with pairs copied concurrently', () => {
+      it('lists each source once per page for all its ranges, never scans a range on its own, and reads each document once', async () => {
+        const w = new World();
+        const from = baseTopology(['s1', 's2', 's3'], 32);
+        await w.init(from, ['s4']);
+        const expected = await w.seed(300);
+        const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
+        const listings = new Map<string, number>();
+        const rangeScans: string[] = [];
+        let inFlight = 0;
+        let maxInFlight = 0;
+        w.hooks = {
+          before: async (shard, op) => {
+            if (op === 'unfencedKeys') listings.set(shard, (listings.get(shard) ?? 0) + 1);
+            if (op === 'fenceRange') rangeScans.push(shard);
+            if (op === 'fenceIds') maxInFlight = Math.max(maxInFlight, ++inFlight);
+            // Let the other pairs run into their own fences meanwhile.
+            if (op === 'fenceIds') await new Promise((r) => setImmediate(r));
+          },
+          after: (_shard, op) => {
+            if (op === 'fenceIds') inFlight--;
+          },
+        };
+        const batch = 50;
+        const report = await w.migrator({ batchSize: batch, concurrency: 3 }).start(to);
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect(report.moves, 'many ranges per source').to.be.greaterThan(3 * 4);
+        expect(rangeScans, 'no per-range fence scans').to.deep.equal([]);
+        for (const id of ['s1', 's2', 's3']) {
+          const moved = (await w.stores.get('s4')!.find({})).filter((d) => router(from).route(d._id as string) === id).length;
+          // Copy and sweep: each lists ceil(moved / batch) full pages plus one short page at most.
+          expect(listings.get(id) ?? 0, `listings of ${id}`).to.be.at.most(2 * (Math.floor(moved / batch) + 1));
+        }
+        expect(maxInFlight, 'pairs copied at once').to.equal(3);
+        expect(report.readsPerMoved).to.equal(1);
+        expect(report.counters.keysRead, 'quiet ranges verify by checksum alone').to.equal(0);
       });
     });
 
