@@ -28,7 +28,7 @@ import {
 } from './journal.js';
 import { beginReverse, runLegs } from './legs.js';
 import { MigrationRun, type MigratorSettings } from './run.js';
-import { Throttle } from './throttle.js';
+import { AdaptiveThrottle, Throttle } from './throttle.js';
 
 /** Options of {@link Migrator}. */
 export interface MigratorOptions {
@@ -46,6 +46,13 @@ export interface MigratorOptions {
   readonly batchSize?: number;
   /** Copy and cleanup pace in documents per second (default: unthrottled). */
   readonly throttleDocsPerSec?: number;
+  /**
+   * Instead of a fixed pace: the shards' p99 latency allowed during the copy, as a multiple of the
+   * p99 the migrator measures before it (> 1, e.g. 1.5). The migrator probes the shards it copies
+   * between and halves its pace when the bound is exceeded, raising it again while it holds
+   * ({@link AdaptiveThrottle}). Not with `throttleDocsPerSec`.
+   */
+  readonly maxP99Impact?: number;
   /**
    * Source/target pairs copied (and swept, verified, cleaned up) at once (default 1; the CLI's
    * `--concurrency` defaults to 4). Pairs touch disjoint ranges, so this only trades shard load for speed.
@@ -137,7 +144,11 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
   const clock = options.clock ?? systemClock;
   let throttle: Throttle;
   try {
-    throttle = new Throttle(options.throttleDocsPerSec, clock);
+    if (options.maxP99Impact !== undefined && options.throttleDocsPerSec !== undefined) {
+      throw new TypeError('throttleDocsPerSec and maxP99Impact exclude each other: a fixed pace or an adaptive one');
+    }
+    throttle =
+      options.maxP99Impact === undefined ? new Throttle(options.throttleDocsPerSec, clock) : new AdaptiveThrottle({ maxP99Impact: options.maxP99Impact }, clock);
   } catch (error) {
     throw new ShardkitInvalidArgumentError((error as Error).message);
   }

@@ -4,11 +4,13 @@
  * shared by cleanup and purge. Each step checkpoints the journal so a resume repeats at most the
  * batch in flight.
  */
+import { sleep } from '../clock.js';
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
 import type { HashRange, RangeCursor, RangeKey, RangeSpan, ShardStore, StoreFilter, StoredDocument } from '../stores/shard-store.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
 import type { MigrationRun } from './run.js';
+import { AdaptiveThrottle } from './throttle.js';
 
 /** The work of one phase on move `i` of the journal. */
 export type MoveWork = (run: MigrationRun, j: MigrationJournal, i: number) => Promise<void>;
@@ -34,8 +36,34 @@ interface CarryPass {
   readonly countSwept: boolean;
   /** Run once a move's range is exhausted, before the move is marked done. */
   readonly finish?: (run: MigrationRun, j: MigrationJournal, m: MoveProgress, source: ShardStore, target: ShardStore) => Promise<void>;
-  /** Report progress after each batch. */
+  /** Report progress after each batch, and feed an adaptive throttle with probes of the pair's shards. */
   readonly progress: boolean;
+}
+
+/** An `_id` no application stores: the probe is an indexed point read that finds nothing. */
+const PROBE_ID = '\u0000shardkit-probe';
+/** Pause between two probe rounds: enough samples for a decision every few seconds, negligible load. */
+const PROBE_MS = 25;
+
+/**
+ * Time point reads on `stores` (what an application's point read costs there now) into an adaptive
+ * throttle: until its baseline is taken when `calibrate` (before any copy), else until `done()`.
+ */
+async function probe(run: MigrationRun, stores: readonly ShardStore[], calibrate: boolean, done: () => boolean): Promise<void> {
+  const { throttle, clock } = run.s;
+  if (!(throttle instanceof AdaptiveThrottle)) return;
+  while (calibrate ? throttle.calibrating : !done()) {
+    for (const store of stores) {
+      const t0 = clock.now();
+      try {
+        await store.get(PROBE_ID);
+      } catch {
+        continue; // A failed probe says nothing about latency; the copy's own calls report the failure.
+      }
+      throttle.observe(clock.now() - t0);
+    }
+    await sleep(clock, PROBE_MS);
+  }
 }
 
 /**
@@ -74,10 +102,38 @@ async function carry(pass: CarryPass, run: MigrationRun, j: MigrationJournal, id
   const moves = idx.map((i) => j.moves[i]!);
   const first = moves[0];
   if (first === undefined) return;
-  const { pool, batch } = run.s;
-  const source = await pool.store(first.from);
-  const target = await pool.store(first.to);
-  let open = moves.filter((m) => !m[pass.done]);
+  const source = await run.s.pool.store(first.from);
+  const target = await run.s.pool.store(first.to);
+  const open = moves.filter((m) => !m[pass.done]);
+  if (open.length === 0) return;
+  let finished = false;
+  let probing: Promise<void> = Promise.resolve();
+  if (pass.progress) {
+    await probe(run, [source, target], true, () => true);
+    probing = probe(run, [source, target], false, () => finished || stopped());
+  }
+  try {
+    await carryBatches(pass, run, j, idx, open, source, target, stopped);
+  } finally {
+    finished = true;
+    await probing;
+  }
+}
+
+async function carryBatches(
+  pass: CarryPass,
+  run: MigrationRun,
+  j: MigrationJournal,
+  idx: readonly number[],
+  openAtStart: readonly MoveProgress[],
+  source: ShardStore,
+  target: ShardStore,
+  stopped: () => boolean,
+): Promise<void> {
+  const moves = idx.map((i) => j.moves[i]!);
+  const first = moves[0]!;
+  const { batch } = run.s;
+  let open = openAtStart;
   let pending: Promise<RangeKey[]> | null = null;
   while (open.length > 0 && !stopped()) {
     await run.checkpoint(j, true);

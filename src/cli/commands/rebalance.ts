@@ -249,11 +249,14 @@ interface RunCliOptions {
   to?: string;
   throttle?: string;
   batchSize: string;
+  concurrency: string;
+  maxP99Impact?: string;
   yes?: boolean;
   json?: boolean;
 }
 
 function migratorFor(deployment: Deployment, stores: ReadonlyMap<string, ShardStore>, opts: RunCliOptions, progress: MigrationProgress): Migrator {
+  if (opts.throttle !== undefined && opts.maxP99Impact !== undefined) throw usageError('--throttle and --max-p99-impact exclude each other: a fixed pace or an adaptive one');
   return new Migrator({
     config: deployment.configStore,
     pool: providerOf(stores),
@@ -264,7 +267,9 @@ function migratorFor(deployment: Deployment, stores: ReadonlyMap<string, ShardSt
     lockLeaseMs: Math.max(deployment.config.leaseMs, LOCK_LEASE_MS),
     opTimeoutMs: deployment.config.opTimeoutMs,
     batchSize: parseNumberOption('--batch-size', opts.batchSize, { integer: true, min: 1, max: 100_000 }),
+    concurrency: parseNumberOption('--concurrency', opts.concurrency, { integer: true, min: 1, max: 64 }),
     ...(opts.throttle === undefined ? {} : { throttleDocsPerSec: parseNumberOption('--throttle', opts.throttle, { min: 1 }) }),
+    ...(opts.maxP99Impact === undefined ? {} : { maxP99Impact: parseNumberOption('--max-p99-impact', opts.maxP99Impact, { min: 1.01 }) }),
     onEvent: (event) => progress.onEvent(event),
   });
 }
@@ -469,6 +474,8 @@ export function register(program: Command, io: CliIO): void {
     .option('--to <file>', 'target topology file (start only)')
     .option('--throttle <docsPerSec>', 'copy and cleanup pace (default: unthrottled)')
     .option('--batch-size <n>', 'documents per fence/copy/delete batch', '500')
+    .option('--concurrency <n>', 'source/target pairs migrated at once', '4')
+    .option('--max-p99-impact <ratio>', "adaptive pace: slow down when the shards' p99 exceeds ratio x its value before the copy (not with --throttle)")
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .option('--json', 'one JSON event per line (status: one JSON document)')
     .action(async (action: string, opts: RunCliOptions) => {

@@ -219,6 +219,41 @@ describe('Migrator', () => {
       });
     });
 
+    context('when given an allowed p99 impact instead of a pace', () => {
+      it('times point reads of both shards of a pair before its first fence, and copies everything', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(100);
+        const probed = new Set<string>();
+        let probesBeforeCopy = 0;
+        let copying = false;
+        const sources = new Set<string>();
+        w.hooks = {
+          before: (shard, op, args) => {
+            if (op === 'fenceIds') {
+              copying = true;
+              sources.add(shard);
+            }
+            if (op === 'get' && String(args[0]).includes('shardkit-probe')) {
+              probed.add(shard);
+              if (!copying) probesBeforeCopy++;
+            }
+          },
+        };
+        const report = await w.migrator({ maxP99Impact: 1.5 }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect([...probed].sort()).to.deep.equal([...sources, 's4'].sort());
+        expect(probesBeforeCopy, 'a baseline window per pair before any fence').to.be.at.least(40);
+      });
+
+      it('refuses a fixed pace as well', () => {
+        const w = new World();
+        expect(() => w.migrator({ maxP99Impact: 1.5, throttleDocsPerSec: 10 })).to.throw(/exclude each other/);
+      });
+    });
+
     context('when throttled', () => {
       it('keeps the copy at or under the configured docs/s', async () => {
         const w = new World();
