@@ -70,7 +70,7 @@ export interface MoveProgress {
 
 /** Counters that survive resumes, for the "read per moved" acceptance and for reports. */
 export interface MigrationCounters {
-  /** Document bodies the migrator fetched from shards (fenceRange, fence, find of bodies). */
+  /** Document bodies the migrator fetched from shards (fenceIds read-backs, fence, find of bodies). */
   docsRead: number;
   /** Documents with data the migrator fenced at a source (each moves once). */
   docsMoved: number;
