@@ -29,6 +29,7 @@ import {
 import { beginReverse, runLegs } from './legs.js';
 import { MigrationRun, type MigratorSettings } from './run.js';
 import { AdaptiveThrottle, Throttle } from './throttle.js';
+import type { Move } from '../ring/move.js';
 
 /** Options of {@link Migrator}. */
 export interface MigratorOptions {
@@ -220,11 +221,7 @@ export class Migrator {
         await config.compareAndSet(live.epoch, { phase: 'stable', epoch: to.epoch, topology: to });
         return { migrationId: '', outcome: 'completed', epoch: to.epoch, moves: 0, counters: emptyCounters(), readsPerMoved: 0 };
       }
-      const progress: MoveProgress[] = [];
-      for (const m of moves) {
-        const estimated = await (await this.#s.pool.store(m.from)).countRange(m, { _moved: { $exists: false }, _ph: { $exists: false } });
-        progress.push(freshMove(m.start, m.end, m.from, m.to, estimated));
-      }
+      const progress = await this.#estimate(run, moves);
       const journal: MigrationJournal = {
         id: this.#newId(),
         name,
@@ -329,6 +326,23 @@ export class Migrator {
               counters: journal.counters,
             },
     };
+  }
+
+  /**
+   * Live documents per move, for progress and ETA: one `countRanges` per source (one pass over it on
+   * a server that cannot count ranges by index), renewing the lock between sources, which it holds
+   * already while counting.
+   */
+  async #estimate(run: MigrationRun, moves: readonly Move[]): Promise<MoveProgress[]> {
+    const bySource = new Map<string, Move[]>();
+    for (const m of moves) bySource.set(m.from, [...(bySource.get(m.from) ?? []), m]);
+    const estimated = new Map<Move, number>();
+    for (const [source, ranges] of bySource) {
+      await run.lock.renew();
+      const { counts } = await (await this.#s.pool.store(source)).countRanges(ranges, { _moved: { $exists: false }, _ph: { $exists: false } });
+      ranges.forEach((m, i) => estimated.set(m, counts[i] ?? 0));
+    }
+    return moves.map((m) => freshMove(m.start, m.end, m.from, m.to, estimated.get(m) ?? 0));
   }
 
   /**

@@ -17,6 +17,7 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeCounts,
   RangeKey,
   RangeSpan,
   ShardStore,
@@ -502,14 +503,7 @@ export class MemoryStore implements ShardStore {
     spans.forEach((s) => assertRange(s.range));
     assertLimit(limit);
     const keys: StoredDocument[] = [];
-    for (const span of spans) {
-      let n = 0;
-      for (const doc of this.#range(span.range, span.after)) {
-        if (isFenced(doc)) continue;
-        keys.push(doc);
-        if (++n >= limit) break;
-      }
-    }
+    for (const span of spans) keys.push(...[...this.#range(span.range, span.after)].filter((d) => !isFenced(d)).slice(0, limit));
     keys.sort(compareOrder);
     return keys.slice(0, limit).map((d) => this.#out({ _id: d._id, _h: d._h }));
   }
@@ -537,6 +531,10 @@ export class MemoryStore implements ShardStore {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
+    return { counts: await Promise.all(ranges.map((r) => this.countRange(r, filter))), indexed: true };
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {

@@ -63,6 +63,13 @@ export interface RangeSpan {
   readonly after: RangeCursor | null;
 }
 
+/** Result of `countRanges`. */
+export interface RangeCounts {
+  readonly counts: number[];
+  /** True when the server used the `(_h, _id)` index (per-range counts); false after one full pass. */
+  readonly indexed: boolean;
+}
+
 /** A key as the routing index holds it. */
 export interface RangeKey {
   readonly _id: unknown;
@@ -196,6 +203,13 @@ export interface ShardStore {
   fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]>;
   /** Up to `limit` documents of `range` after `after`, in `(_h, _id)` order, raw (markers included). */
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]>;
+  /**
+   * Documents (markers included unless filtered) in each of `ranges` (answers in their order), and
+   * whether the server counted them with the `(_h, _id)` index. A server that cannot use the index
+   * for a range filter (FerretDB) is read once for all ranges (their `_h` values only) instead of once
+   * per range.
+   */
+  countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts>;
   /** Documents (markers included) in `range`, optionally narrowed by `filter`. */
   countRange(range: HashRange, filter?: StoreFilter): Promise<number>;
   /**

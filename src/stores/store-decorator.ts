@@ -8,6 +8,7 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeCounts,
   RangeKey,
   RangeSpan,
   ShardStore,
@@ -91,6 +92,9 @@ export abstract class StoreDecorator implements ShardStore {
   }
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     return this.around('scanRange', () => this.inner.scanRange(range, after, limit, filter), [range, after, limit, filter]);
+  }
+  countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
+    return this.around('countRanges', () => this.inner.countRanges(ranges, filter), [ranges, filter]);
   }
   countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
     return this.around('countRange', () => this.inner.countRange(range, filter), [range, filter]);

@@ -484,6 +484,25 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
       });
     });
 
+    describe('#countRanges', function () {
+      it('counts each range, in the order given, as countRange would, with or without the index', async function () {
+        await mixed();
+        await store.insertIfAbsent([doc('lo', 1), doc('hi', 9)]);
+        await store.fence([{ id: 'a', h: 5 }], 2);
+        const ranges = [
+          { start: 8, end: 9 },
+          { start: 0, end: 4 },
+          { start: 4, end: 5 },
+        ];
+        const live = { _moved: { $exists: false } };
+        const { counts, indexed } = await store.countRanges(ranges, live);
+        expect(counts).to.deep.equal([1, 2, 5]);
+        expect(counts).to.deep.equal(await Promise.all(ranges.map((r) => store.countRange(r, live))));
+        expect(indexed).to.be.a('boolean');
+        expect((await store.countRanges([])).counts).to.deep.equal([]);
+      });
+    });
+
     describe('#countRange', function () {
       it('counts documents in the range, optionally filtered', async function () {
         await mixed();

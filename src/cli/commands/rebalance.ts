@@ -26,6 +26,7 @@ import type { ShardSpec, TopologySpec } from '../../topology/types.js';
 import { withInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption, usageError } from '../options.js';
+import type { Move } from '../../ring/move.js';
 import { printJson } from '../output.js';
 import { MigrationProgress, formatDuration, type PlannedMove } from '../progress.js';
 import { formatTable, percent } from '../table.js';
@@ -54,6 +55,11 @@ export interface LivePlan extends PlanSummary {
   readonly moves: ReadonlyArray<{ start: number; end: number; from: string; to: string; docs: number }>;
   readonly pairs: readonly PairCount[];
   readonly docsToMove: number;
+  /**
+   * Sources whose server cannot count a range by the `(_h, _id)` index (FerretDB): their documents
+   * were counted in one full pass each instead.
+   */
+  readonly scannedShards: readonly string[];
   /** Pace the estimate assumes (docs/s), or null (unthrottled: no estimate of the copy time). */
   readonly throttle: number | null;
   /** Copy time at `throttle` plus the three router-lease waits, or null. */
@@ -147,11 +153,23 @@ function providerOf(stores: ReadonlyMap<string, ShardStore>): { store(id: string
   };
 }
 
-async function countPairs(plan: RebalancePlan, stores: ReadonlyMap<string, ShardStore>): Promise<{ moves: LivePlan['moves']; pairs: PairCount[] }> {
+async function countPairs(
+  plan: RebalancePlan,
+  stores: ReadonlyMap<string, ShardStore>,
+): Promise<{ moves: LivePlan['moves']; pairs: PairCount[]; scannedShards: string[] }> {
+  // One countRanges per source: by index where the server can, else one pass over the source.
+  const docsOf = new Map<Move, number>();
+  const scannedShards: string[] = [];
+  for (const source of new Set(plan.moves.map((m) => m.from))) {
+    const ranges = plan.moves.filter((m) => m.from === source);
+    const { counts, indexed } = await providerOf(stores).store(source).countRanges(ranges, LIVE);
+    ranges.forEach((m, i) => docsOf.set(m, counts[i] ?? 0));
+    if (!indexed) scannedShards.push(source);
+  }
   const moves: Array<LivePlan['moves'][number]> = [];
   const pairs = new Map<string, { from: string; to: string; ranges: number; docs: number }>();
   for (const m of plan.moves) {
-    const docs = await providerOf(stores).store(m.from).countRange(m, LIVE);
+    const docs = docsOf.get(m) ?? 0;
     moves.push({ start: m.start, end: m.end, from: m.from, to: m.to, docs });
     const key = `${m.from}\u0000${m.to}`;
     const pair = pairs.get(key) ?? { from: m.from, to: m.to, ranges: 0, docs: 0 };
@@ -159,12 +177,12 @@ async function countPairs(plan: RebalancePlan, stores: ReadonlyMap<string, Shard
     pair.docs += docs;
     pairs.set(key, pair);
   }
-  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)) };
+  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)), scannedShards };
 }
 
 /** Build the live plan: the moves, the documents per pair and the time at `throttle`. */
 async function livePlan(deployment: Deployment, prepared: Prepared, stores: ReadonlyMap<string, ShardStore>, throttle: number | null): Promise<LivePlan> {
-  const { moves, pairs } = await countPairs(prepared.plan, stores);
+  const { moves, pairs, scannedShards } = await countPairs(prepared.plan, stores);
   const docsToMove = pairs.reduce((s, p) => s + p.docs, 0);
   const leaseWaitsMs = routerLeaseWaitsMs(deployment.config);
   return {
@@ -175,6 +193,7 @@ async function livePlan(deployment: Deployment, prepared: Prepared, stores: Read
     moves,
     pairs,
     docsToMove,
+    scannedShards,
     throttle,
     // Copy and cleanup both run at the pace: cleanup deletes about as many markers as were moved.
     estimatedMs: throttle === null ? null : Math.round((2 * docsToMove * 1000) / throttle) + leaseWaitsMs,
@@ -193,6 +212,9 @@ function formatLivePlan(p: LivePlan): string {
     `\ndocuments to move (live documents counted at the sources)\n` +
     formatTable(['from', 'to', 'ranges', 'documents'], rows, ['left', 'left', 'right', 'right']) +
     `estimated time: ${time}\n` +
+    (p.scannedShards.length === 0
+      ? ''
+      : `note: ${p.scannedShards.join(', ')} cannot count a range by the (_h, _id) index (FerretDB): counted in one full pass per shard\n`) +
     (p.fileEpoch === null ? '' : `note: the target file says epoch ${p.fileEpoch}; it runs as epoch ${p.toEpoch} (live epoch + 1)\n`)
   );
 }
