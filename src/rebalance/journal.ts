@@ -70,7 +70,7 @@ export interface MoveProgress {
 
 /** Counters that survive resumes, for the "read per moved" acceptance and for reports. */
 export interface MigrationCounters {
-  /** Document bodies the migrator fetched from shards (fenceRange, fence, find of bodies). */
+  /** Document bodies the migrator fetched from shards (fenceIds read-backs, fence, find of bodies). */
   docsRead: number;
   /** Documents with data the migrator fenced at a source (each moves once). */
   docsMoved: number;
@@ -78,6 +78,8 @@ export interface MigrationCounters {
   docsInserted: number;
   /** `_id`s read by verify (key-only reads, no bodies). */
   keysRead: number;
+  /** Keys (`_id`, `_h`, no bodies) the copy and the sweep listed to find what to fence. */
+  keysListed: number;
   /** Late documents the sweep found unfenced. */
   swept: number;
   /** Fenced entries verify found missing at the target and carried over. */
@@ -146,7 +148,7 @@ export function controlKey(name: string): string {
 
 /** Zeroed counters. */
 export function emptyCounters(): MigrationCounters {
-  return { docsRead: 0, docsMoved: 0, docsInserted: 0, keysRead: 0, swept: 0, repaired: 0, relicsLifted: 0, deleted: 0 };
+  return { docsRead: 0, docsMoved: 0, docsInserted: 0, keysRead: 0, keysListed: 0, swept: 0, repaired: 0, relicsLifted: 0, deleted: 0 };
 }
 
 /** Progress of a move not started yet: `estimated` live documents in `(start, end]` go `from` -> `to`. */
@@ -251,6 +253,8 @@ function readCounters(r: RecordReader): MigrationCounters {
     docsMoved: r.number('docsMoved'),
     docsInserted: r.number('docsInserted'),
     keysRead: r.number('keysRead'),
+    // Absent from journals written before the copier listed keys.
+    keysListed: r.optionalNumber('keysListed', 0),
     swept: r.number('swept'),
     repaired: r.number('repaired'),
     relicsLifted: r.number('relicsLifted'),

@@ -8,18 +8,18 @@ import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import type { RoutingState } from '../router/routing-state.js';
 import { phaseProgressEvent } from './events.js';
 import { Phase, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
-import { cleanupMove, copyMove, purgeMove, repairMissing, sweepMove, verifyMove, type MoveWork } from './move-work.js';
+import { cleanupMove, copyPair, purgeMove, repairMissing, sweepPair, verifyMove, type MoveWork, type PairWork } from './move-work.js';
 import { AbortRequested, type MigrationRun } from './run.js';
 
 /** The journal timestamps a publish records and a lease wait counts from (wall time). */
 type PublishStamp = 'publishedAt' | 'committedAt' | 'settledAt';
 
-/** One phase of a leg. At most one of `perMove` and `publish` is set. */
+/** One phase of a leg. At most one of `perPair` and `publish` is set. */
 interface LegStep {
   /** Before anything else, wait out the routers' lease on the state published at this timestamp. */
   readonly waitAfter?: PublishStamp;
-  /** The work, once per move, in plan order. */
-  readonly perMove?: MoveWork;
+  /** The work, once per source/target pair (pairs run concurrently, see {@link forEachPair}). */
+  readonly perPair?: PairWork;
   /** The routing state to publish (compare-and-set), and the timestamp that records it published. */
   readonly publish?: { readonly state: (j: MigrationJournal) => RoutingState; readonly stamp: PublishStamp };
   readonly next: Phase;
@@ -56,16 +56,72 @@ function settledState(j: MigrationJournal): RoutingState {
   return { phase: 'stable', epoch: settled, topology: { ...j.to, epoch: settled } };
 }
 
+/** Per-move work as pair work: the pair's moves one after another, in plan order. */
+function eachMove(work: MoveWork): PairWork {
+  return async (run, j, idx, stopped) => {
+    for (const i of idx) {
+      if (stopped()) return;
+      await work(run, j, i);
+      emitPhaseProgress(run, j);
+    }
+  };
+}
+
+/** The last phase progress each run reported, so a pair's end repeats no move's line. */
+const lastProgress = new WeakMap<MigrationRun, string>();
+
+/** Report how far the phase is over its moves, from the journal, when that changed. */
+function emitPhaseProgress(run: MigrationRun, j: MigrationJournal): void {
+  const progress = phaseProgressEvent(j);
+  if (progress === null || progress.type !== 'phaseProgress') return;
+  const key = `${progress.migrationId}:${progress.phase}:${progress.done}`;
+  if (lastProgress.get(run) === key) return;
+  lastProgress.set(run, key);
+  run.emit(progress);
+}
+
+/**
+ * Run `work` on every source/target pair of the journal's moves, up to `concurrency` pairs at once.
+ * Pairs touch disjoint ranges and every step is idempotent, so their order does not matter. When
+ * one pair fails, no further pair starts, the running ones stop at their next batch, and the first
+ * failure is thrown once all have ended: the leg loop never acts (an abort turning the leg, a resume)
+ * while a pair's store call is still in flight.
+ */
+export async function forEachPair(run: MigrationRun, j: MigrationJournal, work: PairWork): Promise<void> {
+  const pairs = new Map<string, number[]>();
+  j.moves.forEach((m, i) => {
+    const key = `${m.from}\u0000${m.to}`;
+    const idx = pairs.get(key);
+    if (idx === undefined) pairs.set(key, [i]);
+    else idx.push(i);
+  });
+  const queue = [...pairs.values()];
+  let failure: { error: unknown } | null = null;
+  const stopped = (): boolean => failure !== null;
+  const worker = async (): Promise<void> => {
+    for (let idx = queue.shift(); idx !== undefined && !stopped(); idx = queue.shift()) {
+      try {
+        await work(run, j, idx, stopped);
+        emitPhaseProgress(run, j);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(run.s.concurrency, queue.length) }, worker));
+  if (failure !== null) throw (failure as { error: unknown }).error;
+}
+
 /** The protocol of one leg, phase by phase. */
 const LEG: Readonly<Record<Exclude<Phase, 'done'>, LegStep>> = {
   [Phase.publish]: { publish: { state: migratingState, stamp: 'publishedAt' }, next: Phase.copy },
-  [Phase.copy]: { perMove: copyMove, next: Phase.sweep },
-  [Phase.sweep]: { waitAfter: 'publishedAt', perMove: sweepMove, next: Phase.verify },
-  [Phase.verify]: { perMove: verifyMove, next: Phase.commit },
+  [Phase.copy]: { perPair: copyPair, next: Phase.sweep },
+  [Phase.sweep]: { waitAfter: 'publishedAt', perPair: sweepPair, next: Phase.verify },
+  [Phase.verify]: { perPair: eachMove(verifyMove), next: Phase.commit },
   [Phase.commit]: { publish: { state: committedState, stamp: 'committedAt' }, next: Phase.cleanup },
-  [Phase.cleanup]: { waitAfter: 'committedAt', perMove: cleanupMove, next: Phase.settle },
+  [Phase.cleanup]: { waitAfter: 'committedAt', perPair: eachMove(cleanupMove), next: Phase.settle },
   [Phase.settle]: { publish: { state: settledState, stamp: 'settledAt' }, next: Phase.purge },
-  [Phase.purge]: { waitAfter: 'settledAt', perMove: purgeMove, next: Phase.done },
+  [Phase.purge]: { waitAfter: 'settledAt', perPair: eachMove(purgeMove), next: Phase.done },
 };
 
 /**
@@ -91,13 +147,7 @@ async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
     run.emit({ type: 'phase', migrationId: j.id, phase: j.phase, epoch: j.epoch, reverse: j.reverse });
     const step = LEG[j.phase];
     if (step.waitAfter !== undefined) await run.waitRouters(j, j[step.waitAfter]);
-    if (step.perMove !== undefined) {
-      for (let i = 0; i < j.moves.length; i++) {
-        await step.perMove(run, j, i);
-        const progress = phaseProgressEvent(j);
-        if (progress !== null) run.emit(progress);
-      }
-    }
+    if (step.perPair !== undefined) await forEachPair(run, j, step.perPair);
     if (step.publish !== undefined) {
       await publish(run, j, step.publish.state(j));
       // Recorded after the compare-and-set returned, so the wait that counts from it is never short.

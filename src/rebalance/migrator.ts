@@ -30,7 +30,8 @@ import { runHealing } from './heal.js';
 import { remedyFor, type Remedy } from './remedy.js';
 import { beginReverse, runLegs } from './legs.js';
 import { MigrationRun, type MigratorSettings } from './run.js';
-import { Throttle } from './throttle.js';
+import { AdaptiveThrottle, Throttle } from './throttle.js';
+import type { Move } from '../ring/move.js';
 
 /** Options of {@link Migrator}. */
 export interface MigratorOptions {
@@ -48,6 +49,18 @@ export interface MigratorOptions {
   readonly batchSize?: number;
   /** Copy and cleanup pace in documents per second (default: unthrottled). */
   readonly throttleDocsPerSec?: number;
+  /**
+   * Instead of a fixed pace: the shards' p99 latency allowed during the copy, as a multiple of the
+   * p99 the migrator measures before it (> 1, e.g. 1.5). The migrator probes the shards it copies
+   * between and halves its pace when the bound is exceeded, raising it again while it holds
+   * ({@link AdaptiveThrottle}). Not with `throttleDocsPerSec`.
+   */
+  readonly maxP99Impact?: number;
+  /**
+   * Source/target pairs copied (and swept, verified, cleaned up) at once (default 1; the CLI's
+   * `--concurrency` defaults to 4). Pairs touch disjoint ranges, so this only trades shard load for speed.
+   */
+  readonly concurrency?: number;
   /**
    * The clock: waits, the lock lease held here, the throttle and rates on its monotonic `now()`,
    * journal and control timestamps (which other processes read) on `wall()`. Its timers make every
@@ -132,6 +145,7 @@ function msOption(name: string, value: number | undefined, fallback: number, min
   }
   return ms;
 }
+const DEFAULT_CONCURRENCY = 1;
 
 function migrationStateError(message: string): ShardkitConflictError {
   return new ShardkitConflictError(ErrorCode.migrationState, message);
@@ -147,6 +161,10 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
   }
   const batch = options.batchSize ?? DEFAULT_BATCH;
   if (!Number.isSafeInteger(batch) || batch < 1) throw new ShardkitInvalidArgumentError(`batchSize must be a positive integer, got ${String(batch)}`);
+  const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY;
+  if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
+    throw new ShardkitInvalidArgumentError(`concurrency must be a positive integer, got ${String(concurrency)}`);
+  }
   const lockLeaseMs = options.lockLeaseMs ?? leaseMs;
   if (!Number.isFinite(lockLeaseMs) || lockLeaseMs <= 0) {
     throw new ShardkitInvalidArgumentError(`lockLeaseMs must be > 0, got ${String(lockLeaseMs)}`);
@@ -157,7 +175,11 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
   const clock = options.clock ?? systemClock;
   let throttle: Throttle;
   try {
-    throttle = new Throttle(options.throttleDocsPerSec, clock);
+    if (options.maxP99Impact !== undefined && options.throttleDocsPerSec !== undefined) {
+      throw new TypeError('throttleDocsPerSec and maxP99Impact exclude each other: a fixed pace or an adaptive one');
+    }
+    throttle =
+      options.maxP99Impact === undefined ? new Throttle(options.throttleDocsPerSec, clock) : new AdaptiveThrottle({ maxP99Impact: options.maxP99Impact }, clock);
   } catch (error) {
     throw new ShardkitInvalidArgumentError((error as Error).message);
   }
@@ -170,6 +192,7 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
     lockWaitMs: options.lockWaitMs ?? 2 * lockLeaseMs,
     opTimeoutMs,
     batch,
+    concurrency,
     clock,
     throttle,
     onEvent: options.onEvent ?? (() => undefined),
@@ -232,13 +255,7 @@ export class Migrator {
         await config.compareAndSet(live.epoch, { phase: 'stable', epoch: to.epoch, topology: to });
         return { migrationId: '', outcome: 'completed', epoch: to.epoch, moves: 0, counters: emptyCounters(), readsPerMoved: 0 };
       }
-      const progress: MoveProgress[] = [];
-      for (const m of moves) {
-        const estimated = await (await this.#s.pool.store(m.from)).countRange(m, { _moved: { $exists: false }, _ph: { $exists: false } });
-        progress.push(freshMove(m.start, m.end, m.from, m.to, estimated));
-        // Counting many ranges on a busy shard can outlast the lock's lease: keep it, as batches do.
-        await run.lock.renew();
-      }
+      const progress = await this.#estimate(run, moves);
       const journal: MigrationJournal = {
         id: this.#newId(),
         name,
@@ -354,6 +371,23 @@ export class Migrator {
               counters: journal.counters,
             },
     };
+  }
+
+  /**
+   * Live documents per move, for progress and ETA: one `countRanges` per source (one pass over it on
+   * a server that cannot count ranges by index), renewing the lock between sources, which it holds
+   * already while counting.
+   */
+  async #estimate(run: MigrationRun, moves: readonly Move[]): Promise<MoveProgress[]> {
+    const bySource = new Map<string, Move[]>();
+    for (const m of moves) bySource.set(m.from, [...(bySource.get(m.from) ?? []), m]);
+    const estimated = new Map<Move, number>();
+    for (const [source, ranges] of bySource) {
+      await run.lock.renew();
+      const { counts } = await (await this.#s.pool.store(source)).countRanges(ranges, { _moved: { $exists: false }, _ph: { $exists: false } });
+      ranges.forEach((m, i) => estimated.set(m, counts[i] ?? 0));
+    }
+    return moves.map((m) => freshMove(m.start, m.end, m.from, m.to, estimated.get(m) ?? 0));
   }
 
   /**

@@ -4,11 +4,13 @@
  * shared by cleanup and purge. Each step checkpoints the journal so a resume repeats at most the
  * batch in flight.
  */
+import { sleep } from '../clock.js';
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
-import type { HashRange, RangeCursor, ShardStore, StoreFilter, StoredDocument } from '../stores/shard-store.js';
+import type { HashRange, RangeCursor, RangeKey, RangeSpan, ShardStore, StoreFilter, StoredDocument } from '../stores/shard-store.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
 import type { MigrationRun } from './run.js';
+import { AdaptiveThrottle } from './throttle.js';
 
 /** The work of one phase on move `i` of the journal. */
 export type MoveWork = (run: MigrationRun, j: MigrationJournal, i: number) => Promise<void>;
@@ -18,7 +20,7 @@ function stripFence(doc: StoredDocument): StoredDocument {
   return rest;
 }
 
-function cursorOf(doc: StoredDocument): RangeCursor {
+function cursorOf(doc: RangeKey): RangeCursor {
   return { h: doc._h, id: doc._id };
 }
 
@@ -32,48 +34,146 @@ interface CarryPass {
   readonly done: 'copyDone' | 'sweepDone';
   /** The sweep counts what it carries as swept: late writes the copy could not have seen. */
   readonly countSwept: boolean;
-  /** Run once the range is exhausted, before the move is marked done. */
+  /** Run once a move's range is exhausted, before the move is marked done. */
   readonly finish?: (run: MigrationRun, j: MigrationJournal, m: MoveProgress, source: ShardStore, target: ShardStore) => Promise<void>;
-  /** Report progress after each batch. */
+  /** Report progress after each batch, and feed an adaptive throttle with probes of the pair's shards. */
   readonly progress: boolean;
 }
 
+/** An `_id` no application stores: the probe is an indexed point read that finds nothing. */
+const PROBE_ID = '\u0000shardkit-probe';
+/** Pause between two probe rounds: enough samples for a decision every few seconds, negligible load. */
+const PROBE_MS = 25;
+
 /**
- * Fence the next batch of the range at the source, carry it to the target, checkpoint the cursor,
- * until a short batch says the range is exhausted. The sweep runs the same pass again after the
- * router-lease wait: only entries late writers left unfenced come back.
+ * Time point reads on `stores` (what an application's point read costs there now) into an adaptive
+ * throttle: until its baseline is taken when `calibrate` (before any copy), else until `done()`.
  */
-async function carry(pass: CarryPass, run: MigrationRun, j: MigrationJournal, i: number): Promise<void> {
-  const m = j.moves[i]!;
-  const { pool, batch } = run.s;
-  const source = await pool.store(m.from);
-  const target = await pool.store(m.to);
-  while (!m[pass.done]) {
-    await run.checkpoint(j, true);
-    const docs = await source.fenceRange(rangeOf(m), m[pass.cursor], batch, j.epoch);
-    j.counters.docsRead += docs.length;
-    const carried = await install(run, j, m, target, docs);
-    j.counters.docsMoved += carried;
-    if (pass.countSwept) j.counters.swept += carried;
-    m.copied += carried;
-    const last = docs[docs.length - 1];
-    if (last !== undefined) m[pass.cursor] = cursorOf(last);
-    if (docs.length < batch) {
-      if (pass.finish !== undefined) await pass.finish(run, j, m, source, target);
-      m[pass.done] = true;
+async function probe(run: MigrationRun, stores: readonly ShardStore[], calibrate: boolean, done: () => boolean): Promise<void> {
+  const { throttle, clock } = run.s;
+  if (!(throttle instanceof AdaptiveThrottle)) return;
+  while (calibrate ? throttle.calibrating : !done()) {
+    for (const store of stores) {
+      const t0 = clock.now();
+      try {
+        await store.get(PROBE_ID);
+      } catch {
+        continue; // A failed probe says nothing about latency; the copy's own calls report the failure.
+      }
+      throttle.observe(clock.now() - t0);
     }
-    await run.save(j);
-    run.booked(docs.length);
-    if (pass.progress) run.progress(j, i);
+    await sleep(clock, PROBE_MS);
   }
 }
 
-/** Copy: fence + carry the move's range, from its cursor on. */
-export const copyMove: MoveWork = (run, j, i) => carry({ cursor: 'cursor', done: 'copyDone', countSwept: false, progress: true }, run, j, i);
+/**
+ * The work of one phase on the moves of one source/target pair (`idx`, indices into the journal's
+ * moves, in plan order). `stopped` turns true when a concurrent pair failed: the work then ends at
+ * its next batch without marking anything done, so the caller can hand the failure on.
+ */
+export type PairWork = (run: MigrationRun, j: MigrationJournal, idx: readonly number[], stopped: () => boolean) => Promise<void>;
+
+function inMove(m: MoveProgress, h: number): boolean {
+  return m.start < h && h <= m.end;
+}
+
+/**
+ * The spans still to list after a page of `keys` (in `(_h, _id)` order, `limit` asked): a short page
+ * ends every span; otherwise a span wholly before the page's last key is exhausted, the span holding
+ * it resumes after it, later spans keep their cursor.
+ */
+function spansAfter(pass: CarryPass, open: readonly MoveProgress[], keys: readonly RangeKey[], limit: number): Array<{ m: MoveProgress; span: RangeSpan }> {
+  const last = keys[keys.length - 1];
+  if (last === undefined || keys.length < limit) return [];
+  return open
+    .filter((m) => m.end >= last._h)
+    .map((m) => ({ m, span: { range: rangeOf(m), after: inMove(m, last._h) ? cursorOf(last) : m[pass.cursor] } }));
+}
+
+/**
+ * Fence and carry every unfenced entry of the pair's ranges, a batch at a time: the keys of all the
+ * pair's open ranges come from one listing per page (the next page is listed while this one is
+ * fenced and carried), the bodies from the fence itself, by `_id`. Cursors advance per move and the
+ * journal is checkpointed after each batch; a resume lists from the cursors again, and entries
+ * fenced but not carried before a kill are no longer listed (verify repairs them, ADR 0002). The
+ * sweep runs the same pass after the router-lease wait: only what late writers left unfenced comes back.
+ */
+async function carry(pass: CarryPass, run: MigrationRun, j: MigrationJournal, idx: readonly number[], stopped: () => boolean): Promise<void> {
+  const moves = idx.map((i) => j.moves[i]!);
+  const first = moves[0];
+  if (first === undefined) return;
+  const source = await run.s.pool.store(first.from);
+  const target = await run.s.pool.store(first.to);
+  const open = moves.filter((m) => !m[pass.done]);
+  if (open.length === 0) return;
+  let finished = false;
+  let probing: Promise<void> = Promise.resolve();
+  if (pass.progress) {
+    await probe(run, [source, target], true, () => true);
+    probing = probe(run, [source, target], false, () => finished || stopped());
+  }
+  try {
+    await carryBatches(pass, run, j, idx, open, source, target, stopped);
+  } finally {
+    finished = true;
+    await probing;
+  }
+}
+
+async function carryBatches(
+  pass: CarryPass,
+  run: MigrationRun,
+  j: MigrationJournal,
+  idx: readonly number[],
+  openAtStart: readonly MoveProgress[],
+  source: ShardStore,
+  target: ShardStore,
+  stopped: () => boolean,
+): Promise<void> {
+  const moves = idx.map((i) => j.moves[i]!);
+  const first = moves[0]!;
+  const { batch } = run.s;
+  let open = openAtStart;
+  let pending: Promise<RangeKey[]> | null = null;
+  while (open.length > 0 && !stopped()) {
+    await run.checkpoint(j, true);
+    const keys = await (pending ?? source.unfencedKeys(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })), batch));
+    j.counters.keysListed += keys.length;
+    const next = spansAfter(pass, open, keys, batch);
+    pending = next.length === 0 ? null : source.unfencedKeys(next.map((n) => n.span), batch);
+    // Awaited at the next batch; until then a failure must not count as unhandled.
+    pending?.catch(() => undefined);
+    const docs = await source.fenceIds(keys.map((k) => k._id), j.epoch);
+    j.counters.docsRead += docs.length;
+    // The pair's ranges are disjoint, so their hull bounds the delete of relics on the abort leg.
+    const carried = await install(run, j, { start: first.start, end: moves[moves.length - 1]!.end }, target, docs);
+    j.counters.docsMoved += carried;
+    if (pass.countSwept) j.counters.swept += carried;
+    for (const d of docs) {
+      const m = d._ph === true ? undefined : moves.find((x) => inMove(x, d._h));
+      if (m !== undefined) m.copied++;
+    }
+    const still = new Set(next.map((n) => n.m));
+    for (const m of open) {
+      const cursor = next.find((n) => n.m === m)?.span.after;
+      if (cursor !== undefined) m[pass.cursor] = cursor;
+      if (still.has(m)) continue;
+      if (pass.finish !== undefined) await pass.finish(run, j, m, source, target);
+      m[pass.done] = true;
+    }
+    open = open.filter((m) => still.has(m));
+    await run.save(j);
+    run.booked(keys.length);
+    if (pass.progress) run.progress(j, idx[Math.max(0, moves.findIndex((m) => m.end >= (keys[keys.length - 1]?._h ?? 0)))]!);
+  }
+}
+
+/** Copy: fence + carry the pair's ranges, from their cursors on. */
+export const copyPair: PairWork = (run, j, idx, stopped) => carry({ cursor: 'cursor', done: 'copyDone', countSwept: false, progress: true }, run, j, idx, stopped);
 
 /** Sweep: carry what late writers left unfenced, then lift the relics at the target. */
-export const sweepMove: MoveWork = (run, j, i) =>
-  carry({ cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, finish: liftRelics, progress: false }, run, j, i);
+export const sweepPair: PairWork = (run, j, idx, stopped) =>
+  carry({ cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, finish: liftRelics, progress: false }, run, j, idx, stopped);
 
 /**
  * Resolve relics at the target: entries fenced by an earlier epoch (left there by the forward leg
@@ -192,7 +292,7 @@ export async function repairMissing(
     if (missing.length === 0) continue;
     const bodies = await source.find({ _id: { $in: missing }, _moved: j.epoch, _ph: { $exists: false } });
     j.counters.docsRead += bodies.length;
-    await install(run, j, m, target, bodies);
+    await install(run, j, rangeOf(m), target, bodies);
     repaired += bodies.length;
     j.counters.repaired += bodies.length;
     stillMissing += (await missingAt(j, target, missing)).length;
@@ -278,13 +378,13 @@ export const purgeMove: MoveWork = (run, j, i) =>
  * the forward leg (fenced at an older epoch); those are older than anything at the source, so they
  * are deleted first. Returns the entries with data carried.
  */
-async function install(run: MigrationRun, j: MigrationJournal, m: MoveProgress, target: ShardStore, docs: readonly StoredDocument[]): Promise<number> {
+async function install(run: MigrationRun, j: MigrationJournal, range: HashRange, target: ShardStore, docs: readonly StoredDocument[]): Promise<number> {
   const entries = docs.filter((d) => d._ph !== true).map(stripFence);
   if (entries.length === 0) return 0;
   await run.lock.ensure();
   if (j.reverse) {
     const ids = entries.map((d) => d._id);
-    await target.deleteRange(rangeOf(m), { _id: { $in: ids }, _moved: { $lt: j.epoch } }, ids.length);
+    await target.deleteRange(range, { _id: { $in: ids }, _moved: { $lt: j.epoch } }, ids.length);
   }
   j.counters.docsInserted += await target.insertIfAbsent(entries);
   return entries.length;

@@ -67,6 +67,11 @@ export class RecordReader {
     return value;
   }
 
+  /** A number, or `fallback` when the field is absent (added after records of its kind were written). */
+  optionalNumber(key: string, fallback: number): number {
+    return this.#value[key] === undefined ? fallback : this.number(key);
+  }
+
   nullableNumber(key: string): number | null {
     return this.#value[key] === null ? null : this.number(key);
   }

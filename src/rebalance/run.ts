@@ -23,6 +23,8 @@ export interface MigratorSettings {
   readonly lockWaitMs: number;
   readonly opTimeoutMs: number;
   readonly batch: number;
+  /** Source/target pairs worked on at once (>= 1). */
+  readonly concurrency: number;
   readonly clock: Clock;
   readonly throttle: Throttle;
   readonly onEvent: (event: MigrationEvent) => void;

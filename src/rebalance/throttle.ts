@@ -1,18 +1,20 @@
 /**
- * A docs-per-second pacer on the one {@link Clock}'s monotonic time, so the migrator is throttled in
- * production and stepped deterministically in simulations, and a wall-clock step never stalls it.
+ * Pacing of the migrator on the one {@link Clock}'s monotonic time, so it is throttled in production
+ * and stepped deterministically in simulations, and a wall-clock step never stalls it: a fixed
+ * docs-per-second {@link Throttle}, and an {@link AdaptiveThrottle} that sets its own rate from the
+ * shards' latency, like Vitess's throttler does from replication lag.
  */
 import type { Clock } from '../clock.js';
 
 /**
- * Paces work to `docsPerSec`. `consume(n)` books n documents; `delay()` says how long to wait until
- * the booked work fits the rate (the migrator sleeps that long in slices, renewing its lock). Debt
- * accumulates rather than being sampled per batch, so a large batch is paid for by a proportionally
- * longer pause and the long-run rate stays exact.
+ * Paces work to a rate in documents per second. `consume(n)` books n documents; `delay()` says how
+ * long to wait until the booked work fits the rate (the migrator sleeps that long in slices, renewing
+ * its lock). Debt accumulates rather than being sampled per batch, so a large batch is paid for by a
+ * proportionally longer pause and the long-run rate stays exact.
  */
 export class Throttle {
-  readonly #rate: number;
-  readonly #clock: Clock;
+  protected readonly clock: Clock;
+  #rate: number;
   #nextAt: number | null = null;
 
   /** @param docsPerSec documents per second; 0 or undefined means unthrottled. */
@@ -21,19 +23,122 @@ export class Throttle {
       throw new TypeError(`throttleDocsPerSec must be a finite number >= 0, got ${String(docsPerSec)}`);
     }
     this.#rate = docsPerSec ?? 0;
-    this.#clock = clock;
+    this.clock = clock;
+  }
+
+  /** The pace in documents per second (0: unthrottled). */
+  get docsPerSec(): number {
+    return this.#rate;
+  }
+
+  /** Change the pace from now on (0: unthrottled); debt already booked keeps the rate it was booked at. */
+  protected setRate(docsPerSec: number): void {
+    this.#rate = docsPerSec;
+    if (docsPerSec === 0) this.#nextAt = null;
   }
 
   /** Book `n` documents of work just done. */
   consume(n: number): void {
     if (this.#rate === 0 || n <= 0) return;
-    const now = this.#clock.now();
+    const now = this.clock.now();
     const base = this.#nextAt === null || this.#nextAt < now ? now : this.#nextAt;
     this.#nextAt = base + (n * 1000) / this.#rate;
   }
 
   /** Milliseconds until the booked work fits the rate (0: go on). */
   delay(): number {
-    return this.#nextAt === null ? 0 : Math.max(0, this.#nextAt - this.#clock.now());
+    return this.#nextAt === null ? 0 : Math.max(0, this.#nextAt - this.clock.now());
   }
+}
+
+/** Options of {@link AdaptiveThrottle}. */
+export interface AdaptiveThrottleOptions {
+  /**
+   * The shards' p99 latency allowed while migrating, as a multiple of the p99 measured before (> 1;
+   * e.g. 1.5 allows +50%).
+   */
+  readonly maxP99Impact: number;
+  /** Latency samples per decision: the baseline takes one window, every later decision one more (default 40). */
+  readonly window?: number;
+  /** The rate never goes below this (docs/s, default 20), so a noisy shard cannot stall a migration. */
+  readonly minDocsPerSec?: number;
+  /** Each quiet window raises the rate by this factor (default 1.25); a breach halves it. */
+  readonly increase?: number;
+}
+
+/**
+ * A docs-per-second pacer whose rate follows the shards' latency: additive-free AIMD on the p99 of
+ * latency samples (the migrator's probes of the shards it copies between). The first window is the
+ * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
+ * baseline halves the rate (the first breach halves the rate measured so far), and each window
+ * within it raises the rate by `increase` until the migrator runs unthrottled again.
+ */
+export class AdaptiveThrottle extends Throttle {
+  readonly maxP99Impact: number;
+  readonly #window: number;
+  readonly #minRate: number;
+  readonly #increase: number;
+  #samples: number[] = [];
+  #baselineP99: number | null = null;
+  #windowStart = 0;
+  #windowDocs = 0;
+
+  constructor(options: AdaptiveThrottleOptions, clock: Clock) {
+    super(0, clock);
+    const { maxP99Impact, window = 40, minDocsPerSec = 20, increase = 1.25 } = options;
+    if (!Number.isFinite(maxP99Impact) || maxP99Impact <= 1) throw new TypeError(`maxP99Impact must be a number > 1, got ${String(maxP99Impact)}`);
+    if (!Number.isSafeInteger(window) || window < 5) throw new TypeError(`window must be an integer >= 5, got ${String(window)}`);
+    if (!Number.isFinite(minDocsPerSec) || minDocsPerSec <= 0) throw new TypeError(`minDocsPerSec must be > 0, got ${String(minDocsPerSec)}`);
+    if (!Number.isFinite(increase) || increase <= 1) throw new TypeError(`increase must be > 1, got ${String(increase)}`);
+    this.maxP99Impact = maxP99Impact;
+    this.#window = window;
+    this.#minRate = minDocsPerSec;
+    this.#increase = increase;
+  }
+
+  /** True until the baseline window is full: the migrator probes without copying meanwhile. */
+  get calibrating(): boolean {
+    return this.#baselineP99 === null;
+  }
+
+  /** The baseline p99 in ms, or null while calibrating. */
+  get baselineP99(): number | null {
+    return this.#baselineP99;
+  }
+
+  override consume(n: number): void {
+    this.#windowDocs += Math.max(0, n);
+    super.consume(n);
+  }
+
+  /** Record one latency sample (ms) of a shard the migrator works on; decides once a window is full. */
+  observe(latencyMs: number): void {
+    if (!Number.isFinite(latencyMs) || latencyMs < 0) return;
+    this.#samples.push(latencyMs);
+    if (this.#samples.length < this.#window) return;
+    const p99 = percentile(this.#samples, 0.99);
+    this.#samples = [];
+    const now = this.clock.now();
+    if (this.#baselineP99 === null) {
+      this.#baselineP99 = p99;
+    } else if (p99 > this.#baselineP99 * this.maxP99Impact) {
+      const elapsed = now - this.#windowStart;
+      // Unthrottled so far: start from half the rate the window actually achieved.
+      const current = this.docsPerSec > 0 ? this.docsPerSec : elapsed > 0 ? (this.#windowDocs * 1000) / elapsed : this.#minRate;
+      this.setRate(Math.max(this.#minRate, current / 2));
+    } else if (this.docsPerSec > 0) {
+      const next = this.docsPerSec * this.#increase;
+      // Back to unthrottled once the rate is well above what the window used.
+      const used = now > this.#windowStart ? (this.#windowDocs * 1000) / (now - this.#windowStart) : 0;
+      this.setRate(used > 0 && next > 4 * used ? 0 : next);
+    }
+    this.#windowStart = now;
+    this.#windowDocs = 0;
+  }
+}
+
+/** Nearest-rank percentile of unsorted samples. */
+function percentile(samples: readonly number[], q: number): number {
+  const sorted = Float64Array.from(samples).sort();
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? 0;
 }

@@ -18,6 +18,7 @@ const COUNTER_KINDS: Readonly<Record<keyof MigrationCounters, string>> = {
   docsMoved: 'moved',
   docsInserted: 'inserted',
   keysRead: 'keys_read',
+  keysListed: 'keys_listed',
   swept: 'swept',
   repaired: 'repaired',
   relicsLifted: 'relics_lifted',

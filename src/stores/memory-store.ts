@@ -18,6 +18,9 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeCounts,
+  RangeKey,
+  RangeSpan,
   ShardStore,
   StoreBulkResult,
   StoredDocument,
@@ -499,6 +502,30 @@ export class MemoryStore implements ShardStore {
     });
   }
 
+  async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    this.#check();
+    spans.forEach((s) => assertRange(s.range));
+    assertLimit(limit);
+    const keys: StoredDocument[] = [];
+    for (const span of spans) keys.push(...[...this.#range(span.range, span.after)].filter((d) => !isFenced(d)).slice(0, limit));
+    keys.sort(compareOrder);
+    return keys.slice(0, limit).map((d) => this.#out({ _id: d._id, _h: d._h }));
+  }
+
+  async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
+    this.#check();
+    assertEpoch(epoch);
+    const found = new Map<string, StoredDocument>();
+    for (const id of ids) {
+      const doc = this.#byId.get(idKey(id));
+      if (doc === undefined) continue;
+      const fenced = isFenced(doc) ? doc : { ...doc, _moved: epoch };
+      if (fenced !== doc) this.#put(fenced);
+      if (fenced._moved === epoch) found.set(idKey(id), fenced);
+    }
+    return [...found.values()].sort(compareOrder).map((d) => this.#out(d));
+  }
+
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     this.#check();
     assertLimit(limit);
@@ -508,6 +535,10 @@ export class MemoryStore implements ShardStore {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
+    return { counts: await Promise.all(ranges.map((r) => this.countRange(r, filter))), indexed: true };
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {

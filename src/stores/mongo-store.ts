@@ -24,6 +24,9 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeCounts,
+  RangeKey,
+  RangeSpan,
   ShardStore,
   StoreBulkResult,
   StoredDocument,
@@ -448,10 +451,53 @@ export class MongoStore implements ShardStore {
     });
   }
 
+  async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    spans.forEach((s) => assertRange(s.range));
+    assertLimit(limit);
+    if (spans.length === 0) return [];
+    return this.#run('unfencedKeys', () =>
+      this.#col
+        .find(andFilters(spansFilter(spans), UNFENCED), this.#opts({ projection: { _id: 1, _h: 1 } }))
+        .sort(ORDER)
+        .limit(limit)
+        .toArray(),
+    );
+  }
+
+  async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
+    assertEpoch(epoch);
+    if (ids.length === 0) return [];
+    return this.#run('fenceIds', async () => {
+      await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
+      return this.#col.find({ _id: { $in: ids }, _moved: epoch }, this.#opts()).sort(ORDER).toArray();
+    });
+  }
+
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     assertRange(range);
     assertLimit(limit);
     return this.#run('scanRange', () => this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts()).sort(ORDER).limit(limit).toArray());
+  }
+
+  async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
+    ranges.forEach(assertRange);
+    if (ranges.length === 0) return { counts: [], indexed: true };
+    return this.#run('countRanges', async () => {
+      const probe = await this.#col.find(andFilters(rangeFilter(ranges[0]!, null), filter), this.#opts()).explain();
+      // MongoDB names its index scans IXSCAN (COUNT_SCAN for counts); FerretDB's plans never do.
+      if (JSON.stringify(probe).includes('IXSCAN')) {
+        const counts = await Promise.all(ranges.map((r) => this.#col.countDocuments(andFilters(rangeFilter(r, null), filter), this.#opts())));
+        return { counts, indexed: true };
+      }
+      const order = ranges.map((r, i) => ({ r, i })).sort((a, b) => a.r.start - b.r.start);
+      const counts = ranges.map(() => 0);
+      const cursor = this.#col.find(andFilters({ $or: ranges.map((r) => rangeFilter(r, null)) }, filter), this.#opts({ projection: { _id: 0, _h: 1 }, batchSize: 10_000 }));
+      for await (const d of cursor) {
+        const at = bucketOf(order, d._h as number);
+        if (at !== undefined) counts[at]! += 1;
+      }
+      return { counts, indexed: false };
+    });
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
@@ -540,6 +586,25 @@ function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Er
       },
     );
   });
+}
+
+/** Index (into the caller's array) of the range of `order` (sorted by start, disjoint) holding point `h`. */
+function bucketOf(order: ReadonlyArray<{ r: HashRange; i: number }>, h: number): number | undefined {
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (order[mid]!.r.end < h) lo = mid + 1;
+    else hi = mid;
+  }
+  const hit = order[lo];
+  return hit !== undefined && hit.r.start < h ? hit.i : undefined;
+}
+
+/** The `(_h, _id)` filter of several spans: one `$or` branch per span, or the span's own filter. */
+function spansFilter(spans: readonly RangeSpan[]): StoreFilter {
+  if (spans.length === 1) return rangeFilter(spans[0]!.range, spans[0]!.after);
+  return { $or: spans.map((s) => rangeFilter(s.range, s.after)) };
 }
 
 function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {

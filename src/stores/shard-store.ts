@@ -56,6 +56,26 @@ export interface RangeCursor {
   readonly id: unknown;
 }
 
+/** One range of a multi-range listing, with its own resume point. */
+export interface RangeSpan {
+  readonly range: HashRange;
+  /** Last `(_h, _id)` already handled in this range, or null from its start. */
+  readonly after: RangeCursor | null;
+}
+
+/** Result of `countRanges`. */
+export interface RangeCounts {
+  readonly counts: number[];
+  /** True when the server used the `(_h, _id)` index (per-range counts); false after one full pass. */
+  readonly indexed: boolean;
+}
+
+/** A key as the routing index holds it. */
+export interface RangeKey {
+  readonly _id: unknown;
+  readonly _h: number;
+}
+
 /** Outcome of a conditional single-document write. */
 export interface WriteOutcome {
   /** Live documents the filter matched (0 or 1). */
@@ -168,8 +188,28 @@ export interface ShardStore {
    * yet, and return them (fenced). Used by the copier and the sweep.
    */
   fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]>;
+  /**
+   * The keys (`_id`, `_h`, no bodies) of up to `limit` unfenced entries (documents and tombstones) of
+   * any of `spans`, each after its own cursor, in `(_h, _id)` order. One query covers every span, so
+   * a server that cannot use the `(_h, _id)` index for a range filter (FerretDB) scans its collection
+   * once per page instead of once per range (ADR 0002: the copier's listing). Spans must not overlap.
+   */
+  unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]>;
+  /**
+   * Fence the unfenced entries among `ids` with `_moved: epoch` (no placeholder for an absent `_id`)
+   * and return every entry of `ids` now fenced at `epoch`, bodies included, whoever fenced it. Two
+   * `_id` lookups, which every server indexes. Idempotent.
+   */
+  fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]>;
   /** Up to `limit` documents of `range` after `after`, in `(_h, _id)` order, raw (markers included). */
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]>;
+  /**
+   * Documents (markers included unless filtered) in each of `ranges` (answers in their order), and
+   * whether the server counted them with the `(_h, _id)` index. A server that cannot use the index
+   * for a range filter (FerretDB) is read once for all ranges (their `_h` values only) instead of once
+   * per range.
+   */
+  countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts>;
   /** Documents (markers included) in `range`, optionally narrowed by `filter`. */
   countRange(range: HashRange, filter?: StoreFilter): Promise<number>;
   /**

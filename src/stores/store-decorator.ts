@@ -8,6 +8,9 @@ import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeCounts,
+  RangeKey,
+  RangeSpan,
   ShardStore,
   StoreBulkResult,
   StoredDocument,
@@ -81,8 +84,17 @@ export abstract class StoreDecorator implements ShardStore {
   fenceRange(range: HashRange, after: RangeCursor | null, limit: number, epoch: number): Promise<StoredDocument[]> {
     return this.around('fenceRange', () => this.inner.fenceRange(range, after, limit, epoch), [range, after, limit, epoch]);
   }
+  unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    return this.around('unfencedKeys', () => this.inner.unfencedKeys(spans, limit), [spans, limit]);
+  }
+  fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
+    return this.around('fenceIds', () => this.inner.fenceIds(ids, epoch), [ids, epoch]);
+  }
   scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     return this.around('scanRange', () => this.inner.scanRange(range, after, limit, filter), [range, after, limit, filter]);
+  }
+  countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
+    return this.around('countRanges', () => this.inner.countRanges(ranges, filter), [ranges, filter]);
   }
   countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
     return this.around('countRange', () => this.inner.countRange(range, filter), [range, filter]);

@@ -444,6 +444,65 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
       });
     });
 
+    describe('#unfencedKeys', function () {
+      it('lists the keys of unfenced entries of several spans in one (_h, _id) order, each span after its own cursor', async function () {
+        await mixed();
+        await store.insertIfAbsent([doc('lo', 1), doc('mid', 2), doc('hi', 9)]);
+        await store.fence([{ id: 42, h: 5 }], 3);
+        await store.tombstone('mid', 2, 2);
+        const spans = [
+          { range: { start: 0, end: 2 }, after: null },
+          { range: { start: 4, end: 5 }, after: { h: 5, id: 7 } },
+          { range: { start: 8, end: 9 }, after: null },
+        ];
+        const keys = await store.unfencedKeys(spans, 100);
+        // 42 is fenced; 7 is before the span's cursor; 'z' (h 4) and 'y' (h 6) lie outside every span.
+        expect(ids(keys as StoredDocument[])).to.deep.equal(['slo', 'smid', 's42', 'sa', 'b0:09', 'o0000000000000000000000aa', 'shi']);
+        expect(keys.every((k) => Object.keys(k).sort().join() === '_h,_id'), 'keys only, no bodies').to.equal(true);
+        expect(ids((await store.unfencedKeys(spans, 3)) as StoredDocument[])).to.deep.equal(['slo', 'smid', 's42']);
+        expect(await store.unfencedKeys([], 10)).to.deep.equal([]);
+        await expectMisuse(store.unfencedKeys([{ range: { start: 5, end: 5 }, after: null }], 1));
+        await expectMisuse(store.unfencedKeys(spans, 0));
+      });
+    });
+
+    describe('#fenceIds', function () {
+      it('fences the unfenced entries of the ids and returns every one fenced at the epoch, bodies included, no placeholder for an absent id', async function () {
+        await mixed();
+        await store.fence([{ id: 42, h: 5 }], 3);
+        await store.fence([{ id: 'a', h: 5 }], 8);
+        const got = await store.fenceIds(['z', 42, 'a', 'absent', 7], 8);
+        // 42 stays fenced at 3 and is not returned; 'a' was fenced at 8 before and is; 'absent' stays absent.
+        expect(ids(got)).to.deep.equal(['sz', 'n7', 'sa']);
+        expect(got.every((d) => d._moved === 8)).to.equal(true);
+        expect(got[0], 'the whole entry').to.deep.equal({ _id: 'z', _h: 4, _v: 1, _moved: 8 });
+        expect((await store.get(42))?._moved).to.equal(3);
+        expect(await store.get('absent')).to.equal(null);
+        expect(ids(await store.fenceIds(['z', 7], 8)), 'idempotent').to.deep.equal(['sz', 'n7']);
+        expect(await store.fenceIds([], 8)).to.deep.equal([]);
+        await expectMisuse(store.fenceIds(['z'], 0));
+      });
+    });
+
+    describe('#countRanges', function () {
+      it('counts each range, in the order given, as countRange would, with or without the index', async function () {
+        await mixed();
+        await store.insertIfAbsent([doc('lo', 1), doc('hi', 9)]);
+        await store.fence([{ id: 'a', h: 5 }], 2);
+        const ranges = [
+          { start: 8, end: 9 },
+          { start: 0, end: 4 },
+          { start: 4, end: 5 },
+        ];
+        const live = { _moved: { $exists: false } };
+        const { counts, indexed } = await store.countRanges(ranges, live);
+        expect(counts).to.deep.equal([1, 2, 5]);
+        expect(counts).to.deep.equal(await Promise.all(ranges.map((r) => store.countRange(r, live))));
+        expect(indexed).to.be.a('boolean');
+        expect((await store.countRanges([])).counts).to.deep.equal([]);
+      });
+    });
+
     describe('#countRange', function () {
       it('counts documents in the range, optionally filtered', async function () {
         await mixed();

@@ -29,6 +29,7 @@ import { archiveFinished, formatHistory, readHistory } from '../history.js';
 import { withInterrupt } from '../interrupt.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption, usageError } from '../options.js';
+import type { Move } from '../../ring/move.js';
 import { printJson } from '../output.js';
 import { MigrationProgress, formatDuration, type PlannedMove } from '../progress.js';
 import { formatTable, percent } from '../table.js';
@@ -57,6 +58,11 @@ export interface LivePlan extends PlanSummary {
   readonly moves: ReadonlyArray<{ start: number; end: number; from: string; to: string; docs: number }>;
   readonly pairs: readonly PairCount[];
   readonly docsToMove: number;
+  /**
+   * Sources whose server cannot count a range by the `(_h, _id)` index (FerretDB): their documents
+   * were counted in one full pass each instead.
+   */
+  readonly scannedShards: readonly string[];
   /** Pace the estimate assumes (docs/s), or null (unthrottled: no estimate of the copy time). */
   readonly throttle: number | null;
   /** Copy time at `throttle` plus the three router-lease waits, or null. */
@@ -180,15 +186,26 @@ async function countPairs(
   plan: RebalancePlan,
   stores: ReadonlyMap<string, ShardStore>,
   onCounted: (done: number, total: number, docs: number) => void,
-): Promise<{ moves: LivePlan['moves']; pairs: PairCount[] }> {
+): Promise<{ moves: LivePlan['moves']; pairs: PairCount[]; scannedShards: string[] }> {
+  // One countRanges per source: by index where the server can, else one pass over the source.
+  const docsOf = new Map<Move, number>();
+  const scannedShards: string[] = [];
+  let rangesCounted = 0;
+  let docsCounted = 0;
+  onCounted(0, plan.moves.length, 0);
+  for (const source of new Set(plan.moves.map((m) => m.from))) {
+    const ranges = plan.moves.filter((m) => m.from === source);
+    const { counts, indexed } = await providerOf(stores).store(source).countRanges(ranges, LIVE);
+    ranges.forEach((m, i) => docsOf.set(m, counts[i] ?? 0));
+    if (!indexed) scannedShards.push(source);
+    rangesCounted += ranges.length;
+    docsCounted += counts.reduce((a, b) => a + b, 0);
+    onCounted(rangesCounted, plan.moves.length, docsCounted);
+  }
   const moves: Array<LivePlan['moves'][number]> = [];
   const pairs = new Map<string, { from: string; to: string; ranges: number; docs: number }>();
-  let counted = 0;
-  onCounted(0, plan.moves.length, 0);
   for (const m of plan.moves) {
-    const docs = await providerOf(stores).store(m.from).countRange(m, LIVE);
-    counted += docs;
-    onCounted(moves.length + 1, plan.moves.length, counted);
+    const docs = docsOf.get(m) ?? 0;
     moves.push({ start: m.start, end: m.end, from: m.from, to: m.to, docs });
     const key = `${m.from}\u0000${m.to}`;
     const pair = pairs.get(key) ?? { from: m.from, to: m.to, ranges: 0, docs: 0 };
@@ -196,12 +213,12 @@ async function countPairs(
     pair.docs += docs;
     pairs.set(key, pair);
   }
-  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)) };
+  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)), scannedShards };
 }
 
 /** Build the live plan: the moves, the documents per pair and the time at `throttle`. */
 async function livePlan(io: CliIO, deployment: Deployment, prepared: Prepared, stores: ReadonlyMap<string, ShardStore>, throttle: number | null): Promise<LivePlan> {
-  const { moves, pairs } = await countPairs(prepared.plan, stores, countingNotes(io));
+  const { moves, pairs, scannedShards } = await countPairs(prepared.plan, stores, countingNotes(io));
   const docsToMove = pairs.reduce((s, p) => s + p.docs, 0);
   const leaseWaitsMs = routerLeaseWaitsMs(deployment.config);
   return {
@@ -212,6 +229,7 @@ async function livePlan(io: CliIO, deployment: Deployment, prepared: Prepared, s
     moves,
     pairs,
     docsToMove,
+    scannedShards,
     throttle,
     // Copy and cleanup both run at the pace: cleanup deletes about as many markers as were moved.
     estimatedMs: throttle === null ? null : Math.round((2 * docsToMove * 1000) / throttle) + leaseWaitsMs,
@@ -230,6 +248,9 @@ function formatLivePlan(p: LivePlan): string {
     `\ndocuments to move (live documents counted at the sources)\n` +
     formatTable(['from', 'to', 'ranges', 'documents'], rows, ['left', 'left', 'right', 'right']) +
     `estimated time: ${time}\n` +
+    (p.scannedShards.length === 0
+      ? ''
+      : `note: ${p.scannedShards.join(', ')} cannot count a range by the (_h, _id) index (FerretDB): counted in one full pass per shard\n`) +
     (p.fileEpoch === null ? '' : `note: the target file says epoch ${p.fileEpoch}; it runs as epoch ${p.toEpoch} (live epoch + 1)\n`)
   );
 }
@@ -292,6 +313,8 @@ interface RunCliOptions {
   lockLeaseMs?: string;
   retryBudgetMs?: string;
   opTimeoutMs?: string;
+  concurrency: string;
+  maxP99Impact?: string;
   yes?: boolean;
   json?: boolean;
 }
@@ -320,6 +343,7 @@ export function migratorTimings(opts: Pick<RunCliOptions, 'lockLeaseMs' | 'retry
 
 function migratorFor(deployment: Deployment, stores: ReadonlyMap<string, ShardStore>, opts: RunCliOptions, progress: MigrationProgress): Migrator {
   const timings = migratorTimings(opts, deployment.config);
+  if (opts.throttle !== undefined && opts.maxP99Impact !== undefined) throw usageError('--throttle and --max-p99-impact exclude each other: a fixed pace or an adaptive one');
   return new Migrator({
     config: deployment.configStore,
     pool: providerOf(stores),
@@ -330,7 +354,9 @@ function migratorFor(deployment: Deployment, stores: ReadonlyMap<string, ShardSt
     retryBudgetMs: timings.retryBudgetMs,
     opTimeoutMs: deployment.config.opTimeoutMs,
     batchSize: parseNumberOption('--batch-size', opts.batchSize, { integer: true, min: 1, max: 100_000 }),
+    concurrency: parseNumberOption('--concurrency', opts.concurrency, { integer: true, min: 1, max: 64 }),
     ...(opts.throttle === undefined ? {} : { throttleDocsPerSec: parseNumberOption('--throttle', opts.throttle, { min: 1 }) }),
+    ...(opts.maxP99Impact === undefined ? {} : { maxP99Impact: parseNumberOption('--max-p99-impact', opts.maxP99Impact, { min: 1.01 }) }),
     onEvent: (event) => progress.onEvent(event),
   });
 }
@@ -593,6 +619,8 @@ export function register(program: Command, io: CliIO): void {
     .option('--lock-lease-ms <ms>', `lease of the migration lock, renewed every third of it (default max(leaseMs, ${LOCK_LEASE_MS}))`)
     .option('--retry-budget-ms <ms>', `how long one transient fault may be retried before the run stops (default ${RETRY_BUDGET_MS}; 0: never retry)`)
     .option('--op-timeout-ms <ms>', "the migrator's timeout per shard call, at most the config file's opTimeoutMs (default: that)")
+    .option('--concurrency <n>', 'source/target pairs migrated at once', '4')
+    .option('--max-p99-impact <ratio>', "adaptive pace: slow down when the shards' p99 exceeds ratio x its value before the copy (not with --throttle)")
     .option('--yes', 'do not ask for confirmation (required when not on a terminal)')
     .option('--json', 'one JSON event per line (status: one JSON document)')
     .action(async (action: string, opts: RunCliOptions) => {

@@ -11,6 +11,10 @@ import { Topology } from '../../../src/topology/topology.js';
 import { baseTopology, World, type Doc } from './migrate-harness.js';
 import { rejection } from '../../support/rejection.js';
 
+function router(t: Topology): ShardRouter {
+  return ShardRouter.fromTopology(t);
+}
+
 class Killed extends Error {}
 
 describe('Migrator', () => {
@@ -199,6 +203,81 @@ describe('Migrator', () => {
         await rejection(w.migrator().start(to, { signal: ac.signal }));
         const error = await rejection(w.migrator().start(to));
         expect(error.code).to.equal(ErrorCode.migrationState);
+      });
+    });
+
+    context('when a shard is added to many ranges, with pairs copied concurrently', () => {
+      it('lists each source once per page for all its ranges, never scans a range on its own, and reads each document once', async () => {
+        const w = new World();
+        const from = baseTopology(['s1', 's2', 's3'], 32);
+        await w.init(from, ['s4']);
+        const expected = await w.seed(300);
+        const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
+        const listings = new Map<string, number>();
+        const rangeScans: string[] = [];
+        let inFlight = 0;
+        let maxInFlight = 0;
+        w.hooks = {
+          before: async (shard, op) => {
+            if (op === 'unfencedKeys') listings.set(shard, (listings.get(shard) ?? 0) + 1);
+            if (op === 'fenceRange') rangeScans.push(shard);
+            if (op === 'fenceIds') maxInFlight = Math.max(maxInFlight, ++inFlight);
+            // Let the other pairs run into their own fences meanwhile.
+            if (op === 'fenceIds') await new Promise((r) => setImmediate(r));
+          },
+          after: (_shard, op) => {
+            if (op === 'fenceIds') inFlight--;
+          },
+        };
+        const batch = 50;
+        const report = await w.migrator({ batchSize: batch, concurrency: 3 }).start(to);
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect(report.moves, 'many ranges per source').to.be.greaterThan(3 * 4);
+        expect(rangeScans, 'no per-range fence scans').to.deep.equal([]);
+        for (const id of ['s1', 's2', 's3']) {
+          const moved = (await w.stores.get('s4')!.find({})).filter((d) => router(from).route(d._id as string) === id).length;
+          // Copy and sweep: each lists ceil(moved / batch) full pages plus one short page at most.
+          expect(listings.get(id) ?? 0, `listings of ${id}`).to.be.at.most(2 * (Math.floor(moved / batch) + 1));
+        }
+        expect(maxInFlight, 'pairs copied at once').to.equal(3);
+        expect(report.readsPerMoved).to.equal(1);
+        expect(report.counters.keysRead, 'quiet ranges verify by checksum alone').to.equal(0);
+      });
+    });
+
+    context('when given an allowed p99 impact instead of a pace', () => {
+      it('times point reads of both shards of a pair before its first fence, and copies everything', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(100);
+        const probed = new Set<string>();
+        let probesBeforeCopy = 0;
+        let copying = false;
+        const sources = new Set<string>();
+        w.hooks = {
+          before: (shard, op, args) => {
+            if (op === 'fenceIds') {
+              copying = true;
+              sources.add(shard);
+            }
+            if (op === 'get' && String(args[0]).includes('shardkit-probe')) {
+              probed.add(shard);
+              if (!copying) probesBeforeCopy++;
+            }
+          },
+        };
+        const report = await w.migrator({ maxP99Impact: 1.5 }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect([...probed].sort()).to.deep.equal([...sources, 's4'].sort());
+        expect(probesBeforeCopy, 'a baseline window per pair before any fence').to.be.at.least(40);
+      });
+
+      it('refuses a fixed pace as well', () => {
+        const w = new World();
+        expect(() => w.migrator({ maxP99Impact: 1.5, throttleDocsPerSec: 10 })).to.throw(/exclude each other/);
       });
     });
 

@@ -403,7 +403,7 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
 }
 
 /** Store methods that never change a store; any other call marks its store for the next check. */
-const READ_ONLY = new Set(['get', 'find', 'count', 'scanRange', 'countRange', 'checksumRange', 'ping', 'hasRoutingIndex']);
+const READ_ONLY = new Set(['get', 'find', 'count', 'scanRange', 'unfencedKeys', 'countRange', 'countRanges', 'checksumRange', 'ping', 'hasRoutingIndex']);
 
 function isLiveEntry(d: StoredDocument): boolean {
   return d._moved === undefined && d._ph !== true && d._ts !== true;
@@ -588,6 +588,8 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
       lockLeaseMs: 3 * LEASE_MS,
       opTimeoutMs: OP_TIMEOUT_MS,
       batchSize: 2 + Math.floor(rand() * 3),
+      // From the seed, not `rand()`, so the schedules (and the seeds the ADRs cite) stay as they were.
+      concurrency: 1 + (seed % 3),
       clock: sched.clock(actor),
       controlPollMs: 0,
       newId: () => `mig-${seed}`,

@@ -1,0 +1,91 @@
+import { expect } from 'chai';
+import { AdaptiveThrottle, Throttle } from '../../../src/rebalance/throttle.js';
+import { FakeClock } from '../../support/fake-clock.js';
+
+/** Feed `n` samples of `ms` each, booking `docs` documents and moving the clock 10 ms per sample. */
+async function feed(t: AdaptiveThrottle, clock: FakeClock, n: number, ms: number, docs = 0): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    t.consume(docs);
+    await clock.advance(10);
+    t.observe(ms);
+  }
+}
+
+describe('Throttle', () => {
+  describe('#delay', () => {
+    it('paces booked documents to the rate on the monotonic clock', async () => {
+      const clock = new FakeClock();
+      const t = new Throttle(100, clock);
+      t.consume(50);
+      expect(t.delay()).to.equal(500);
+      await clock.advance(200);
+      expect(t.delay()).to.equal(300);
+    });
+  });
+});
+
+describe('AdaptiveThrottle', () => {
+  context('when constructed', () => {
+    it('rejects an impact of 1 or less, and a window too small to hold a p99', () => {
+      const clock = new FakeClock();
+      expect(() => new AdaptiveThrottle({ maxP99Impact: 1 }, clock)).to.throw(TypeError, /maxP99Impact/);
+      expect(() => new AdaptiveThrottle({ maxP99Impact: Number.NaN }, clock)).to.throw(TypeError, /maxP99Impact/);
+      expect(() => new AdaptiveThrottle({ maxP99Impact: 1.5, window: 2 }, clock)).to.throw(TypeError, /window/);
+    });
+  });
+
+  context('while the shards stay within the allowed impact', () => {
+    it('takes a baseline from the first window and never slows the migrator down', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10 }, clock);
+      expect(t.calibrating).to.equal(true);
+      await feed(t, clock, 10, 4);
+      expect(t.calibrating).to.equal(false);
+      expect(t.baselineP99).to.equal(4);
+      await feed(t, clock, 50, 5.9, 100);
+      expect(t.docsPerSec, 'unthrottled').to.equal(0);
+      expect(t.delay()).to.equal(0);
+    });
+  });
+
+  context('when the p99 rises above the allowed impact', () => {
+    it('halves the pace it measured, keeps halving while the breach lasts, and never goes below the floor', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, minDocsPerSec: 20 }, clock);
+      await feed(t, clock, 10, 4);
+      // 100 documents per 10 ms sample: 10,000 docs/s achieved while unthrottled.
+      await feed(t, clock, 10, 7, 100);
+      expect(t.docsPerSec).to.equal(5000);
+      await feed(t, clock, 10, 7);
+      expect(t.docsPerSec).to.equal(2500);
+      for (let i = 0; i < 12; i++) await feed(t, clock, 10, 7);
+      expect(t.docsPerSec).to.equal(20);
+      t.consume(10);
+      expect(t.delay(), 'booked work now waits for the lowered pace').to.equal(500);
+    });
+
+    it('judges the p99, not the median: a tail of slow samples counts as a breach', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 20 }, clock);
+      await feed(t, clock, 20, 4);
+      await feed(t, clock, 19, 4, 10);
+      await feed(t, clock, 1, 30, 10);
+      expect(t.docsPerSec).to.be.greaterThan(0);
+    });
+  });
+
+  context('once the shards recover', () => {
+    it('raises the pace window by window and goes back to unthrottled', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, increase: 2 }, clock);
+      await feed(t, clock, 10, 4);
+      await feed(t, clock, 10, 9, 10);
+      const slowed = t.docsPerSec;
+      expect(slowed).to.equal(500);
+      await feed(t, clock, 10, 4, 5);
+      expect(t.docsPerSec).to.equal(1000);
+      for (let i = 0; i < 5 && t.docsPerSec > 0; i++) await feed(t, clock, 10, 4, 5);
+      expect(t.docsPerSec, 'unthrottled again').to.equal(0);
+    });
+  });
+});
