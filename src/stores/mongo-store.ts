@@ -14,6 +14,7 @@ import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../
 import { idKey } from './bson-order.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
 import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import { EXACT_TYPES, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
 import type {
   HashRange,
@@ -217,13 +218,14 @@ export class MongoStore implements ShardStore {
   }
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
-    return this.#run('find', () => {
-      const { sort, limit, skip, projection } = options;
-      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }) }));
+    return this.#run('find', async () => {
+      const { sort, limit, skip, projection, exactTypes } = options;
+      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }), ...(exactTypes === true ? EXACT_TYPES : {}) }));
       if (sort !== undefined) cursor.sort(sort);
       if (skip !== undefined) cursor.skip(skip);
       if (limit !== undefined && limit > 0) cursor.limit(limit);
-      return cursor.toArray();
+      const docs = await cursor.toArray();
+      return exactTypes === true ? docs.map(withProtocolValues) : docs;
     });
   }
 
@@ -381,7 +383,8 @@ export class MongoStore implements ShardStore {
           if (!isDuplicateKeyError(error)) throw error;
         }
         await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-        const found = await this.#col.find({ _id: { $in: ids } }, this.#opts()).toArray();
+        // Fenced documents are what a router copies to the new owner: read them with their exact types.
+        const found = (await this.#col.find({ _id: { $in: ids } }, this.#opts(EXACT_TYPES)).toArray()).map(withProtocolValues);
         const byKey = new Map(found.map((d) => [idKey(d._id), d]));
         const out = keys.map((k) => byKey.get(idKey(k.id)));
         if (out.every((d) => d !== undefined && isFenced(d))) return out as StoredDocument[];
@@ -403,14 +406,19 @@ export class MongoStore implements ShardStore {
       if (picked.length === 0) return [];
       const ids = picked.map((d) => d._id);
       await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-      return this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts()).sort(ORDER).toArray();
+      // The migrator copies what this returns: exact BSON types, so a double 8.0 does not arrive as an int32.
+      const fenced = await this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray();
+      return fenced.map(withProtocolValues);
     });
   }
 
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     assertRange(range);
     assertLimit(limit);
-    return this.#run('scanRange', () => this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts()).sort(ORDER).limit(limit).toArray());
+    return this.#run('scanRange', async () => {
+      const docs = await this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts(EXACT_TYPES)).sort(ORDER).limit(limit).toArray();
+      return docs.map(withProtocolValues);
+    });
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {

@@ -72,6 +72,13 @@ export interface StoreFindOptions {
   readonly limit?: number;
   readonly skip?: number;
   readonly projection?: Document;
+  /**
+   * Keep every value's BSON type (a double stays a double, a long a long) instead of the driver's JS
+   * promotion; the protocol's fields (`_id`, `_h`, `_v`, `_moved`) still come back as JS values. For
+   * documents the caller writes again elsewhere (a migration's repair). `fence`, `fenceRange` and
+   * `scanRange` always read this way.
+   */
+  readonly exactTypes?: boolean;
 }
 
 /** Result of `checksumRange`. */
