@@ -46,6 +46,8 @@ export const ErrorCode = {
   storeUnavailable: 'shardkit.store.unavailable',
   storeTimeout: 'shardkit.store.timeout',
   storeDuplicateKey: 'shardkit.store.duplicateKey',
+  /** A write would change a matched document's `_id` (the server's ImmutableField, code 66). */
+  storeImmutableField: 'shardkit.store.immutableField',
   storeFailure: 'shardkit.store.failure',
   circuitOpen: 'shardkit.store.circuitOpen',
   interrupted: 'shardkit.interrupted',

@@ -10,7 +10,7 @@ import type { Document, Filter, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import type { StoredDocument } from '../stores/shard-store.js';
 import { bulkWrite } from './bulk-write.js';
-import { applyProjection, filterKey, matchesFilter, stripMarkers } from './documents.js';
+import { applyProjection, filterKey, stripMarkers } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
 import { scatterCount, scatterFind } from './scatter-gather.js';
@@ -136,8 +136,8 @@ export class ShardedCollection<T extends Document = Document> {
     const key = filterKey(f);
     let docs: StoredDocument[];
     if (key !== undefined) {
-      const doc = await this.#exec.run((view) => this.#keys.read(view, key));
-      docs = doc !== null && matchesFilter(f, stripMarkers(doc)) ? [doc] : [];
+      const doc = await this.#exec.run((view) => this.#keys.readMatching(view, key, f));
+      docs = doc === null ? [] : [doc];
       docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
     } else {
       const query = { filter: f, sort: options.sort, skip, limit, projection: options.projection };
@@ -190,8 +190,7 @@ export class ShardedCollection<T extends Document = Document> {
     const key = filterKey(f);
     let total: number;
     if (key !== undefined) {
-      const doc = await this.#exec.run((view) => this.#keys.read(view, key));
-      total = doc !== null && matchesFilter(f, stripMarkers(doc)) ? 1 : 0;
+      total = (await this.#exec.run((view) => this.#keys.readMatching(view, key, f))) === null ? 0 : 1;
     } else {
       total = await this.#exec.run((view) => scatterCount(this.#exec, view, f));
     }

@@ -64,6 +64,8 @@ export interface ShardedBulkWriteResult {
   readonly upsertedCount: number;
   /** `_id` of each insert that succeeded, by op index. */
   readonly insertedIds: Record<number, unknown>;
+  /** `_id` of each upsert that inserted, by op index (the driver's `BulkWriteResult.upsertedIds`). */
+  readonly upsertedIds: Record<number, unknown>;
   /** Failed ops by index in the submitted array, ascending; every other op was applied. */
   readonly errors: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
 }

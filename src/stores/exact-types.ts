@@ -7,7 +7,8 @@
  * protocol expects: `_h`, `_v` and `_moved` as numbers, a numeric `_id` as a number (int32, double) or
  * a bigint (long, which the driver writes back as a long).
  */
-import type { Document } from 'mongodb';
+import { BSON } from 'mongodb';
+import type { Document, UpdateFilter } from 'mongodb';
 import type { StoredDocument } from './shard-store.js';
 
 /** Driver read options that keep every value's BSON type. */
@@ -41,4 +42,37 @@ export function withProtocolValues<T extends Document>(doc: T): T & StoredDocume
   if ('_id' in d) d['_id'] = idValue(d['_id']);
   for (const f of PROTOCOL_NUMBERS) if (f in d) d[f] = protocolNumber(d[f]);
   return doc as T & StoredDocument;
+}
+
+function dataBytes(doc: Document): Uint8Array {
+  const rest: Document = {};
+  for (const [k, v] of Object.entries(doc)) if (k !== '_id' && k !== '_v') rest[k] = v;
+  return BSON.serialize(rest);
+}
+
+/**
+ * True when two versions of a document hold the same data, byte for byte as BSON (types and field
+ * order included, as the server decides a no-op), `_id` and `_v` aside: the write changed nothing,
+ * and the driver reports `modifiedCount: 0` for it.
+ */
+export function sameData(a: Document, b: Document): boolean {
+  return Buffer.from(dataBytes(a)).equals(dataBytes(b));
+}
+
+/** Update operators that always change a document they match (`$inc` by a non-zero number, `$push`, `$currentDate`). */
+const ALWAYS_CHANGES = new Set(['$push', '$currentDate']);
+
+/**
+ * Whether an update may leave a matched document unchanged (a `$set` to the value it has, an
+ * `$addToSet` of a present element): only then does a store need the version before the write to
+ * report `modifiedCount` as the driver does.
+ */
+export function mayBeNoOp(update: UpdateFilter<Document> | Document[]): boolean {
+  if (Array.isArray(update)) return true;
+  for (const [op, fields] of Object.entries(update)) {
+    if (op === '$inc') {
+      if (Object.values(fields as Document).some((v) => typeof v !== 'number' || v === 0)) return true;
+    } else if (!ALWAYS_CHANGES.has(op)) return true;
+  }
+  return false;
 }
