@@ -401,8 +401,7 @@ export class MongoStore implements ShardStore {
           if (!isDuplicateKeyError(error)) throw error;
         }
         await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-        // Fenced documents are what a router copies to the new owner: read them with their exact types.
-        const found = (await this.#col.find({ _id: { $in: ids } }, this.#opts(EXACT_TYPES)).toArray()).map(withProtocolValues);
+        const found = await this.#col.find({ _id: { $in: ids } }, this.#opts()).toArray();
         const byKey = new Map(found.map((d) => [idKey(d._id), d]));
         const out = keys.map((k) => byKey.get(idKey(k.id)));
         if (out.every((d) => d !== undefined && isFenced(d))) return out as StoredDocument[];
