@@ -51,6 +51,8 @@ export const ErrorCode = {
   storeTimeout: 'shardkit.store.timeout',
   configTimeout: 'shardkit.config.timeout',
   storeDuplicateKey: 'shardkit.store.duplicateKey',
+  /** A write would change a matched document's `_id` (the server's ImmutableField, code 66). */
+  storeImmutableField: 'shardkit.store.immutableField',
   storeFailure: 'shardkit.store.failure',
   circuitOpen: 'shardkit.store.circuitOpen',
   interrupted: 'shardkit.interrupted',

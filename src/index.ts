@@ -111,6 +111,7 @@ export type { ConfigStoreLocation, ShardkitConfig } from './config-store/config-
 // data access
 export { ShardedCollection } from './collection/sharded-collection.js';
 export type {
+  FindOneAndModifyOptions,
   NewDocument,
   ShardedBulkWriteResult,
   ShardedCollectionOptions,

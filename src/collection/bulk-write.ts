@@ -31,6 +31,8 @@ interface GroupOutcome {
   readonly result: Counts;
   readonly errors: Map<number, Error>;
   readonly insertsDone: number[];
+  /** Ops whose upsert inserted (their `_id` is the key they pin). */
+  readonly upsertsDone: number[];
   readonly again: Again[];
 }
 
@@ -58,6 +60,9 @@ function toStoreOp(op: WriteOp, place: KeyPlace): StoreWriteOp {
       return { replaceOne: { filter: op.filter, replacement: { ...op.replacement, _id: op.key, _h: place.h, _v: 1 }, upsert: op.upsert } };
     case 'delete':
       return { deleteOne: { filter: op.filter } };
+    case 'changeId':
+      // Never sent in a bulk round trip: triage sends it through the single-key protocol.
+      throw new ShardkitInvalidArgumentError('an _id change has no store op');
   }
 }
 
@@ -80,7 +85,7 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
     const place = placeKey(view, op.key);
     places[index] = place;
     // Keys that move, and deletes of keys the committed migration moved (they leave a tombstone).
-    if (place.old !== undefined || (place.settling && op.kind === 'delete')) slow.push({ index, used: 0 });
+    if (place.old !== undefined || (place.settling && op.kind === 'delete') || op.kind === 'changeId') slow.push({ index, used: 0 });
     else {
       const group = groups.get(place.owner);
       if (group === undefined) groups.set(place.owner, [index]);
@@ -90,6 +95,7 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
   const totals = { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 };
   const failed = new Map<number, Error>();
   const succeededInserts = new Set<number>();
+  const upserts = new Set<number>();
   await Promise.all(
     [...groups].map(async ([shardId, indices]) => {
       let outcome: GroupOutcome;
@@ -105,6 +111,7 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
       addCounts(totals, outcome.result);
       for (const [index, error] of outcome.errors) failed.set(index, error);
       for (const index of outcome.insertsDone) succeededInserts.add(index);
+      for (const index of outcome.upsertsDone) upserts.add(index);
       slow.push(...outcome.again);
     }),
   );
@@ -112,14 +119,19 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
   for (const { index, used } of slow) {
     const op = prepared[index] as WriteOp;
     try {
-      addCounts(totals, await exec.run((v) => keys.apply(v, op), used));
+      const outcome = await exec.run((v) => keys.apply(v, op), used);
+      addCounts(totals, outcome);
       if (op.kind === 'insert') succeededInserts.add(index);
+      if (outcome.upserted === 1) upserts.add(index);
     } catch (error) {
       failed.set(index, error instanceof Error ? error : new Error(String(error)));
     }
   }
   const insertedIds: Record<number, unknown> = {};
   for (const index of [...succeededInserts].sort((a, b) => a - b)) insertedIds[index] = (prepared[index] as WriteOp).key;
+  // An upsert's filter pins the key, so the key is the upserted `_id` (as the driver's BulkWriteResult reports it).
+  const upsertedIds: Record<number, unknown> = {};
+  for (const index of [...upserts].sort((a, b) => a - b)) upsertedIds[index] = (prepared[index] as WriteOp).key;
   return {
     insertedCount: totals.inserted,
     matchedCount: totals.matched,
@@ -127,6 +139,7 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
     deletedCount: totals.deleted,
     upsertedCount: totals.upserted,
     insertedIds,
+    upsertedIds,
     errors: [...failed].sort((a, b) => a[0] - b[0]).map(([index, error]) => ({ index, error })),
   };
 }
@@ -163,8 +176,9 @@ async function bulkGroup(
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     for (const index of indices) errors.set(index, e);
-    return { result: { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 }, errors, insertsDone: [], again };
+    return { result: { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 }, errors, insertsDone: [], upsertsDone: [], again };
   }
+  const upsertsDone = indices.filter((_, k) => result.results[k]?.upserted === 1);
   const failedAt = new Map<number, Error>();
   for (const { index, error } of result.errors) {
     const opIndex = indices[index];
@@ -197,7 +211,7 @@ async function bulkGroup(
       for (const index of suspects) errors.set(index, e);
       const insertsDone = indices.filter((i) => (prepared[i] as WriteOp).kind === 'insert' && !failedAt.has(i));
       for (const [index, err] of failedAt) if (!errors.has(index)) errors.set(index, err);
-      return { result, errors, insertsDone, again };
+      return { result, errors, insertsDone, upsertsDone, again };
     }
   }
   const entryOf = (index: number): Entry => entryKind(view, raw.get(idKey((prepared[index] as WriteOp).key)) ?? null);
@@ -210,5 +224,5 @@ async function bulkGroup(
   // A leftover placeholder is no fence: the op matched nothing because the key does not exist.
   for (const index of unapplied) if (turnsAway(entryOf(index))) again.push({ index, used: 1 });
   const insertsDone = indices.filter((i) => (prepared[i] as WriteOp).kind === 'insert' && !failedAt.has(i));
-  return { result, errors, insertsDone, again };
+  return { result, errors, insertsDone, upsertsDone, again };
 }

@@ -7,10 +7,11 @@
  * leave a tombstone.
  */
 import type { Document, Filter, UpdateFilter } from 'mongodb';
+import { ErrorCode, ShardkitStoreError } from '../errors.js';
 import { keyToString } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
 import type { ShardStore, StoredDocument, WriteOutcome } from '../stores/shard-store.js';
-import { matchesFilter, stripMarkers } from './documents.js';
+import { onlyKey } from './documents.js';
 import { entryKind, turnsAway } from './entry.js';
 import { prepareNewOwner } from './new-owner.js';
 import type { RedirectExecutor } from './redirect-executor.js';
@@ -41,19 +42,66 @@ export class KeyProtocol {
         return this.#replace(view, op.key, op.filter, op.replacement, op.upsert);
       case 'delete':
         return this.#delete(view, op.key, op.filter);
+      case 'changeId':
+        return this.#changeId(view, op.key, op.filter, op.upsert, op.op);
     }
   }
 
-  /** The stored document (markers included) an application read of `id` sees, or null. */
-  async read(view: RoutingView, id: ShardKey): Promise<StoredDocument | null> {
+  /**
+   * A write that would change the `_id` of the document `filter` pins: the driver answers
+   * `matchedCount: 0` when nothing matches and an ImmutableField error when a document matches (or an
+   * upsert would insert under another `_id` than its filter's).
+   */
+  async #changeId(view: RoutingView, id: ShardKey, filter: Filter<Document>, upsert: boolean, op: string): Promise<OpOutcome> {
+    const doc = await this.readMatching(view, id, filter);
+    if (doc === null && !upsert) return ZERO;
+    throw new ShardkitStoreError(
+      ErrorCode.storeImmutableField,
+      `${op}: performing an update on the path '_id' would modify the immutable field '_id' (_id ${keyToString(id)})`,
+      { shardId: placeKey(view, id).owner },
+    );
+  }
+
+  /**
+   * The stored document an application read of `id` sees and the shard it was read at, or null when
+   * `filter` does not match it. Other conditions than `_id` are decided by that shard on exactly the
+   * version read (`{filter, _id, _v}`): a client-side test sees promoted JS values, where any number
+   * is an `int`, a `long` and a `double` at once (issue 9: `$type`). A write between the read and the
+   * check changes `_v`; the read then starts again.
+   */
+  async readMatching(view: RoutingView, id: ShardKey, filter: Filter<Document>): Promise<StoredDocument | null> {
+    for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
+      const hit = await this.locate(view, id);
+      if (hit === null) return null;
+      const matches = await this.matchesAt(hit.shardId, filter, hit.doc);
+      if (matches !== undefined) return matches ? hit.doc : null;
+    }
+    throw keptRacing(placeKey(view, id).owner, 'read', id);
+  }
+
+  /**
+   * Whether `filter` matches the version of `doc` that `shardId` holds, decided by the shard; undefined
+   * when that version is gone (a write changed it since). A filter of `_id` alone matches without a call.
+   */
+  async matchesAt(shardId: string, filter: Filter<Document>, doc: StoredDocument): Promise<boolean | undefined> {
+    if (onlyKey(filter)) return true;
+    const pinned = { _id: doc._id, _v: doc._v };
+    const [match] = await this.#exec.callShard(shardId, (s) => s.find({ $and: [filter, pinned] }, { projection: { _id: 1 }, limit: 1 }));
+    if (match !== undefined) return true;
+    const current = await this.#exec.readAt(shardId, doc._id as ShardKey);
+    return current !== null && current._v === doc._v ? false : undefined;
+  }
+
+  /** What an application read of `id` sees, with the shard that holds it (markers included), or null. */
+  async locate(view: RoutingView, id: ShardKey): Promise<{ readonly doc: StoredDocument; readonly shardId: string } | null> {
     const place = placeKey(view, id);
     if (place.old === undefined) {
       const entry = entryKind(view, await this.#exec.readAt(place.owner, id));
       if (entry.kind === 'fence') throw moved(place.owner, `_id is fenced for migration epoch ${String(entry.epoch)}`);
-      return entry.kind === 'live' ? entry.doc : null;
+      return entry.kind === 'live' ? { doc: entry.doc, shardId: place.owner } : null;
     }
     const atNew = entryKind(view, await this.#exec.readAt(place.owner, id));
-    if (atNew.kind === 'live') return atNew.doc;
+    if (atNew.kind === 'live') return { doc: atNew.doc, shardId: place.owner };
     if (atNew.kind === 'tombstone') return null;
     if (atNew.newer) throw moved(place.owner, `_id ${keyToString(id)} moved on at epoch ${String(atNew.epoch)}`);
     // A fence left at the new owner by an earlier migration is no copy: the old owner still has the data.
@@ -61,13 +109,13 @@ export class KeyProtocol {
     if (atOld.newer) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(atOld.epoch)}`);
     if (atOld.data) {
       if (atOld.fenced) await this.#exec.confirmMigrating(view, place.old, id);
-      return atOld.doc;
+      return { doc: atOld.doc, shardId: place.old };
     }
     // A tombstone at the old owner is a delete, whatever a relic elsewhere still holds.
     if (atOld.kind === 'tombstone') return null;
     // Nothing (or a placeholder) at the old owner: a relic at the new one (an aborted migration's fence on
     // data that never reached the shard it was leaving for) still holds the latest data (ADR 0003).
-    return atNew.data ? atNew.doc : null;
+    return atNew.data ? { doc: atNew.doc, shardId: place.owner } : null;
   }
 
   async #insert(view: RoutingView, id: ShardKey, data: Document): Promise<OpOutcome> {
@@ -129,6 +177,7 @@ export class KeyProtocol {
     return this.#writeOne(
       view,
       place,
+      filter,
       upsert,
       (s) => s.updateOne(filter, sent, { upsert }),
       () => ({ ...upsertDocument(filter, update, id), _id: id, _h: place.h, _v: 1 }),
@@ -139,7 +188,7 @@ export class KeyProtocol {
     const place = placeKey(view, id);
     if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
-    return this.#writeOne(view, place, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
+    return this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
   }
 
   /**
@@ -150,6 +199,7 @@ export class KeyProtocol {
   async #writeOne(
     view: RoutingView,
     place: KeyPlace,
+    filter: Filter<Document>,
     upsert: boolean,
     write: (store: ShardStore) => Promise<WriteOutcome>,
     upserted: () => StoredDocument,
@@ -160,7 +210,7 @@ export class KeyProtocol {
         outcome = await this.#exec.callShard(place.owner, write);
       } catch (error) {
         if (!(upsert && isDuplicate(error))) throw error;
-        const done = await this.#upsertOver(view, place, upserted);
+        const done = await this.#upsertOver(view, place, filter, upserted);
         if (done !== undefined) return done;
         continue;
       }
@@ -181,9 +231,13 @@ export class KeyProtocol {
    * again (undefined); a leftover placeholder is cleared, then try again; a fence means "moved"; a
    * tombstone is replaced by the upserted document in one conditional call (undefined when it was gone).
    */
-  async #upsertOver(view: RoutingView, place: KeyPlace, upserted: () => StoredDocument): Promise<OpOutcome | undefined> {
+  async #upsertOver(view: RoutingView, place: KeyPlace, filter: Filter<Document>, upserted: () => StoredDocument): Promise<OpOutcome | undefined> {
     const current = entryKind(view, await this.#exec.readAt(place.owner, place.id));
     if (turnsAway(current)) throw moved(place.owner, `_id ${keyToString(place.id)} is fenced (epoch ${String(current.epoch)})`);
+    // A live document the filter does not match: the upsert would insert a second document with its
+    // `_id`, which the server answers with a duplicate-key error (E11000), and so do we. One it matches
+    // is a racing insert: try again (the update will match it).
+    if (current.kind === 'live' && (await this.matchesAt(place.owner, filter, current.doc)) === false) throw duplicate(place.owner, place.id);
     if (current.kind === 'leftover') await this.#clearLeftover(place.owner, current.doc);
     if (current.kind !== 'tombstone') return undefined;
     if (await replaceTombstone(this.#exec, place.owner, current.doc, upserted())) return { ...ZERO, upserted: 1, upsertedId: place.id };
@@ -217,7 +271,9 @@ export class KeyProtocol {
       const current = entryKind(view, await this.#exec.readAt(shardId, id));
       if (current.kind === 'fence') throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(current.epoch)})`);
       if (current.kind !== 'live') return ZERO;
-      if (!matchesFilter(filter, stripMarkers(current.doc))) return ZERO;
+      const matches = await this.matchesAt(shardId, filter, current.doc);
+      if (matches === undefined) continue;
+      if (!matches) return ZERO;
       // The tombstone, not an absence, is what keeps the old owner's fenced copy from coming back. It
       // replaces exactly the version the filter matched: a write that changed the document since is
       // not overwritten, and the next turn reads what it left (a fence there means "moved").

@@ -70,7 +70,9 @@ export async function prepareNewOwner(exec: RedirectExecutor, view: RoutingView,
  */
 async function takeBackRelic(exec: RedirectExecutor, view: RoutingView, place: MovingPlace, atNew: Entry): Promise<Entry> {
   if (!atNew.older) return atNew;
-  const relic = atNew.doc;
+  // A relic is final (fenced), so reading it again with its exact BSON types reads the same entry,
+  // unless purge removed it meanwhile, when the first read stands in.
+  const relic = atNew.data ? ((await exec.readAt(place.owner, place.id, true)) ?? atNew.doc) : atNew.doc;
   // Insert-if-absent: whatever the old owner holds (newer data, a tombstone) wins.
   if (atNew.data) await exec.callShard(place.old, (s) => s.insertIfAbsent([copyForTarget(relic)]));
   const final = await fenceAtOld(exec, view, place);

@@ -145,8 +145,13 @@ export class RedirectExecutor {
     }
   }
 
-  /** The raw entry (markers included) `shardId` holds for `id`, or null. */
-  readAt(shardId: string, id: ShardKey): Promise<StoredDocument | null> {
-    return this.callShard(shardId, (s) => s.get(id));
+  /**
+   * The raw entry (markers included) `shardId` holds for `id`, or null. `exactTypes` when the entry may
+   * be copied to another shard (a relic taken back): its values keep their BSON types.
+   */
+  async readAt(shardId: string, id: ShardKey, exactTypes = false): Promise<StoredDocument | null> {
+    if (!exactTypes) return this.callShard(shardId, (s) => s.get(id));
+    const [doc] = await this.callShard(shardId, (s) => s.find({ _id: id }, { exactTypes: true }));
+    return doc ?? null;
   }
 }

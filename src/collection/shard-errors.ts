@@ -43,12 +43,12 @@ export function moved(shardId: string, why: string): ShardkitRouterError {
 
 /** An insert met a live document with its `_id`, as on one server. */
 export function duplicate(shardId: string, key: ShardKey): ShardkitStoreError {
-  return new ShardkitStoreError(ErrorCode.storeDuplicateKey, `shard ${shardId}: duplicate key: _id ${keyToString(key)} already exists`, {
+  return new ShardkitStoreError(ErrorCode.storeDuplicateKey, `shard ${shardId}: E11000 duplicate key error: _id ${keyToString(key)} already exists`, {
     shardId,
   });
 }
 
 /** A single-key write that met a changed entry on every one of its attempts. */
-export function keptRacing(shardId: string, what: 'insert' | 'upsert' | 'delete', key: ShardKey): ShardkitStoreError {
+export function keptRacing(shardId: string, what: 'insert' | 'upsert' | 'delete' | 'read', key: ShardKey): ShardkitStoreError {
   return new ShardkitStoreError(ErrorCode.storeFailure, `shard ${shardId}: ${what} of _id ${keyToString(key)} kept racing with other writers`, { shardId });
 }

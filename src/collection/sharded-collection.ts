@@ -10,11 +10,14 @@ import type { Document, Filter, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import type { StoredDocument } from '../stores/shard-store.js';
 import { bulkWrite } from './bulk-write.js';
-import { applyProjection, filterKey, matchesFilter, stripMarkers } from './documents.js';
+import { findOneAndModify } from './find-and-modify.js';
+import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
+import { applyProjection, filterKey, stripMarkers } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
 import { scatterCount, scatterFind } from './scatter-gather.js';
 import type {
+  FindOneAndModifyOptions,
   NewDocument,
   ShardedBulkWriteResult,
   ShardedCollectionOptions,
@@ -140,8 +143,8 @@ export class ShardedCollection<T extends Document = Document> {
     const key = filterKey(f);
     let docs: StoredDocument[];
     if (key !== undefined) {
-      const doc = await this.#exec.run((view) => this.#keys.read(view, key));
-      docs = doc !== null && matchesFilter(f, stripMarkers(doc)) ? [doc] : [];
+      const doc = await this.#exec.run((view) => this.#keys.readMatching(view, key, f));
+      docs = doc === null ? [] : [doc];
       docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
     } else {
       const query = { filter: f, sort: options.sort, skip, limit, projection: options.projection };
@@ -194,8 +197,7 @@ export class ShardedCollection<T extends Document = Document> {
     const key = filterKey(f);
     let total: number;
     if (key !== undefined) {
-      const doc = await this.#exec.run((view) => this.#keys.read(view, key));
-      total = doc !== null && matchesFilter(f, stripMarkers(doc)) ? 1 : 0;
+      total = (await this.#exec.run((view) => this.#keys.readMatching(view, key, f))) === null ? 0 : 1;
     } else {
       total = await this.#exec.run((view) => scatterCount(this.#exec, view, f));
     }
@@ -224,6 +226,47 @@ export class ShardedCollection<T extends Document = Document> {
    * anything is written.
    */
   bulkWrite(ops: ReadonlyArray<ShardedWriteOp<T>>): Promise<ShardedBulkWriteResult> {
-    return bulkWrite(this.#exec, this.#keys, ops as ReadonlyArray<ShardedWriteOp>);
+    const all = ops as ReadonlyArray<ShardedWriteOp>;
+    if (Array.isArray(all) && all.some((op) => op !== null && typeof op === 'object' && ('updateMany' in op || 'deleteMany' in op))) {
+      return bulkWriteWithMany(this.#exec, this.#keys, all);
+    }
+    return bulkWrite(this.#exec, this.#keys, all);
+  }
+
+  /**
+   * Update every document matching `filter` (any filter): a scatter-gather finds the matching `_id`s,
+   * then each is updated through the single-key protocol with `filter` re-checked at apply time. While
+   * a range moves, a document that matches throughout the call is updated exactly once; documents
+   * inserted or changed during the call may or may not be (as a mongos multi-update). With `upsert`
+   * and no match, one document is inserted (under the filter's `_id`, else a new ObjectId).
+   *
+   * @throws the first failure after every matching document was attempted.
+   */
+  updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
+    return updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
+  }
+
+  /** Delete every document matching `filter` (any filter), exactly once each, as {@link updateMany} updates. */
+  deleteMany(filter: ShardedFilter<T> = {}): Promise<{ deletedCount: number }> {
+    return deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
+  }
+
+  /**
+   * Update the first document `filter` matches in `sort` order and return it as it was (default) or,
+   * with `returnDocument: 'after'`, as the update left it; null when nothing matched (and nothing was
+   * upserted). The update applies to exactly the version returned as "before" (see `find-and-modify.ts`).
+   */
+  async findOneAndUpdate(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: FindOneAndModifyOptions = {}): Promise<T | null> {
+    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'update', update: update as UpdateFilter<Document> }, options)) as T | null;
+  }
+
+  /** Replace the first document `filter` matches in `sort` order; returns it before or after, as {@link findOneAndUpdate}. */
+  async findOneAndReplace(filter: ShardedFilter<T>, replacement: Document, options: FindOneAndModifyOptions = {}): Promise<T | null> {
+    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'replace', replacement }, options)) as T | null;
+  }
+
+  /** Delete the first document `filter` matches in `sort` order and return it (projected), or null. */
+  async findOneAndDelete(filter: ShardedFilter<T>, options: Omit<FindOneAndModifyOptions, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
+    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'delete' }, options)) as T | null;
   }
 }

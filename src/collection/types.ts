@@ -55,12 +55,17 @@ export interface ShardedUpdateResult {
   readonly upsertedId: unknown;
 }
 
-/** One write of `ShardedCollection.bulkWrite`. Every filter must pin `_id` by equality. */
+/**
+ * One write of `ShardedCollection.bulkWrite`. The filter of a single-document op must pin `_id` by
+ * equality; `updateMany` and `deleteMany` take any filter (see `ShardedCollection.updateMany`).
+ */
 export type ShardedWriteOp<T extends Document = Document> =
   | { readonly insertOne: { readonly document: NewDocument<T> } }
   | { readonly updateOne: { readonly filter: ShardedFilter<T>; readonly update: UpdateFilter<T> | Document[]; readonly upsert?: boolean } }
   | { readonly replaceOne: { readonly filter: ShardedFilter<T>; readonly replacement: Document; readonly upsert?: boolean } }
-  | { readonly deleteOne: { readonly filter: ShardedFilter<T> } };
+  | { readonly deleteOne: { readonly filter: ShardedFilter<T> } }
+  | { readonly updateMany: { readonly filter: ShardedFilter<T>; readonly update: UpdateFilter<T> | Document[]; readonly upsert?: boolean } }
+  | { readonly deleteMany: { readonly filter: ShardedFilter<T> } };
 
 /** Result of `ShardedCollection.bulkWrite` (unordered: every op is attempted). */
 export interface ShardedBulkWriteResult {
@@ -71,6 +76,20 @@ export interface ShardedBulkWriteResult {
   readonly upsertedCount: number;
   /** `_id` of each insert that succeeded, by op index. */
   readonly insertedIds: Record<number, unknown>;
+  /** `_id` of each upsert that inserted, by op index (the driver's `BulkWriteResult.upsertedIds`). */
+  readonly upsertedIds: Record<number, unknown>;
   /** Failed ops by index in the submitted array, ascending; every other op was applied. */
   readonly errors: ReadonlyArray<{ readonly index: number; readonly error: Error }>;
+}
+
+/** Options of `findOneAndUpdate` / `findOneAndReplace` / `findOneAndDelete` (the driver's names). */
+export interface FindOneAndModifyOptions {
+  /** Which document to return: as it was (`'before'`, the default) or as the write left it. */
+  readonly returnDocument?: 'before' | 'after';
+  /** Which document to pick when several match (`_id` breaks ties, as everywhere in shardkit). */
+  readonly sort?: Sort;
+  /** Fields of the returned document. */
+  readonly projection?: Document;
+  /** Insert when nothing matches (not for `findOneAndDelete`). */
+  readonly upsert?: boolean;
 }

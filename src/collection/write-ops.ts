@@ -18,7 +18,12 @@ export type WriteOp =
   | { readonly kind: 'insert'; readonly key: ShardKey; readonly data: Document }
   | { readonly kind: 'update'; readonly key: ShardKey; readonly filter: Filter<Document>; readonly update: UpdateFilter<Document> | Document[]; readonly upsert: boolean }
   | { readonly kind: 'replace'; readonly key: ShardKey; readonly filter: Filter<Document>; readonly replacement: Document; readonly upsert: boolean }
-  | { readonly kind: 'delete'; readonly key: ShardKey; readonly filter: Filter<Document> };
+  | { readonly kind: 'delete'; readonly key: ShardKey; readonly filter: Filter<Document> }
+  /**
+   * An update or replace that would give the document `filter` pins another `_id`: it matches nothing
+   * (answered `matchedCount: 0`, as the driver does) or fails with `shardkit.store.immutableField`.
+   */
+  | { readonly kind: 'changeId'; readonly key: ShardKey; readonly filter: Filter<Document>; readonly upsert: boolean; readonly op: string };
 
 /** What one write did. */
 export interface OpOutcome {
@@ -60,24 +65,41 @@ export function insertOp(doc: Document): WriteOp {
   return { kind: 'insert', key, data: { ...record } };
 }
 
+/**
+ * The `_id` a `$set` gives: undefined when the update leaves `_id` alone; the update without it when
+ * it sets `_id` to the value it has (MongoDB applies the rest); 'other' when it sets another value.
+ */
+function setOfId(update: UpdateFilter<Document> | Document[], key: ShardKey): UpdateFilter<Document> | 'other' | undefined {
+  if (Array.isArray(update)) return undefined;
+  const set = (update as { $set?: unknown }).$set;
+  if (set === null || typeof set !== 'object' || !('_id' in set)) return undefined;
+  const { _id: value, ...rest } = set as Document;
+  if (compareValues(value, key) !== 0) return 'other';
+  const { $set: _dropped, ...others } = update as Document;
+  const out: Document = Object.keys(rest).length === 0 ? others : { ...others, $set: rest };
+  // Nothing left to change: match (and upsert) only; `$setOnInsert` takes the key's point on insert.
+  return Object.keys(out).length === 0 ? { $setOnInsert: {} } : out;
+}
+
 /** An update of the one document `filter` pins by `_id`. */
-export function updateOp(filter: Document, update: UpdateFilter<Document> | Document[], upsert: boolean): WriteOp {
-  const key = requireFilterKey(filter as Filter<Document>, 'updateOne');
-  assertUpdate(update);
-  return { kind: 'update', key, filter: filter as Filter<Document>, update, upsert };
+export function updateOp(filter: Document, update: UpdateFilter<Document> | Document[], upsert: boolean, op = 'updateOne'): WriteOp {
+  const key = requireFilterKey(filter as Filter<Document>, op);
+  const idSet = setOfId(update, key);
+  if (idSet === 'other') return { kind: 'changeId', key, filter: filter as Filter<Document>, upsert, op };
+  const applied = idSet ?? update;
+  assertUpdate(applied);
+  return { kind: 'update', key, filter: filter as Filter<Document>, update: applied, upsert };
 }
 
 /** A replace of the one document `filter` pins by `_id` (the replacement may repeat the same `_id`). */
-export function replaceOp(filter: Document, replacement: Document, upsert: boolean): WriteOp {
-  const key = requireFilterKey(filter as Filter<Document>, 'replaceOne');
-  assertNoReserved(replacement, 'replaceOne: the replacement');
+export function replaceOp(filter: Document, replacement: Document, upsert: boolean, op = 'replaceOne'): WriteOp {
+  const key = requireFilterKey(filter as Filter<Document>, op);
+  assertNoReserved(replacement, `${op}: the replacement`);
   for (const k of Object.keys(replacement)) {
-    if (k.startsWith('$')) throw new ShardkitInvalidArgumentError(`replaceOne: the replacement must not contain operators ('${k}')`);
+    if (k.startsWith('$')) throw new ShardkitInvalidArgumentError(`${op}: the replacement must not contain operators ('${k}')`);
   }
   const replacementId: unknown = replacement['_id'];
-  if (replacementId !== undefined && compareValues(replacementId, key) !== 0) {
-    throw new ShardkitInvalidArgumentError("replaceOne: the replacement would change the immutable field '_id'");
-  }
+  if (replacementId !== undefined && compareValues(replacementId, key) !== 0) return { kind: 'changeId', key, filter: filter as Filter<Document>, upsert, op };
   const { _id: _ignored, ...rest } = replacement;
   return { kind: 'replace', key, filter: filter as Filter<Document>, replacement: rest, upsert };
 }

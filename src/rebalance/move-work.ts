@@ -290,7 +290,7 @@ export async function repairMissing(
     j.counters.keysRead += ids.length;
     const missing = await missingAt(j, target, ids);
     if (missing.length === 0) continue;
-    const bodies = await source.find({ _id: { $in: missing }, _moved: j.epoch, _ph: { $exists: false } });
+    const bodies = await source.find({ _id: { $in: missing }, _moved: j.epoch, _ph: { $exists: false } }, { exactTypes: true });
     j.counters.docsRead += bodies.length;
     await install(run, j, rangeOf(m), target, bodies);
     repaired += bodies.length;

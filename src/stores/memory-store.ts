@@ -13,6 +13,7 @@ import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../
 import { compareBson, idKey, normalizeSort, sortComparator } from './bson-order.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
 import { assertBeforeDeadline } from './deadline.js';
+import { sameData } from './exact-types.js';
 import { isFenced, isLive, isTombstone } from './markers.js';
 import type {
   HashRange,
@@ -284,7 +285,9 @@ export class MemoryStore implements ShardStore {
         throw this.#error(ErrorCode.storeFailure, "performing an update on the path '_id' would modify the immutable field '_id'");
       }
       this.#put(next);
-      return { matched: 1, modified: 1 };
+      // An update that changed nothing but the version is no modification, as on a server (the version
+      // is bumped all the same, as MongoStore's one atomic update does).
+      return { matched: 1, modified: sameData(found, next) ? 0 : 1 };
     }
     if (!upsert) return { matched: 0, modified: 0 };
     const seed = seedFromFilter(filter) as StoredDocument;
@@ -319,7 +322,9 @@ export class MemoryStore implements ShardStore {
       if (replacement._id !== undefined && idKey(replacement._id) !== idKey(found._id)) {
         throw this.#error(ErrorCode.storeFailure, "the replacement would modify the immutable field '_id'");
       }
-      this.#put(this.#in({ ...replacement, _id: found._id, _v: (found._v ?? 0) + 1 }));
+      const next = this.#in({ ...replacement, _id: found._id, _v: (found._v ?? 0) + 1 });
+      if (sameData(found, next)) return { matched: 1, modified: 0 };
+      this.#put(next);
       return { matched: 1, modified: 1 };
     }
     if (!upsert) return { matched: 0, modified: 0 };

@@ -19,6 +19,7 @@ import { idKey } from './bson-order.js';
 import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, withDeadline, type Deadline } from './deadline.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
 import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
 import type {
   HashRange,
@@ -260,13 +261,14 @@ export class MongoStore implements ShardStore {
   }
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
-    return this.#run('find', () => {
-      const { sort, limit, skip, projection } = options;
-      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }) }));
+    return this.#run('find', async () => {
+      const { sort, limit, skip, projection, exactTypes } = options;
+      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }), ...(exactTypes === true ? EXACT_TYPES : {}) }));
       if (sort !== undefined) cursor.sort(sort);
       if (skip !== undefined) cursor.skip(skip);
       if (limit !== undefined && limit > 0) cursor.limit(limit);
-      return cursor.toArray();
+      const docs = await cursor.toArray();
+      return exactTypes === true ? docs.map(withProtocolValues) : docs;
     });
   }
 
@@ -299,9 +301,24 @@ export class MongoStore implements ShardStore {
 
   async updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
     const bumped = withVersionBump(update);
-    return this.#run('updateOne', async () => {
+    const write = async (): Promise<WriteOutcome> => {
       const res = await this.#col.updateOne(liveFilter(filter), bumped, this.#opts({ upsert: options.upsert === true }));
       return outcome(res.matchedCount, res.modifiedCount, res.upsertedId);
+    };
+    if (!mayBeNoOp(update)) return this.#run('updateOne', write);
+    return this.#run('updateOne', async () => {
+      // The `_v` bump makes every matched update a modification to the server; the driver reports 0
+      // for one that changed nothing. So: read the version, update exactly it, compare the two.
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const before = await this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
+        if (before === null) return write();
+        const { _id: id, _v: version } = withProtocolValues(before);
+        const after = await this.#col.findOneAndUpdate(andFilters({ _id: id, _v: version }, liveFilter({})), bumped, this.#opts({ ...EXACT_TYPES, returnDocument: 'after' }));
+        if (after !== null) return outcome(1, sameData(before, after) ? 0 : 1, null);
+      }
+      throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: updateOne failed: document changed concurrently ${CAS_ATTEMPTS} times`, {
+        shardId: this.shardId,
+      });
     });
   }
 
@@ -314,13 +331,16 @@ export class MongoStore implements ShardStore {
     const { _v: _ignored, ...body } = replacement;
     return this.#run('replaceOne', async () => {
       for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const current = await this.#col.findOne(liveFilter(filter), this.#opts({ projection: { _id: 1, _v: 1 } }));
-        if (current !== null) {
+        const found = await this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
+        if (found !== null) {
+          const current = withProtocolValues(found);
           if (body._id !== undefined && idKey(body._id) !== idKey(current._id)) {
             throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: replaceOne failed: the replacement would modify the immutable field '_id'`, {
               shardId: this.shardId,
             });
           }
+          // Replacing a document with itself is no modification (the driver says 0), so nothing is written.
+          if (sameData(current, body)) return outcome(1, 0, null);
           const res = await this.#col.replaceOne(
             andFilters({ _id: current._id, _v: current._v }, liveFilter({})),
             { ...body, _id: current._id, _v: (current._v ?? 0) + 1 },
@@ -447,7 +467,9 @@ export class MongoStore implements ShardStore {
       if (picked.length === 0) return [];
       const ids = picked.map((d) => d._id);
       await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-      return this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts()).sort(ORDER).toArray();
+      // The migrator copies what this returns: exact BSON types, so a double 8.0 does not arrive as an int32.
+      const fenced = await this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray();
+      return fenced.map(withProtocolValues);
     });
   }
 
@@ -476,7 +498,10 @@ export class MongoStore implements ShardStore {
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     assertRange(range);
     assertLimit(limit);
-    return this.#run('scanRange', () => this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts()).sort(ORDER).limit(limit).toArray());
+    return this.#run('scanRange', async () => {
+      const docs = await this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts(EXACT_TYPES)).sort(ORDER).limit(limit).toArray();
+      return docs.map(withProtocolValues);
+    });
   }
 
   async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {

@@ -148,8 +148,12 @@ describe('ShardedCollection', () => {
       expect(await pool.raw(router.route('r1')).get('r1')).to.include({ _v: 2, _h: router.point('r1') });
     });
 
-    it('refuses a replacement that changes _id', async () => {
-      expect((await rejection(coll.replaceOne({ _id: 'r1' }, { _id: 'r2' }))).code).to.equal(ErrorCode.invalidArgument);
+    it('refuses a replacement that changes the _id of a matched document (the driver: matchedCount 0 when none matches)', async () => {
+      await coll.insertOne({ _id: 'r1', n: 1 });
+      expect((await rejection(coll.replaceOne({ _id: 'r1' }, { _id: 'r2' }))).code).to.equal(ErrorCode.storeImmutableField);
+      expect(await coll.findOne({ _id: 'r1' })).to.deep.equal({ _id: 'r1', n: 1 });
+      expect(await coll.replaceOne({ _id: 'r0' }, { _id: 'r2' })).to.include({ matchedCount: 0, modifiedCount: 0 });
+      expect(await coll.findOne({ _id: 'r2' })).to.equal(null);
     });
 
     it('upserts', async () => {

@@ -2,7 +2,8 @@
  * Model-based concurrency test of the migration protocol: the real Migrator and the real
  * ShardedCollection (the router side) over MemoryStores, interleaved by a seeded deterministic
  * scheduler at every store and config-store call. Several routers, each with its own lease-bound view
- * of the routing state, read, insert, update, replace and delete a small key space while a migration
+ * of the routing state, read, insert, update, replace and delete a small key space (one key at a time,
+ * and several at once with updateMany and deleteMany) while a migration
  * runs, crashes (killed before or after a call), is resumed by another owner, and sometimes aborted.
  *
  * After every step, for every key (re-checking exactly the keys whose inputs changed, see
@@ -297,7 +298,7 @@ interface World {
   readonly invariants: Invariants;
   readonly log: string[];
   /** Router operations answered: reads, writes that took effect, and those turned away with an expected error. */
-  readonly stats: { reads: number; acked: number; turnedAway: number };
+  readonly stats: { reads: number; acked: number; turnedAway: number; manyOps: number };
 }
 
 function leaseSource(w: World, actor: string, configView: ConfigStore): RoutingSource & { maybeRefresh(): Promise<void> } {
@@ -325,6 +326,38 @@ function leaseSource(w: World, actor: string, configView: ConfigStore): RoutingS
   };
 }
 
+/**
+ * An `updateMany` ($set of `value`) or `deleteMany` over `keys` by `{_id: {$in}}` (a scatter-gather,
+ * then one single-key write per match). Exactly once: the count never exceeds the keys (no document
+ * written on two copies, or twice), and every key that exists throughout the call (its allowed values
+ * never include "absent" while the call runs) is counted (none skipped because it moved). Each key's
+ * write is acknowledged when every key was counted; otherwise each may or may not have applied.
+ */
+async function manyOp(w: World, coll: ShardedCollection<Doc>, actor: string, kind: 'updateMany' | 'deleteMany', keys: readonly string[], value: number): Promise<void> {
+  const seen = keys.map((k) => w.oracle.watch(k));
+  const writes = keys.map((k) => w.oracle.begin(k, kind === 'deleteMany' ? ABSENT : value));
+  try {
+    const filter = { _id: { $in: [...keys] } };
+    const counted = kind === 'updateMany' ? (await coll.updateMany(filter, { $set: { v: value } })).matchedCount : (await coll.deleteMany(filter)).deletedCount;
+    const certain = seen.filter((s) => !s.has(ABSENT)).length;
+    holds(counted <= keys.length, () => `${actor}: ${kind} of ${keys.join(',')} counted ${counted}: a document written twice`);
+    holds(counted >= certain, () => `${actor}: ${kind} of ${keys.join(',')} counted ${counted}, but ${certain} existed throughout: one was skipped`);
+    for (const write of writes) {
+      if (counted === keys.length) w.oracle.ack(write);
+      else w.oracle.fail(write);
+    }
+    if (counted === keys.length) w.stats.acked++;
+    w.stats.manyOps++;
+  } catch (error) {
+    for (const write of writes) w.oracle.fail(write);
+    const expected = hasErrorCode(error, ErrorCode.storeTimeout) || hasErrorCode(error, ErrorCode.redirectLimit) || hasErrorCode(error, ErrorCode.leaseExpired);
+    if (!expected) throw error;
+    w.stats.turnedAway++;
+  } finally {
+    keys.forEach((k, i) => w.oracle.unwatch(k, seen[i] as Set<number>));
+  }
+}
+
 /** One simulated router: its own lease-bound view, its own collection, a loop of random operations. */
 async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): Promise<void> {
   let deadline = Number.POSITIVE_INFINITY;
@@ -345,9 +378,15 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
   while (!stop.stopped) {
     await source.maybeRefresh();
     const key = `k${Math.floor(w.rand() * KEYS)}`;
-    const kind = Math.floor(w.rand() * 5);
+    const kind = Math.floor(w.rand() * 7);
     const value = Number(`${actor.slice(1)}${String(++opSeq).padStart(5, '0')}`);
     deadline = w.sched.now + OP_TIMEOUT_MS;
+    if (kind >= 5) {
+      const keys = [...new Set([key, `k${Math.floor(w.rand() * KEYS)}`, `k${Math.floor(w.rand() * KEYS)}`])];
+      await manyOp(w, coll, actor, kind === 5 ? 'updateMany' : 'deleteMany', keys, value);
+      deadline = Number.POSITIVE_INFINITY;
+      continue;
+    }
     const seen = w.oracle.watch(key);
     const write = kind === 0 ? null : w.oracle.begin(key, kind === 4 ? ABSENT : value);
     const trace = (what: string): void => {
@@ -508,6 +547,8 @@ interface ScheduleReport {
   reads: number;
   acked: number;
   turnedAway: number;
+  /** updateMany / deleteMany calls answered (checked for exactly-once counts). */
+  manyOps: number;
   /** Keys whose invariants were re-checked after a step changed their inputs. */
   keyChecks: number;
   /** Steps whose actor did not park again within the microtask budget (full event-loop drain). */
@@ -551,7 +592,7 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
     oracle: new Oracle(initial),
     invariants: new Invariants(stores),
     log: [],
-    stats: { reads: 0, acked: 0, turnedAway: 0 },
+    stats: { reads: 0, acked: 0, turnedAway: 0, manyOps: 0 },
   };
 
   const stop = { stopped: false };
@@ -708,7 +749,7 @@ describe('migration protocol model', () => {
     this.timeout(0);
     const range = Array.from({ length: SCHEDULES }, (_, i) => FIRST_SEED + i);
     const seeds = ONE_SEED === undefined ? [...range, ...FOUND_SEEDS.filter((s) => !range.includes(s))] : [Number(ONE_SEED)];
-    const total = { steps: 0, crashes: 0, resumes: 0, abortsAsked: 0, aborted: 0, reads: 0, acked: 0, turnedAway: 0, keyChecks: 0, drains: 0 };
+    const total = { steps: 0, crashes: 0, resumes: 0, abortsAsked: 0, aborted: 0, reads: 0, acked: 0, turnedAway: 0, manyOps: 0, keyChecks: 0, drains: 0 };
     const started = performance.now();
     // Routers turn away thousands of operations per run (moved, lease lapsed, timed out) and each
     // error would capture a stack nobody reads; a failing seed is replayed alone, with stacks.
@@ -731,12 +772,14 @@ describe('migration protocol model', () => {
       expect(total.resumes, 'resumes').to.be.greaterThan(0);
       expect(total.aborted, 'aborted migrations').to.be.greaterThan(0);
       expect(total.acked, 'acknowledged router writes').to.be.greaterThan(seeds.length);
+      expect(total.manyOps, 'updateMany/deleteMany answered').to.be.greaterThan(seeds.length / 2);
     }
     const seconds = ((performance.now() - started) / 1000).toFixed(1);
     console.log(
       `      ${seeds.length} schedules in ${seconds} s: ${total.steps} steps, ${total.crashes} migrator kills, ${total.resumes} resumes, ` +
         `${total.abortsAsked} aborts asked, ${total.aborted} migrations aborted, ${total.reads} router reads and ${total.acked} writes acknowledged, ` +
-        `${total.turnedAway} operations turned away, ${total.keyChecks} keys re-checked, ${total.drains} steps drained the event loop`,
+        `${total.turnedAway} operations turned away, ${total.keyChecks} keys re-checked, ${total.drains} steps drained the event loop; ` +
+        `${total.manyOps} updateMany/deleteMany answered`,
     );
   });
 });

@@ -1,0 +1,270 @@
+/**
+ * The differential test of issue 9: the same seeded random operations against a `ShardedCollection`
+ * over the test servers and against one plain collection through the driver; every result and the
+ * final contents must be equal. Runs once on a stable state and once with a migration (add a shard,
+ * then remove one) running in the middle. Prints its seed and figures; `SHARDKIT_DIFF_SEED=<n>` replays
+ * a run and `SHARDKIT_DIFF_OPS=<n>` sets its length.
+ */
+import { expect } from 'chai';
+import { MongoClient, MongoServerError } from 'mongodb';
+import type { Collection, Document } from 'mongodb';
+import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
+import { ErrorCode, hasErrorCode, ShardkitError, ShardkitRouterError } from '../../../src/errors.js';
+import { prng } from '../../../src/demo/writers.js';
+import { Migrator } from '../../../src/rebalance/migrator.js';
+import type { RoutingSource } from '../../../src/router/routing-source.js';
+import type { RoutingState } from '../../../src/router/routing-state.js';
+import { MongoShardPool } from '../../../src/stores/shard-pool.js';
+import { Topology } from '../../../src/topology/topology.js';
+import { testServerUris, uniqueDbName } from '../../support/servers.js';
+
+const { shards, config: configUri } = testServerUris();
+const SEED = Number(process.env['SHARDKIT_DIFF_SEED'] ?? 9009);
+const OPS = Number(process.env['SHARDKIT_DIFF_OPS'] ?? 400);
+const KEYS = 60;
+const LEASE_MS = 4000;
+
+type Kind =
+  | 'insertOne'
+  | 'insertMany'
+  | 'updateOne'
+  | 'updateMany'
+  | 'replaceOne'
+  | 'deleteOne'
+  | 'deleteMany'
+  | 'findOneAndUpdate'
+  | 'findOneAndReplace'
+  | 'findOneAndDelete'
+  | 'find'
+  | 'countDocuments'
+  | 'bulkWrite';
+const KINDS: readonly Kind[] = [
+  'insertOne', 'insertMany', 'updateOne', 'updateMany', 'replaceOne', 'deleteOne', 'deleteMany',
+  'findOneAndUpdate', 'findOneAndReplace', 'findOneAndDelete', 'find', 'countDocuments', 'bulkWrite',
+];
+
+/** Keys sorted, so field order (which the two sides may build differently) is no difference. */
+function canonical(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(canonical);
+  if (value !== null && typeof value === 'object' && Object.getPrototypeOf(value) === Object.prototype) {
+    return Object.fromEntries(Object.keys(value).sort().map((k) => [k, canonical((value as Document)[k])]));
+  }
+  return value;
+}
+
+/** An error as comparable data: duplicate key, immutable field, or anything else by name. */
+function errorKind(error: unknown): string {
+  if (error instanceof MongoServerError) return error.code === 11000 ? 'duplicate' : error.code === 66 ? 'immutable' : `server:${String(error.code)}`;
+  if (hasErrorCode(error, ErrorCode.storeDuplicateKey)) return 'duplicate';
+  if (hasErrorCode(error, ErrorCode.storeImmutableField)) return 'immutable';
+  if (error instanceof ShardkitError) return error.code;
+  const e = error as { code?: unknown; writeErrors?: Array<{ code?: number }> };
+  if (Array.isArray(e.writeErrors) && e.writeErrors.every((w) => w.code === 11000)) return 'duplicate';
+  return String((error as Error).name);
+}
+
+interface Op {
+  readonly kind: Kind;
+  readonly run: (c: ShardedCollection) => Promise<unknown>;
+  readonly ref: (c: Collection<Document>) => Promise<unknown>;
+}
+
+/** One random operation, built from the seeded generator, with its run on each side. */
+function randomOp(rand: () => number, n: number): Op {
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+  const key = (): string => `k${Math.floor(rand() * KEYS)}`;
+  const doc = (id: string): Document => ({ _id: id, n: Math.floor(rand() * 100), g: Math.floor(rand() * 5), s: pick(['a', 'b', 'é']), tags: rand() < 0.5 ? [] : ['x'] });
+  const update = (): Document => pick([{ $set: { n: Math.floor(rand() * 100) } }, { $inc: { n: 1 } }, { $set: { tags: [] } }, { $unset: { s: '' } }, { $push: { tags: 'y' } }, { $set: { g: 2 } }]);
+  const kind = pick(KINDS);
+  const sort = { n: -1, _id: 1 } as const;
+  switch (kind) {
+    case 'insertOne': {
+      const d = doc(key());
+      return { kind, run: async (c) => (await c.insertOne({ ...d })).insertedId, ref: async (c) => (await c.insertOne({ ...d })).insertedId };
+    }
+    case 'insertMany': {
+      const docs = [doc(`m${n}a`), doc(`m${n}b`), doc(key())];
+      return {
+        kind,
+        run: async (c) => (await c.insertMany(docs.map((d) => ({ ...d })))).insertedCount,
+        ref: async (c) => (await c.insertMany(docs.map((d) => ({ ...d })), { ordered: false })).insertedCount,
+      };
+    }
+    case 'updateOne':
+    case 'replaceOne': {
+      const filter: Document = rand() < 0.3 ? { _id: key(), g: Math.floor(rand() * 5) } : { _id: key() };
+      const upsert = rand() < 0.3;
+      const shape = (r: { matchedCount: number; modifiedCount: number; upsertedCount: number; upsertedId: unknown }): unknown => [r.matchedCount, r.modifiedCount, r.upsertedCount, r.upsertedId ?? null];
+      if (kind === 'updateOne') {
+        const u = update();
+        return { kind, run: async (c) => shape(await c.updateOne(filter, u, { upsert })), ref: async (c) => shape(await c.updateOne(filter, u, { upsert })) };
+      }
+      const r = { n: Math.floor(rand() * 100), g: 1 };
+      return { kind, run: async (c) => shape(await c.replaceOne(filter, r, { upsert })), ref: async (c) => shape(await c.replaceOne(filter, r, { upsert })) };
+    }
+    case 'updateMany': {
+      const filter = { g: Math.floor(rand() * 5) };
+      const u = update();
+      return { kind, run: async (c) => (await c.updateMany(filter, u)).matchedCount, ref: async (c) => (await c.updateMany(filter, u)).matchedCount };
+    }
+    case 'deleteOne': {
+      const filter: Document = { _id: key() };
+      return { kind, run: async (c) => (await c.deleteOne(filter)).deletedCount, ref: async (c) => (await c.deleteOne(filter)).deletedCount };
+    }
+    case 'deleteMany': {
+      const filter = { g: Math.floor(rand() * 5), n: { $lt: 30 } };
+      return { kind, run: async (c) => (await c.deleteMany(filter)).deletedCount, ref: async (c) => (await c.deleteMany(filter)).deletedCount };
+    }
+    case 'findOneAndUpdate': {
+      const filter = { g: Math.floor(rand() * 5) };
+      const u = update();
+      const returnDocument = pick(['before', 'after'] as const);
+      return { kind, run: (c) => c.findOneAndUpdate(filter, u, { sort, returnDocument }), ref: (c) => c.findOneAndUpdate(filter, u, { sort, returnDocument }) };
+    }
+    case 'findOneAndReplace': {
+      const filter: Document = { _id: key() };
+      const r = { n: Math.floor(rand() * 100), g: 3 };
+      return { kind, run: (c) => c.findOneAndReplace(filter, r, { returnDocument: 'after' }), ref: (c) => c.findOneAndReplace(filter, r, { returnDocument: 'after' }) };
+    }
+    case 'findOneAndDelete': {
+      const filter = { g: Math.floor(rand() * 5) };
+      return { kind, run: (c) => c.findOneAndDelete(filter, { sort }), ref: (c) => c.findOneAndDelete(filter, { sort }) };
+    }
+    case 'find': {
+      const filter = rand() < 0.5 ? { n: { $gte: Math.floor(rand() * 100) } } : { g: { $in: [1, 3] } };
+      const limit = 1 + Math.floor(rand() * 10);
+      return { kind, run: (c) => c.find(filter, { sort, limit }), ref: (c) => c.find(filter).sort(sort).limit(limit).toArray() };
+    }
+    case 'countDocuments': {
+      const filter = rand() < 0.5 ? {} : { g: Math.floor(rand() * 5) };
+      return { kind, run: (c) => c.countDocuments(filter), ref: (c) => c.countDocuments(filter) };
+    }
+    case 'bulkWrite': {
+      // The upsert is the first update: FerretDB 1.24 reports an upsert's index within the batch of
+      // updates, not in the bulk (a MongoDB would say the bulk's index; shardkit does).
+      const ops: Document[] = [
+        { insertOne: { document: doc(`b${n}`) } },
+        { updateOne: { filter: { _id: `u${n}` }, update: { $set: { n: 1 } }, upsert: true } },
+        { updateOne: { filter: { _id: `k${Math.floor(rand() * (KEYS / 2))}` }, update: { $inc: { n: 1 } } } },
+        // An unordered bulk runs its ops in no promised order: the delete meets neither the updateOne
+        // (other keys) nor the updateMany (g 4 vs g 0..3), so every order gives the same counts.
+        { deleteOne: { filter: { _id: `k${KEYS / 2 + Math.floor(rand() * (KEYS / 2))}`, g: 4 } } },
+        { updateMany: { filter: { g: Math.floor(rand() * 4) }, update: { $set: { s: 'z' } } } },
+      ];
+      const shape = (r: { insertedCount: number; matchedCount: number; deletedCount: number; upsertedCount: number; upsertedIds: unknown }): unknown => [
+        r.insertedCount, r.matchedCount, r.deletedCount, r.upsertedCount, r.upsertedIds,
+      ];
+      return {
+        kind,
+        run: async (c) => shape(await c.bulkWrite(ops as never)),
+        ref: async (c) => shape(await c.bulkWrite(ops as never, { ordered: false })),
+      };
+    }
+  }
+}
+
+/** A routing source on a lease over the config store, as a router in another process holds it. */
+function leased(config: MemoryConfigStore): RoutingSource {
+  let held: RoutingState | null = null;
+  let at = 0;
+  return {
+    current: () => {
+      if (held === null || Date.now() - at > LEASE_MS) throw new ShardkitRouterError(ErrorCode.leaseExpired, 'lease lapsed');
+      return held;
+    },
+    refresh: async () => {
+      at = Date.now();
+      held = await config.load();
+      if (held === null) throw new Error('no state');
+      return held;
+    },
+  };
+}
+
+describe('differential test: ShardedCollection against one plain collection', function () {
+  this.timeout(600_000);
+  const clients: MongoClient[] = [];
+  const dbs: string[] = [];
+
+  after(async function () {
+    for (const client of clients) {
+      for (const name of dbs) await client.db(name).dropDatabase().catch(() => undefined);
+      await client.close();
+    }
+  });
+
+  async function run(withMigration: boolean): Promise<void> {
+    expect(shards.length, 'the differential test needs 4 shard servers').to.be.at.least(4);
+    const db = uniqueDbName(withMigration ? 'diffmig' : 'diff');
+    dbs.push(db);
+    const uris = shards.slice(0, 4);
+    const spec = (ids: readonly number[]): Topology =>
+      Topology.from({ name: 'diff', epoch: 1, hash: 'xxhash32', vnodes: 64, placement: 'hashed', shards: ids.map((i) => ({ id: `s${i + 1}`, weight: 1, uri: uris[i] as string, db })) });
+    const start = withMigration ? spec([0, 1, 2]) : spec([0, 1, 2, 3]);
+    const pool = new MongoShardPool({ collection: 'diff', topology: [spec([0, 1, 2, 3]).toJSON()], opTimeoutMs: 10_000 });
+    const config = new MemoryConfigStore({ initial: { phase: 'stable', epoch: 1, topology: start.toJSON() } });
+    for (const id of ['s1', 's2', 's3', 's4']) await pool.store(id).ensureRoutingIndex();
+    const coll = new ShardedCollection({ name: 'diff', routing: leased(config), pool, maxRedirects: 8 });
+    const client = new MongoClient(configUri);
+    clients.push(client);
+    const ref = client.db(db).collection<Document>('reference');
+    const rand = prng(SEED + (withMigration ? 1 : 0));
+    const perKind: Record<string, number> = {};
+    const mismatches: string[] = [];
+    let migration: Promise<void> | undefined;
+    let migrations = 0;
+    /** Operations started while a migration was running. */
+    let during = 0;
+    try {
+      for (let n = 0; n < OPS; n++) {
+        if (withMigration && n === Math.floor(OPS / 4)) {
+          // Grow to 4 shards, then remove s1, while the operations go on.
+          const migrator = new Migrator({ config, pool, owner: 'diff', leaseMs: LEASE_MS, opTimeoutMs: 1000, lockLeaseMs: 30_000, batchSize: 8 });
+          const grown = start.with({ kind: 'add', shard: { id: 's4', weight: 1, uri: uris[3] as string, db } });
+          migration = (async () => {
+            await migrator.start(grown);
+            migrations++;
+            const now = await config.load();
+            await migrator.start(Topology.from((now as RoutingState).topology).with({ kind: 'remove', id: 's1' }));
+            migrations++;
+          })();
+          // Awaited after the operations; a failure meanwhile is kept, not reported as unhandled.
+          migration.catch(() => undefined);
+        }
+        if (migration !== undefined && migrations < 2) during++;
+        const op = randomOp(rand, n);
+        perKind[op.kind] = (perKind[op.kind] ?? 0) + 1;
+        const [mine, theirs] = await Promise.all([op.run(coll).then((v) => ({ v }), (e: unknown) => ({ e: errorKind(e) })), op.ref(ref).then((v) => ({ v }), (e: unknown) => ({ e: errorKind(e) }))]);
+        const a = JSON.stringify(canonical(mine));
+        const b = JSON.stringify(canonical(theirs));
+        if (a !== b) mismatches.push(`op ${n} ${op.kind}: shardkit ${a} / driver ${b}`);
+      }
+      await migration;
+      const finalMine = JSON.stringify(canonical(await coll.find({}, { sort: { _id: 1 } })));
+      const finalTheirs = JSON.stringify(canonical(await ref.find({}).sort({ _id: 1 }).toArray()));
+      if (finalMine !== finalTheirs) mismatches.push(`final contents differ:\n  shardkit ${finalMine}\n  driver   ${finalTheirs}`);
+    } finally {
+      await pool.close();
+    }
+    console.log(
+      `      seed ${SEED + (withMigration ? 1 : 0)}: ${OPS} operations of ${Object.keys(perKind).length} kinds (${Object.entries(perKind)
+        .map(([k, c]) => `${k} ${c}`)
+        .join(', ')})${withMigration ? `, ${migrations} migrations in the middle (${during} operations started while one ran)` : ''}: ${mismatches.length} mismatches`,
+    );
+    for (const m of mismatches.slice(0, 40)) console.log(`        ${m}`);
+    expect(mismatches).to.deep.equal([]);
+    if (withMigration) {
+      expect(migrations).to.equal(2);
+      expect(during, 'operations that overlapped a migration').to.be.greaterThan(0);
+    }
+  }
+
+  it('gives the driver\'s results on a stable state', async function () {
+    await run(false);
+  });
+
+  it('gives the driver\'s results while a shard is added, then one removed', async function () {
+    await run(true);
+  });
+});
