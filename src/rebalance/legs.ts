@@ -150,6 +150,7 @@ async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
     if (step.perPair !== undefined) await forEachPair(run, j, step.perPair);
     if (step.publish !== undefined) {
       await publish(run, j, step.publish.state(j));
+      run.published();
       // Recorded after the compare-and-set returned, so the wait that counts from it is never short.
       j[step.publish.stamp] = clock.wall();
     }

@@ -132,6 +132,8 @@ export class MigrationLock {
   async release(): Promise<void> {
     this.#held = false;
     this.#disarm();
+    // A renewal still in flight would land after the release and hold the lock for another lease.
+    await this.#renewing?.catch(() => undefined);
     try {
       await this.#o.config.releaseLock(this.#o.owner);
     } catch {

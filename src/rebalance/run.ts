@@ -50,7 +50,6 @@ export class MigrationRun {
   #startedAt = 0;
   #docs = 0;
   #progressAt = Number.NEGATIVE_INFINITY;
-  #savedPhase: Phase | undefined;
 
   constructor(settings: MigratorSettings, signal: AbortSignal | undefined) {
     this.s = settings;
@@ -123,19 +122,21 @@ export class MigrationRun {
    */
   async save(j: MigrationJournal): Promise<void> {
     await this.s.config.writeJournal(journalKey(j.name), journalToRecord(j), this.lock.generation);
-    if (j.phase !== this.#savedPhase) {
-      this.#savedPhase = j.phase;
-      this.#progressAt = this.s.clock.now();
-    }
   }
 
   /**
-   * When this run last made progress (monotonic): a phase checkpointed for the first time, or work
-   * booked. That ends a fault's retries. A checkpoint alone is not progress: while a target is down,
-   * each repeated copy step still fences a batch at the source and may checkpoint a range's end.
+   * When this run last made progress (monotonic): a routing state published, or work booked. That
+   * ends a fault's retries. A checkpoint alone is not progress, nor is a per-move phase reached:
+   * while a target is down, each repeated copy step still fences a batch at the source, and once
+   * all are fenced the copy "ends" with nothing carried (verify repairs that once the target is back).
    */
   get progressAt(): number {
     return this.#progressAt;
+  }
+
+  /** A routing state was published: the run moved on. */
+  published(): void {
+    this.#progressAt = this.s.clock.now();
   }
 
   /** True once the run's AbortSignal fired (Ctrl-C). */

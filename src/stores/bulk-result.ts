@@ -58,3 +58,8 @@ export function bulkResult(results: readonly StoreOpResult[], errors: ReadonlyAr
   for (const r of results) addCounts(total, r);
   return { ...total, results, errors: [...errors].sort((a, b) => a.index - b.index) };
 }
+
+/** A write's outcome as the stores report it: `upsertedId` only when the write inserted. */
+export function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {
+  return upsertedId === null || upsertedId === undefined ? { matched, modified } : { matched, modified, upsertedId };
+}

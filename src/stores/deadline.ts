@@ -77,3 +77,22 @@ export function assertBeforeDeadline(shardId: string, op: string): void {
   const deadline = scope.getStore();
   if (deadline !== undefined && remainingMs(deadline) <= 0) throw deadlineError(shardId, op);
 }
+
+/** `work`, or `reason()` once the signal aborts first (the work goes on, but nothing waits for it). */
+export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+  if (signal.aborted) return Promise.reject(reason());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(reason());
+    signal.addEventListener('abort', onAbort, { once: true });
+    work.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
+}

@@ -16,8 +16,8 @@ import { systemClock } from '../clock.js';
 import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
-import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, withDeadline, type Deadline } from './deadline.js';
-import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
+import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, withDeadline, type Deadline } from './deadline.js';
+import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, outcome, writeResult } from './bulk-result.js';
 import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
@@ -47,6 +47,8 @@ import {
   placeholder,
   RangeChecksum,
   rangeFilter,
+  bucketOf,
+  spansFilter,
   UNFENCED,
   withVersionBump,
 } from './store-filters.js';
@@ -592,46 +594,4 @@ export class MongoStore implements ShardStore {
       throw wrapDriverError(this.shardId, 'close', error);
     }
   }
-}
-
-/** `work`, or `reason()` once the signal aborts first (the work goes on, but nothing waits for it). */
-function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
-  if (signal.aborted) return Promise.reject(reason());
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(reason());
-    signal.addEventListener('abort', onAbort, { once: true });
-    work.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(error);
-      },
-    );
-  });
-}
-
-/** Index (into the caller's array) of the range of `order` (sorted by start, disjoint) holding point `h`. */
-function bucketOf(order: ReadonlyArray<{ r: HashRange; i: number }>, h: number): number | undefined {
-  let lo = 0;
-  let hi = order.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (order[mid]!.r.end < h) lo = mid + 1;
-    else hi = mid;
-  }
-  const hit = order[lo];
-  return hit !== undefined && hit.r.start < h ? hit.i : undefined;
-}
-
-/** The `(_h, _id)` filter of several spans: one `$or` branch per span, or the span's own filter. */
-function spansFilter(spans: readonly RangeSpan[]): StoreFilter {
-  if (spans.length === 1) return rangeFilter(spans[0]!.range, spans[0]!.after);
-  return { $or: spans.map((s) => rangeFilter(s.range, s.after)) };
-}
-
-function outcome(matched: number, modified: number, upsertedId: unknown): WriteOutcome {
-  return upsertedId === null || upsertedId === undefined ? { matched, modified } : { matched, modified, upsertedId };
 }

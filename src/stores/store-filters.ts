@@ -7,7 +7,7 @@
 import type { Document, UpdateFilter } from 'mongodb';
 import { ShardkitInvalidArgumentError } from '../errors.js';
 import { idKey, typesAfter } from './bson-order.js';
-import type { HashRange, RangeCursor, StoredDocument, StoreFilter } from './shard-store.js';
+import type { HashRange, RangeCursor, RangeSpan, StoredDocument, StoreFilter } from './shard-store.js';
 
 /** Conditions every application write carries: the document is not fenced, a placeholder or a tombstone. */
 export const LIVE: Readonly<Document> = Object.freeze({
@@ -204,4 +204,23 @@ export class RangeChecksum {
     const hex = (n: number): string => n.toString(16).padStart(8, '0');
     return { count: this.#count, checksum: hex(this.#sum) + hex(this.#xor) };
   }
+}
+
+/** Index (into the caller's array) of the range of `order` (sorted by start, disjoint) holding point `h`. */
+export function bucketOf(order: ReadonlyArray<{ r: HashRange; i: number }>, h: number): number | undefined {
+  let lo = 0;
+  let hi = order.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (order[mid]!.r.end < h) lo = mid + 1;
+    else hi = mid;
+  }
+  const hit = order[lo];
+  return hit !== undefined && hit.r.start < h ? hit.i : undefined;
+}
+
+/** The `(_h, _id)` filter of several spans: one `$or` branch per span, or the span's own filter. */
+export function spansFilter(spans: readonly RangeSpan[]): StoreFilter {
+  if (spans.length === 1) return rangeFilter(spans[0]!.range, spans[0]!.after);
+  return { $or: spans.map((s) => rangeFilter(s.range, s.after)) };
 }

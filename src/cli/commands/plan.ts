@@ -5,7 +5,7 @@ import type { CliIO } from '../io.js';
 import { usageError } from '../options.js';
 import { printPlan } from '../plan-report.js';
 import { loadTopologyFile } from '../topology-file.js';
-import { planLive } from './rebalance.js';
+import { planLive } from '../live-plan.js';
 
 /** Options of `plan`; other sources (a live config store) add theirs here. */
 export interface PlanOptions {

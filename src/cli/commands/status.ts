@@ -4,7 +4,7 @@ import { describeConfigStore } from '../../config-store/config-file.js';
 import { openDeployment, shardsOfState, type Deployment } from '../../deployment/deployment.js';
 import type { LockInfo } from '../../config-store/types.js';
 import type { RoutingState } from '../../router/routing-state.js';
-import { ErrorCode, ShardkitStoreError } from '../../errors.js';
+import { ErrorCode, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { Ring } from '../../ring/ring.js';
 import type { ShardStore } from '../../stores/shard-store.js';
 import { LIVE } from '../../stores/store-filters.js';
@@ -101,8 +101,18 @@ export async function statusReport(deployment: Deployment, open: (shard: ShardSp
     lock,
     topology: redactTopology(state.topology),
     shards,
-    lastMigration: (await readHistory(deployment.configStore, deployment.config.name)).at(-1) ?? null,
+    lastMigration: await lastMigration(deployment),
   };
+}
+
+/** The last migration's summary; a journal that does not parse is `rebalance status`'s to report, not a reason to hide the shards. */
+async function lastMigration(deployment: Deployment): Promise<HistoryEntry | null> {
+  try {
+    return (await readHistory(deployment.configStore, deployment.config.name)).at(-1) ?? null;
+  } catch (error) {
+    if (hasErrorCode(error, ErrorCode.journalInvalid)) return null;
+    throw error;
+  }
 }
 
 /** Adds `status --config FILE [--json]`. */

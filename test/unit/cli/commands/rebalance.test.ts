@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
-import { formatRebalanceStatus, migratorTimings, rebaseTarget, type RebalanceStatusReport } from '../../../../src/cli/commands/rebalance.js';
+import { formatRebalanceStatus, migratorTimings, type RebalanceStatusReport } from '../../../../src/cli/commands/rebalance.js';
+import { rebaseTarget } from '../../../../src/cli/live-plan.js';
 import { withInterrupt } from '../../../../src/cli/interrupt.js';
 import { systemClock } from '../../../../src/clock.js';
 import { MigrationProgress, formatDuration, progressBar } from '../../../../src/cli/progress.js';
