@@ -198,6 +198,8 @@ export class MongoStore implements ShardStore {
       });
     } catch (error) {
       if ((error as { name?: unknown } | null)?.name === 'MongoTopologyClosedError') this.#ready = null;
+      // The deadline fired: a timeout for callers (the migrator retries it), whatever the driver wrapped it in.
+      if (controller.signal.aborted && controller.signal.reason instanceof ShardkitStoreError && !(error instanceof ShardkitStoreError)) throw controller.signal.reason;
       throw wrapDriverError(this.shardId, op, error);
     } finally {
       bound.clock.clearTimeout(timer);
@@ -493,7 +495,8 @@ export class MongoStore implements ShardStore {
     if (ids.length === 0) return [];
     return this.#run('fenceIds', async () => {
       await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-      return this.#col.find({ _id: { $in: ids }, _moved: epoch }, this.#opts()).sort(ORDER).toArray();
+      // The bodies get copied: read them with their exact BSON types (a double 8.0 stays a double).
+      return (await this.#col.find({ _id: { $in: ids }, _moved: epoch }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray()).map(withProtocolValues);
     });
   }
 
