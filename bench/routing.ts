@@ -501,7 +501,7 @@ function markdown(
   return `## Routing
 
 Command: \`${meta.command as string}\` (${meta.quick === true ? 'quick run' : 'full run'}).
-Machine: ${meta.cpus as number} x ${meta.cpu as string}, ${meta.memoryGiB as number} GiB, Node ${meta.node as string}, ${meta.platform as string}, 1-minute load average ${meta.loadAverage as number} at the start${meta.loadAverageEnd === undefined ? '' : ` and ${meta.loadAverageEnd as number} at the end`} (other engineers' jobs share the machine). Date: ${meta.date as string}.
+Machine: ${meta.cpus as number} x ${meta.cpu as string}, ${meta.memoryGiB as number} GiB, Node ${meta.node as string}, ${meta.platform as string}, 1-minute load average ${meta.loadAverage as number} at the start${meta.loadAverageEnd === undefined ? '' : ` and ${meta.loadAverageEnd as number} at the end`}${(meta.loadAverage as number) > (meta.cpus as number) ? ' (other jobs shared the machine)' : ''}. Date: ${meta.date as string}.
 Peer: hashring 3.2.0 (md5 ketama, ${CACHE}-entry LRU), measured in the same process and run.
 ${SHARDS} shards, ${POINTS} points per shard (hashring: vnode count ${ketamaVnodes(POINTS)} x 4 replicas), ${meta.keys as number} distinct keys of 8-40 ASCII characters.
 Raw numbers: \`bench/results/routing.json\`. This is a small 2-core VM: absolute times are several times a
