@@ -469,12 +469,16 @@ export class MongoStore implements ShardStore {
         .limit(limit)
         .toArray();
       if (picked.length === 0) return [];
-      const ids = picked.map((d) => d._id);
-      await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-      // The migrator copies what this returns: exact BSON types, so a double 8.0 does not arrive as an int32.
-      const fenced = await this.#col.find({ _id: { $in: ids }, _moved: { $exists: true } }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray();
-      return fenced.map(withProtocolValues);
+      return this.#fenceAndRead(picked.map((d) => d._id), epoch, { _moved: { $exists: true } });
     });
+  }
+
+  /**
+   * Fence the unfenced of `ids` at `epoch`, read back those matching `fenced` in exact BSON types (copied: 8.0 stays a double).
+   */
+  async #fenceAndRead(ids: readonly unknown[], epoch: number, fenced: StoreFilter): Promise<StoredDocument[]> {
+    await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
+    return (await this.#col.find({ _id: { $in: ids }, ...fenced }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray()).map(withProtocolValues);
   }
 
   async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
@@ -493,11 +497,7 @@ export class MongoStore implements ShardStore {
   async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
     assertEpoch(epoch);
     if (ids.length === 0) return [];
-    return this.#run('fenceIds', async () => {
-      await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-      // The bodies get copied: read them with their exact BSON types (a double 8.0 stays a double).
-      return (await this.#col.find({ _id: { $in: ids }, _moved: epoch }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray()).map(withProtocolValues);
-    });
+    return this.#run('fenceIds', () => this.#fenceAndRead(ids, epoch, { _moved: epoch }));
   }
 
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
