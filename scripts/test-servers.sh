@@ -9,7 +9,8 @@
 #   scripts/test-servers.sh stop-one I    stop shard I only;  start-one I: start it again
 #
 # Env: SHARDKIT_STATE (default /tmp/shardkit-test-servers): state dir holding one folder per server
-# (data/, state/, log, pid, port) and the env file `env` with SHARDKIT_MONGO_URIS and SHARDKIT_CONFIG_URI.
+# (data/, state/, log, pid, port) and the env file `env` with SHARDKIT_MONGO_URIS, SHARDKIT_CONFIG_URI and
+# SHARDKIT_FLAVOUR.
 # FERRETDB_BIN overrides the binary (default: scripts/install-ferretdb.sh installs or finds it).
 # SHARDKIT_FLAVOUR picks FerretDB's backend at `start` (the state dir remembers it for the other commands):
 #   sqlite (default, what CI runs)  one SQLite directory per server;
@@ -215,6 +216,8 @@ write_env() {
   {
     echo "SHARDKIT_MONGO_URIS=${shards[*]}"
     echo "SHARDKIT_CONFIG_URI=$(uri_of config)"
+    # So whatever runs on these servers (a benchmark's output) can say which backend it measured.
+    echo "SHARDKIT_FLAVOUR=$FLAVOUR"
   } > "$ENV_FILE"
 }
 

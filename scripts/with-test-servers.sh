@@ -7,6 +7,9 @@
 # Otherwise FerretDB is installed if needed, SHARDKIT_TEST_SHARDS (default 4) shard servers + 1 config
 # server start in a private state dir (so parallel runs never share servers), the env is exported,
 # CMD runs, and the servers stop on any exit (trap). A server that does not start fails the run.
+# SHARDKIT_FLAVOUR=postgresql runs FerretDB on a private PostgreSQL cluster instead of SQLite
+# (scripts/test-servers.sh); CMD sees the flavour in SHARDKIT_FLAVOUR either way, and so do the
+# private servers some tests start.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
