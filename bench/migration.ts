@@ -58,6 +58,10 @@ const APP_CONCURRENCY = flag('app-concurrency', 2);
 const IMPACT_ARG = argv.find((a) => a.startsWith('--max-p99-impact='))?.slice('--max-p99-impact='.length);
 const MAX_P99_IMPACT = IMPACT_ARG === undefined ? 1.5 : Number(IMPACT_ARG);
 const WRITE = argv.includes('--write');
+// scripts/with-test-servers.sh exports the test servers' flavour: runs on SQLite and on PostgreSQL must read apart.
+const SERVER_KIND =
+  process.env['SHARDKIT_SERVER_KIND'] ??
+  (process.env['SHARDKIT_FLAVOUR'] === 'postgresql' ? 'FerretDB 1.24 (PostgreSQL)' : 'FerretDB 1.24 (SQLite) unless SHARDKIT_MONGO_URIS names MongoDB');
 const LEASE_MS = 1000;
 const OP_TIMEOUT_MS = 2000;
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
@@ -204,6 +208,7 @@ async function main(): Promise<void> {
   const follower = await TopologyFollower.start(config, { leaseMs: LEASE_MS });
   const coll = new ShardedCollection({ name: 'users', pool: { store: (id: string) => stores.get(id)! }, routing: follower });
   try {
+    log(`servers: ${SERVER_KIND}`);
     log(`loading ${DOCS} documents on ${SHARDS} shards (${uris.map(redactUri).join(', ')})`);
     for (let i = 0; i < DOCS; i += 1000) {
       await coll.insertMany(Array.from({ length: Math.min(1000, DOCS - i) }, (_, j) => payload(i + j)));
@@ -338,7 +343,7 @@ async function main(): Promise<void> {
         cpu: os.cpus()[0]?.model ?? 'unknown',
         cpus: os.cpus().length,
         servers: uris.length,
-        server: process.env['SHARDKIT_SERVER_KIND'] ?? 'FerretDB 1.24 (SQLite) unless SHARDKIT_MONGO_URIS names MongoDB',
+        server: SERVER_KIND,
         parameters: { docs: DOCS, shards: SHARDS, concurrency: CONCURRENCY, maxP99Impact: MAX_P99_IMPACT, batchSize: BATCH, vnodes: VNODES, ranges: plan.moves.length, appMs: APP_MS, appConcurrency: APP_CONCURRENCY, leaseMs: LEASE_MS, opTimeoutMs: OP_TIMEOUT_MS },
       },
       raw: { docs: rawDocs, ms: Math.round(rawMs), docsPerSec: Math.round(rawDocsPerSec) },
