@@ -134,8 +134,8 @@ pg_pid() { head -n 1 "$PG/data/postmaster.pid" 2>/dev/null || true; }
 pg_alive() {
   local pid
   pid="$(pg_pid)"
-  # As for FerretDB: a recycled pid is never ours to signal.
-  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -qa postgres "/proc/$pid/cmdline" 2>/dev/null
+  # As for FerretDB: a recycled pid is never ours to signal, nor another state dir's cluster.
+  [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null && grep -qaF -- "$PG/data" "/proc/$pid/cmdline" 2>/dev/null
 }
 
 pg_fail() {
@@ -270,7 +270,8 @@ cmd_status() {
   done
   if [[ -d "$PG/data" ]]; then
     if pg_alive; then up=up; else up=down; fi
-    printf '%-8s pid=%-8s port=%-6s %s\n' postgres "$(pg_pid)" "$(cat "$PG/port" 2>/dev/null || echo -)" "$up"
+    pid="$(pg_pid)"
+    printf '%-8s pid=%-8s port=%-6s %s\n' postgres "${pid:--}" "$(cat "$PG/port" 2>/dev/null || echo -)" "$up"
   fi
   [[ "$any" == 1 ]] || echo "no servers in $STATE"
 }
