@@ -246,6 +246,13 @@ export interface ShardStore {
    */
   replaceTombstone(doc: StoredDocument): Promise<boolean>;
 
+  /**
+   * An estimate of the entries held, without a filter or a scan (MongoDB's collection metadata; the
+   * memory store's size). Markers count: fenced copies a migration has not cleaned up yet, placeholders
+   * and tombstones.
+   */
+  estimatedDocumentCount(): Promise<number>;
+
   /** Close connections. */
   close(): Promise<void>;
 }

@@ -325,6 +325,16 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
       });
     });
 
+    describe('#estimatedDocumentCount', function () {
+      it('counts every entry held, markers included, without a filter', async function () {
+        expect(await store.estimatedDocumentCount()).to.equal(0);
+        await store.insertIfAbsent([doc('a', 1), doc('b', 2), doc('c', 3)]);
+        await store.fence([{ id: 'a', h: 1 }, { id: 'ph', h: 4 }], 2);
+        await store.tombstone('t', 5, 1);
+        expect(await store.estimatedDocumentCount()).to.equal(5);
+      });
+    });
+
     describe('#fence', function () {
       it('fences existing documents and leaves placeholders for absent keys, keeping versions', async function () {
         await store.insert(doc('a', 1, { _v: 3, x: 1 }));
