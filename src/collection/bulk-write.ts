@@ -133,6 +133,7 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
   const upsertedIds: Record<number, unknown> = {};
   for (const index of [...upserts].sort((a, b) => a - b)) upsertedIds[index] = (prepared[index] as WriteOp).key;
   return {
+    ok: 1,
     insertedCount: totals.inserted,
     matchedCount: totals.matched,
     modifiedCount: totals.modified,
