@@ -415,7 +415,8 @@ export class MongoStore implements ShardStore {
           if (!isDuplicateKeyError(error)) throw error;
         }
         await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#marker());
-        const found = await this.#col.find({ _id: { $in: ids } }, this.#opts()).toArray();
+        // Exact types: a router copies what it fenced to the new owner (8.0 stays a double, a long a long).
+        const found = (await this.#col.find({ _id: { $in: ids } }, this.#opts(EXACT_TYPES)).toArray()).map(withProtocolValues);
         const byKey = new Map(found.map((d) => [idKey(d._id), d]));
         const out = keys.map((k) => byKey.get(idKey(k.id)));
         if (out.every((d) => d !== undefined && isFenced(d))) return out as StoredDocument[];
