@@ -57,6 +57,10 @@ function checkCount(value: number | undefined, what: string): number {
  * answers "moved" sends the operation back through a refreshed routing state, at most `maxRedirects`
  * times (then `shardkit.router.redirectLimit`).
  *
+ * Every method takes the driver's per-call options in the driver's place (`ShardedReadOptions`,
+ * `ShardedWriteOptions`: read preference, read and write concern, `maxTimeMS`, `comment`), carried to
+ * every shard call it makes (`call-options.ts`; docs/data-api.md, "Driver options").
+ *
  * @typeParam T - the application's document type.
  */
 export class ShardedCollection<T extends Document = Document> {
