@@ -60,6 +60,13 @@ export const ErrorCode = {
   unhealthy: 'shardkit.health.unhealthy',
   /** `shardkit serve` could not listen on its host and port (in use, not permitted). */
   serveListen: 'shardkit.serve.listen',
+  /**
+   * A driver option shardkit cannot honour correctly across shards (`collation`, `hint`): refused
+   * before anything is sent rather than answered wrongly.
+   */
+  optionUnsupported: 'shardkit.option.unsupported',
+  /** An unacknowledged write concern (`w: 0`): the migration protocol needs every write's outcome. */
+  unacknowledgedWrite: 'shardkit.option.unacknowledgedWrite',
 } as const;
 
 /** Union of every stable error code. */

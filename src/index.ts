@@ -114,11 +114,19 @@ export type {
   FindOneAndModifyOptions,
   NewDocument,
   ShardedBulkWriteResult,
+  ShardedCallOptions,
   ShardedCollectionOptions,
+  ShardedCountOptions,
+  ShardedDeleteResult,
   ShardedFilter,
   ShardedFindOptions,
+  ShardedInsertManyResult,
+  ShardedInsertOneResult,
+  ShardedReadOptions,
+  ShardedUpdateOptions,
   ShardedUpdateResult,
   ShardedWriteOp,
+  ShardedWriteOptions,
 } from './collection/types.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';

@@ -133,6 +133,7 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
   const upsertedIds: Record<number, unknown> = {};
   for (const index of [...upserts].sort((a, b) => a - b)) upsertedIds[index] = (prepared[index] as WriteOp).key;
   return {
+    ok: 1,
     insertedCount: totals.inserted,
     matchedCount: totals.matched,
     modifiedCount: totals.modified,
@@ -149,10 +150,15 @@ export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: 
  * op goes through the single-key protocol, undefined when the duplicate stands. A fence was a
  * turn-away (refresh); a tombstone is a re-insert after a delete; an upsert that raced an insert is
  * retried (as the server retries it). A leftover placeholder is no turn-away: the single-key path
- * replaces it, no refresh needed.
+ * replaces it, no refresh needed. Nothing there any more, when no other op of the bulk names the
+ * `_id`, means what the round trip met is gone by another's hand (a purge removed the tombstone,
+ * another client deleted the document) and the `_id` is free: the single-key path inserts it (before,
+ * such an insert of a free `_id` was reported as a duplicate). When another op of the bulk names it
+ * (a delete of the same `_id`), the duplicate stands, as the driver runs an unordered bulk's inserts
+ * before its deletes.
  */
-function againAfterDuplicate(current: Entry, op: WriteOp): number | undefined {
-  if (current.kind === 'leftover') return 0;
+function againAfterDuplicate(current: Entry, op: WriteOp, keyShared: boolean): number | undefined {
+  if (current.kind === 'leftover' || (current.kind === 'absent' && !keyShared)) return 0;
   if (turnsAway(current)) return 1;
   if (current.kind === 'tombstone' || op.kind !== 'insert') return 0;
   return undefined;
@@ -215,8 +221,14 @@ async function bulkGroup(
     }
   }
   const entryOf = (index: number): Entry => entryKind(view, raw.get(idKey((prepared[index] as WriteOp).key)) ?? null);
+  const opsPerKey = new Map<string, number>();
+  for (const i of indices) {
+    const k = idKey((prepared[i] as WriteOp).key);
+    opsPerKey.set(k, (opsPerKey.get(k) ?? 0) + 1);
+  }
   for (const [index, error] of failedAt) {
-    const used = isDuplicate(error) ? againAfterDuplicate(entryOf(index), prepared[index] as WriteOp) : undefined;
+    const op = prepared[index] as WriteOp;
+    const used = isDuplicate(error) ? againAfterDuplicate(entryOf(index), op, (opsPerKey.get(idKey(op.key)) ?? 0) > 1) : undefined;
     if (used === undefined) errors.set(index, error);
     else again.push({ index, used });
   }

@@ -22,7 +22,7 @@ import { filterKey } from './documents.js';
 import type { KeyProtocol } from './key-protocol.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { scatterFind } from './scatter-gather.js';
-import type { ShardedBulkWriteResult, ShardedUpdateResult, ShardedWriteOp } from './types.js';
+import type { ShardedBulkWriteResult, ShardedDeleteResult, ShardedUpdateResult, ShardedWriteOp } from './types.js';
 
 /** Keys written per bulk: bounds the op arrays of one call, not the `_id` list. */
 const KEYS_PER_BULK = 1000;
@@ -57,7 +57,7 @@ async function inBulks(exec: RedirectExecutor, keys: KeyProtocol, ops: ShardedWr
     }
   }
   if (failure !== undefined) throw failure;
-  return { ...total, insertedIds: {}, upsertedIds, errors: [] };
+  return { ok: 1, ...total, insertedIds: {}, upsertedIds, errors: [] };
 }
 
 /**
@@ -76,15 +76,15 @@ export async function updateMany(
   if (ids.length === 0 && upsert) {
     const key: ShardKey = filterKey(filter) ?? new ObjectId();
     const result = await inBulks(exec, keys, [{ updateOne: { filter: { ...filter, _id: key }, update, upsert: true } }], 'updateMany');
-    return { matchedCount: result.matchedCount, modifiedCount: result.modifiedCount, upsertedCount: result.upsertedCount, upsertedId: result.upsertedIds[0] ?? null };
+    return { acknowledged: true, matchedCount: result.matchedCount, modifiedCount: result.modifiedCount, upsertedCount: result.upsertedCount, upsertedId: result.upsertedIds[0] ?? null };
   }
   const ops: ShardedWriteOp[] = ids.map((id) => ({ updateOne: { filter: pinnedFilter(filter, id), update } }));
   const result = await inBulks(exec, keys, ops, 'updateMany');
-  return { matchedCount: result.matchedCount, modifiedCount: result.modifiedCount, upsertedCount: 0, upsertedId: null };
+  return { acknowledged: true, matchedCount: result.matchedCount, modifiedCount: result.modifiedCount, upsertedCount: 0, upsertedId: null };
 }
 
 /** Delete every document matching `filter`. */
-export async function deleteMany(exec: RedirectExecutor, keys: KeyProtocol, filter: Filter<Document>): Promise<{ deletedCount: number }> {
+export async function deleteMany(exec: RedirectExecutor, keys: KeyProtocol, filter: Filter<Document>): Promise<ShardedDeleteResult> {
   if (filter === null || typeof filter !== 'object') throw new ShardkitInvalidArgumentError('deleteMany: filter must be an object');
   const ids = await matchingIds(exec, filter);
   const result = await inBulks(
@@ -93,7 +93,7 @@ export async function deleteMany(exec: RedirectExecutor, keys: KeyProtocol, filt
     ids.map((id) => ({ deleteOne: { filter: pinnedFilter(filter, id) } })),
     'deleteMany',
   );
-  return { deletedCount: result.deletedCount };
+  return { acknowledged: true, deletedCount: result.deletedCount };
 }
 
 /**

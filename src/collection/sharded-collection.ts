@@ -16,15 +16,23 @@ import { applyProjection, filterKey, stripMarkers } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
 import { scatterCount, scatterFind } from './scatter-gather.js';
+import { withCallOptions } from './call-options.js';
 import type {
   FindOneAndModifyOptions,
   NewDocument,
   ShardedBulkWriteResult,
   ShardedCollectionOptions,
+  ShardedCountOptions,
+  ShardedDeleteResult,
   ShardedFilter,
   ShardedFindOptions,
+  ShardedInsertManyResult,
+  ShardedInsertOneResult,
+  ShardedReadOptions,
+  ShardedUpdateOptions,
   ShardedUpdateResult,
   ShardedWriteOp,
+  ShardedWriteOptions,
 } from './types.js';
 import { deleteOp, insertOp, replaceOp, toUpdateResult, updateOp } from './write-ops.js';
 
@@ -48,6 +56,10 @@ function checkCount(value: number | undefined, what: string): number {
  * the new owner after fencing it at the old one (ADR 0002). A shard that
  * answers "moved" sends the operation back through a refreshed routing state, at most `maxRedirects`
  * times (then `shardkit.router.redirectLimit`).
+ *
+ * Every method takes the driver's per-call options in the driver's place (`ShardedReadOptions`,
+ * `ShardedWriteOptions`: read preference, read and write concern, `maxTimeMS`, `comment`), carried to
+ * every shard call it makes (`call-options.ts`; docs/data-api.md, "Driver options").
  *
  * @typeParam T - the application's document type.
  */
@@ -93,10 +105,12 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitInputError `shardkit.key.invalid` for an `_id` that is not a shard key (nothing written).
    * @throws ShardkitStoreError `shardkit.store.duplicateKey` when the `_id` exists (on either owner while it moves).
    */
-  async insertOne(doc: NewDocument<T>): Promise<{ insertedId: unknown }> {
-    const op = insertOp(doc as Document);
-    await this.#exec.run((view) => this.#keys.apply(view, op));
-    return { insertedId: op.key };
+  async insertOne(doc: NewDocument<T>, options?: ShardedWriteOptions): Promise<ShardedInsertOneResult> {
+    return withCallOptions('write', 'insertOne', options, async () => {
+      const op = insertOp(doc as Document);
+      await this.#exec.run((view) => this.#keys.apply(view, op));
+      return { acknowledged: true, insertedId: op.key };
+    });
   }
 
   /**
@@ -104,9 +118,12 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws the first failure (by index) after all others were applied; its message counts the failures.
    */
-  async insertMany(docs: ReadonlyArray<NewDocument<T>>): Promise<{ insertedCount: number; insertedIds: Record<number, unknown> }> {
+  async insertMany(docs: ReadonlyArray<NewDocument<T>>, options?: ShardedWriteOptions): Promise<ShardedInsertManyResult> {
     if (!Array.isArray(docs)) throw new ShardkitInvalidArgumentError('insertMany: docs must be an array');
-    const result = await this.bulkWrite(docs.map((document) => ({ insertOne: { document } })));
+    const result = await this.bulkWrite(
+      docs.map((document) => ({ insertOne: { document } })),
+      options,
+    );
     const first = result.errors[0];
     if (first !== undefined) {
       if (result.errors.length === 1) throw first.error;
@@ -118,7 +135,7 @@ export class ShardedCollection<T extends Document = Document> {
         { cause: first.error, ...(shardId === undefined ? {} : { shardId }) },
       );
     }
-    return { insertedCount: result.insertedCount, insertedIds: result.insertedIds };
+    return { acknowledged: true, insertedCount: result.insertedCount, insertedIds: result.insertedIds };
   }
 
   /**
@@ -137,6 +154,10 @@ export class ShardedCollection<T extends Document = Document> {
    * Fenced copies are resolved by the migration protocol's ownership rule; markers never come back.
    */
   async find(filter: ShardedFilter<T> = {}, options: ShardedFindOptions = {}): Promise<T[]> {
+    return withCallOptions('read', 'find', options, () => this.#find(filter, options));
+  }
+
+  async #find(filter: ShardedFilter<T>, options: ShardedFindOptions): Promise<T[]> {
     const skip = checkCount(options.skip, 'skip');
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
@@ -161,9 +182,11 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws ShardkitInputError `shardkit.key.invalid` when the filter does not pin a valid `_id`.
    */
-  async updateOne(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
-    const op = updateOp(filter, update as UpdateFilter<Document>, options.upsert === true);
-    return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+  async updateOne(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
+    return withCallOptions('write', 'updateOne', options, async () => {
+      const op = updateOp(filter, update as UpdateFilter<Document>, options.upsert === true);
+      return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+    });
   }
 
   /**
@@ -171,26 +194,34 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws ShardkitInputError `shardkit.key.invalid` when the filter does not pin a valid `_id`.
    */
-  async replaceOne(filter: ShardedFilter<T>, replacement: Document, options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
-    const op = replaceOp(filter, replacement, options.upsert === true);
-    return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+  async replaceOne(filter: ShardedFilter<T>, replacement: Document, options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
+    return withCallOptions('write', 'replaceOne', options, async () => {
+      const op = replaceOp(filter, replacement, options.upsert === true);
+      return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+    });
   }
 
   /**
    * Delete the one document `filter` pins by `_id`. While the key moves, the delete leaves a tombstone at
    * the new owner so the old owner's fenced copy cannot come back.
    */
-  async deleteOne(filter: ShardedFilter<T>): Promise<{ deletedCount: number }> {
-    const op = deleteOp(filter);
-    const outcome = await this.#exec.run((view) => this.#keys.apply(view, op));
-    return { deletedCount: outcome.deleted };
+  async deleteOne(filter: ShardedFilter<T>, options?: ShardedWriteOptions): Promise<ShardedDeleteResult> {
+    return withCallOptions('write', 'deleteOne', options, async () => {
+      const op = deleteOp(filter);
+      const outcome = await this.#exec.run((view) => this.#keys.apply(view, op));
+      return { acknowledged: true, deletedCount: outcome.deleted };
+    });
   }
 
   /**
    * Count documents matching `filter`: one key read when it pins `_id`, else a count per shard plus the
    * fenced documents the ownership rule keeps.
    */
-  async countDocuments(filter: ShardedFilter<T> = {}, options: { skip?: number; limit?: number } = {}): Promise<number> {
+  async countDocuments(filter: ShardedFilter<T> = {}, options: ShardedCountOptions = {}): Promise<number> {
+    return withCallOptions('read', 'countDocuments', options, () => this.#countDocuments(filter, options));
+  }
+
+  async #countDocuments(filter: ShardedFilter<T>, options: ShardedCountOptions): Promise<number> {
     const skip = checkCount(options.skip, 'skip');
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
@@ -203,6 +234,20 @@ export class ShardedCollection<T extends Document = Document> {
     }
     const afterSkip = Math.max(0, total - skip);
     return limit > 0 ? Math.min(afterSkip, limit) : afterSkip;
+  }
+
+  /**
+   * An estimate of the documents, as the driver's `estimatedDocumentCount`: the sum of every shard's
+   * own estimate (MongoDB's collection metadata, no filter and no scan) over every shard of the current
+   * routing state. Only an estimate: it counts what a shard holds, so during and after a migration, until
+   * its cleanup and purge ran, the fenced copies at old owners, placeholders and tombstones count too
+   * (a document that moved may count twice). `countDocuments({})` is exact.
+   */
+  async estimatedDocumentCount(options?: ShardedReadOptions): Promise<number> {
+    return withCallOptions('read', 'estimatedDocumentCount', options, async () => {
+      const counts = await this.#exec.run((view) => Promise.all(view.all.map((id) => this.#exec.callShard(id, (s) => s.estimatedDocumentCount()))));
+      return counts.reduce((a, b) => a + b, 0);
+    });
   }
 
   /** Create application indexes on every shard of the current routing state (both topologies while migrating). */
@@ -225,12 +270,14 @@ export class ShardedCollection<T extends Document = Document> {
    * attempted and failures are reported by index. Invalid keys and misused updates are refused before
    * anything is written.
    */
-  bulkWrite(ops: ReadonlyArray<ShardedWriteOp<T>>): Promise<ShardedBulkWriteResult> {
+  bulkWrite(ops: ReadonlyArray<ShardedWriteOp<T>>, options?: ShardedWriteOptions): Promise<ShardedBulkWriteResult> {
     const all = ops as ReadonlyArray<ShardedWriteOp>;
-    if (Array.isArray(all) && all.some((op) => op !== null && typeof op === 'object' && ('updateMany' in op || 'deleteMany' in op))) {
-      return bulkWriteWithMany(this.#exec, this.#keys, all);
-    }
-    return bulkWrite(this.#exec, this.#keys, all);
+    return withCallOptions('write', 'bulkWrite', options, () => {
+      if (Array.isArray(all) && all.some((op) => op !== null && typeof op === 'object' && ('updateMany' in op || 'deleteMany' in op))) {
+        return bulkWriteWithMany(this.#exec, this.#keys, all);
+      }
+      return bulkWrite(this.#exec, this.#keys, all);
+    });
   }
 
   /**
@@ -242,13 +289,15 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws the first failure after every matching document was attempted.
    */
-  updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
-    return updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
+  updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
+    return withCallOptions('write', 'updateMany', options, () =>
+      updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true),
+    );
   }
 
   /** Delete every document matching `filter` (any filter), exactly once each, as {@link updateMany} updates. */
-  deleteMany(filter: ShardedFilter<T> = {}): Promise<{ deletedCount: number }> {
-    return deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
+  deleteMany(filter: ShardedFilter<T> = {}, options?: ShardedWriteOptions): Promise<ShardedDeleteResult> {
+    return withCallOptions('write', 'deleteMany', options, () => deleteMany(this.#exec, this.#keys, filter as Filter<Document>));
   }
 
   /**
@@ -257,16 +306,18 @@ export class ShardedCollection<T extends Document = Document> {
    * upserted). The update applies to exactly the version returned as "before" (see `find-and-modify.ts`).
    */
   async findOneAndUpdate(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: FindOneAndModifyOptions = {}): Promise<T | null> {
-    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'update', update: update as UpdateFilter<Document> }, options)) as T | null;
+    const change = { kind: 'update', update: update as UpdateFilter<Document> } as const;
+    return (await withCallOptions('write', 'findOneAndUpdate', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, change, options))) as T | null;
   }
 
   /** Replace the first document `filter` matches in `sort` order; returns it before or after, as {@link findOneAndUpdate}. */
   async findOneAndReplace(filter: ShardedFilter<T>, replacement: Document, options: FindOneAndModifyOptions = {}): Promise<T | null> {
-    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'replace', replacement }, options)) as T | null;
+    const change = { kind: 'replace', replacement } as const;
+    return (await withCallOptions('write', 'findOneAndReplace', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, change, options))) as T | null;
   }
 
   /** Delete the first document `filter` matches in `sort` order and return it (projected), or null. */
   async findOneAndDelete(filter: ShardedFilter<T>, options: Omit<FindOneAndModifyOptions, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'delete' }, options)) as T | null;
+    return (await withCallOptions('write', 'findOneAndDelete', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'delete' }, options))) as T | null;
   }
 }

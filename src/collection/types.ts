@@ -3,7 +3,7 @@
  * live apart from the class so the parts of the data path (single-key protocol, bulk, scatter-gather)
  * can name them without importing the facade.
  */
-import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
+import type { CollationOptions, Document, Filter, Hint, ReadConcernLike, ReadPreferenceLike, Sort, UpdateFilter, WriteConcern, WriteConcernSettings } from 'mongodb';
 import type { RoutingSource } from '../router/routing-source.js';
 import type { StoreProvider } from '../stores/store-provider.js';
 
@@ -35,8 +35,66 @@ export interface ShardedCollectionOptions {
   readonly operationTimeoutMs?: number;
 }
 
+/**
+ * Driver options every `ShardedCollection` call takes, under the driver's names (docs/data-api.md,
+ * "Driver options"). They reach every shard request the call makes.
+ */
+export interface ShardedCallOptions {
+  /**
+   * Time limit of the whole call in ms, redirects and every shard included; 0 or absent: none. It
+   * combines with shardkit's own deadline (`operationTimeoutMs`, the stores' `opTimeoutMs`): the
+   * earlier wins. Past it the call fails with `shardkit.store.timeout`.
+   */
+  readonly maxTimeMS?: number;
+  /** Sent with every request of the call (server logs, profiler, `currentOp`). */
+  readonly comment?: unknown;
+  /**
+   * Refused with `shardkit.option.unsupported`: shardkit routes by `_id` equality and merges shards'
+   * results in binary BSON order, which a collation would contradict (and FerretDB 1.24 has none).
+   */
+  readonly collation?: CollationOptions;
+  /** Refused with `shardkit.option.unsupported`: the call's own lookups by `_id` would take it too. */
+  readonly hint?: Hint;
+}
+
+/** Driver options of a read (`find`, `findOne`, `countDocuments`, `estimatedDocumentCount`). */
+export interface ShardedReadOptions extends ShardedCallOptions {
+  /**
+   * Where the reads go (`'secondaryPreferred'`, a `ReadPreference` with tags…). A secondary may lag:
+   * its answer can be stale, as with the driver, and while a range moves the two owners' copies may be
+   * read at different moments. Writes never read from a secondary.
+   */
+  readonly readPreference?: ReadPreferenceLike;
+  /** The read concern of every read of the call. */
+  readonly readConcern?: ReadConcernLike;
+}
+
+/** Driver options of a write. */
+export interface ShardedWriteOptions extends ShardedCallOptions {
+  /**
+   * The write concern of the application's writes; it must be acknowledged (`w: 0` is refused with
+   * `shardkit.option.unacknowledgedWrite`). The migration protocol's own writes (fences, tombstones,
+   * copies) take it only where it is stronger than the store's own.
+   */
+  readonly writeConcern?: WriteConcern | WriteConcernSettings;
+}
+
+/** Options of `updateOne`, `replaceOne` and `updateMany`. */
+export interface ShardedUpdateOptions extends ShardedWriteOptions {
+  /** Insert when nothing matches. */
+  readonly upsert?: boolean;
+}
+
+/** Options of `countDocuments`. */
+export interface ShardedCountOptions extends ShardedReadOptions {
+  /** Skip this many of the matching documents. */
+  readonly skip?: number;
+  /** Count at most this many; 0 or absent: no limit. */
+  readonly limit?: number;
+}
+
 /** Options of `ShardedCollection.find`. */
-export interface ShardedFindOptions {
+export interface ShardedFindOptions extends ShardedReadOptions {
   /** Sort spec; `_id` is appended as a tiebreaker so merged pages are deterministic. */
   readonly sort?: Sort;
   /** At most this many documents; 0 or absent: no limit. */
@@ -49,6 +107,8 @@ export interface ShardedFindOptions {
 
 /** Result of a single-document update or replace. */
 export interface ShardedUpdateResult {
+  /** Always true: shardkit refuses unacknowledged writes (the driver's `UpdateResult.acknowledged`). */
+  readonly acknowledged: true;
   readonly matchedCount: number;
   readonly modifiedCount: number;
   readonly upsertedCount: number;
@@ -69,6 +129,8 @@ export type ShardedWriteOp<T extends Document = Document> =
 
 /** Result of `ShardedCollection.bulkWrite` (unordered: every op is attempted). */
 export interface ShardedBulkWriteResult {
+  /** 1, as the driver's `BulkWriteResult.ok` (a driver bulk result has no `acknowledged`). */
+  readonly ok: 1;
   readonly insertedCount: number;
   readonly matchedCount: number;
   readonly modifiedCount: number;
@@ -83,7 +145,7 @@ export interface ShardedBulkWriteResult {
 }
 
 /** Options of `findOneAndUpdate` / `findOneAndReplace` / `findOneAndDelete` (the driver's names). */
-export interface FindOneAndModifyOptions {
+export interface FindOneAndModifyOptions extends ShardedWriteOptions {
   /** Which document to return: as it was (`'before'`, the default) or as the write left it. */
   readonly returnDocument?: 'before' | 'after';
   /** Which document to pick when several match (`_id` breaks ties, as everywhere in shardkit). */
@@ -92,4 +154,27 @@ export interface FindOneAndModifyOptions {
   readonly projection?: Document;
   /** Insert when nothing matches (not for `findOneAndDelete`). */
   readonly upsert?: boolean;
+}
+
+/** Result of `insertOne`, as the driver's `InsertOneResult`. */
+export interface ShardedInsertOneResult {
+  /** Always true: shardkit refuses unacknowledged writes. */
+  readonly acknowledged: true;
+  readonly insertedId: unknown;
+}
+
+/** Result of `insertMany`, as the driver's `InsertManyResult`. */
+export interface ShardedInsertManyResult {
+  /** Always true: shardkit refuses unacknowledged writes. */
+  readonly acknowledged: true;
+  readonly insertedCount: number;
+  /** `_id` of each document by its index in the array given. */
+  readonly insertedIds: Record<number, unknown>;
+}
+
+/** Result of `deleteOne` and `deleteMany`, as the driver's `DeleteResult`. */
+export interface ShardedDeleteResult {
+  /** Always true: shardkit refuses unacknowledged writes. */
+  readonly acknowledged: true;
+  readonly deletedCount: number;
 }

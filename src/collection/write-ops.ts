@@ -112,6 +112,7 @@ export function deleteOp(filter: Document): WriteOp {
 /** The application's result of an update or replace. */
 export function toUpdateResult(outcome: OpOutcome): ShardedUpdateResult {
   return {
+    acknowledged: true,
     matchedCount: outcome.matched,
     modifiedCount: outcome.modified,
     upsertedCount: outcome.upserted,

@@ -346,6 +346,12 @@ export class MemoryStore implements ShardStore {
     return n;
   }
 
+  /** Every entry held, markers included: as MongoDB's metadata count, an estimate of the documents. */
+  async estimatedDocumentCount(): Promise<number> {
+    this.#check();
+    return this.#byId.size;
+  }
+
   async insert(doc: StoredDocument): Promise<void> {
     this.#check();
     assertStorable(doc);

@@ -17,8 +17,10 @@ import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
 import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, withDeadline, type Deadline } from './deadline.js';
-import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, outcome, writeResult } from './bulk-result.js';
-import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
+import { requestOptions, type RequestOptions } from './mongo-request-options.js';
+import { assertBulkOps, outcome } from './bulk-result.js';
+import { splitBulkWrite } from './mongo-bulk-write.js';
+import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
 import type {
@@ -213,17 +215,24 @@ export class MongoStore implements ShardStore {
     });
   }
 
-  /**
-   * Options of one request: the call's signal and the time it has left as `maxTimeMS`. A request
-   * whose call is past its deadline is not sent.
-   */
-  // eslint-disable-next-line @typescript-eslint/no-empty-object-type
-  #opts<T extends object = {}>(extra?: T): T & { maxTimeMS: number; signal?: AbortSignal } {
-    const deadline = currentDeadline();
-    if (deadline === undefined) return { ...(extra as T), maxTimeMS: this.#maxTimeMS };
-    const left = Math.floor(remainingMs(deadline));
-    if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(this.shardId, 'request', 'its deadline passed before it was sent');
-    return { ...(extra as T), maxTimeMS: Math.min(left, this.#maxTimeMS), ...(deadline.signal === undefined ? {} : { signal: deadline.signal }) };
+  /** Options of a request for nothing but the call's own bookkeeping (`internal` role, `mongo-request-options.ts`). */
+  #opts<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'internal', undefined, extra);
+  }
+
+  /** Options of a request that reads for the application (its read preference and read concern apply). */
+  #read<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'read', undefined, extra);
+  }
+
+  /** Options of the application's own write (its write concern applies). */
+  #write<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'write', undefined, extra);
+  }
+
+  /** Options of a migration-protocol write: never a weaker write concern than this store's own. */
+  #marker<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'marker', this.#col.writeConcern, extra);
   }
 
   async ensureRoutingIndex(): Promise<void> {
@@ -261,13 +270,13 @@ export class MongoStore implements ShardStore {
   }
 
   async get(id: unknown): Promise<StoredDocument | null> {
-    return this.#run('get', () => this.#col.findOne({ _id: id }, this.#opts()));
+    return this.#run('get', () => this.#col.findOne({ _id: id }, this.#read()));
   }
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
     return this.#run('find', async () => {
       const { sort, limit, skip, projection, exactTypes } = options;
-      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }), ...(exactTypes === true ? EXACT_TYPES : {}) }));
+      const cursor = this.#col.find(filter, this.#read({ ...(projection === undefined ? {} : { projection }), ...(exactTypes === true ? EXACT_TYPES : {}) }));
       if (sort !== undefined) cursor.sort(sort);
       if (skip !== undefined) cursor.skip(skip);
       if (limit !== undefined && limit > 0) cursor.limit(limit);
@@ -277,12 +286,17 @@ export class MongoStore implements ShardStore {
   }
 
   async count(filter: StoreFilter): Promise<number> {
-    return this.#run('count', () => this.#col.countDocuments(filter, this.#opts()));
+    return this.#run('count', () => this.#col.countDocuments(filter, this.#read()));
+  }
+
+  /** The driver's estimate (collection metadata, markers included); no filter, no scan. */
+  async estimatedDocumentCount(): Promise<number> {
+    return this.#run('estimatedDocumentCount', () => this.#col.estimatedDocumentCount(this.#read()));
   }
 
   async insert(doc: StoredDocument): Promise<void> {
     assertStorable(doc);
-    await this.#run('insert', () => this.#col.insertOne({ ...doc }, this.#opts()));
+    await this.#run('insert', () => this.#col.insertOne({ ...doc }, this.#write()));
   }
 
   async insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
@@ -292,7 +306,7 @@ export class MongoStore implements ShardStore {
       try {
         const res = await this.#col.insertMany(
           docs.map((d) => ({ ...d })),
-          this.#opts({ ordered: false }),
+          this.#marker({ ordered: false }),
         );
         return res.insertedCount;
       } catch (error) {
@@ -306,7 +320,7 @@ export class MongoStore implements ShardStore {
   async updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
     const bumped = withVersionBump(update);
     const write = async (): Promise<WriteOutcome> => {
-      const res = await this.#col.updateOne(liveFilter(filter), bumped, this.#opts({ upsert: options.upsert === true }));
+      const res = await this.#col.updateOne(liveFilter(filter), bumped, this.#write({ upsert: options.upsert === true }));
       return outcome(res.matchedCount, res.modifiedCount, res.upsertedId);
     };
     if (!mayBeNoOp(update)) return this.#run('updateOne', write);
@@ -317,7 +331,7 @@ export class MongoStore implements ShardStore {
         const before = await this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
         if (before === null) return write();
         const { _id: id, _v: version } = withProtocolValues(before);
-        const after = await this.#col.findOneAndUpdate(andFilters({ _id: id, _v: version }, liveFilter({})), bumped, this.#opts({ ...EXACT_TYPES, returnDocument: 'after' }));
+        const after = await this.#col.findOneAndUpdate(andFilters({ _id: id, _v: version }, liveFilter({})), bumped, this.#write({ ...EXACT_TYPES, returnDocument: 'after' }));
         if (after !== null) return outcome(1, sameData(before, after) ? 0 : 1, null);
       }
       throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: updateOne failed: document changed concurrently ${CAS_ATTEMPTS} times`, {
@@ -348,7 +362,7 @@ export class MongoStore implements ShardStore {
           const res = await this.#col.replaceOne(
             andFilters({ _id: current._id, _v: current._v }, liveFilter({})),
             { ...body, _id: current._id, _v: (current._v ?? 0) + 1 },
-            this.#opts(),
+            this.#write(),
           );
           if (res.matchedCount === 1) return outcome(1, res.modifiedCount, null);
           continue; // changed under us: read again
@@ -357,7 +371,7 @@ export class MongoStore implements ShardStore {
         // `_v` absent matches no stored document: this upsert only ever inserts, and an existing _id
         // (a concurrent insert, or a fenced key) fails as a duplicate instead of being overwritten.
         try {
-          const res = await this.#col.replaceOne(andFilters(liveFilter(filter), { _v: { $exists: false } }), { ...body, _v: 1 } as StoredDocument, this.#opts({ upsert: true }));
+          const res = await this.#col.replaceOne(andFilters(liveFilter(filter), { _v: { $exists: false } }), { ...body, _v: 1 } as StoredDocument, this.#write({ upsert: true }));
           return outcome(0, 0, res.upsertedId);
         } catch (error) {
           if (!isDuplicateKeyError(error)) throw error;
@@ -372,62 +386,14 @@ export class MongoStore implements ShardStore {
   }
 
   async deleteOne(filter: StoreFilter): Promise<number> {
-    return this.#run('deleteOne', async () => (await this.#col.deleteOne(liveFilter(filter), this.#opts())).deletedCount);
+    return this.#run('deleteOne', async () => (await this.#col.deleteOne(liveFilter(filter), this.#write())).deletedCount);
   }
 
-  /**
-   * Inserts go in one unordered `insertMany`; updates, replaces and deletes go as single calls in
-   * parallel. Why not one driver bulk: FerretDB 1.24 stops an unordered update batch at the first
-   * write error, reports it at the wrong index and loses the counts of what it did apply.
-   */
+  /** Inserts in one unordered `insertMany`, the other ops as single calls in parallel (`mongo-bulk-write.ts`). */
   async bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
     assertBulkOps(ops);
-    const inserts: Array<{ index: number; doc: StoredDocument }> = [];
-    ops.forEach((op, index) => {
-      if ('insertOne' in op) inserts.push({ index, doc: { ...op.insertOne.document } });
-    });
-    const errors: Array<{ index: number; error: Error }> = [];
-    const results = emptyResults(ops.length);
-
-    const insertBatch = async (): Promise<void> => {
-      if (inserts.length === 0) return;
-      const applied = (): void => {
-        const failed = new Set(errors.map((e) => e.index));
-        for (const { index } of inserts) if (!failed.has(index)) results[index] = INSERTED;
-      };
-      try {
-        await this.#col.insertMany(inserts.map((i) => i.doc), this.#opts({ ordered: false }));
-        applied();
-      } catch (error) {
-        const writeErrors = bulkWriteErrors(error);
-        if (writeErrors.length === 0) throw wrapDriverError(this.shardId, 'bulkWrite', error);
-        for (const w of writeErrors) {
-          const code = isDuplicateKeyCode(w.code) ? ErrorCode.storeDuplicateKey : ErrorCode.storeFailure;
-          const index = inserts[w.index]?.index ?? -1;
-          errors.push({
-            index,
-            error: new ShardkitStoreError(code, `shard ${this.shardId}: bulkWrite op ${index} failed: ${w.errmsg ?? `code ${w.code}`}`, { shardId: this.shardId, cause: w }),
-          });
-        }
-        // Unordered: every insert without a write error applied.
-        applied();
-      }
-    };
-
-    const single = async (op: StoreWriteOp, index: number): Promise<void> => {
-      try {
-        if ('insertOne' in op) return;
-        if ('deleteOne' in op) results[index] = deleteResult(await this.deleteOne(op.deleteOne.filter));
-        else if ('updateOne' in op) results[index] = writeResult(await this.updateOne(op.updateOne.filter, op.updateOne.update, { upsert: op.updateOne.upsert === true }));
-        else results[index] = writeResult(await this.replaceOne(op.replaceOne.filter, op.replaceOne.replacement, { upsert: op.replaceOne.upsert === true }));
-      } catch (error) {
-        errors.push({ index, error: asError(error) });
-      }
-    };
-
     // One deadline for the whole bulk: its single writes run inside it and inherit it.
-    await this.#run('bulkWrite', () => Promise.all([insertBatch(), ...ops.map((op, index) => single(op, index))]));
-    return bulkResult(results, errors);
+    return this.#run('bulkWrite', () => splitBulkWrite(this, (docs) => this.#col.insertMany(docs, this.#write({ ordered: false })), ops));
   }
 
   /**
@@ -443,13 +409,14 @@ export class MongoStore implements ShardStore {
         try {
           await this.#col.insertMany(
             keys.map((k) => placeholder(k.id, k.h, epoch)),
-            this.#opts({ ordered: false }),
+            this.#marker({ ordered: false }),
           );
         } catch (error) {
           if (!isDuplicateKeyError(error)) throw error;
         }
-        await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
-        const found = await this.#col.find({ _id: { $in: ids } }, this.#opts()).toArray();
+        await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#marker());
+        // Exact types: a router copies what it fenced to the new owner (8.0 stays a double, a long a long).
+        const found = (await this.#col.find({ _id: { $in: ids } }, this.#opts(EXACT_TYPES)).toArray()).map(withProtocolValues);
         const byKey = new Map(found.map((d) => [idKey(d._id), d]));
         const out = keys.map((k) => byKey.get(idKey(k.id)));
         if (out.every((d) => d !== undefined && isFenced(d))) return out as StoredDocument[];
@@ -477,7 +444,7 @@ export class MongoStore implements ShardStore {
    * Fence the unfenced of `ids` at `epoch`, read back those matching `fenced` in exact BSON types (copied: 8.0 stays a double).
    */
   async #fenceAndRead(ids: readonly unknown[], epoch: number, fenced: StoreFilter): Promise<StoredDocument[]> {
-    await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#opts());
+    await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#marker());
     return (await this.#col.find({ _id: { $in: ids }, ...fenced }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray()).map(withProtocolValues);
   }
 
@@ -553,7 +520,7 @@ export class MongoStore implements ShardStore {
       const picked = await this.#col.find(where, this.#opts({ projection: { _id: 1 } })).sort(ORDER).limit(limit).toArray();
       if (picked.length === 0) return 0;
       // The filter goes again with the ids: a document that changed since it was read stays.
-      const res = await this.#col.deleteMany(andFilters({ _id: { $in: picked.map((d) => d._id) } }, where), this.#opts());
+      const res = await this.#col.deleteMany(andFilters({ _id: { $in: picked.map((d) => d._id) } }, where), this.#marker());
       return res.deletedCount;
     });
   }
@@ -563,11 +530,11 @@ export class MongoStore implements ShardStore {
       if (expectedVersion !== undefined) {
         // One conditional replace: atomic on the server, so a concurrent write either precedes it
         // (and changes `_v`, so nothing matches) or follows it (and meets the tombstone).
-        const r = await this.#col.replaceOne(liveFilter({ _id: id, _v: expectedVersion }), { _id: id, _h: h, _v: version, _ts: true }, this.#opts({}));
+        const r = await this.#col.replaceOne(liveFilter({ _id: id, _v: expectedVersion }), { _id: id, _h: h, _v: version, _ts: true }, this.#marker({}));
         return r.matchedCount === 1;
       }
       try {
-        await this.#col.replaceOne({ _id: id, ...UNFENCED }, { _id: id, _h: h, _v: version, _ts: true }, this.#opts({ upsert: true }));
+        await this.#col.replaceOne({ _id: id, ...UNFENCED }, { _id: id, _h: h, _v: version, _ts: true }, this.#marker({ upsert: true }));
         return true;
       } catch (error) {
         // No unfenced match, so the upsert tried to insert and met the fenced document.
@@ -581,7 +548,7 @@ export class MongoStore implements ShardStore {
   async replaceTombstone(doc: StoredDocument): Promise<boolean> {
     assertStorable(doc);
     return this.#run('replaceTombstone', async () => {
-      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, ...UNFENCED }, doc, this.#opts({}));
+      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, ...UNFENCED }, doc, this.#marker({}));
       return r.matchedCount === 1;
     });
   }

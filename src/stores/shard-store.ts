@@ -95,8 +95,8 @@ export interface StoreFindOptions {
   /**
    * Keep every value's BSON type (a double stays a double, a long a long) instead of the driver's JS
    * promotion; the protocol's fields (`_id`, `_h`, `_v`, `_moved`) still come back as JS values. For
-   * documents the caller writes again elsewhere (a migration's repair). `fenceRange` and `scanRange`
-   * always read this way (`fence` does not yet: a router's copy of a moving key still promotes).
+   * documents the caller writes again elsewhere (a migration's repair). `fence`, `fenceRange`, `fenceIds`
+   * and `scanRange` always read this way (their answers are copied to another shard).
    */
   readonly exactTypes?: boolean;
 }
@@ -245,6 +245,13 @@ export interface ShardStore {
    * answer (a repeat finds the document, not the tombstone), so wrappers must not retry it.
    */
   replaceTombstone(doc: StoredDocument): Promise<boolean>;
+
+  /**
+   * An estimate of the entries held, without a filter or a scan (MongoDB's collection metadata; the
+   * memory store's size). Markers count: fenced copies a migration has not cleaned up yet, placeholders
+   * and tombstones.
+   */
+  estimatedDocumentCount(): Promise<number>;
 
   /** Close connections. */
   close(): Promise<void>;

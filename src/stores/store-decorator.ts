@@ -111,6 +111,9 @@ export abstract class StoreDecorator implements ShardStore {
   replaceTombstone(doc: StoredDocument): Promise<boolean> {
     return this.around('replaceTombstone', () => this.inner.replaceTombstone(doc), [doc]);
   }
+  estimatedDocumentCount(): Promise<number> {
+    return this.around('estimatedDocumentCount', () => this.inner.estimatedDocumentCount(), []);
+  }
   /** Closes the wrapped store, outside the hook (never measured, retried or blocked by a breaker). */
   close(): Promise<void> {
     return this.inner.close();

@@ -4,6 +4,7 @@ import type { Document } from 'mongodb';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import { Migrator } from '../../../src/rebalance/migrator.js';
+import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MongoShardPool } from '../../../src/stores/shard-pool.js';
 import { Topology } from '../../../src/topology/topology.js';
@@ -127,6 +128,50 @@ describe('a migration on MongoDB-wire servers keeps every BSON type', function (
       expect(await after.countDocuments({ l: { $type: 'long' } })).to.equal(n);
     } finally {
       await pool.close();
+    }
+  });
+
+  /**
+   * Issue 9: `MongoStore.fence` read back promoted values, so a router that moved a key itself (a write
+   * on a moving key while migrating: fence at the old owner, copy to the new) wrote a double 8.0 as an
+   * int32 8 and a long as an int32. Fails on the old code: `d` and `l` arrive as Int32.
+   */
+  it("keeps a double 8.0 and a long when a router's own per-key copy moves them while migrating", async function () {
+    const uris = shards.slice(0, 4);
+    const rdb = uniqueDbName('bsonrouter');
+    const from = Topology.from({ name: 'typed', epoch: 1, hash: 'xxhash32', vnodes: 64, placement: 'hashed', shards: uris.slice(0, 3).map((uri, i) => ({ id: `s${i + 1}`, weight: 1, uri, db: rdb })) });
+    const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1, uri: uris[3] as string, db: rdb } });
+    const pool = new MongoShardPool({ collection: COLLECTION, topology: [from.toJSON(), to.toJSON()], opTimeoutMs: 5000 });
+    const raw = new MongoClient(uris[3] as string);
+    clients.push(raw);
+    try {
+      const before = new ShardedCollection({ name: COLLECTION, routing: new StaticRoutingSource({ phase: 'stable', epoch: 1, topology: from.toJSON() }), pool });
+      const keys = Array.from({ length: 60 }, (_, k) => `r${k}`);
+      await before.insertMany(keys.map((_id) => ({ _id, d: new Double(8), l: Long.fromString('9007199254740993') })));
+      const r1 = ShardRouter.fromTopology(from);
+      const r2 = ShardRouter.fromTopology(to);
+      const moving = keys.filter((k) => r1.route(k) !== r2.route(k));
+      expect(moving.length, 'keys that move to s4').to.be.greaterThan(0);
+      const during = new ShardedCollection({ name: COLLECTION, routing: new StaticRoutingSource({ phase: 'migrating', epoch: 2, from: from.toJSON(), topology: to.toJSON(), migrationId: 'm-types' }), pool });
+      // A write of another field: the router fences the key at its old owner and copies it to s4 first.
+      for (const _id of moving) expect((await during.updateOne({ _id }, { $set: { touched: true } })).modifiedCount).to.equal(1);
+      const copies = await raw.db(rdb).collection(COLLECTION).find({ _id: { $in: moving } as never }, { promoteValues: false, promoteLongs: false }).toArray();
+      expect(copies, 'every moved key at s4').to.have.length(moving.length);
+      for (const c of copies) {
+        expect((c['d'] as { _bsontype?: string })._bsontype, `${String(c['_id'])}.d`).to.equal('Double');
+        expect((c['d'] as Double).value).to.equal(8);
+        expect((c['l'] as { _bsontype?: string })._bsontype, `${String(c['_id'])}.l`).to.equal('Long');
+        expect((c['l'] as Long).toString()).to.equal('9007199254740993');
+      }
+      expect(await during.countDocuments({ d: { $type: 'double' } })).to.equal(keys.length);
+      expect(await during.countDocuments({ l: { $type: 'long' } })).to.equal(keys.length);
+    } finally {
+      await pool.close();
+      for (const uri of uris) {
+        const c = new MongoClient(uri);
+        await c.db(rdb).dropDatabase().catch(() => undefined);
+        await c.close();
+      }
     }
   });
 });

@@ -81,24 +81,26 @@ function randomOp(rand: () => number, n: number): Op {
   switch (kind) {
     case 'insertOne': {
       const d = doc(key());
-      return { kind, run: async (c) => (await c.insertOne({ ...d })).insertedId, ref: async (c) => (await c.insertOne({ ...d })).insertedId };
+      // Whole results: the driver's field names and `acknowledged` (issue 9, part 7).
+      return { kind, run: async (c) => ({ ...(await c.insertOne({ ...d })) }), ref: async (c) => ({ ...(await c.insertOne({ ...d })) }) };
     }
     case 'insertMany': {
       const docs = [doc(`m${n}a`), doc(`m${n}b`), doc(key())];
       return {
         kind,
-        run: async (c) => (await c.insertMany(docs.map((d) => ({ ...d })))).insertedCount,
-        ref: async (c) => (await c.insertMany(docs.map((d) => ({ ...d })), { ordered: false })).insertedCount,
+        run: async (c) => ({ ...(await c.insertMany(docs.map((d) => ({ ...d })))) }),
+        ref: async (c) => ({ ...(await c.insertMany(docs.map((d) => ({ ...d })), { ordered: false })) }),
       };
     }
     case 'updateOne':
     case 'replaceOne': {
       const filter: Document = rand() < 0.3 ? { _id: key(), g: Math.floor(rand() * 5) } : { _id: key() };
       const upsert = rand() < 0.3;
-      const shape = (r: { matchedCount: number; modifiedCount: number; upsertedCount: number; upsertedId: unknown }): unknown => [r.matchedCount, r.modifiedCount, r.upsertedCount, r.upsertedId ?? null];
+      const shape = (r: { acknowledged: boolean; matchedCount: number; modifiedCount: number; upsertedCount: number; upsertedId: unknown }): unknown => ({ ...r, upsertedId: r.upsertedId ?? null });
       if (kind === 'updateOne') {
         const u = update();
-        return { kind, run: async (c) => shape(await c.updateOne(filter, u, { upsert })), ref: async (c) => shape(await c.updateOne(filter, u, { upsert })) };
+        const opts = { upsert, writeConcern: { w: 1 }, comment: `diff-${n}` };
+        return { kind, run: async (c) => shape(await c.updateOne(filter, u, opts)), ref: async (c) => shape(await c.updateOne(filter, u, opts)) };
       }
       const r = { n: Math.floor(rand() * 100), g: 1 };
       return { kind, run: async (c) => shape(await c.replaceOne(filter, r, { upsert })), ref: async (c) => shape(await c.replaceOne(filter, r, { upsert })) };
@@ -106,15 +108,15 @@ function randomOp(rand: () => number, n: number): Op {
     case 'updateMany': {
       const filter = { g: Math.floor(rand() * 5) };
       const u = update();
-      return { kind, run: async (c) => (await c.updateMany(filter, u)).matchedCount, ref: async (c) => (await c.updateMany(filter, u)).matchedCount };
+      return { kind, run: async (c) => ({ ...(await c.updateMany(filter, u)) }), ref: async (c) => ({ ...(await c.updateMany(filter, u)) }) };
     }
     case 'deleteOne': {
       const filter: Document = { _id: key() };
-      return { kind, run: async (c) => (await c.deleteOne(filter)).deletedCount, ref: async (c) => (await c.deleteOne(filter)).deletedCount };
+      return { kind, run: async (c) => ({ ...(await c.deleteOne(filter)) }), ref: async (c) => ({ ...(await c.deleteOne(filter)) }) };
     }
     case 'deleteMany': {
       const filter = { g: Math.floor(rand() * 5), n: { $lt: 30 } };
-      return { kind, run: async (c) => (await c.deleteMany(filter)).deletedCount, ref: async (c) => (await c.deleteMany(filter)).deletedCount };
+      return { kind, run: async (c) => ({ ...(await c.deleteMany(filter)) }), ref: async (c) => ({ ...(await c.deleteMany(filter)) }) };
     }
     case 'findOneAndUpdate': {
       const filter = { g: Math.floor(rand() * 5) };
@@ -134,11 +136,13 @@ function randomOp(rand: () => number, n: number): Op {
     case 'find': {
       const filter = rand() < 0.5 ? { n: { $gte: Math.floor(rand() * 100) } } : { g: { $in: [1, 3] } };
       const limit = 1 + Math.floor(rand() * 10);
-      return { kind, run: (c) => c.find(filter, { sort, limit }), ref: (c) => c.find(filter).sort(sort).limit(limit).toArray() };
+      const opts = { comment: `diff-${n}`, maxTimeMS: 60_000 };
+      return { kind, run: (c) => c.find(filter, { sort, limit, ...opts }), ref: (c) => c.find(filter, opts).sort(sort).limit(limit).toArray() };
     }
     case 'countDocuments': {
       const filter = rand() < 0.5 ? {} : { g: Math.floor(rand() * 5) };
-      return { kind, run: (c) => c.countDocuments(filter), ref: (c) => c.countDocuments(filter) };
+      const opts = { comment: `diff-${n}`, readPreference: 'primaryPreferred' } as const;
+      return { kind, run: (c) => c.countDocuments(filter, opts), ref: (c) => c.countDocuments(filter, opts) };
     }
     case 'bulkWrite': {
       // The upsert is the first update: FerretDB 1.24 reports an upsert's index within the batch of
@@ -152,8 +156,8 @@ function randomOp(rand: () => number, n: number): Op {
         { deleteOne: { filter: { _id: `k${KEYS / 2 + Math.floor(rand() * (KEYS / 2))}`, g: 4 } } },
         { updateMany: { filter: { g: Math.floor(rand() * 4) }, update: { $set: { s: 'z' } } } },
       ];
-      const shape = (r: { insertedCount: number; matchedCount: number; deletedCount: number; upsertedCount: number; upsertedIds: unknown }): unknown => [
-        r.insertedCount, r.matchedCount, r.deletedCount, r.upsertedCount, r.upsertedIds,
+      const shape = (r: { ok: number; insertedCount: number; matchedCount: number; deletedCount: number; upsertedCount: number; insertedIds: unknown; upsertedIds: unknown }): unknown => [
+        r.ok, r.insertedCount, r.matchedCount, r.deletedCount, r.upsertedCount, r.insertedIds, r.upsertedIds,
       ];
       return {
         kind,

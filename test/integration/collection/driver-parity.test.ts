@@ -53,7 +53,7 @@ describe('ShardedCollection answers as the driver does, on MongoDB-wire servers'
     expect(await coll.countDocuments({ _id: 'k1', n: { $type: 'double' } })).to.equal(0);
     expect(await coll.countDocuments({ n: { $type: 'double' } })).to.equal(1);
     // A delete that pins _id while keys move is decided the same way (by the shard, on the version read).
-    expect(await coll.deleteOne({ _id: 'k1', n: { $type: 'long' } })).to.deep.equal({ deletedCount: 0 });
+    expect(await coll.deleteOne({ _id: 'k1', n: { $type: 'long' } })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
   });
 
   it('reports modifiedCount 0 for an update or a replacement that changes nothing', async function () {

@@ -78,8 +78,8 @@ describe('ShardedCollection answers as the driver does', () => {
   describe('#updateOne that changes nothing', () => {
     it('reports modifiedCount 0, as the driver does (issue 9: the version bump counted as a modification)', async () => {
       for (const { state, coll } of await both()) {
-        expect(await coll.updateOne({ _id: 'k1' }, { $set: { tags: [] } }), state).to.deep.equal({ matchedCount: 1, modifiedCount: 0, upsertedCount: 0, upsertedId: null });
-        expect(await coll.replaceOne({ _id: 'k2' }, { n: 1 }), state).to.deep.equal({ matchedCount: 1, modifiedCount: 0, upsertedCount: 0, upsertedId: null });
+        expect(await coll.updateOne({ _id: 'k1' }, { $set: { tags: [] } }), state).to.deep.equal({ acknowledged: true, matchedCount: 1, modifiedCount: 0, upsertedCount: 0, upsertedId: null });
+        expect(await coll.replaceOne({ _id: 'k2' }, { n: 1 }), state).to.deep.equal({ acknowledged: true, matchedCount: 1, modifiedCount: 0, upsertedCount: 0, upsertedId: null });
         expect(await coll.updateOne({ _id: 'k1' }, { $set: { s: 'b' } }), state).to.include({ matchedCount: 1, modifiedCount: 1 });
         const bulk = await coll.bulkWrite([{ updateOne: { filter: { _id: 'k2' }, update: { $set: { n: 1 } } } }, { updateOne: { filter: { _id: 'k1' }, update: { $set: { s: 'c' } } } }]);
         expect(bulk, state).to.include({ matchedCount: 2, modifiedCount: 1 });

@@ -116,20 +116,20 @@ describe('ShardedCollection while migrating', () => {
     it('deleteOne leaves a tombstone at the new owner so the fenced copy cannot resurface', async () => {
       const [k] = moving as [number];
       const { coll, oldOf, newOf } = await seeded([k]);
-      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ deletedCount: 1 });
+      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ acknowledged: true, deletedCount: 1 });
       expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH });
       expect(await newOf(k).get(k)).to.deep.equal({ _id: k, _h: r2.point(k), _v: 2, _ts: true });
       expect(await coll.findOne({ _id: k })).to.equal(null);
       expect(await coll.find({})).to.deep.equal([]);
       expect(await coll.countDocuments({})).to.equal(0);
-      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ deletedCount: 0 });
+      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
       expect((await coll.updateOne({ _id: k }, { $set: { n: 1 } })).matchedCount).to.equal(0);
     });
 
     it('deleteOne with a filter that does not match deletes nothing', async () => {
       const [k] = moving as [number];
       const { coll } = await seeded([k]);
-      expect(await coll.deleteOne({ _id: k, n: -5 })).to.deep.equal({ deletedCount: 0 });
+      expect(await coll.deleteOne({ _id: k, n: -5 })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
       expect(await coll.findOne({ _id: k })).to.not.equal(null);
     });
 
@@ -246,7 +246,7 @@ describe('ShardedCollection while migrating', () => {
       expect((await stale[0]!.updateOne({ _id: k1 }, { $inc: { n: 1 } })).matchedCount).to.equal(1);
       expect(await newOf(k1).get(k1)).to.include({ n: k1 + 1, seen: 1 });
       expect(await stale[1]!.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: k2, seen: 1 });
-      expect(await stale[2]!.deleteOne({ _id: k3 })).to.deep.equal({ deletedCount: 1 });
+      expect(await stale[2]!.deleteOne({ _id: k3 })).to.deep.equal({ acknowledged: true, deletedCount: 1 });
       expect(await newOf(k3).get(k3)).to.include({ _ts: true });
       const dup = await rejection(stale[3]!.insertOne({ _id: k4 }));
       expect(dup.code).to.equal(ErrorCode.storeDuplicateKey);
@@ -381,7 +381,7 @@ describe('ShardedCollection while migrating', () => {
       expect(await back.findOne({ _id: k3 })).to.deep.equal({ _id: k3, n: 33 });
       expect(await newOf(k3).get(k3)).to.include({ n: k3, _moved: EPOCH + 1 });
 
-      expect(await back.deleteOne({ _id: k4 })).to.deep.equal({ deletedCount: 1 });
+      expect(await back.deleteOne({ _id: k4 })).to.deep.equal({ acknowledged: true, deletedCount: 1 });
       expect(await back.findOne({ _id: k4 })).to.equal(null);
 
       await back.insertOne({ _id: k5, n: 5 });

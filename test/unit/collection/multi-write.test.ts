@@ -34,7 +34,7 @@ describe('ShardedCollection multi-document writes', () => {
     context(`when ${state}`, () => {
       it('#updateMany updates every match once and reports the driver\'s counts', async () => {
         const { coll } = await seeded(state);
-        expect(await coll.updateMany({ g: 1 }, { $inc: { n: 1000 } })).to.deep.equal({ matchedCount: 50, modifiedCount: 50, upsertedCount: 0, upsertedId: null });
+        expect(await coll.updateMany({ g: 1 }, { $inc: { n: 1000 } })).to.deep.equal({ acknowledged: true, matchedCount: 50, modifiedCount: 50, upsertedCount: 0, upsertedId: null });
         expect(await coll.countDocuments({ n: { $gte: 1000 } })).to.equal(50);
         expect(await coll.updateMany({ g: 2 }, { $set: { g: 2 } })).to.include({ matchedCount: 50, modifiedCount: 0 });
         expect(await coll.updateMany({ g: 9 }, { $set: { x: 1 } })).to.include({ matchedCount: 0, upsertedCount: 0 });
@@ -45,9 +45,9 @@ describe('ShardedCollection multi-document writes', () => {
 
       it('#deleteMany deletes every match once', async () => {
         const { coll } = await seeded(state);
-        expect(await coll.deleteMany({ g: { $in: [0, 3] } })).to.deep.equal({ deletedCount: 100 });
+        expect(await coll.deleteMany({ g: { $in: [0, 3] } })).to.deep.equal({ acknowledged: true, deletedCount: 100 });
         expect(await coll.countDocuments({})).to.equal(100);
-        expect(await coll.deleteMany({ g: 0 })).to.deep.equal({ deletedCount: 0 });
+        expect(await coll.deleteMany({ g: 0 })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
       });
 
       it('#bulkWrite takes updateMany and deleteMany ops beside single-document ones', async () => {
@@ -110,7 +110,7 @@ describe('ShardedCollection multi-document writes', () => {
         const atNew = await pool.raw(r2.route(id)).get(id);
         expect(atNew?.['n'], `key ${id} at its new owner`).to.equal(id + 1000);
       }
-      expect(await coll.deleteMany({ n: { $gte: 1100 } })).to.deep.equal({ deletedCount: 100 });
+      expect(await coll.deleteMany({ n: { $gte: 1100 } })).to.deep.equal({ acknowledged: true, deletedCount: 100 });
       expect(await coll.countDocuments({})).to.equal(100);
     });
   });

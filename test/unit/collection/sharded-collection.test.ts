@@ -166,8 +166,8 @@ describe('ShardedCollection', () => {
   describe('#deleteOne', () => {
     it('deletes at the owner', async () => {
       await coll.insertOne({ _id: 'd1' });
-      expect(await coll.deleteOne({ _id: 'd1' })).to.deep.equal({ deletedCount: 1 });
-      expect(await coll.deleteOne({ _id: 'd1' })).to.deep.equal({ deletedCount: 0 });
+      expect(await coll.deleteOne({ _id: 'd1' })).to.deep.equal({ acknowledged: true, deletedCount: 1 });
+      expect(await coll.deleteOne({ _id: 'd1' })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
       for (const docs of (await dump(pool)).values()) expect(docs).to.have.length(0);
     });
   });

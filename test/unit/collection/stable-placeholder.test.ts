@@ -183,7 +183,7 @@ describe('ShardedCollection on a stable state with placeholders left by an abort
     it('deletes nothing without a redirect', async () => {
       const [k] = moving as [number];
       const { coll } = await leftovers([k]);
-      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ deletedCount: 0 });
+      expect(await coll.deleteOne({ _id: k })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
       expect(coll.redirects).to.equal(0);
     });
   });
