@@ -133,9 +133,17 @@ class EpochState {
     return n;
   }
 
+  /**
+   * Lookups that searched the ring. Without a cache that is every lookup, and the lookup does not
+   * count it apart: one increment less on the path that has nothing else to skip.
+   */
+  missCount(): number {
+    return this.cache === undefined ? this.lookups() : this.misses;
+  }
+
   /** Lookups answered from the cache. */
   hits(): number {
-    return this.lookups() - this.misses;
+    return this.lookups() - this.missCount();
   }
 
   /** Zero the counters (the cache and the bypass state are kept). */
@@ -301,7 +309,8 @@ export class ShardRouter {
   /** Id of the shard that owns a string key: the hot path of {@link ShardRouter.route}. */
   routeString(key: string): string {
     // A hit does no window bookkeeping: it bumps its shard's count (which also samples when it
-    // refreshes the key's recency) and returns; everything else is out of line in #miss.
+    // refreshes the key's recency) and returns. A lookup without a cache is hash, search, count,
+    // inline too; misses and the bypass are out of line.
     const s = this.#state;
     const front = s.front;
     if (front !== undefined) {
@@ -310,45 +319,50 @@ export class ShardRouter {
         if ((++s.counts[cached]! & s.recencyMask) === 0) front.get(key);
         return s.ids[cached]!;
       }
+      return this.#probedMiss(s, key);
     }
-    return this.#miss(s, key);
+    if (s.cache !== undefined) return this.#bypassed(s, key);
+    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
+    s.counts[owner]!++;
+    return s.ids[owner]!;
   }
 
   /**
-   * A lookup the cache did not answer: search the ring, admit the key on its second sighting, and
-   * end a window when its misses (caching) or lookups (bypassing) are used up.
+   * A lookup that probed the cache and missed: search the ring, admit the key on its second
+   * sighting, and end the window when its misses are used up.
    */
-  #miss(s: EpochState, key: string): string {
-    const cache = s.cache;
-    if (s.front === undefined && cache !== undefined) {
-      // Bypassing: one lookup in PROBE_EVERY probes the cache so a hot set that comes back is seen.
-      const tick = ++s.tick;
-      if (tick >= WINDOW) s.adapt();
-      if ((tick & PROBE_MASK) === 0) {
-        const cached = cache.get(key);
-        if (cached !== undefined) {
-          s.counts[cached]!++;
-          return s.ids[cached]!;
-        }
-        return this.#search(s, key, true);
-      }
-      return this.#search(s, key, false);
-    }
-    const id = this.#search(s, key, cache !== undefined);
-    if (cache !== undefined && --s.tick <= 0) s.adapt();
+  #probedMiss(s: EpochState, key: string): string {
+    const id = this.#searchAndAdmit(s, key);
+    if (--s.tick <= 0) s.adapt();
     return id;
   }
 
-  /** Search the ring; a key that probed the cache and missed is admitted on its second sighting. */
-  #search(s: EpochState, key: string, probed: boolean): string {
+  /** Search the ring for a key that probed the cache and missed; admit it on its second sighting. */
+  #searchAndAdmit(s: EpochState, key: string): string {
     s.misses++;
+    s.probedMisses++;
     const point = s.hash.pointOfString(key);
     const owner = s.owners[s.ring.locate(point)]!;
     s.counts[owner]!++;
-    if (probed) {
-      s.probedMisses++;
-      if (s.door!.seen(point)) s.cache!.set(key, owner);
+    if (s.door!.seen(point)) s.cache!.set(key, owner);
+    return s.ids[owner]!;
+  }
+
+  /** A lookup while the cache is bypassed: one in PROBE_EVERY probes it so a hot set that comes back is seen. */
+  #bypassed(s: EpochState, key: string): string {
+    const tick = ++s.tick;
+    if (tick >= WINDOW) s.adapt();
+    if ((tick & PROBE_MASK) === 0) {
+      const cached = s.cache!.get(key);
+      if (cached !== undefined) {
+        s.counts[cached]!++;
+        return s.ids[cached]!;
+      }
+      return this.#searchAndAdmit(s, key);
     }
+    s.misses++;
+    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
+    s.counts[owner]!++;
     return s.ids[owner]!;
   }
 
@@ -391,7 +405,7 @@ export class ShardRouter {
     return {
       epoch: this.epoch,
       hits: this.#pastHits + s.hits(),
-      misses: this.#pastMisses + s.misses,
+      misses: this.#pastMisses + s.missCount(),
       cached: s.cache?.size ?? 0,
       cacheBypassed: s.bypass,
       // fromEntries defines own data properties, so no shard id can reach Object.prototype.
@@ -411,7 +425,7 @@ export class ShardRouter {
     const s = this.#state;
     s.ids.forEach((id, i) => this.#carried.set(id, (this.#carried.get(id) ?? 0) + s.counts[i]!));
     this.#pastHits += s.hits();
-    this.#pastMisses += s.misses;
+    this.#pastMisses += s.missCount();
     s.resetCounters();
   }
 }

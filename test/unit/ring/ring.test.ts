@@ -140,13 +140,16 @@ describe('Ring', () => {
     it('spends at most 2 bytes per point on the jump table (16-bit entries below 2^16 points)', () => {
       for (const [n, vnodes] of [[1, 64], [10, 160], [100, 160], [410, 160]] as const) {
         const ring = Ring.fromTopology(hashed(ids(n), vnodes));
-        const table = ring.byteSize() - ring.points.byteLength - ring.owners.byteLength;
+        // The points are held with one sentinel point after them (ring.ts), which is not table.
+        const table = ring.byteSize() - ring.points.byteLength - 4 - ring.owners.byteLength;
         expect(table / ring.points.length, `${n} shards x ${vnodes}`).to.be.at.most(2 + 4 / ring.points.length);
       }
     });
 
     it('stays within 8 bytes per vnode', () => {
-      for (const [n, vnodes] of [[1, 1], [3, 20], [10, 160], [300, 160], [1000, 160]] as const) {
+      // 512 x 1: a power-of-two point count with 2-byte owners, where a full table and the sentinel
+      // would take 8 bytes and a little more.
+      for (const [n, vnodes] of [[1, 1], [3, 20], [10, 160], [300, 160], [512, 1], [1000, 160]] as const) {
         const ring = Ring.fromTopology(hashed(ids(n), vnodes));
         expect(ring.byteSize() / ring.points.length, `${n} shards x ${vnodes}`).to.be.at.most(8);
       }
@@ -196,6 +199,25 @@ describe('Ring', () => {
         });
         expect(wrong, `${n} points`).to.deep.equal([]);
       }
+    });
+
+    it('finds the first point >= the key point when a bucket holds many points, and past a point at 0xffffffff', () => {
+      // Hand-made points crowd one bucket of the jump table (a hashed ring never does), so the
+      // search must go past its three branch-free steps; the top point equals the sentinel's value.
+      const crowd = Array.from({ length: 200 }, (_, i) => 5_000 + 3 * i);
+      const spread = Array.from({ length: 100 }, (_, i) => 2 ** 24 + i * 2 ** 25);
+      const points = Uint32Array.from([0, ...crowd, ...spread, MAX_POINT]);
+      const ring = new Ring({ epoch: 1, hash: ringHash('xxhash32'), shardIds: ['a', 'b'], points, owners: Uint8Array.from(points, (_, i) => i % 2) });
+      const probes = [0, 1, MAX_POINT, MAX_POINT - 1, 4_999, 5_000, 5_001, 5_598, 5_597, 5_599, 5_600];
+      for (const p of points) probes.push(p, p + 1, Math.max(0, p - 1));
+      const next = rng(11);
+      for (let i = 0; i < 2000; i++) probes.push(next() >>> 0, 5_000 + (i % 700));
+      const wrong = probes.filter((p) => {
+        if (p > MAX_POINT) return false;
+        const want = points.findIndex((q) => q >= p);
+        return ring.locate(p) !== want;
+      });
+      expect(wrong).to.deep.equal([]);
     });
 
     it('rejects a point that is not a uint32', () => {
