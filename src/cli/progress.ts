@@ -131,7 +131,10 @@ export class MigrationProgress {
           this.#reverse = true;
           this.#moves.clear();
         }
-        this.log(`phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.epoch}`);
+        this.log(
+          `phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.liveEpoch}` +
+            (event.publishes === null ? '' : `, publishing epoch ${event.publishes}`),
+        );
         break;
       case 'progress':
         this.#moves.set(event.move, { from: event.from, to: event.to, copied: event.copied, estimated: event.estimated });

@@ -197,7 +197,7 @@ describe('rebalance', () => {
       const out = buffer(false);
       let now = 0;
       const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 1000 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.onEvent(progress(0, 's1', 's3', 1, 10));
       now = 10;
       p.onEvent(progress(0, 's1', 's3', 2, 10));
@@ -220,7 +220,7 @@ describe('rebalance', () => {
         { from: 's1', to: 's5', estimated: 2000, copied: 2000 },
         { from: 's2', to: 's5', estimated: 2020, copied: 0 },
       ]);
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.onEvent(progress(1, 's2', 's5', 16, 2020, [2016, 4020]));
       // The copy keeps its document figures: ranges done say less.
       p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'copy', done: 1, total: 2 });
@@ -234,13 +234,13 @@ describe('rebalance', () => {
       const out = buffer(true);
       let now = 0;
       const p = new MigrationProgress(out, { mode: 'tty', clock: { ...systemClock, now: () => now }, barWidth: 10, redrawMs: 0 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.plan([{ from: 's1', to: 's3', estimated: 100 }]);
       p.onEvent(progress(0, 's1', 's3', 94, 100, [94, 100]));
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       expect(out.text()).to.contain('s1 -> s3 ██████████ 100% 94/94');
       expect(out.text()).to.match(/overall +█{10} 100% 94\/94 docs, 250 docs\/s, ETA 0\.0s/);
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       now = 2000;
       p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'verify', done: 1, total: 4 });
       now = 4000;
@@ -251,13 +251,13 @@ describe('rebalance', () => {
     it('summarizes verify, cleanup and purge when their phase ends', () => {
       const out = buffer(false);
       const p = new MigrationProgress(out, { mode: 'plain' });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.onEvent({ type: 'verified', migrationId: 'm', move: 0, checked: 4, repaired: 1, mismatches: 0 });
       p.onEvent({ type: 'verified', migrationId: 'm', move: 1, checked: 6, repaired: 0, mismatches: 0 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'cleanup', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'cleanup', epoch: 2, liveEpoch: 3, publishes: null, reverse: false });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 7 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'settle', epoch: 2, reverse: false });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'purge', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'settle', epoch: 2, liveEpoch: 3, publishes: 4, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'purge', epoch: 2, liveEpoch: 4, publishes: null, reverse: false });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 2 });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 1, deleted: 1 });
       p.onEvent({ type: 'done', migrationId: 'm', outcome: 'completed', counters: emptyCounters() });
