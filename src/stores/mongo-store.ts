@@ -52,6 +52,7 @@ import {
   UNFENCED,
   withVersionBump,
 } from './store-filters.js';
+import { requireObject } from '../arguments.js';
 
 const ROUTING_INDEX_NAME = '_h_1__id_1';
 const ORDER = { _h: 1, _id: 1 } as const;
@@ -98,6 +99,7 @@ export class MongoStore implements ShardStore {
 
   /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
   constructor(options: MongoStoreOptions) {
+    requireObject(options, 'new MongoStore(options): options', 'an object with shardId, collection and uri or client');
     const { shardId, uri, client, collection } = options;
     if (typeof shardId !== 'string' || shardId.length === 0) throw new ShardkitInvalidArgumentError('MongoStore needs a shard id');
     if (typeof collection !== 'string' || collection.length === 0) throw new ShardkitInvalidArgumentError('MongoStore needs a collection name');
