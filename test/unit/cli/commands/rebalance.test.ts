@@ -228,6 +228,27 @@ describe('rebalance', () => {
       expect(out.text()).to.not.contain('ranges');
     });
 
+    // Found by the kill -9 walkthrough (issue 10): a resumed copy ended at `copy 100%: 394/394 docs`
+    // where 598 were counted, and verify then repaired the 200 the killed run had fenced, unexplained.
+    it('says what became of the documents counted but not copied when the copy ends', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 } });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent(progress(0, 's1', 's5', 394, 598, [394, 598]));
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      expect(out.text()).to.match(/^copy 100%: 394\/394 docs/m);
+      expect(out.text()).to.contain('the copy found 394 of the 598 documents counted; the other 204 were deleted since, or fenced by an interrupted run');
+    });
+
+    it('adds no such line when the copy found every counted document', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 } });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent(progress(0, 's1', 's5', 598, 598, [598, 598]));
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      expect(out.text()).to.not.contain('the copy found');
+    });
+
     // Regression (issue 10): the copy's last line (94%, ETA 11s) stayed on screen through sweep,
     // verify, cleanup and purge.
     it('ends the copy at 100% and shows each later phase with its own count, rate and ETA', () => {
