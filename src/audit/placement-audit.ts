@@ -14,6 +14,7 @@ import { Ring } from '../ring/ring.js';
 import { idKey } from '../stores/bson-order.js';
 import { isFence, isFenced, isPlaceholder, isTombstone } from '../stores/markers.js';
 import type { HashRange, RangeCursor, ShardStore, StoredDocument } from '../stores/shard-store.js';
+import { requireObject } from '../arguments.js';
 
 /** The whole hash space as one range. */
 const EVERYTHING: HashRange = { start: -1, end: 0xffffffff };
@@ -223,6 +224,8 @@ async function auditPoint(h: number, scans: readonly ShardScan[], tally: Tally):
  * deployment, where a migrating state gives an approximate (not a consistent) picture.
  */
 export async function auditPlacement(options: PlacementAuditOptions): Promise<PlacementAuditReport> {
+  requireObject(options, 'auditPlacement(options): options', 'an object with state and stores');
+  requireObject(options.state, 'auditPlacement: options.state', 'a routing state');
   const { state } = options;
   const batchSize = options.batchSize ?? 1000;
   const sampleLimit = options.sampleLimit ?? 10;

@@ -131,7 +131,10 @@ export class MigrationProgress {
           this.#reverse = true;
           this.#moves.clear();
         }
-        this.log(`phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.epoch}`);
+        this.log(
+          `phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.liveEpoch}` +
+            (event.publishes === null ? '' : `, publishing epoch ${event.publishes}`),
+        );
         break;
       case 'progress':
         this.#moves.set(event.move, { from: event.from, to: event.to, copied: event.copied, estimated: event.estimated });
@@ -226,11 +229,21 @@ export class MigrationProgress {
    * documents the application deleted since) give way to them, and the bars end at 100%.
    */
   #copyEnded(): void {
+    const counted = this.#copyTotals();
     for (const m of this.#moves.values()) m.estimated = m.copied;
     if (this.#journalTotals !== null) this.#journalTotals = { copied: this.#journalTotals.copied, estimated: this.#journalTotals.copied };
     this.#etaMs = 0;
     if (this.#mode === 'plain') this.#plainLine();
     if (this.#mode === 'tty') this.#detach();
+    // After a kill the copy ended at `394/394` where 598 were counted, and verify then "repaired"
+    // 200: say where the difference goes, or the 100% reads as if the count had been wrong.
+    const missing = counted.estimated - counted.copied;
+    if (missing > 0) {
+      this.log(
+        `the copy found ${counted.copied} of the ${counted.estimated} documents counted; the other ${missing} were deleted since, ` +
+          'or fenced by an interrupted run (verify carries those and counts them as repaired)',
+      );
+    }
   }
 
   /** Draw the bars one last time and leave them where they are. */

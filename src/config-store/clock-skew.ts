@@ -6,7 +6,7 @@
  * the config server's, and (2) publishes an expiry `2 x maxClockSkewMs` past the holder's own lease,
  * which covers two hosts each off by the allowance in opposite directions.
  */
-import { ErrorCode, ShardkitConflictError, ShardkitStoreError } from '../errors.js';
+import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import type { Clock } from '../clock.js';
 
 /**
@@ -56,10 +56,10 @@ export function visibleExpiry(now: number, leaseMs: number, maxSkewMs: number): 
   return now + leaseMs + 2 * maxSkewMs;
 }
 
-/** Validate a `maxClockSkewMs` option once, with a precise `TypeError`. */
+/** Validate a `maxClockSkewMs` option once, as `shardkit.invalidArgument` naming it. */
 export function assertMaxClockSkew(value: unknown): asserts value is number {
   if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new TypeError(`maxClockSkewMs must be a finite number >= 0, got ${String(value)}`);
+    throw new ShardkitInvalidArgumentError(`maxClockSkewMs must be a finite number >= 0, got ${String(value)}`);
   }
 }
 

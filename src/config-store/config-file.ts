@@ -14,6 +14,7 @@ import { FileConfigStore } from './file-config-store.js';
 import { MongoConfigStore } from './mongo-config-store.js';
 import type { Clock } from '../clock.js';
 import type { ConfigStore } from './types.js';
+import { optionalObject, requireObject, requireString } from '../arguments.js';
 
 /** Where the config store lives. */
 export type ConfigStoreLocation =
@@ -159,6 +160,7 @@ export function parseConfigFile(text: string, baseDir: string): ShardkitConfig {
 
 /** Read and validate the config file at `path`; `shardkit.file.notFound` when there is none. */
 export async function loadConfigFile(path: string): Promise<ShardkitConfig> {
+  requireString(path, 'loadConfigFile(path): path');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -190,6 +192,9 @@ export interface OpenConfigStoreOptions {
  * URI are resolved here, at connect time, and nowhere else.
  */
 export async function openConfigStore(config: ShardkitConfig, options: OpenConfigStoreOptions = {}): Promise<ConfigStore> {
+  requireObject(config, 'openConfigStore(config): config', 'a config from loadConfigFile');
+  requireObject(config.configStore, 'openConfigStore: config.configStore', 'a config store location (loadConfigFile fills it)');
+  optionalObject(options, 'openConfigStore(config, options): options');
   const location = config.configStore;
   const clock = options.clock === undefined ? {} : { clock: options.clock };
   if (location.kind === 'file') return new FileConfigStore(location.path, clock);

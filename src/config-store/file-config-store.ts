@@ -21,6 +21,7 @@ import {
   staleEpochError,
 } from './state.js';
 import { systemClock, type Clock } from '../clock.js';
+import { invalidArgument, optionalObject, requireString } from '../arguments.js';
 
 /** Format tag written into every state file, so a future layout can be told apart. */
 export const FILE_FORMAT = 'shardkit.config-store/1';
@@ -102,14 +103,15 @@ export class FileConfigStore implements ConfigStore {
   readonly #mutexStaleMs: number;
 
   constructor(path: string, options: FileConfigStoreOptions = {}) {
-    if (typeof path !== 'string' || path === '') throw new TypeError('FileConfigStore needs a file path');
+    requireString(path, 'new FileConfigStore(path): path');
+    optionalObject(options, 'new FileConfigStore(path, options): options');
     this.path = resolve(path);
     this.#mutexPath = `${this.path}.lock`;
     this.#clock = options.clock ?? systemClock;
     this.#mutexWaitMs = options.mutexWaitMs ?? 5000;
     this.#mutexStaleMs = options.mutexStaleMs ?? 10_000;
-    if (!(this.#mutexWaitMs >= 0)) throw new TypeError('mutexWaitMs must be >= 0');
-    if (!(this.#mutexStaleMs > 0)) throw new TypeError('mutexStaleMs must be > 0');
+    if (!(this.#mutexWaitMs >= 0)) throw invalidArgument('new FileConfigStore: options.mutexWaitMs', 'a number >= 0', this.#mutexWaitMs);
+    if (!(this.#mutexStaleMs > 0)) throw invalidArgument('new FileConfigStore: options.mutexStaleMs', 'a number > 0', this.#mutexStaleMs);
   }
 
   async load(): Promise<RoutingState | null> {

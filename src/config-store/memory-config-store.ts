@@ -11,6 +11,7 @@ import {
   staleEpochError,
 } from './state.js';
 import { systemClock, type Clock } from '../clock.js';
+import { optionalObject } from '../arguments.js';
 
 /** Options of {@link MemoryConfigStore}. */
 export interface MemoryConfigStoreOptions {
@@ -35,6 +36,7 @@ export class MemoryConfigStore implements ConfigStore {
   #closed = false;
 
   constructor(options: MemoryConfigStoreOptions = {}) {
+    optionalObject(options, 'new MemoryConfigStore(options): options');
     this.#clock = options.clock ?? systemClock;
     if (options.initial !== undefined) {
       assertCasArguments(null, options.initial);

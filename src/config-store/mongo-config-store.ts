@@ -1,5 +1,5 @@
 import { MongoClient, MongoServerError, type Collection, type Db, type Document, type MongoClientOptions } from 'mongodb';
-import { ErrorCode, ShardkitError, ShardkitStoreError } from '../errors.js';
+import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import type { ConfigStore, LockInfo } from './types.js';
 import type { RoutingState } from '../router/routing-state.js';
 import {
@@ -13,6 +13,7 @@ import {
 } from './state.js';
 import { systemClock, type Clock } from '../clock.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, assertMaxClockSkew, checkClockSkew, visibleExpiry } from './clock-skew.js';
+import { invalidArgument, requireMethods, requireObject, requireString } from '../arguments.js';
 
 /** Default collection of the config documents. */
 export const DEFAULT_CONFIG_COLLECTION = 'shardkit_config';
@@ -170,11 +171,13 @@ export class MongoConfigStore implements ConfigStore {
   #legacyLock = false;
 
   constructor(collection: Collection<Document>, options: MongoConfigStoreOptions) {
-    if (typeof options.name !== 'string' || options.name === '') throw new TypeError('MongoConfigStore needs a topology name');
+    requireMethods(collection, 'new MongoConfigStore(collection, options): collection', "a driver Collection (or use MongoConfigStore.connect)", ['findOne', 'updateOne']);
+    requireObject(options, 'new MongoConfigStore(collection, options): options', 'an object with the topology name');
+    requireString(options.name, 'new MongoConfigStore: options.name (the topology name)');
     const maxClockSkewMs = options.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS;
     assertMaxClockSkew(maxClockSkewMs);
     const retainStates = options.retainStates ?? DEFAULT_RETAIN_STATES;
-    if (!Number.isSafeInteger(retainStates) || retainStates < 0) throw new TypeError(`retainStates must be an integer >= 0, got ${String(retainStates)}`);
+    if (!Number.isSafeInteger(retainStates) || retainStates < 0) throw invalidArgument('new MongoConfigStore: options.retainStates', 'an integer >= 0', retainStates);
     this.name = options.name;
     this.#collection = collection;
     this.#clock = options.clock ?? systemClock;
@@ -184,12 +187,15 @@ export class MongoConfigStore implements ConfigStore {
     this.#checkClockSkew = options.checkClockSkew ?? true;
     this.#retainStates = retainStates;
     if (this.#checkClockSkew && this.#db === undefined) {
-      throw new TypeError('MongoConfigStore needs `db` (or `ownedClient`) to check the clock skew, or `checkClockSkew: false`');
+      throw new ShardkitInvalidArgumentError('MongoConfigStore needs `db` (or `ownedClient`) to check the clock skew, or `checkClockSkew: false`');
     }
   }
 
   /** Connect to `uri`, create the store's index and open the store; {@link close} closes the client. */
   static async connect(options: MongoConfigStoreConnectOptions): Promise<MongoConfigStore> {
+    requireObject(options, 'MongoConfigStore.connect(options): options', 'an object with uri and name');
+    requireString(options.uri, 'MongoConfigStore.connect: options.uri');
+    requireString(options.name, 'MongoConfigStore.connect: options.name (the topology name)');
     const timeout = options.opTimeoutMs ?? 5000;
     const client = new MongoClient(options.uri, {
       serverSelectionTimeoutMS: timeout,
@@ -200,7 +206,7 @@ export class MongoConfigStore implements ConfigStore {
     const db = client.db(options.db ?? databaseFromUri(options.uri) ?? 'shardkit');
     const collection = db.collection(options.collection ?? DEFAULT_CONFIG_COLLECTION);
     const { uri: _uri, db: _db, collection: _collection, opTimeoutMs: _timeout, clientOptions: _client, ...common } = options;
-    // Built before connecting: a bad option is the caller's TypeError, not a store failure.
+    // Built before connecting: a bad option is the caller's misuse (`shardkit.invalidArgument`), not a store failure.
     const store = new MongoConfigStore(collection, { ...common, ownedClient: client, db });
     try {
       await client.connect();

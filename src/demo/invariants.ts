@@ -6,7 +6,20 @@ import type { PlacementAuditReport } from '../audit/placement-audit.js';
 import type { MigrationReport } from '../rebalance/migrator.js';
 import type { RoutingState } from '../router/routing-state.js';
 import type { ShardStore, StoredDocument } from '../stores/shard-store.js';
-import type { DemoWriter, Expected } from './writers.js';
+import type { Expected } from './writers.js';
+
+/**
+ * What a writer acknowledged, which is all the checks read of it: the demo's `DemoWriter` and the
+ * load benchmark's open-loop books both keep these.
+ */
+export interface WriterBooks {
+  /** Expected state per owned key after the last acknowledged write. */
+  readonly expected: ReadonlyMap<string, Expected>;
+  /** Keys whose last operation failed: any of these states is acceptable. */
+  readonly uncertain: ReadonlyMap<string, readonly Expected[]>;
+  /** Reads checked, and reads that did not return the last acknowledged write (must stay 0). */
+  readonly counters: { readonly reads: number; readonly staleReads: number };
+}
 
 /** One checked invariant. */
 export interface InvariantResult {
@@ -20,7 +33,7 @@ export interface InvariantResult {
 export interface CheckInput {
   readonly state: RoutingState;
   readonly toEpoch: number;
-  readonly writers: readonly DemoWriter[];
+  readonly writers: readonly WriterBooks[];
   readonly stores: ReadonlyMap<string, ShardStore>;
   readonly audit: PlacementAuditReport;
   readonly report: MigrationReport;
@@ -57,7 +70,7 @@ async function scanShards(stores: ReadonlyMap<string, ShardStore>): Promise<{ li
 }
 
 /** Each writer's acknowledged outcome per key against what the shards hold. */
-function compareWithBooks(live: ReadonlyMap<string, { shards: string[]; n: unknown }>, writers: readonly DemoWriter[]) {
+function compareWithBooks(live: ReadonlyMap<string, { shards: string[]; n: unknown }>, writers: readonly WriterBooks[]) {
   const lost: string[] = [];
   const wrongVersion: string[] = [];
   const resurrected: string[] = [];

@@ -8,6 +8,7 @@
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import type { ShardedCollection } from '../collection/sharded-collection.js';
 import { errorCodeOf } from './errors.js';
+import { LiveKeys } from './live-keys.js';
 
 /** A demo document. `n` is unique per write, so the latest acknowledged write is recognisable. */
 export interface DemoDoc {
@@ -81,8 +82,7 @@ export class DemoWriter {
   readonly #coll: ShardedCollection<DemoDoc>;
   readonly #random: () => number;
   /** Live keys, for picking update/delete/read targets in O(1). */
-  readonly #live: string[] = [];
-  readonly #liveIndex = new Map<string, number>();
+  readonly #live = new LiveKeys();
   #next = 0;
   #serial = 0;
 
@@ -100,7 +100,7 @@ export class DemoWriter {
   /** Register a key loaded before the writer starts (value `n`). */
   adopt(id: string, n: number): void {
     this.expected.set(id, n);
-    this.#addLive(id);
+    this.#live.add(id);
   }
 
   /**
@@ -118,7 +118,7 @@ export class DemoWriter {
   /** One operation. */
   async step(): Promise<void> {
     const r = this.#random();
-    if (r < 0.25 || this.#live.length === 0) await this.#insert();
+    if (r < 0.25 || this.#live.size === 0) await this.#insert();
     else if (r < 0.65) await this.#update();
     else if (r < 0.8) await this.#delete();
     else await this.#read();
@@ -131,7 +131,7 @@ export class DemoWriter {
   }
 
   #pick(): string {
-    return this.#live[Math.floor(this.#random() * this.#live.length)]!;
+    return this.#live.pick(this.#random)!;
   }
 
   async #insert(): Promise<void> {
@@ -185,12 +185,12 @@ export class DemoWriter {
     } catch (error) {
       this.#failed(error);
       this.uncertain.set(id, [before, next]);
-      this.#removeLive(id);
+      this.#live.delete(id);
       return;
     }
     this.expected.set(id, next);
-    if (next === null) this.#removeLive(id);
-    else this.#addLive(id);
+    if (next === null) this.#live.delete(id);
+    else this.#live.add(id);
   }
 
   #failed(error: unknown): void {
@@ -199,20 +199,4 @@ export class DemoWriter {
     this.counters.errors[code] = (this.counters.errors[code] ?? 0) + 1;
   }
 
-  #addLive(id: string): void {
-    if (this.#liveIndex.has(id)) return;
-    this.#liveIndex.set(id, this.#live.length);
-    this.#live.push(id);
-  }
-
-  #removeLive(id: string): void {
-    const at = this.#liveIndex.get(id);
-    if (at === undefined) return;
-    const last = this.#live.pop()!;
-    this.#liveIndex.delete(id);
-    if (last !== id) {
-      this.#live[at] = last;
-      this.#liveIndex.set(last, at);
-    }
-  }
 }

@@ -7,6 +7,7 @@
 import { Registry, type Counter, type Gauge, type Histogram } from 'prom-client';
 import { counterIn, gaugeIn, histogramIn } from './prom.js';
 import { bucketQuantile, LATENCY_BUCKETS_SECONDS, type CumulativeBucket } from './quantile.js';
+import { requireMethods } from '../arguments.js';
 
 /** Numeric breaker state for the gauge: 0 closed, 1 half-open, 2 open. */
 export const BREAKER_STATE_VALUE: Readonly<Record<string, number>> = Object.freeze({ closed: 0, 'half-open': 1, open: 2 });
@@ -50,6 +51,7 @@ export class StoreMetrics {
 
   /** Register (or pick up, when already there) shardkit's store metrics in `registry`; default a new one. */
   constructor(registry: Registry = new Registry()) {
+    requireMethods(registry, 'new StoreMetrics(registry): registry', "a prom-client Registry or left out", ['getSingleMetric', 'registerMetric']);
     this.registry = registry;
     this.calls = counterIn(registry, 'shardkit_store_calls_total', 'Store calls finished, by shard and operation.', ['shard', 'op']);
     this.errors = counterIn(registry, 'shardkit_store_errors_total', 'Store calls that failed, by shard, operation and error code.', ['shard', 'op', 'code']);

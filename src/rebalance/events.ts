@@ -2,11 +2,25 @@
  * What a migration reports while it runs: the JSON-serializable events progress bars and `--json`
  * lines consume, and the progress figures (totals, rate, ETA) computed from the journal.
  */
-import type { MigrationCounters, MigrationJournal, MoveProgress, Phase } from './journal.js';
+import { settledEpoch, type MigrationCounters, type MigrationJournal, type MoveProgress, type Phase } from './journal.js';
 
 /** Something the migrator reports, for progress bars and `--json` lines. JSON-serializable. */
 export type MigrationEvent =
-  | { readonly type: 'phase'; readonly migrationId: string; readonly phase: Phase; readonly epoch: number; readonly reverse: boolean }
+  | {
+      readonly type: 'phase';
+      readonly migrationId: string;
+      readonly phase: Phase;
+      /** The leg's `migrating` epoch: fixed for the whole leg, so it names the leg, not the live state. */
+      readonly epoch: number;
+      /**
+       * The epoch of the routing state routers follow while this phase runs: the last one the leg
+       * published before it (commit and settle move it on by one each; see {@link phaseEvent}).
+       */
+      readonly liveEpoch: number;
+      /** The epoch this phase publishes when it ends (publish, commit, settle); null for the others. */
+      readonly publishes: number | null;
+      readonly reverse: boolean;
+    }
   | {
       readonly type: 'progress';
       readonly migrationId: string;
@@ -94,6 +108,40 @@ export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number,
     docsPerSec,
     etaMs,
   };
+}
+
+/**
+ * Where each phase stands against the live routing state, from the journal alone (ADR 0002): the
+ * epoch routers follow while it runs and the one it publishes. A resumed publishing phase may find
+ * its state published already (the journal is saved after the compare-and-set); it then publishes
+ * nothing and the next phase's line shows the epoch it found.
+ */
+function phaseEpochs(j: MigrationJournal): { readonly liveEpoch: number; readonly publishes: number | null } {
+  switch (j.phase) {
+    case 'publish':
+      return { liveEpoch: j.epoch - 1, publishes: j.epoch };
+    case 'copy':
+    case 'sweep':
+    case 'verify':
+      return { liveEpoch: j.epoch, publishes: null };
+    case 'commit':
+      return { liveEpoch: j.epoch, publishes: j.stableEpoch };
+    case 'cleanup':
+      return { liveEpoch: j.stableEpoch, publishes: null };
+    case 'settle':
+      return { liveEpoch: j.stableEpoch, publishes: settledEpoch(j) };
+    case 'purge':
+    case 'done':
+      return { liveEpoch: settledEpoch(j), publishes: null };
+  }
+}
+
+/**
+ * The event that opens the journal's current phase. It carries the live epoch besides the leg's: the
+ * progress lines of cleanup, settle and purge said `at epoch 2` while routers were at 3 and 4.
+ */
+export function phaseEvent(j: MigrationJournal): MigrationEvent {
+  return { type: 'phase', migrationId: j.id, phase: j.phase, epoch: j.epoch, ...phaseEpochs(j), reverse: j.reverse };
 }
 
 /** The journal flag that says a move has finished each per-move phase. */

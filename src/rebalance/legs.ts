@@ -6,7 +6,7 @@
  */
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import type { RoutingState } from '../router/routing-state.js';
-import { phaseProgressEvent } from './events.js';
+import { phaseEvent, phaseProgressEvent } from './events.js';
 import { Phase, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
 import { cleanupMove, copyPair, purgeMove, repairMissing, sweepPair, verifyMove, type MoveWork, type PairWork } from './move-work.js';
 import { AbortRequested, type MigrationRun } from './run.js';
@@ -144,7 +144,7 @@ export async function runLegs(run: MigrationRun, j: MigrationJournal): Promise<v
 async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
   const { clock } = run.s;
   while (j.phase !== Phase.done) {
-    run.emit({ type: 'phase', migrationId: j.id, phase: j.phase, epoch: j.epoch, reverse: j.reverse });
+    run.emit(phaseEvent(j));
     const step = LEG[j.phase];
     if (step.waitAfter !== undefined) await run.waitRouters(j, j[step.waitAfter]);
     if (step.perPair !== undefined) await forEachPair(run, j, step.perPair);

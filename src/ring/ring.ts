@@ -7,6 +7,7 @@ import type { ShardSpec, TopologySpec } from '../topology/types.js';
 import { MAX_POINT, RING_SIZE } from './move.js';
 import type { Move } from './move.js';
 import { balancedTokens } from './placement.js';
+import { invalidArgument, requireObject } from '../arguments.js';
 
 /**
  * Smallest ring that gets a jump table. Below this a plain binary search is a handful of steps and
@@ -73,7 +74,11 @@ export class Ring {
    * index is out of range, and `shardkit.topology.noShards` for a ring without points.
    */
   constructor(parts: RingParts) {
+    requireObject(parts, 'new Ring(parts): parts', 'an object with points, owners and shardIds (or use Ring.fromTopology)');
     const { points, owners, shardIds } = parts;
+    if (!(points instanceof Uint32Array)) throw invalidArgument('new Ring(parts): parts.points', 'a Uint32Array', points);
+    if (!(owners instanceof Uint8Array || owners instanceof Uint16Array)) throw invalidArgument('new Ring(parts): parts.owners', 'a Uint8Array or Uint16Array', owners);
+    if (!Array.isArray(shardIds)) throw invalidArgument('new Ring(parts): parts.shardIds', 'an array of shard ids', shardIds);
     if (points.length !== owners.length) {
       throw new ShardkitInvalidArgumentError(`points (${points.length}) and owners (${owners.length}) differ in length`);
     }
@@ -125,6 +130,7 @@ export class Ring {
    * Draining shards stay in {@link Ring.shardIds} but own no point.
    */
   static fromTopology(t: Topology | TopologySpec): Ring {
+    requireObject(t, 'Ring.fromTopology(topology): topology', 'a Topology or a topology spec');
     const hash = ringHash(t.hash);
     const shardIds = t.shards.map((s) => s.id);
     let built: { points: Uint32Array; owners: Uint8Array | Uint16Array };

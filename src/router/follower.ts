@@ -2,6 +2,7 @@ import { systemClock, type Clock } from '../clock.js';
 import { ErrorCode, ShardkitConflictError, ShardkitError, ShardkitRouterError, ShardkitStoreError } from '../errors.js';
 import type { RoutingState, RoutingStateReader } from './routing-state.js';
 import type { RoutingSource } from './routing-source.js';
+import { invalidArgument, requireMethods, requireObject } from '../arguments.js';
 
 /** Options of {@link TopologyFollower.start}. */
 export interface TopologyFollowerOptions {
@@ -67,13 +68,15 @@ export class TopologyFollower implements RoutingSource {
    * when nothing was published yet, or with the store's error when it cannot be read.
    */
   static async start(store: RoutingStateReader, options: TopologyFollowerOptions): Promise<TopologyFollower> {
+    requireMethods(store, 'TopologyFollower.start(store, options): store', 'a config store (an object with load())', ['load']);
+    requireObject(options, 'TopologyFollower.start(store, options): options', 'an object with leaseMs');
     const { leaseMs } = options;
     if (typeof leaseMs !== 'number' || !Number.isFinite(leaseMs) || leaseMs <= 0) {
-      throw new TypeError(`leaseMs must be a positive number, got ${String(leaseMs)}`);
+      throw invalidArgument('TopologyFollower.start: options.leaseMs', 'a positive number', leaseMs);
     }
     const interval = options.refreshIntervalMs ?? Math.max(1, Math.floor(leaseMs / 3));
     if (typeof interval !== 'number' || !Number.isFinite(interval) || interval < 0) {
-      throw new TypeError(`refreshIntervalMs must be a number >= 0, got ${String(interval)}`);
+      throw invalidArgument('TopologyFollower.start: options.refreshIntervalMs', 'a number >= 0', interval);
     }
     const clock = options.clock ?? systemClock;
     const sentAt = clock.now();

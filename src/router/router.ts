@@ -4,6 +4,7 @@ import { Ring } from '../ring/ring.js';
 import { Topology } from '../topology/topology.js';
 import type { TopologySpec } from '../topology/types.js';
 import { LRUCache } from 'lru-cache';
+import { optionalObject } from '../arguments.js';
 
 /** Default number of keys the router caches (twice hashring's default of 5000). */
 export const DEFAULT_CACHE_SIZE = 10_000;
@@ -258,6 +259,7 @@ export class ShardRouter {
    * validation errors.
    */
   static fromTopology(t: Topology | TopologySpec, opts: ShardRouterOptions = {}): ShardRouter {
+    optionalObject(opts, 'ShardRouter.fromTopology(t, options): options');
     const cacheSize = opts.cacheSize ?? DEFAULT_CACHE_SIZE;
     if (!Number.isSafeInteger(cacheSize) || cacheSize < 0 || cacheSize > MAX_CACHE_SIZE) {
       throw new ShardkitInvalidArgumentError(`cacheSize must be an integer in 0..${MAX_CACHE_SIZE} (got ${String(cacheSize)})`);

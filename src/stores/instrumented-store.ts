@@ -12,6 +12,7 @@ import type { ResilienceOptions } from './resilience.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import type { ShardStore } from './shard-store.js';
 import { StoreDecorator, type StoreOp } from './store-decorator.js';
+import { optionalObject, requireObject, requireString } from '../arguments.js';
 
 /** A `ShardStore` that measures every call of another one. */
 export class InstrumentedStore extends StoreDecorator {
@@ -50,6 +51,9 @@ export interface WrapStoreOptions {
  * metrics. Either layer is skipped when not asked for.
  */
 export function wrapStore(store: ShardStore, options: WrapStoreOptions = {}): ShardStore {
+  requireObject(store, 'wrapStore(store, options): store', 'a ShardStore');
+  requireString(store.shardId, 'wrapStore: store.shardId');
+  optionalObject(options, 'wrapStore(store, options): options');
   const { metrics, resilience } = options;
   let out = store;
   if (resilience !== false) {

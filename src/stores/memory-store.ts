@@ -43,6 +43,7 @@ import {
   seedFromFilter,
   withVersionBump,
 } from './store-filters.js';
+import { optionalObject } from '../arguments.js';
 
 const ROUTING_INDEX = '_h_1__id_1';
 
@@ -85,6 +86,7 @@ export class MemoryStore implements ShardStore {
     if (typeof shardId !== 'string' || shardId.length === 0) {
       throw new ShardkitInvalidArgumentError('MemoryStore needs a shard id');
     }
+    optionalObject(options, 'new MemoryStore(shardId, options): options');
     this.shardId = shardId;
     this.#copy = options.copy ?? true;
   }

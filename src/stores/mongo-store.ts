@@ -100,8 +100,8 @@ export class MongoStore implements ShardStore {
 
   /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
   constructor(options: MongoStoreOptions) {
-    const { shardId, uri, client, collection } = options;
-    if (typeof shardId !== 'string' || shardId.length === 0) throw new ShardkitInvalidArgumentError('MongoStore needs a shard id');
+    const { shardId, uri, client, collection } = (options ?? {}) as Partial<MongoStoreOptions>; // plain JS may pass nothing
+    if (typeof shardId !== 'string' || shardId.length === 0) throw new ShardkitInvalidArgumentError('new MongoStore(options): options.shardId must be a non-empty string');
     if (typeof collection !== 'string' || collection.length === 0) throw new ShardkitInvalidArgumentError('MongoStore needs a collection name');
     const opTimeoutMs = options.opTimeoutMs ?? 10_000;
     if (!Number.isFinite(opTimeoutMs) || opTimeoutMs <= 0) {

@@ -12,6 +12,7 @@ import { resolveUri } from '../topology/credentials.js';
 import { MongoStore } from './mongo-store.js';
 import type { ShardStore } from './shard-store.js';
 import type { StoreProvider } from './store-provider.js';
+import { optionalObject, requireObject } from '../arguments.js';
 
 /** One store per shard id. */
 export interface ShardPool extends StoreProvider {
@@ -36,6 +37,7 @@ export class MemoryShardPool implements ShardPool {
   readonly #options: MemoryShardPoolOptions;
 
   constructor(options: MemoryShardPoolOptions = {}) {
+    optionalObject(options, 'new MemoryShardPool(options): options');
     this.#options = options;
   }
 
@@ -94,6 +96,7 @@ export class MongoShardPool implements ShardPool {
   #retired: ShardStore[] = [];
 
   constructor(options: MongoShardPoolOptions) {
+    requireObject(options, 'new MongoShardPool(options): options', 'an object with a collection name');
     if (typeof options.collection !== 'string' || options.collection.length === 0) {
       throw new ShardkitInvalidArgumentError('MongoShardPool needs a collection name');
     }

@@ -1,6 +1,7 @@
 import YAML from 'yaml';
 import type { TopologyFormat } from './parse.js';
 import type { TopologySpec } from './types.js';
+import { invalidArgument, requireObject } from '../arguments.js';
 
 /**
  * Topology text in the given format, ending in a newline. Token lists are written on one line in
@@ -8,6 +9,8 @@ import type { TopologySpec } from './types.js';
  * the file.
  */
 export function serializeTopology(spec: TopologySpec, format: TopologyFormat): string {
+  requireObject(spec, 'serializeTopology(spec, format): spec', 'a Topology or a topology spec');
+  if (format !== 'json' && format !== 'yaml') throw invalidArgument('serializeTopology(spec, format): format', "'json' or 'yaml'", format);
   const plain = JSON.parse(JSON.stringify(spec)) as unknown;
   if (format === 'json') return `${JSON.stringify(plain, null, 2)}\n`;
   const doc = new YAML.Document(plain);

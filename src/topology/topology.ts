@@ -5,6 +5,7 @@ import { redactUri } from '../redact.js';
 import { validateShardId, validateTopologySpec, validateWeight } from './validate.js';
 import type { HashName } from '../hash/types.js';
 import type { Placement, ShardSpec, TopologyChange, TopologySpec } from './types.js';
+import { invalidArgument } from '../arguments.js';
 
 /** Plain (JSON-ready) copy of a shard, with optional fields left out when unset. */
 function plainShard(shard: ShardSpec, redact: boolean): ShardSpec {
@@ -48,6 +49,7 @@ export class Topology implements TopologySpec {
    * validation codes of {@link Topology.from} for a readable but wrong topology.
    */
   static parse(text: string, format?: TopologyFormat): Topology {
+    if (typeof text !== 'string') throw invalidArgument('Topology.parse(text): text', 'a string of JSON or YAML', text);
     return Topology.from(parseTopologyText(text, format));
   }
 

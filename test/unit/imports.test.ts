@@ -101,7 +101,7 @@ function runtimeCycles(graph: ReadonlyMap<string, readonly Edge[]>): string[][] 
  */
 const LAYERS: ReadonlyArray<readonly [name: string, test: (path: string) => boolean]> = [
   // Errors redact their messages, so the one redactor (and the env references it leaves visible) sits with them.
-  ['cross-cutting', (p) => ['errors.ts', 'clock.ts', 'redact.ts', 'env-reference.ts'].includes(p)],
+  ['cross-cutting', (p) => ['errors.ts', 'clock.ts', 'redact.ts', 'env-reference.ts', 'arguments.ts'].includes(p)],
   ['hash', (p) => p.startsWith('hash/')],
   ['topology', (p) => p.startsWith('topology/')],
   ['ring', (p) => p.startsWith('ring/')],

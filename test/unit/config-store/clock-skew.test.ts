@@ -4,7 +4,7 @@ import type { Collection, Db, Document } from 'mongodb';
 import type { Clock } from '../../../src/clock.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, checkClockSkew, estimateSkew, visibleExpiry, withinAllowance } from '../../../src/config-store/clock-skew.js';
 import { MongoConfigStore } from '../../../src/config-store/mongo-config-store.js';
-import { ErrorCode, ShardkitConflictError, isRetryableError, type ShardkitError } from '../../../src/errors.js';
+import { ErrorCode, ShardkitConflictError, ShardkitInvalidArgumentError, isRetryableError, type ShardkitError } from '../../../src/errors.js';
 import { rejection } from '../../support/rejection.js';
 
 /** True time is `t`; this host's wall clock reads `t + offset`; a server reply takes `rtt` ms. */
@@ -202,17 +202,17 @@ describe('clock skew', function () {
 
     context('when no database is given to read the server clock from', function () {
       it('refuses to construct unless the check is turned off', function () {
-        expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users' })).to.throw(TypeError, /checkClockSkew/);
+        expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users' })).to.throw(ShardkitInvalidArgumentError, /checkClockSkew/);
         expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users', checkClockSkew: false })).not.to.throw();
-        expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users', checkClockSkew: false, maxClockSkewMs: -1 })).to.throw(TypeError, /maxClockSkewMs/);
+        expect(() => new MongoConfigStore(recordingCollection([]), { name: 'users', checkClockSkew: false, maxClockSkewMs: -1 })).to.throw(ShardkitInvalidArgumentError, /maxClockSkewMs/);
       });
 
-      it('connect refuses a bad allowance as a TypeError before it connects', async function () {
+      it('connect refuses a bad allowance as shardkit.invalidArgument before it connects', async function () {
         const error = await MongoConfigStore.connect({ uri: 'mongodb://127.0.0.1:1/x', name: 'users', maxClockSkewMs: Number.NaN, opTimeoutMs: 100 }).then(
           () => null,
           (e: unknown) => e,
         );
-        expect(error).to.be.instanceOf(TypeError);
+        expect(error).to.be.instanceOf(ShardkitInvalidArgumentError);
         expect((error as Error).message).to.contain('maxClockSkewMs');
       });
     });

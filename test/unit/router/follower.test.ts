@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { MemoryConfigStore } from '../../../src/config-store/memory-config-store.js';
 import type { ConfigStore } from '../../../src/config-store/types.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
-import { ErrorCode, ShardkitError, ShardkitRouterError, ShardkitStoreError, isRetryableError } from '../../../src/errors.js';
+import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitRouterError, ShardkitStoreError, isRetryableError } from '../../../src/errors.js';
 import { TopologyFollower } from '../../../src/router/follower.js';
 import type { Clock } from '../../../src/clock.js';
 import { FakeClock } from '../../support/fake-clock.js';
@@ -82,13 +82,14 @@ describe('TopologyFollower', function () {
     });
 
     context('when the options are invalid', function () {
-      it('rejects with a TypeError', async function () {
+      it('rejects with shardkit.invalidArgument naming the option', async function () {
         for (const options of [{ leaseMs: 0 }, { leaseMs: Number.NaN }, { leaseMs: 100, refreshIntervalMs: -1 }]) {
           const error = await TopologyFollower.start(store, options).then(
             () => null,
             (e: unknown) => e,
           );
-          expect(error, JSON.stringify(options)).to.be.instanceOf(TypeError);
+          expect(error, JSON.stringify(options)).to.be.instanceOf(ShardkitInvalidArgumentError);
+          expect((error as Error).message, JSON.stringify(options)).to.match(/leaseMs|refreshIntervalMs/);
         }
       });
     });

@@ -197,7 +197,7 @@ describe('rebalance', () => {
       const out = buffer(false);
       let now = 0;
       const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 1000 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.onEvent(progress(0, 's1', 's3', 1, 10));
       now = 10;
       p.onEvent(progress(0, 's1', 's3', 2, 10));
@@ -220,12 +220,33 @@ describe('rebalance', () => {
         { from: 's1', to: 's5', estimated: 2000, copied: 2000 },
         { from: 's2', to: 's5', estimated: 2020, copied: 0 },
       ]);
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.onEvent(progress(1, 's2', 's5', 16, 2020, [2016, 4020]));
       // The copy keeps its document figures: ranges done say less.
       p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'copy', done: 1, total: 2 });
       expect(out.text()).to.match(/^copy 50%: 2016\/4020 docs, 250 docs\/s, ETA 4\.0s, elapsed 0\.0s$/m);
       expect(out.text()).to.not.contain('ranges');
+    });
+
+    // Found by the kill -9 walkthrough (issue 10): a resumed copy ended at `copy 100%: 394/394 docs`
+    // where 598 were counted, and verify then repaired the 200 the killed run had fenced, unexplained.
+    it('says what became of the documents counted but not copied when the copy ends', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 } });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent(progress(0, 's1', 's5', 394, 598, [394, 598]));
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      expect(out.text()).to.match(/^copy 100%: 394\/394 docs/m);
+      expect(out.text()).to.contain('the copy found 394 of the 598 documents counted; the other 204 were deleted since, or fenced by an interrupted run');
+    });
+
+    it('adds no such line when the copy found every counted document', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 } });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent(progress(0, 's1', 's5', 598, 598, [598, 598]));
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      expect(out.text()).to.not.contain('the copy found');
     });
 
     // Regression (issue 10): the copy's last line (94%, ETA 11s) stayed on screen through sweep,
@@ -234,13 +255,13 @@ describe('rebalance', () => {
       const out = buffer(true);
       let now = 0;
       const p = new MigrationProgress(out, { mode: 'tty', clock: { ...systemClock, now: () => now }, barWidth: 10, redrawMs: 0 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.plan([{ from: 's1', to: 's3', estimated: 100 }]);
       p.onEvent(progress(0, 's1', 's3', 94, 100, [94, 100]));
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       expect(out.text()).to.contain('s1 -> s3 ██████████ 100% 94/94');
       expect(out.text()).to.match(/overall +█{10} 100% 94\/94 docs, 250 docs\/s, ETA 0\.0s/);
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       now = 2000;
       p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'verify', done: 1, total: 4 });
       now = 4000;
@@ -251,13 +272,13 @@ describe('rebalance', () => {
     it('summarizes verify, cleanup and purge when their phase ends', () => {
       const out = buffer(false);
       const p = new MigrationProgress(out, { mode: 'plain' });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
       p.onEvent({ type: 'verified', migrationId: 'm', move: 0, checked: 4, repaired: 1, mismatches: 0 });
       p.onEvent({ type: 'verified', migrationId: 'm', move: 1, checked: 6, repaired: 0, mismatches: 0 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'cleanup', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'cleanup', epoch: 2, liveEpoch: 3, publishes: null, reverse: false });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 7 });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'settle', epoch: 2, reverse: false });
-      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'purge', epoch: 2, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'settle', epoch: 2, liveEpoch: 3, publishes: 4, reverse: false });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'purge', epoch: 2, liveEpoch: 4, publishes: null, reverse: false });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 0, deleted: 2 });
       p.onEvent({ type: 'cleanup', migrationId: 'm', move: 1, deleted: 1 });
       p.onEvent({ type: 'done', migrationId: 'm', outcome: 'completed', counters: emptyCounters() });
