@@ -159,18 +159,21 @@ async function carryBatches(
   stopped: () => boolean,
 ): Promise<void> {
   const moves = idx.map((i) => j.moves[i]!);
-  const { batch } = run.s;
+  const { throttle } = run.s;
   let open = openAtStart;
-  let pending: Promise<RangeKey[]> | null = null;
+  let pending: { keys: Promise<RangeKey[]>; limit: number } | null = null;
   while (open.length > 0 && !stopped()) {
     await run.checkpoint(j, true);
     const listed = pass.listed(j.epoch);
-    const keys = await (pending ?? source.spanKeys(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })), batch, listed));
+    // An adaptive throttle warms up with small batches and grows them while the shards keep up.
+    const limit = pending?.limit ?? throttle.batchSize(run.s.batch);
+    const keys = await (pending?.keys ?? source.spanKeys(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })), limit, listed));
     j.counters.keysListed += keys.length;
-    const next = spansAfter(pass, open, keys, batch);
-    pending = next.length === 0 ? null : source.spanKeys(next.map((n) => n.span), batch, listed);
+    const next = spansAfter(pass, open, keys, limit);
+    const nextLimit = throttle.batchSize(run.s.batch);
+    pending = next.length === 0 ? null : { keys: source.spanKeys(next.map((n) => n.span), nextLimit, listed), limit: nextLimit };
     // Awaited at the next batch; until then a failure must not count as unhandled.
-    pending?.catch(() => undefined);
+    pending?.keys.catch(() => undefined);
     // Fence nothing while the target does not answer: what is fenced and not carried stays
     // unwritable for the application until it is (ADR 0002).
     if (keys.length > 0) await target.ping();
