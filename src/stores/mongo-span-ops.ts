@@ -33,15 +33,27 @@ export function listSpanKeys(col: ShardCollection, opts: RequestOptions, spans: 
     .toArray();
 }
 
+/** One pass over the entries matching `filter` in any of `ranges`: `visit` gets each with the index of its range. */
+async function eachInRanges(
+  col: ShardCollection,
+  opts: RequestOptions,
+  ranges: readonly HashRange[],
+  filter: StoreFilter | undefined,
+  projection: Document,
+  visit: (at: number, d: Document) => void,
+): Promise<void> {
+  const order = byStart(ranges);
+  const cursor = col.find(andFilters({ $or: ranges.map((r) => rangeFilter(r, null)) }, filter), opts({ projection, batchSize: 10_000 }));
+  for await (const d of cursor) {
+    const at = bucketOf(order, d['_h'] as number);
+    if (at !== undefined) visit(at, d);
+  }
+}
+
 /** Per range, count and checksum of `(_id, _v)` of the entries matching `filter`, from one pass over all of them. */
 export async function checksumRanges(col: ShardCollection, opts: RequestOptions, ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
   const sums = ranges.map(() => new RangeChecksum());
-  const order = byStart(ranges);
-  const cursor = col.find(andFilters({ $or: ranges.map((r) => rangeFilter(r, null)) }, filter), opts({ projection: { _id: 1, _v: 1, _h: 1 }, batchSize: 10_000 }));
-  for await (const d of cursor) {
-    const at = bucketOf(order, d._h as number);
-    if (at !== undefined) sums[at]!.add(d._id, d._v);
-  }
+  await eachInRanges(col, opts, ranges, filter, { _id: 1, _v: 1, _h: 1 }, (at, d) => sums[at]!.add(d['_id'], d['_v']));
   return sums.map((s) => s.result());
 }
 
@@ -56,13 +68,8 @@ export async function countRangesOf(col: ShardCollection, opts: RequestOptions, 
     const counts = await Promise.all(ranges.map((r) => col.countDocuments(andFilters(rangeFilter(r, null), filter), opts())));
     return { counts, indexed: true };
   }
-  const order = byStart(ranges);
   const counts = ranges.map(() => 0);
-  const cursor = col.find(andFilters({ $or: ranges.map((r) => rangeFilter(r, null)) }, filter), opts({ projection: { _id: 0, _h: 1 }, batchSize: 10_000 }));
-  for await (const d of cursor) {
-    const at = bucketOf(order, d._h as number);
-    if (at !== undefined) counts[at]! += 1;
-  }
+  await eachInRanges(col, opts, ranges, filter, { _id: 0, _h: 1 }, (at) => (counts[at]! += 1));
   return { counts, indexed: false };
 }
 
