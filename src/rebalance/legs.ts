@@ -8,7 +8,8 @@ import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import type { RoutingState } from '../router/routing-state.js';
 import { phaseEvent, phaseProgressEvent } from './events.js';
 import { Phase, freshMove, settledEpoch, type MigrationJournal } from './journal.js';
-import { cleanupMove, copyPair, purgeMove, repairMissing, sweepPair, verifyMove, type MoveWork, type PairWork } from './move-work.js';
+import { cleanupPair, copyPair, purgePair, sweepPair, type PairWork } from './move-work.js';
+import { repairMissing, verifyPair } from './verify-work.js';
 import { AbortRequested, type MigrationRun } from './run.js';
 
 /** The journal timestamps a publish records and a lease wait counts from (wall time). */
@@ -56,17 +57,6 @@ function settledState(j: MigrationJournal): RoutingState {
   return { phase: 'stable', epoch: settled, topology: { ...j.to, epoch: settled } };
 }
 
-/** Per-move work as pair work: the pair's moves one after another, in plan order. */
-function eachMove(work: MoveWork): PairWork {
-  return async (run, j, idx, stopped) => {
-    for (const i of idx) {
-      if (stopped()) return;
-      await work(run, j, i);
-      emitPhaseProgress(run, j);
-    }
-  };
-}
-
 /** The last phase progress each run reported, so a pair's end repeats no move's line. */
 const lastProgress = new WeakMap<MigrationRun, string>();
 
@@ -88,14 +78,7 @@ function emitPhaseProgress(run: MigrationRun, j: MigrationJournal): void {
  * while a pair's store call is still in flight.
  */
 export async function forEachPair(run: MigrationRun, j: MigrationJournal, work: PairWork): Promise<void> {
-  const pairs = new Map<string, number[]>();
-  j.moves.forEach((m, i) => {
-    const key = `${m.from}\u0000${m.to}`;
-    const idx = pairs.get(key);
-    if (idx === undefined) pairs.set(key, [i]);
-    else idx.push(i);
-  });
-  const queue = [...pairs.values()];
+  const queue = pairsOf(j);
   let failure: { error: unknown } | null = null;
   const stopped = (): boolean => failure !== null;
   const worker = async (): Promise<void> => {
@@ -112,16 +95,28 @@ export async function forEachPair(run: MigrationRun, j: MigrationJournal, work: 
   if (failure !== null) throw (failure as { error: unknown }).error;
 }
 
+/** The journal's moves by source/target pair: indices into `j.moves`, in plan order. */
+function pairsOf(j: MigrationJournal): number[][] {
+  const pairs = new Map<string, number[]>();
+  j.moves.forEach((m, i) => {
+    const key = `${m.from}\u0000${m.to}`;
+    const idx = pairs.get(key);
+    if (idx === undefined) pairs.set(key, [i]);
+    else idx.push(i);
+  });
+  return [...pairs.values()];
+}
+
 /** The protocol of one leg, phase by phase. */
 const LEG: Readonly<Record<Exclude<Phase, 'done'>, LegStep>> = {
   [Phase.publish]: { publish: { state: migratingState, stamp: 'publishedAt' }, next: Phase.copy },
   [Phase.copy]: { perPair: copyPair, next: Phase.sweep },
   [Phase.sweep]: { waitAfter: 'publishedAt', perPair: sweepPair, next: Phase.verify },
-  [Phase.verify]: { perPair: eachMove(verifyMove), next: Phase.commit },
+  [Phase.verify]: { perPair: verifyPair, next: Phase.commit },
   [Phase.commit]: { publish: { state: committedState, stamp: 'committedAt' }, next: Phase.cleanup },
-  [Phase.cleanup]: { waitAfter: 'committedAt', perPair: eachMove(cleanupMove), next: Phase.settle },
+  [Phase.cleanup]: { waitAfter: 'committedAt', perPair: cleanupPair, next: Phase.settle },
   [Phase.settle]: { publish: { state: settledState, stamp: 'settledAt' }, next: Phase.purge },
-  [Phase.purge]: { waitAfter: 'settledAt', perPair: eachMove(purgeMove), next: Phase.done },
+  [Phase.purge]: { waitAfter: 'settledAt', perPair: purgePair, next: Phase.done },
 };
 
 /**
@@ -206,7 +201,7 @@ export async function beginReverse(run: MigrationRun, j: MigrationJournal): Prom
   // its target: routers on the abort leg read a stale fence at the (new) old owner as "no copy
   // here", so data that only a stale fence holds would read as absent until the sweep lifted it.
   if (j.phase !== Phase.publish) {
-    for (const m of j.moves) await repairMissing(run, j, m);
+    for (const idx of pairsOf(j)) await repairMissing(run, j, idx.map((i) => j.moves[i]!));
   }
   const back = j.from;
   j.reverse = true;

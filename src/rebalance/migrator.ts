@@ -146,6 +146,13 @@ function msOption(name: string, value: number | undefined, fallback: number, min
   return ms;
 }
 const DEFAULT_CONCURRENCY = 1;
+/**
+ * How the migrator's adaptive throttle reacts within a copy of a few seconds (issue 11): a decision
+ * per 8 probe samples (about 100 ms with two shards probed every 25 ms) instead of one per 40, a
+ * warm-up from 50 docs/s raised by a quarter per quiet decision, and batches of 100 ms of work at
+ * the current pace, so the first fences are small and spread out instead of a burst the probes see late.
+ */
+const ADAPTIVE = { decisionWindow: 8, startDocsPerSec: 50, batchMs: 100 } as const;
 
 function migrationStateError(message: string): ShardkitConflictError {
   return new ShardkitConflictError(ErrorCode.migrationState, message);
@@ -179,7 +186,7 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
       throw new TypeError('throttleDocsPerSec and maxP99Impact exclude each other: a fixed pace or an adaptive one');
     }
     throttle =
-      options.maxP99Impact === undefined ? new Throttle(options.throttleDocsPerSec, clock) : new AdaptiveThrottle({ maxP99Impact: options.maxP99Impact }, clock);
+      options.maxP99Impact === undefined ? new Throttle(options.throttleDocsPerSec, clock) : new AdaptiveThrottle({ maxP99Impact: options.maxP99Impact, ...ADAPTIVE }, clock);
   } catch (error) {
     throw new ShardkitInvalidArgumentError((error as Error).message);
   }

@@ -1,19 +1,16 @@
 /**
- * The per-move work of each phase (ADR 0002, ADR 0003): the fence-and-carry pass shared by copy and
- * sweep, the relic lifting that ends a sweep, verify with its repair, and the marker deletion
- * shared by cleanup and purge. Each step checkpoints the journal so a resume repeats at most the
+ * The work of each phase on one source/target pair (ADR 0002, ADR 0003): the fence-and-carry pass
+ * shared by copy and sweep, the relic lifting that ends a sweep, and the marker deletion shared by
+ * cleanup and purge (verify is in `verify-work.ts`). Each lists all the pair's ranges in one query
+ * per page and works by `_id`; each step checkpoints the journal so a resume repeats at most the
  * batch in flight.
  */
 import { sleep } from '../clock.js';
-import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
 import type { HashRange, RangeCursor, RangeKey, RangeSpan, ShardStore, StoreFilter, StoredDocument } from '../stores/shard-store.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
 import type { MigrationRun } from './run.js';
 import { AdaptiveThrottle } from './throttle.js';
-
-/** The work of one phase on move `i` of the journal. */
-export type MoveWork = (run: MigrationRun, j: MigrationJournal, i: number) => Promise<void>;
 
 function stripFence(doc: StoredDocument): StoredDocument {
   const { _moved: _ignored, ...rest } = doc;
@@ -24,7 +21,7 @@ function cursorOf(doc: RangeKey): RangeCursor {
   return { h: doc._h, id: doc._id };
 }
 
-function rangeOf(m: MoveProgress): HashRange {
+export function rangeOf(m: MoveProgress): HashRange {
   return { start: m.start, end: m.end };
 }
 
@@ -38,6 +35,22 @@ interface CarryPass {
   readonly finish?: (run: MigrationRun, j: MigrationJournal, m: MoveProgress, source: ShardStore, target: ShardStore) => Promise<void>;
   /** Report progress after each batch, and feed an adaptive throttle with probes of the pair's shards. */
   readonly progress: boolean;
+  /** Which source entries the pass lists, at the leg's fence epoch. */
+  readonly listed: (epoch: number) => StoreFilter;
+}
+
+/**
+ * What the copy lists: unfenced entries, and entries with data fenced at this leg's epoch (after the
+ * cursor, these are fenced but maybe not carried: a batch whose insert failed is listed again and
+ * carried by the copy itself instead of waiting for verify).
+ */
+function copyListing(epoch: number): StoreFilter {
+  return { $or: [{ _moved: { $exists: false } }, { _moved: epoch, _ph: { $exists: false } }] };
+}
+
+/** What the sweep lists: only what late writers left unfenced (the copy carried everything fenced). */
+function sweepListing(): StoreFilter {
+  return { _moved: { $exists: false } };
 }
 
 /** An `_id` no application stores: the probe is an indexed point read that finds nothing. */
@@ -82,12 +95,27 @@ function inMove(m: MoveProgress, h: number): boolean {
  * ends every span; otherwise a span wholly before the page's last key is exhausted, the span holding
  * it resumes after it, later spans keep their cursor.
  */
-function spansAfter(pass: CarryPass, open: readonly MoveProgress[], keys: readonly RangeKey[], limit: number): Array<{ m: MoveProgress; span: RangeSpan }> {
+export function nextSpans(spans: readonly RangeSpan[], keys: readonly RangeKey[], limit: number): RangeSpan[] {
   const last = keys[keys.length - 1];
   if (last === undefined || keys.length < limit) return [];
-  return open
-    .filter((m) => m.end >= last._h)
-    .map((m) => ({ m, span: { range: rangeOf(m), after: inMove(m, last._h) ? cursorOf(last) : m[pass.cursor] } }));
+  return spans
+    .filter((s) => s.range.end >= last._h)
+    .map((s) => ({ range: s.range, after: s.range.start < last._h && last._h <= s.range.end ? cursorOf(last) : s.after }));
+}
+
+/** {@link nextSpans} of the pair's open moves, each with the move it belongs to. */
+function spansAfter(pass: CarryPass, open: readonly MoveProgress[], keys: readonly RangeKey[], limit: number): Array<{ m: MoveProgress; span: RangeSpan }> {
+  const byStart = new Map(open.map((m) => [m.start, m] as const));
+  return nextSpans(
+    open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })),
+    keys,
+    limit,
+  ).map((span) => ({ m: byStart.get(span.range.start)!, span }));
+}
+
+/** The spans of `moves` from their starts. */
+export function spansOf(moves: readonly MoveProgress[]): RangeSpan[] {
+  return moves.map((m) => ({ range: rangeOf(m), after: null }));
 }
 
 /**
@@ -131,22 +159,27 @@ async function carryBatches(
   stopped: () => boolean,
 ): Promise<void> {
   const moves = idx.map((i) => j.moves[i]!);
-  const first = moves[0]!;
-  const { batch } = run.s;
+  const { throttle } = run.s;
   let open = openAtStart;
-  let pending: Promise<RangeKey[]> | null = null;
+  let pending: { keys: Promise<RangeKey[]>; limit: number } | null = null;
   while (open.length > 0 && !stopped()) {
     await run.checkpoint(j, true);
-    const keys = await (pending ?? source.unfencedKeys(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })), batch));
+    const listed = pass.listed(j.epoch);
+    // An adaptive throttle warms up with small batches and grows them while the shards keep up.
+    const limit = pending?.limit ?? throttle.batchSize(run.s.batch);
+    const keys = await (pending?.keys ?? source.spanKeys(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })), limit, listed));
     j.counters.keysListed += keys.length;
-    const next = spansAfter(pass, open, keys, batch);
-    pending = next.length === 0 ? null : source.unfencedKeys(next.map((n) => n.span), batch);
+    const next = spansAfter(pass, open, keys, limit);
+    const nextLimit = throttle.batchSize(run.s.batch);
+    pending = next.length === 0 ? null : { keys: source.spanKeys(next.map((n) => n.span), nextLimit, listed), limit: nextLimit };
     // Awaited at the next batch; until then a failure must not count as unhandled.
-    pending?.catch(() => undefined);
+    pending?.keys.catch(() => undefined);
+    // Fence nothing while the target does not answer: what is fenced and not carried stays
+    // unwritable for the application until it is (ADR 0002).
+    if (keys.length > 0) await target.ping();
     const docs = await source.fenceIds(keys.map((k) => k._id), j.epoch);
     j.counters.docsRead += docs.length;
-    // The pair's ranges are disjoint, so their hull bounds the delete of relics on the abort leg.
-    const carried = await install(run, j, { start: first.start, end: moves[moves.length - 1]!.end }, target, docs);
+    const carried = await install(run, j, target, docs);
     j.counters.docsMoved += carried;
     if (pass.countSwept) j.counters.swept += carried;
     for (const d of docs) {
@@ -169,11 +202,11 @@ async function carryBatches(
 }
 
 /** Copy: fence + carry the pair's ranges, from their cursors on. */
-export const copyPair: PairWork = (run, j, idx, stopped) => carry({ cursor: 'cursor', done: 'copyDone', countSwept: false, progress: true }, run, j, idx, stopped);
+export const copyPair: PairWork = (run, j, idx, stopped) => carry({ cursor: 'cursor', done: 'copyDone', countSwept: false, progress: true, listed: copyListing }, run, j, idx, stopped);
 
 /** Sweep: carry what late writers left unfenced, then lift the relics at the target. */
 export const sweepPair: PairWork = (run, j, idx, stopped) =>
-  carry({ cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, finish: liftRelics, progress: false }, run, j, idx, stopped);
+  carry({ cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, finish: liftRelics, progress: false, listed: sweepListing }, run, j, idx, stopped);
 
 /**
  * Resolve relics at the target: entries fenced by an earlier epoch (left there by the forward leg
@@ -210,126 +243,12 @@ async function liftRelics(run: MigrationRun, j: MigrationJournal, m: MoveProgres
       // A placeholder relic with nothing at the source stands for no document: deleting it is all.
     }
     await run.lock.ensure();
-    const ids = relics.map((r) => r._id);
-    await target.deleteRange(range, { _id: { $in: ids }, _moved: { $lt: j.epoch } }, ids.length);
+    await target.deleteIds(relics.map((r) => r._id), { _moved: { $lt: j.epoch } });
     if (replace.length > 0) j.counters.docsInserted += await target.insertIfAbsent(replace);
     j.counters.relicsLifted += relics.length;
     const last = relics[relics.length - 1]!;
     after = cursorOf(last);
     if (relics.length < batch) return;
-  }
-}
-
-/**
- * Verify one move: every source entry fenced by this leg that holds data (a document or a
- * tombstone) has a current entry at the target, no unfenced entry is left at the source and no
- * stale fence with data at the target. When nobody wrote to the range during the migration, the
- * server-side checksums of `(_id, _v)` agree and no key is read at all; otherwise the fenced
- * `_id`s are listed without bodies and looked up at the target. A missing one (the copier or a
- * router was killed between fence and copy) is carried over and checked again; only what is still
- * missing counts as a mismatch, and any mismatch fails with `shardkit.migration.verifyFailed`.
- */
-export const verifyMove: MoveWork = async (run, j, i) => {
-  const m = j.moves[i]!;
-  if (m.verifyDone) return;
-  await run.checkpoint(j, true);
-  const source = await run.s.pool.store(m.from);
-  const target = await run.s.pool.store(m.to);
-  const range = rangeOf(m);
-  const fencedFilter: StoreFilter = { _moved: j.epoch, _ph: { $exists: false } };
-  const [fromSum, toSum] = await Promise.all([
-    source.checksumRange(range, fencedFilter),
-    target.checksumRange(range, { _moved: { $exists: false } }),
-  ]);
-  let checked = fromSum.count;
-  let repaired = 0;
-  let mismatches = 0;
-  if (fromSum.count !== toSum.count || fromSum.checksum !== toSum.checksum) {
-    const result = await repairMissing(run, j, m);
-    checked = result.checked;
-    repaired = result.repaired;
-    mismatches += result.stillMissing;
-    const fencedCount = await source.countRange(range, fencedFilter);
-    mismatches += Math.abs(fencedCount - checked);
-  }
-  const unfenced = await source.countRange(range, { _moved: { $exists: false } });
-  const dataRelics = await target.countRange(range, { _moved: { $lt: j.epoch }, _ph: { $exists: false } });
-  mismatches += unfenced + dataRelics;
-  run.emit({ type: 'verified', migrationId: j.id, move: i, checked, repaired, mismatches });
-  if (mismatches > 0) {
-    await run.save(j);
-    throw new ShardkitConflictError(
-      ErrorCode.verifyFailed,
-      `verify failed for move ${i} (${m.from} -> ${m.to}, (${m.start}, ${m.end}]): ${mismatches} mismatch(es) among ` +
-        `${checked} fenced entries, ${unfenced} unfenced left at the source, ${dataRelics} stale fences with data at the target`,
-      { shardId: m.to },
-    );
-  }
-  m.verifyDone = true;
-  await run.save(j);
-};
-
-/**
- * List the `_id`s of the source entries this leg fenced that hold data, find those the target lacks,
- * and carry them over. Always safe: a fenced entry is final at the source and insert-if-absent lets
- * whatever the target holds win.
- */
-export async function repairMissing(
-  run: MigrationRun,
-  j: MigrationJournal,
-  m: MoveProgress,
-): Promise<{ checked: number; repaired: number; stillMissing: number }> {
-  const source = await run.s.pool.store(m.from);
-  const target = await run.s.pool.store(m.to);
-  let checked = 0;
-  let repaired = 0;
-  let stillMissing = 0;
-  for await (const ids of keyPages(source, m, { _moved: j.epoch, _ph: { $exists: false } }, run.s.batch)) {
-    await run.checkpoint(j, false);
-    checked += ids.length;
-    j.counters.keysRead += ids.length;
-    const missing = await missingAt(j, target, ids);
-    if (missing.length === 0) continue;
-    const bodies = await source.find({ _id: { $in: missing }, _moved: j.epoch, _ph: { $exists: false } }, { exactTypes: true });
-    j.counters.docsRead += bodies.length;
-    await install(run, j, rangeOf(m), target, bodies);
-    repaired += bodies.length;
-    j.counters.repaired += bodies.length;
-    stillMissing += (await missingAt(j, target, missing)).length;
-  }
-  return { checked, repaired, stillMissing };
-}
-
-async function missingAt(j: MigrationJournal, target: ShardStore, ids: readonly unknown[]): Promise<unknown[]> {
-  const present = await target.find({ _id: { $in: ids }, _moved: { $exists: false } }, { projection: { _id: 1 } });
-  j.counters.keysRead += present.length;
-  const have = new Set(present.map((d) => idKey(d._id)));
-  return ids.filter((id) => !have.has(idKey(id)));
-}
-
-/**
- * `_id`s of a range in `(_h, _id)` order, a page at a time, without bodies. Pages continue from
- * the last `_h` inclusively and skip the `_id`s already seen there, since a cursor on `_h` alone
- * would lose ties and `_id` comparisons across BSON types are not portable in a filter.
- */
-async function* keyPages(store: ShardStore, m: MoveProgress, filter: StoreFilter, batch: number): AsyncGenerator<unknown[]> {
-  let low = m.start;
-  let inclusive = false;
-  let seen = new Set<string>();
-  for (;;) {
-    const limit = batch + seen.size;
-    const page = await store.find(
-      { ...filter, _h: inclusive ? { $gte: low, $lte: m.end } : { $gt: low, $lte: m.end } },
-      { sort: { _h: 1, _id: 1 }, limit, projection: { _id: 1, _h: 1 } },
-    );
-    const fresh = page.filter((d) => !(d._h === low && seen.has(idKey(d._id))));
-    if (fresh.length > 0) yield fresh.map((d) => d._id);
-    if (page.length < limit) return;
-    const lastH = page[page.length - 1]!._h;
-    const atLast = page.filter((d) => d._h === lastH).map((d) => idKey(d._id));
-    seen = lastH === low && inclusive ? new Set([...seen, ...atLast]) : new Set(atLast);
-    low = lastH;
-    inclusive = true;
   }
 }
 
@@ -341,36 +260,51 @@ interface MarkerPass {
   readonly filter: StoreFilter;
 }
 
-/** Delete the pass's markers of move `i` in batches, then mark the move done. */
-async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJournal, i: number): Promise<void> {
-  const m = j.moves[i]!;
-  if (m[pass.done]) return;
-  const store = await run.s.pool.store(m[pass.at]);
+/**
+ * Delete the pass's markers of the pair's moves: their keys are listed for all the pair's ranges in
+ * one query per page (the next page is listed while this one is deleted), then deleted by `_id`
+ * with the pass's filter again, so an entry that changed since it was listed stays. Nothing is
+ * journaled per batch: a resume lists again from the start, where only the markers left remain.
+ */
+async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJournal, idx: readonly number[], stopped: () => boolean): Promise<void> {
+  const open = idx.filter((i) => !j.moves[i]![pass.done]);
+  if (open.length === 0) return;
+  const moves = open.map((i) => j.moves[i]!);
+  const store = await run.s.pool.store(moves[0]![pass.at]);
   const { batch } = run.s;
-  let deleted = 0;
-  for (;;) {
+  const deleted = moves.map(() => 0);
+  let spans = spansOf(moves);
+  let pending: Promise<RangeKey[]> | null = null;
+  while (spans.length > 0) {
+    if (stopped()) return;
     await run.checkpoint(j, false);
-    const n = await store.deleteRange(rangeOf(m), pass.filter, batch);
-    deleted += n;
+    const keys = await (pending ?? store.spanKeys(spans, batch, pass.filter));
+    spans = nextSpans(spans, keys, batch);
+    pending = spans.length === 0 ? null : store.spanKeys(spans, batch, pass.filter);
+    // Awaited at the next batch; until then a failure must not count as unhandled.
+    pending?.catch(() => undefined);
+    if (keys.length === 0) break;
+    const n = await store.deleteIds(keys.map((k) => k._id), pass.filter);
+    for (const k of keys) deleted[moves.findIndex((m) => inMove(m, k._h))]! += 1;
     j.counters.deleted += n;
     run.booked(n);
-    if (n < batch) break;
   }
-  m[pass.done] = true;
+  for (const m of moves) m[pass.done] = true;
   await run.save(j);
-  run.emit({ type: 'cleanup', migrationId: j.id, move: i, deleted });
+  open.forEach((i, k) => run.emit({ type: 'cleanup', migrationId: j.id, move: i, deleted: deleted[k]! }));
 }
 
-/** Cleanup: delete every fence and placeholder of the move's range at its source. */
-export const cleanupMove: MoveWork = (run, j, i) => deleteMarkers({ done: 'cleanupDone', at: 'from', filter: { _moved: { $exists: true } } }, run, j, i);
+/** Cleanup: delete every fence and placeholder of the pair's ranges at its source. */
+export const cleanupPair: PairWork = (run, j, idx, stopped) =>
+  deleteMarkers({ done: 'cleanupDone', at: 'from', filter: { _moved: { $exists: true } } }, run, j, idx, stopped);
 
 /**
- * Purge: delete the tombstones of the move's range at its target (left by deletes while migrating
+ * Purge: delete the tombstones of the pair's ranges at its target (left by deletes while migrating
  * and while settling), and the placeholder relics of an aborted forward leg (verify proved no relic
  * with data is left).
  */
-export const purgeMove: MoveWork = (run, j, i) =>
-  deleteMarkers({ done: 'purgeDone', at: 'to', filter: { $or: [{ _ts: true }, { _ph: true }] } }, run, j, i);
+export const purgePair: PairWork = (run, j, idx, stopped) =>
+  deleteMarkers({ done: 'purgeDone', at: 'to', filter: { $or: [{ _ts: true }, { _ph: true }] } }, run, j, idx, stopped);
 
 /**
  * Carry fenced entries to the target, insert-if-absent: whatever the target holds already (a
@@ -378,14 +312,11 @@ export const purgeMove: MoveWork = (run, j, i) =>
  * the forward leg (fenced at an older epoch); those are older than anything at the source, so they
  * are deleted first. Returns the entries with data carried.
  */
-async function install(run: MigrationRun, j: MigrationJournal, range: HashRange, target: ShardStore, docs: readonly StoredDocument[]): Promise<number> {
+export async function install(run: MigrationRun, j: MigrationJournal, target: ShardStore, docs: readonly StoredDocument[]): Promise<number> {
   const entries = docs.filter((d) => d._ph !== true).map(stripFence);
   if (entries.length === 0) return 0;
   await run.lock.ensure();
-  if (j.reverse) {
-    const ids = entries.map((d) => d._id);
-    await target.deleteRange(range, { _id: { $in: ids }, _moved: { $lt: j.epoch } }, ids.length);
-  }
+  if (j.reverse) await target.deleteIds(entries.map((d) => d._id), { _moved: { $lt: j.epoch } });
   j.counters.docsInserted += await target.insertIfAbsent(entries);
   return entries.length;
 }

@@ -127,8 +127,8 @@ export class MigrationRun {
   /**
    * When this run last made progress (monotonic): a routing state published, or work booked. That
    * ends a fault's retries. A checkpoint alone is not progress, nor is a per-move phase reached:
-   * while a target is down, each repeated copy step still fences a batch at the source, and once
-   * all are fenced the copy "ends" with nothing carried (verify repairs that once the target is back).
+   * while a target is down, each repeated copy step lists the same batch again and stops at its
+   * probe of the target, so only booked work says the fault has passed.
    */
   get progressAt(): number {
     return this.#progressAt;

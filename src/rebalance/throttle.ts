@@ -49,6 +49,11 @@ export class Throttle {
   delay(): number {
     return this.#nextAt === null ? 0 : Math.max(0, this.#nextAt - this.clock.now());
   }
+
+  /** Documents to take in the next batch, at most `max`: a fixed pace takes whole batches. */
+  batchSize(max: number): number {
+    return max;
+  }
 }
 
 /** Options of {@link AdaptiveThrottle}. */
@@ -64,6 +69,21 @@ export interface AdaptiveThrottleOptions {
   readonly minDocsPerSec?: number;
   /** Each quiet window raises the rate by this factor (default 1.25); a breach halves it. */
   readonly increase?: number;
+  /**
+   * Samples per decision once the baseline is taken (default `window`). Fewer react within a short
+   * copy: with the migrator's probes (two shards every 25 ms), 8 samples decide about every 100 ms.
+   */
+  readonly decisionWindow?: number;
+  /**
+   * The pace right after the baseline (docs/s; default 0: unthrottled until the first breach). A warm-up:
+   * start low and let quiet decisions raise it, instead of finding the limit by a breach.
+   */
+  readonly startDocsPerSec?: number;
+  /**
+   * While paced, batches hold about this many milliseconds of work at the current pace (default 0:
+   * whole batches), so a low pace is spread over small batches instead of one burst and a long pause.
+   */
+  readonly batchMs?: number;
 }
 
 /**
@@ -78,6 +98,9 @@ export class AdaptiveThrottle extends Throttle {
   readonly #window: number;
   readonly #minRate: number;
   readonly #increase: number;
+  readonly #decisionWindow: number;
+  readonly #startRate: number;
+  readonly #batchMs: number;
   #samples: number[] = [];
   #baselineP99: number | null = null;
   #windowStart = 0;
@@ -85,11 +108,17 @@ export class AdaptiveThrottle extends Throttle {
 
   constructor(options: AdaptiveThrottleOptions, clock: Clock) {
     super(0, clock);
-    const { maxP99Impact, window = 40, minDocsPerSec = 20, increase = 1.25 } = options;
+    const { maxP99Impact, window = 40, minDocsPerSec = 20, increase = 1.25, decisionWindow = window, startDocsPerSec = 0, batchMs = 0 } = options;
     if (!Number.isFinite(maxP99Impact) || maxP99Impact <= 1) throw new TypeError(`maxP99Impact must be a number > 1, got ${String(maxP99Impact)}`);
     if (!Number.isSafeInteger(window) || window < 5) throw new TypeError(`window must be an integer >= 5, got ${String(window)}`);
     if (!Number.isFinite(minDocsPerSec) || minDocsPerSec <= 0) throw new TypeError(`minDocsPerSec must be > 0, got ${String(minDocsPerSec)}`);
     if (!Number.isFinite(increase) || increase <= 1) throw new TypeError(`increase must be > 1, got ${String(increase)}`);
+    if (!Number.isSafeInteger(decisionWindow) || decisionWindow < 1) throw new TypeError(`decisionWindow must be an integer >= 1, got ${String(decisionWindow)}`);
+    if (!Number.isFinite(startDocsPerSec) || startDocsPerSec < 0) throw new TypeError(`startDocsPerSec must be >= 0, got ${String(startDocsPerSec)}`);
+    if (!Number.isFinite(batchMs) || batchMs < 0) throw new TypeError(`batchMs must be >= 0, got ${String(batchMs)}`);
+    this.#decisionWindow = decisionWindow;
+    this.#startRate = startDocsPerSec;
+    this.#batchMs = batchMs;
     this.maxP99Impact = maxP99Impact;
     this.#window = window;
     this.#minRate = minDocsPerSec;
@@ -115,12 +144,13 @@ export class AdaptiveThrottle extends Throttle {
   observe(latencyMs: number): void {
     if (!Number.isFinite(latencyMs) || latencyMs < 0) return;
     this.#samples.push(latencyMs);
-    if (this.#samples.length < this.#window) return;
+    if (this.#samples.length < (this.#baselineP99 === null ? this.#window : this.#decisionWindow)) return;
     const p99 = percentile(this.#samples, 0.99);
     this.#samples = [];
     const now = this.clock.now();
     if (this.#baselineP99 === null) {
       this.#baselineP99 = p99;
+      if (this.#startRate > 0) this.setRate(Math.max(this.#minRate, this.#startRate));
     } else if (p99 > this.#baselineP99 * this.maxP99Impact) {
       const elapsed = now - this.#windowStart;
       // Unthrottled so far: start from half the rate the window actually achieved.
@@ -134,6 +164,12 @@ export class AdaptiveThrottle extends Throttle {
     }
     this.#windowStart = now;
     this.#windowDocs = 0;
+  }
+
+  /** While paced with `batchMs`, the documents of `batchMs` at the current pace (at least 1, at most `max`). */
+  override batchSize(max: number): number {
+    if (this.#batchMs === 0 || this.docsPerSec === 0) return max;
+    return Math.max(1, Math.min(max, Math.ceil((this.docsPerSec * this.#batchMs) / 1000)));
   }
 }
 

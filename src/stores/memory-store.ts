@@ -41,6 +41,7 @@ import {
   placeholder,
   RangeChecksum,
   seedFromFilter,
+  UNFENCED,
   withVersionBump,
 } from './store-filters.js';
 import { optionalObject } from '../arguments.js';
@@ -454,11 +455,15 @@ export class MemoryStore implements ShardStore {
   }
 
   async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    return this.spanKeys(spans, limit, UNFENCED);
+  }
+
+  async spanKeys(spans: readonly RangeSpan[], limit: number, filter: StoreFilter): Promise<RangeKey[]> {
     this.#check();
     spans.forEach((s) => assertRange(s.range));
     assertLimit(limit);
     const keys: StoredDocument[] = [];
-    for (const span of spans) keys.push(...[...this.#range(span.range, span.after)].filter((d) => !isFenced(d)).slice(0, limit));
+    for (const span of spans) keys.push(...[...this.#range(span.range, span.after, filter)].slice(0, limit));
     keys.sort(compareOrder);
     return keys.slice(0, limit).map((d) => this.#out({ _id: d._id, _h: d._h }));
   }
@@ -504,6 +509,23 @@ export class MemoryStore implements ShardStore {
     const sum = new RangeChecksum();
     for (const doc of this.#range(range, null, filter)) sum.add(doc._id, doc._v);
     return sum.result();
+  }
+
+  async checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
+    return Promise.all(ranges.map((r) => this.checksumRange(r, filter)));
+  }
+
+  async deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {
+    this.#check();
+    const query = new Query(filter);
+    let deleted = 0;
+    for (const id of ids) {
+      const doc = this.#byId.get(idKey(id));
+      if (doc === undefined || !query.test(doc)) continue;
+      this.#remove(doc);
+      deleted++;
+    }
+    return deleted;
   }
 
   async deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {

@@ -23,6 +23,7 @@ import { splitBulkWrite } from './mongo-bulk-write.js';
 import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
+import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
 import type {
   HashRange,
   RangeChecksumResult,
@@ -49,8 +50,6 @@ import {
   placeholder,
   RangeChecksum,
   rangeFilter,
-  bucketOf,
-  spansFilter,
   UNFENCED,
   withVersionBump,
 } from './store-filters.js';
@@ -449,16 +448,14 @@ export class MongoStore implements ShardStore {
   }
 
   async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
+    return this.spanKeys(spans, limit, UNFENCED);
+  }
+
+  async spanKeys(spans: readonly RangeSpan[], limit: number, filter: StoreFilter): Promise<RangeKey[]> {
     spans.forEach((s) => assertRange(s.range));
     assertLimit(limit);
     if (spans.length === 0) return [];
-    return this.#run('unfencedKeys', () =>
-      this.#col
-        .find(andFilters(spansFilter(spans), UNFENCED), this.#opts({ projection: { _id: 1, _h: 1 } }))
-        .sort(ORDER)
-        .limit(limit)
-        .toArray(),
-    );
+    return this.#run('spanKeys', () => listSpanKeys(this.#col, this.#opts.bind(this), spans, limit, filter));
   }
 
   async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
@@ -479,22 +476,7 @@ export class MongoStore implements ShardStore {
   async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
     ranges.forEach(assertRange);
     if (ranges.length === 0) return { counts: [], indexed: true };
-    return this.#run('countRanges', async () => {
-      const probe = await this.#col.find(andFilters(rangeFilter(ranges[0]!, null), filter), this.#opts()).explain();
-      // MongoDB names its index scans IXSCAN (COUNT_SCAN for counts); FerretDB's plans never do.
-      if (JSON.stringify(probe).includes('IXSCAN')) {
-        const counts = await Promise.all(ranges.map((r) => this.#col.countDocuments(andFilters(rangeFilter(r, null), filter), this.#opts())));
-        return { counts, indexed: true };
-      }
-      const order = ranges.map((r, i) => ({ r, i })).sort((a, b) => a.r.start - b.r.start);
-      const counts = ranges.map(() => 0);
-      const cursor = this.#col.find(andFilters({ $or: ranges.map((r) => rangeFilter(r, null)) }, filter), this.#opts({ projection: { _id: 0, _h: 1 }, batchSize: 10_000 }));
-      for await (const d of cursor) {
-        const at = bucketOf(order, d._h as number);
-        if (at !== undefined) counts[at]! += 1;
-      }
-      return { counts, indexed: false };
-    });
+    return this.#run('countRanges', () => countRangesOf(this.#col, this.#opts.bind(this), ranges, filter));
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
@@ -510,6 +492,17 @@ export class MongoStore implements ShardStore {
       for await (const d of cursor) sum.add(d._id, d._v);
       return sum.result();
     });
+  }
+
+  async checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
+    ranges.forEach(assertRange);
+    if (ranges.length === 0) return [];
+    return this.#run('checksumRanges', () => checksumRanges(this.#col, this.#opts.bind(this), ranges, filter));
+  }
+
+  async deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {
+    if (ids.length === 0) return 0;
+    return this.#run('deleteIds', () => deleteIdsOf(this.#col, this.#opts.bind(this), ids, filter));
   }
 
   async deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {

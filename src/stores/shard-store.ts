@@ -225,6 +225,19 @@ export interface ShardStore {
    * ids give the same answer. Used to verify a copy.
    */
   checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult>;
+  /**
+   * The keys (`_id`, `_h`, no bodies) of up to `limit` entries matching `filter` in any of `spans`,
+   * each after its own cursor, in `(_h, _id)` order: {@link unfencedKeys} with any filter. Verify,
+   * cleanup and purge list all the moved ranges of a source/target pair with it, one query per page.
+   */
+  spanKeys(spans: readonly RangeSpan[], limit: number, filter: StoreFilter): Promise<RangeKey[]>;
+  /**
+   * {@link checksumRange} of each of `ranges` (answers in their order), from one pass over all of
+   * them: on a server that scans its collection for a range filter, one scan instead of one per range.
+   */
+  checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]>;
+  /** Delete the entries among `ids` that still match `filter`, by `_id`; returns how many. Idempotent. */
+  deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number>;
   /** Delete up to `limit` documents in `range` matching `filter` (e.g. fenced ones); returns how many. */
   deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number>;
   /**

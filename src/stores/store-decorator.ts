@@ -102,6 +102,15 @@ export abstract class StoreDecorator implements ShardStore {
   checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
     return this.around('checksumRange', () => this.inner.checksumRange(range, filter), [range, filter]);
   }
+  spanKeys(spans: readonly RangeSpan[], limit: number, filter: StoreFilter): Promise<RangeKey[]> {
+    return this.around('spanKeys', () => this.inner.spanKeys(spans, limit, filter), [spans, limit, filter]);
+  }
+  checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
+    return this.around('checksumRanges', () => this.inner.checksumRanges(ranges, filter), [ranges, filter]);
+  }
+  deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {
+    return this.around('deleteIds', () => this.inner.deleteIds(ids, filter), [ids, filter]);
+  }
   deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
     return this.around('deleteRange', () => this.inner.deleteRange(range, filter, limit), [range, filter, limit]);
   }

@@ -481,6 +481,56 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
       });
     });
 
+    describe('#spanKeys', function () {
+      it('lists the keys of the entries matching a filter in several spans, in one (_h, _id) order, each after its own cursor', async function () {
+        await mixed();
+        await store.insertIfAbsent([doc('lo', 1), doc('mid', 2), doc('hi', 9)]);
+        await store.fence([{ id: 42, h: 5 }, { id: 'lo', h: 1 }, { id: 'hi', h: 9 }], 3);
+        const spans = [
+          { range: { start: 0, end: 2 }, after: null },
+          { range: { start: 4, end: 5 }, after: { h: 5, id: 7 } },
+          { range: { start: 8, end: 9 }, after: null },
+        ];
+        const fenced = { _moved: { $exists: true } };
+        // Fenced: 'lo', 42 (after the span's cursor 7 in BSON order) and 'hi'; nothing else matches.
+        const keys = await store.spanKeys(spans, 100, fenced);
+        expect(ids(keys as StoredDocument[])).to.deep.equal(['slo', 'n42', 'shi']);
+        expect(keys.every((k) => Object.keys(k).sort().join() === '_h,_id'), 'keys only, no bodies').to.equal(true);
+        expect(ids((await store.spanKeys(spans, 2, fenced)) as StoredDocument[])).to.deep.equal(['slo', 'n42']);
+        expect(await store.spanKeys(spans, 10, { _moved: 99 })).to.deep.equal([]);
+        expect(await store.spanKeys([], 10, fenced)).to.deep.equal([]);
+        await expectMisuse(store.spanKeys(spans, 0, fenced));
+      });
+    });
+
+    describe('#checksumRanges', function () {
+      it('answers per range, in the order given, what checksumRange answers for each', async function () {
+        await store.insertIfAbsent([doc('a', 1), doc(2, 2, { _v: 3 }), doc(new Uint8Array([1]), 3), doc('x', 9), doc('y', 12)]);
+        const ranges = [
+          { start: 8, end: 10 },
+          { start: 0, end: 5 },
+          { start: 20, end: 30 },
+        ];
+        const sums = await store.checksumRanges(ranges, { _h: { $ne: 3 } });
+        expect(sums).to.deep.equal(await Promise.all(ranges.map((r) => store.checksumRange(r, { _h: { $ne: 3 } }))));
+        expect(sums.map((s) => s.count)).to.deep.equal([1, 2, 0]);
+        expect(await store.checksumRanges([])).to.deep.equal([]);
+      });
+    });
+
+    describe('#deleteIds', function () {
+      it('deletes the entries among the ids that match the filter, by _id', async function () {
+        await store.insertIfAbsent([doc('a', 1), doc('b', 2), doc('c', 3), doc('d', 9)]);
+        await store.fence([{ id: 'a', h: 1 }, { id: 'b', h: 2 }, { id: 'd', h: 9 }], 2);
+        const moved = { _moved: { $exists: true } };
+        // 'c' is not fenced and stays; 'absent' is nothing.
+        expect(await store.deleteIds(['a', 'c', 'd', 'absent'], moved)).to.equal(2);
+        expect(ids(await store.find({}))).to.deep.equal(['sb', 'sc']);
+        expect(await store.deleteIds(['a', 'd'], moved), 'idempotent').to.equal(0);
+        expect(await store.deleteIds([], moved)).to.equal(0);
+      });
+    });
+
     describe('#fenceIds', function () {
       it('fences the unfenced entries of the ids and returns every one fenced at the epoch, bodies included, no placeholder for an absent id', async function () {
         await mixed();

@@ -154,14 +154,59 @@ describe('Migrator fault handling (ADR 0006)', () => {
         expect(retries.map((r) => r.attempt)).to.deep.equal(retries.map((_, i) => i + 1));
         expect(failedAt - t0, 'gave up once the budget was spent').to.be.within(3000, 3000 + 5000 + 2000);
         expect(await w.config.readLock()).to.equal(null);
-        // The copy lists unfenced keys only, so with the target down each retry fences one more batch at
-        // the source and the copy runs out of keys: the run stops in the sweep, and verify carries those
-        // fenced documents once the target is back (the resume below, then assertSettled).
-        expect((await w.migrator().status()).migration?.phase).to.equal(Phase.sweep);
+        // The copy probes the target before it fences and lists the batch it fenced but could not carry
+        // again, so with the target down it fences nothing more and stays in the copy; the resume
+        // below carries the rest once the target is back (then assertSettled).
+        expect((await w.migrator().status()).migration?.phase).to.equal(Phase.copy);
 
         down = false;
         const report = await w.migrator({ owner: 'm2' }).resume();
         expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+      });
+    });
+
+    context('when the target is down for several retries of the copy', () => {
+      it('leaves at most one batch fenced at the source and not carried, and completes once it is back', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(200);
+        const batch = 7;
+        let down = false;
+        let progress = 0;
+        let retries = 0;
+        w.hooks = {
+          before: (shardId) => {
+            if (down && shardId === 's4') throw new ShardkitStoreError(ErrorCode.storeUnavailable, 'shard s4: connection refused', { shardId });
+          },
+        };
+        // Source entries with data fenced at the migration's epoch that the target does not hold.
+        const fencedNotCarried = async (): Promise<number> => {
+          const at = new Set((await w.stores.get('s4')!.find({})).map((d) => String(d._id)));
+          let n = 0;
+          for (const id of ['s1', 's2', 's3']) n += (await w.stores.get(id)!.find({ _moved: 2, _ph: { $exists: false } })).filter((d) => !at.has(String(d._id))).length;
+          return n;
+        };
+        const seen: Array<Promise<number>> = [];
+        const report = await w
+          .migrator({
+            batchSize: batch,
+            onEvent: (e) => {
+              if (e.type === 'progress' && ++progress === 2) down = true;
+              if (e.type !== 'retry' || !down) return;
+              seen.push(fencedNotCarried());
+              // The target comes back after eight retries.
+              if (++retries === 8) down = false;
+            },
+          })
+          .start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        expect(retries, 'retries while the target was down').to.equal(8);
+        const counts = await Promise.all(seen);
+        // Before, each retry listed only unfenced keys and fenced the next batch: 8 retries, 8 batches.
+        expect(Math.max(...counts), `fenced and not carried after each retry: ${counts.join(', ')}`).to.be.at.most(batch);
+        expect(report.counters.repaired, 'the copy carried its own failed batch; verify had nothing to repair').to.equal(0);
         await w.assertSettled((await w.state()).topology, expected);
       });
     });

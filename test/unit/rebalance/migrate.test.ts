@@ -214,13 +214,18 @@ describe('Migrator', () => {
         const expected = await w.seed(300);
         const to = from.with({ kind: 'add', shard: { id: 's4', weight: 1 } });
         const listings = new Map<string, number>();
+        const cleanupListings = new Map<string, number>();
+        const perPair = new Map<string, number>();
         const rangeScans: string[] = [];
         let inFlight = 0;
         let maxInFlight = 0;
         w.hooks = {
-          before: async (shard, op) => {
-            if (op === 'unfencedKeys') listings.set(shard, (listings.get(shard) ?? 0) + 1);
-            if (op === 'fenceRange') rangeScans.push(shard);
+          before: async (shard, op, args) => {
+            const cleanup = op === 'spanKeys' && JSON.stringify(args[2]) === JSON.stringify({ _moved: { $exists: true } });
+            if ((op === 'unfencedKeys' || op === 'spanKeys') && !cleanup) listings.set(shard, (listings.get(shard) ?? 0) + 1);
+            if (cleanup) cleanupListings.set(shard, (cleanupListings.get(shard) ?? 0) + 1);
+            if (op === 'checksumRanges' || op === 'countRanges') perPair.set(`${shard} ${op}`, (perPair.get(`${shard} ${op}`) ?? 0) + 1);
+            if (op === 'fenceRange' || op === 'deleteRange' || op === 'checksumRange' || op === 'countRange') rangeScans.push(`${shard} ${op}`);
             if (op === 'fenceIds') maxInFlight = Math.max(maxInFlight, ++inFlight);
             // Let the other pairs run into their own fences meanwhile.
             if (op === 'fenceIds') await new Promise((r) => setImmediate(r));
@@ -234,12 +239,21 @@ describe('Migrator', () => {
         expect(report.outcome).to.equal('completed');
         await w.assertSettled((await w.state()).topology, expected);
         expect(report.moves, 'many ranges per source').to.be.greaterThan(3 * 4);
-        expect(rangeScans, 'no per-range fence scans').to.deep.equal([]);
+        expect(rangeScans, 'no per-range scan in any phase (fence, verify, cleanup, purge)').to.deep.equal([]);
         for (const id of ['s1', 's2', 's3']) {
           const moved = (await w.stores.get('s4')!.find({})).filter((d) => router(from).route(d._id as string) === id).length;
           // Copy and sweep: each lists ceil(moved / batch) full pages plus one short page at most.
           expect(listings.get(id) ?? 0, `listings of ${id}`).to.be.at.most(2 * (Math.floor(moved / batch) + 1));
+          // Cleanup: the same pages once more, for all the pair's ranges at once.
+          expect(cleanupListings.get(id) ?? 0, `cleanup listings of ${id}`).to.be.at.most(Math.floor(moved / batch) + 1);
+          // Verify: one checksum pass and one count pass at the source per pair, however many ranges
+          // (and the pre-flight estimate's count, once per source).
+          expect(perPair.get(`${id} checksumRanges`), `checksum passes at ${id}`).to.equal(1);
+          expect(perPair.get(`${id} countRanges`), `count passes at ${id}`).to.equal(2);
         }
+        // The target's checks, one pass each per pair (3 pairs).
+        expect(perPair.get('s4 checksumRanges')).to.equal(3);
+        expect(perPair.get('s4 countRanges')).to.equal(3);
         expect(maxInFlight, 'pairs copied at once').to.equal(3);
         expect(report.readsPerMoved).to.equal(1);
         expect(report.counters.keysRead, 'quiet ranges verify by checksum alone').to.equal(0);
@@ -576,7 +590,7 @@ describe('Migrator', () => {
         let done = false;
         w.hooks = {
           before: async (shard, method) => {
-            if (done || method !== 'checksumRange') return;
+            if (done || method !== 'checksumRanges') return;
             done = true;
             // Break the lease assumption on purpose: a write lands at the old owner after the sweep.
             const journal = await w.config.readJournal('migration:app');

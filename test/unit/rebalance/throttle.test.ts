@@ -88,4 +88,30 @@ describe('AdaptiveThrottle', () => {
       expect(t.docsPerSec, 'unthrottled again').to.equal(0);
     });
   });
+
+  context('with a warm-up and short decisions (as the migrator builds it)', () => {
+    it('starts at the warm-up pace in small batches, grows while the shards hold, and reacts within a few samples', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, decisionWindow: 4, startDocsPerSec: 50, batchMs: 100 }, clock);
+      expect(t.batchSize(500), 'whole batches while calibrating').to.equal(500);
+      await feed(t, clock, 10, 4);
+      expect(t.docsPerSec, 'the warm-up pace, not unthrottled').to.equal(50);
+      expect(t.batchSize(500), '100 ms of work at 50 docs/s').to.equal(5);
+      await feed(t, clock, 4, 4, 1);
+      expect(t.docsPerSec, 'one quiet decision of 4 samples raises it').to.equal(62.5);
+      await feed(t, clock, 3, 9, 1);
+      expect(t.docsPerSec, 'no decision before the fourth sample').to.equal(62.5);
+      await feed(t, clock, 1, 9, 1);
+      expect(t.docsPerSec, 'a breach within 4 samples halves it').to.equal(31.25);
+      expect(t.batchSize(500)).to.equal(4);
+      expect(t.batchSize(2), 'never above the configured batch').to.equal(2);
+    });
+
+    it('rejects a decision window, warm-up pace or batch time out of range', () => {
+      const clock = new FakeClock();
+      expect(() => new AdaptiveThrottle({ maxP99Impact: 1.5, decisionWindow: 0 }, clock)).to.throw(TypeError, /decisionWindow/);
+      expect(() => new AdaptiveThrottle({ maxP99Impact: 1.5, startDocsPerSec: -1 }, clock)).to.throw(TypeError, /startDocsPerSec/);
+      expect(() => new AdaptiveThrottle({ maxP99Impact: 1.5, batchMs: Number.NaN }, clock)).to.throw(TypeError, /batchMs/);
+    });
+  });
 });
