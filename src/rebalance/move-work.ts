@@ -53,8 +53,11 @@ function sweepListing(): StoreFilter {
   return { _moved: { $exists: false } };
 }
 
-/** An `_id` no application stores: the probe is an indexed point read that finds nothing. */
-const PROBE_ID = '\u0000shardkit-probe';
+/**
+ * An `_id` no application stores: the probe is an indexed point read that finds nothing. Not U+0000:
+ * FerretDB on PostgreSQL cannot compare a string holding it, so every probe failed there (ADR 0005).
+ */
+const PROBE_ID = '\u{10FFFF}shardkit-probe';
 /** Pause between two probe rounds: enough samples for a decision every few seconds, negligible load. */
 const PROBE_MS = 25;
 
@@ -71,7 +74,9 @@ async function probe(run: MigrationRun, stores: readonly ShardStore[], calibrate
       try {
         await store.get(PROBE_ID);
       } catch {
-        continue; // A failed probe says nothing about latency; the copy's own calls report the failure.
+        // The copy's own calls report the failure. The probe still counts what it waited: an
+        // application's read waited as long, and a probe that always fails must not hold the
+        // calibration (and so the copy) forever.
       }
       throttle.observe(clock.now() - t0);
     }

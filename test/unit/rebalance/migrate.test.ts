@@ -289,6 +289,26 @@ describe('Migrator', () => {
         expect(probesBeforeCopy, 'a baseline window per pair before any fence').to.be.at.least(40);
       });
 
+      it('completes when every probe read fails (a backend that cannot read the probe key must not hold the calibration forever)', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(60);
+        let failedProbes = 0;
+        w.hooks = {
+          before: (_shard, op, args) => {
+            if (op === 'get' && String(args[0]).includes('shardkit-probe')) {
+              failedProbes++;
+              throw new Error('unsupported Unicode escape sequence');
+            }
+          },
+        };
+        const report = await w.migrator({ maxP99Impact: 1.5 }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        expect(failedProbes).to.be.at.least(40);
+        await w.assertSettled((await w.state()).topology, expected);
+      });
+
       it('refuses a fixed pace as well', () => {
         const w = new World();
         expect(() => w.migrator({ maxP99Impact: 1.5, throttleDocsPerSec: 10 })).to.throw(/exclude each other/);
