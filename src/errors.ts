@@ -60,6 +60,10 @@ export const ErrorCode = {
   unhealthy: 'shardkit.health.unhealthy',
   /** `shardkit serve` could not listen on its host and port (in use, not permitted). */
   serveListen: 'shardkit.serve.listen',
+  /** An aggregation stage shardkit cannot run correctly over shards (`$out`, `$merge`, `$lookup`, an unknown stage). */
+  aggregateUnsupportedStage: 'shardkit.aggregate.unsupportedStage',
+  /** A `$group` accumulator whose per-shard partials cannot be merged into the right answer. */
+  aggregateUnsupportedAccumulator: 'shardkit.aggregate.unsupportedAccumulator',
 } as const;
 
 /** Union of every stable error code. */

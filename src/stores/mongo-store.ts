@@ -21,21 +21,9 @@ import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTE
 import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
-import type {
-  HashRange,
-  RangeChecksumResult,
-  RangeCursor,
-  RangeCounts,
-  RangeKey,
-  RangeSpan,
-  ShardStore,
-  StoreBulkResult,
-  StoredDocument,
-  StoreFilter,
-  StoreFindOptions,
-  StoreWriteOp,
-  WriteOutcome,
-} from './shard-store.js';
+import type { HashRange, RangeChecksumResult, RangeCursor, RangeCounts, RangeKey, RangeSpan, ShardStore, StoreAggregateOptions, StoreBulkResult, StoredDocument,
+  StoreFilter, StoreFindOptions, StoreWriteOp, WriteOutcome } from './shard-store.js';
+import { guardedPipeline } from './store-aggregate.js';
 import {
   andFilters,
   assertEpoch,
@@ -278,6 +266,11 @@ export class MongoStore implements ShardStore {
 
   async count(filter: StoreFilter): Promise<number> {
     return this.#run('count', () => this.#col.countDocuments(filter, this.#opts()));
+  }
+
+  /** The guarded pipeline (`store-aggregate.ts`); with `exactTypes` its answers keep their BSON types. */
+  async aggregate(pipeline: readonly Document[], options: StoreAggregateOptions = {}): Promise<Document[]> {
+    return this.#run('aggregate', () => this.#col.aggregate(guardedPipeline(pipeline), this.#opts(options.exactTypes === true ? EXACT_TYPES : {})).toArray());
   }
 
   async insert(doc: StoredDocument): Promise<void> {

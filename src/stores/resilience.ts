@@ -34,6 +34,7 @@ export const RETRIED_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>([
   'get',
   'find',
   'count',
+  'aggregate',
   'insertIfAbsent',
   'fence',
   'scanRange',
