@@ -56,8 +56,9 @@ export function leadingMatch(pipeline: readonly Stage[]): Filter<Document> | und
 
 function notImplemented(error: unknown): boolean {
   for (let e: unknown = error, depth = 0; e !== null && typeof e === 'object' && depth < 5; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'number' && NOT_IMPLEMENTED.has(code)) return true;
+    // A reply read with exact types carries its code as an Int32, not a number.
+    const code = Number((e as { code?: unknown }).code?.valueOf());
+    if (NOT_IMPLEMENTED.has(code)) return true;
   }
   return false;
 }
