@@ -120,6 +120,7 @@ export type {
   ShardedUpdateResult,
   ShardedWriteOp,
 } from './collection/types.js';
+export type { AggregationCursor } from './collection/aggregate/aggregation-cursor.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 

@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import { Aggregator } from 'mingo';
 import { Double, MongoClient, type Collection, type Document } from 'mongodb';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
+import { prng } from '../../../src/demo/writers.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { compareBson } from '../../../src/stores/bson-order.js';
@@ -33,18 +34,6 @@ function canonical(docs: Document[]): Document[] {
     for (const f of ['p', 'u']) if (Array.isArray(out[f])) out[f] = [...(out[f] as unknown[])].sort(compareBson);
     return out;
   });
-}
-
-/** A small seeded PRNG (mulberry32), so a failure replays. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function documents(n: number): Document[] {

@@ -1,15 +1,10 @@
 import { expect } from 'chai';
-import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError } from '../../../../src/errors.js';
+import { ErrorCode, ShardkitInvalidArgumentError } from '../../../../src/errors.js';
 import { assertPipeline, isPushable, splitGroup, splitPipeline } from '../../../../src/collection/aggregate/split.js';
+import { rejection } from '../../../support/rejection.js';
 
-function code(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (error) {
-    return error instanceof ShardkitError ? error.code : 'not a ShardkitError';
-  }
-  return undefined;
-}
+/** The code of the `ShardkitError` `fn` throws (the test fails if it throws nothing else). */
+const code = async (fn: () => unknown): Promise<string> => (await rejection(Promise.resolve().then(fn))).code;
 
 describe('aggregate/split', () => {
   describe('#splitPipeline', () => {
@@ -117,22 +112,22 @@ describe('aggregate/split', () => {
   describe('refusals', () => {
     for (const stage of [{ $out: 'x' }, { $merge: { into: 'x' } }, { $lookup: { from: 'x', localField: 'a', foreignField: 'b', as: 'c' } }, { $graphLookup: {} }, { $unionWith: 'x' }, { $geoNear: {} }, { $collStats: {} }, { $bogus: 1 }]) {
       const name = Object.keys(stage)[0] as string;
-      it(`refuses ${name} with shardkit.aggregate.unsupportedStage, wherever it is`, () => {
-        expect(code(() => splitPipeline([stage]))).to.equal(ErrorCode.aggregateUnsupportedStage);
-        expect(code(() => splitPipeline([{ $match: {} }, { $group: { _id: null } }, stage]))).to.equal(ErrorCode.aggregateUnsupportedStage);
-        expect(code(() => splitPipeline([{ $facet: { a: [{ $match: {} }], b: [stage] } }]))).to.equal(ErrorCode.aggregateUnsupportedStage);
+      it(`refuses ${name} with shardkit.aggregate.unsupportedStage, wherever it is`, async () => {
+        expect(await code(() => splitPipeline([stage]))).to.equal(ErrorCode.aggregateUnsupportedStage);
+        expect(await code(() => splitPipeline([{ $match: {} }, { $group: { _id: null } }, stage]))).to.equal(ErrorCode.aggregateUnsupportedStage);
+        expect(await code(() => splitPipeline([{ $facet: { a: [{ $match: {} }], b: [stage] } }]))).to.equal(ErrorCode.aggregateUnsupportedStage);
       });
     }
 
-    it('refuses $first/$last in a $group with no $sort before it (a group has no order across shards)', () => {
+    it('refuses $first/$last in a $group with no $sort before it (a group has no order across shards)', async () => {
       for (const op of ['$first', '$last', '$mergeObjects', '$top']) {
-        expect(code(() => splitPipeline([{ $group: { _id: null, f: { [op]: '$n' } } }]))).to.equal(ErrorCode.aggregateUnsupportedAccumulator);
+        expect(await code(() => splitPipeline([{ $group: { _id: null, f: { [op]: '$n' } } }]))).to.equal(ErrorCode.aggregateUnsupportedAccumulator);
       }
     });
 
-    it('refuses an unknown accumulator and a $meta sort', () => {
-      expect(code(() => splitPipeline([{ $group: { _id: null, f: { $accumulator: {} } } }]))).to.equal(ErrorCode.aggregateUnsupportedAccumulator);
-      expect(code(() => splitPipeline([{ $sort: { score: { $meta: 'textScore' } } }]))).to.equal(ErrorCode.aggregateUnsupportedStage);
+    it('refuses an unknown accumulator and a $meta sort', async () => {
+      expect(await code(() => splitPipeline([{ $group: { _id: null, f: { $accumulator: {} } } }]))).to.equal(ErrorCode.aggregateUnsupportedAccumulator);
+      expect(await code(() => splitPipeline([{ $sort: { score: { $meta: 'textScore' } } }]))).to.equal(ErrorCode.aggregateUnsupportedStage);
     });
 
     it('refuses malformed pipelines as misuse', () => {
