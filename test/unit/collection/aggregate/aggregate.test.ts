@@ -219,6 +219,12 @@ describe('ShardedCollection#aggregate', () => {
     expect(await codeOf(() => coll.aggregate([{ $group: { _id: null, f: { $first: '$n' } } }]))).to.equal(ErrorCode.aggregateUnsupportedAccumulator);
   });
 
+  it('refuses an unknown aggregatePushdown when the collection is built', async () => {
+    const pool = new SpyPool(['a']);
+    const build = () => new ShardedCollection({ name: 'agg', routing: new StaticRoutingSource(stable(R1)), pool, aggregatePushdown: 'all' as 'mongodb' });
+    expect(await codeOf(build)).to.equal(ErrorCode.invalidArgument);
+  });
+
   it('is a driver-shaped cursor: next, hasNext, map, close', async () => {
     const { coll } = world();
     await coll.insertMany([1, 2, 3].map((i) => ({ _id: i, n: i })));
