@@ -37,6 +37,8 @@ export interface ConnectOptions {
   readonly metrics?: StoreMetrics | { readonly registry: Registry };
   /** Redirect budget of the collection (default 3). */
   readonly maxRedirects?: number;
+  /** What `aggregate` pushes to the shards: `'portable'` (default) or `'mongodb'` for MongoDB shards (ADR 0009). */
+  readonly aggregatePushdown?: 'portable' | 'mongodb';
 }
 
 /** A connected collection and what it runs on. */
@@ -97,6 +99,7 @@ export async function connectShardedCollection<T extends Document = Document>(op
     // One deadline per operation attempt, so the bound of ADR 0003 holds for its last call too.
     operationTimeoutMs: config.opTimeoutMs,
     ...(options.maxRedirects === undefined ? {} : { maxRedirects: options.maxRedirects }),
+    ...(options.aggregatePushdown === undefined ? {} : { aggregatePushdown: options.aggregatePushdown }),
   });
   let closing: Promise<void> | undefined;
   return {

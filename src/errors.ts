@@ -67,6 +67,10 @@ export const ErrorCode = {
   optionUnsupported: 'shardkit.option.unsupported',
   /** An unacknowledged write concern (`w: 0`): the migration protocol needs every write's outcome. */
   unacknowledgedWrite: 'shardkit.option.unacknowledgedWrite',
+  /** An aggregation stage shardkit cannot run correctly over shards (`$out`, `$merge`, `$lookup`, an unknown stage). */
+  aggregateUnsupportedStage: 'shardkit.aggregate.unsupportedStage',
+  /** A `$group` accumulator whose per-shard partials cannot be merged into the right answer. */
+  aggregateUnsupportedAccumulator: 'shardkit.aggregate.unsupportedAccumulator',
 } as const;
 
 /** Union of every stable error code. */

@@ -128,6 +128,7 @@ export type {
   ShardedWriteOp,
   ShardedWriteOptions,
 } from './collection/types.js';
+export type { AggregationCursor } from './collection/aggregate/aggregation-cursor.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 

@@ -9,6 +9,10 @@
 import type { Document, Filter, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import type { StoredDocument } from '../stores/shard-store.js';
+import { AggregationCursor } from './aggregate/aggregation-cursor.js';
+import { distinctPipeline, distinctValues } from './aggregate/distinct.js';
+import { runAggregate } from './aggregate/run.js';
+import { PUSHDOWNS, splitPipeline, type Pushdown } from './aggregate/split.js';
 import { bulkWrite } from './bulk-write.js';
 import { findOneAndModify } from './find-and-modify.js';
 import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
@@ -68,6 +72,7 @@ export class ShardedCollection<T extends Document = Document> {
   readonly name: string;
   readonly #exec: RedirectExecutor;
   readonly #keys: KeyProtocol;
+  readonly #pushdown: Pushdown;
 
   /**
    * @throws ShardkitInvalidArgumentError for a missing name, routing source or pool, or a bad `maxRedirects`.
@@ -89,6 +94,11 @@ export class ShardedCollection<T extends Document = Document> {
     if (!Number.isFinite(operationTimeoutMs) || operationTimeoutMs < 0) {
       throw new ShardkitInvalidArgumentError(`ShardedCollection: operationTimeoutMs must be a number >= 0 (got ${String(operationTimeoutMs)})`);
     }
+    const pushdown = options.aggregatePushdown ?? 'portable';
+    if (!PUSHDOWNS.includes(pushdown)) {
+      throw new ShardkitInvalidArgumentError(`ShardedCollection: aggregatePushdown must be one of ${PUSHDOWNS.join(', ')} (got ${String(pushdown)})`);
+    }
+    this.#pushdown = pushdown;
     this.name = options.name;
     this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects, operationTimeoutMs);
     this.#keys = new KeyProtocol(this.#exec);
@@ -319,5 +329,32 @@ export class ShardedCollection<T extends Document = Document> {
   /** Delete the first document `filter` matches in `sort` order and return it (projected), or null. */
   async findOneAndDelete(filter: ShardedFilter<T>, options: Omit<FindOneAndModifyOptions, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
     return (await withCallOptions('write', 'findOneAndDelete', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'delete' }, options))) as T | null;
+  }
+
+  /**
+   * Run an aggregation pipeline; returns a cursor over its results. The pipeline is split as a
+   * sharded cluster splits it (`aggregate/split.ts`): the longest prefix each shard can run
+   * (`$match`, `$unset`, `$unwind`, plain `$project`, then a partial `$group`, `$sort` with the
+   * limit pushed down, or `$count`) runs on every shard, only on the owner when a leading `$match` pins
+   * `_id`; the router merges the answers and runs the rest. While a migration runs, the documents of
+   * the leading `$match` are read through the migration protocol and the router runs the rest
+   * (ADR 0009). Internal fields and migration markers never reach a stage.
+   *
+   * @throws ShardkitInputError `shardkit.aggregate.unsupportedStage` (`$out`, `$merge`, `$lookup`,
+   *   `$graphLookup`, `$unionWith`, `$geoNear`, unknown stages) or `shardkit.aggregate.unsupportedAccumulator`
+   *   (`$first`/`$last` in a `$group` with no `$sort` before it, unknown accumulators), at once.
+   */
+  aggregate<R extends Document = Document>(pipeline: Document[] = []): AggregationCursor<R> {
+    const job = { pipeline, plan: splitPipeline(pipeline, this.#pushdown) };
+    return new AggregationCursor<R>(() => runAggregate(this.#exec, this.#keys, job));
+  }
+
+  /**
+   * The distinct values of the field `key` among documents matching `filter`, as the server's
+   * `distinct` answers them (array elements counted singly, BSON order); an aggregation underneath.
+   */
+  async distinct(key: string, filter: ShardedFilter<T> = {}): Promise<unknown[]> {
+    const pipeline = distinctPipeline(key, filter as Filter<Document>);
+    return distinctValues(await runAggregate(this.#exec, this.#keys, { pipeline, plan: splitPipeline(pipeline, this.#pushdown) }));
   }
 }

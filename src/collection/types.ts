@@ -33,6 +33,12 @@ export interface ShardedCollectionOptions {
    * `connectShardedCollection` sets the config's `opTimeoutMs`.
    */
   readonly operationTimeoutMs?: number;
+  /**
+   * What `aggregate` pushes to the shards (ADR 0009): `'portable'` (default) only stage forms that
+   * FerretDB 1.24 and MongoDB answer alike; `'mongodb'` also computed fields and `$group`s with several
+   * accumulators (`$avg` as a sum and a count), for shards that are MongoDB servers.
+   */
+  readonly aggregatePushdown?: 'portable' | 'mongodb';
 }
 
 /**

@@ -6,7 +6,7 @@
  * Documents are copied through BSON on the way in and out, so callers can never mutate stored
  * state and values come back with the types the driver would return (`Uint8Array` -> `Binary`).
  */
-import { Query, updateOne as mingoUpdateOne } from 'mingo';
+import { Aggregator, Query, updateOne as mingoUpdateOne } from 'mingo';
 import { BSON, ObjectId } from 'mongodb';
 import type { Document, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
@@ -16,6 +16,7 @@ import { assertBeforeDeadline } from './deadline.js';
 import { sameData } from './exact-types.js';
 import { isFenced, isLive, isTombstone } from './markers.js';
 import { applySimpleUpdate } from './simple-update.js';
+import { guardedPipeline } from './store-aggregate.js';
 import type {
   HashRange,
   RangeChecksumResult,
@@ -24,6 +25,7 @@ import type {
   RangeKey,
   RangeSpan,
   ShardStore,
+  StoreAggregateOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -491,6 +493,22 @@ export class MemoryStore implements ShardStore {
       if (out.length >= limit) break;
     }
     return out;
+  }
+
+  /**
+   * mingo's `Aggregator` over copies of the live documents the guard's `$match` selects (stages may
+   * change documents in place, so they never get stored objects). `exactTypes` changes nothing: held
+   * values are JS values already.
+   */
+  async aggregate(pipeline: readonly Document[], _options: StoreAggregateOptions = {}): Promise<Document[]> {
+    this.#check();
+    const [guard, ...stages] = guardedPipeline(pipeline);
+    const input = [...this.#matching((guard as { $match: Document }).$match, true)].map((d) => clone(d));
+    try {
+      return new Aggregator(stages, {}).run(input);
+    } catch (cause) {
+      throw this.#error(ErrorCode.storeFailure, `aggregate failed: ${cause instanceof Error ? cause.message : String(cause)}`, cause);
+    }
   }
 
   async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {

@@ -32,6 +32,7 @@ import type {
   RangeKey,
   RangeSpan,
   ShardStore,
+  StoreAggregateOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -39,6 +40,7 @@ import type {
   StoreWriteOp,
   WriteOutcome,
 } from './shard-store.js';
+import { guardedPipeline } from './store-aggregate.js';
 import {
   andFilters,
   assertEpoch,
@@ -291,6 +293,11 @@ export class MongoStore implements ShardStore {
   /** The driver's estimate (collection metadata, markers included); no filter, no scan. */
   async estimatedDocumentCount(): Promise<number> {
     return this.#run('estimatedDocumentCount', () => this.#col.estimatedDocumentCount(this.#read()));
+  }
+
+  /** The guarded pipeline (`store-aggregate.ts`); with `exactTypes` its answers keep their BSON types. */
+  async aggregate(pipeline: readonly Document[], options: StoreAggregateOptions = {}): Promise<Document[]> {
+    return this.#run('aggregate', () => this.#col.aggregate(guardedPipeline(pipeline), this.#read(options.exactTypes === true ? EXACT_TYPES : {})).toArray());
   }
 
   async insert(doc: StoredDocument): Promise<void> {

@@ -35,6 +35,7 @@ export const RETRIED_OPS: ReadonlySet<StoreOp> = new Set<StoreOp>([
   'find',
   'count',
   'estimatedDocumentCount',
+  'aggregate',
   'insertIfAbsent',
   'fence',
   'scanRange',

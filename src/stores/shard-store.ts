@@ -101,6 +101,15 @@ export interface StoreFindOptions {
   readonly exactTypes?: boolean;
 }
 
+/** Options of `aggregate`. */
+export interface StoreAggregateOptions {
+  /**
+   * Keep every value's BSON type (an int32 sum stays an `Int32`, a long a `Long`) instead of the
+   * driver's JS promotion, so a router merging partial sums adds them as the server would.
+   */
+  readonly exactTypes?: boolean;
+}
+
 /** Result of `checksumRange`. */
 export interface RangeChecksumResult {
   readonly count: number;
@@ -165,6 +174,12 @@ export interface ShardStore {
   find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]>;
   /** Count of documents matching a raw filter (markers included unless filtered). */
   count(filter: StoreFilter): Promise<number>;
+  /**
+   * Run an aggregation pipeline over the live documents only, as the application sees them: no
+   * fenced document, placeholder or tombstone enters it, and `_h`/`_v` are removed before its first
+   * stage (`store-aggregate.ts`). Answers every result document.
+   */
+  aggregate(pipeline: readonly Document[], options?: StoreAggregateOptions): Promise<Document[]>;
 
   /** Insert; an existing `_id` of any kind fails with `shardkit.store.duplicateKey`. */
   insert(doc: StoredDocument): Promise<void>;

@@ -12,6 +12,7 @@ import type {
   RangeKey,
   RangeSpan,
   ShardStore,
+  StoreAggregateOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -59,6 +60,9 @@ export abstract class StoreDecorator implements ShardStore {
   }
   count(filter: StoreFilter): Promise<number> {
     return this.around('count', () => this.inner.count(filter), [filter]);
+  }
+  aggregate(pipeline: readonly Document[], options?: StoreAggregateOptions): Promise<Document[]> {
+    return this.around('aggregate', () => this.inner.aggregate(pipeline, options), [pipeline, options]);
   }
   insert(doc: StoredDocument): Promise<void> {
     return this.around('insert', () => this.inner.insert(doc), [doc]);
