@@ -21,6 +21,7 @@ import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTE
 import { bulkWriteErrors, isDuplicateKeyCode, isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
+import { driverBatches, findOptions } from './mongo-batches.js';
 import type {
   HashRange,
   RangeChecksumResult,
@@ -29,6 +30,8 @@ import type {
   RangeKey,
   RangeSpan,
   ShardStore,
+  StoreBatchCursor,
+  StoreBatchOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -37,20 +40,8 @@ import type {
   WriteOutcome,
 } from './shard-store.js';
 import {
-  andFilters,
-  assertEpoch,
-  assertLimit,
-  assertRange,
-  assertReplacement,
-  assertStorable,
-  liveFilter,
-  placeholder,
-  RangeChecksum,
-  rangeFilter,
-  bucketOf,
-  spansFilter,
-  UNFENCED,
-  withVersionBump,
+  andFilters, assertEpoch, assertLimit, assertRange, assertReplacement, assertStorable, liveFilter, placeholder,
+  RangeChecksum, rangeFilter, bucketOf, spansFilter, UNFENCED, withVersionBump,
 } from './store-filters.js';
 
 const ROUTING_INDEX_NAME = '_h_1__id_1';
@@ -266,14 +257,14 @@ export class MongoStore implements ShardStore {
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
     return this.#run('find', async () => {
-      const { sort, limit, skip, projection, exactTypes } = options;
-      const cursor = this.#col.find(filter, this.#opts({ ...(projection === undefined ? {} : { projection }), ...(exactTypes === true ? EXACT_TYPES : {}) }));
-      if (sort !== undefined) cursor.sort(sort);
-      if (skip !== undefined) cursor.skip(skip);
-      if (limit !== undefined && limit > 0) cursor.limit(limit);
-      const docs = await cursor.toArray();
-      return exactTypes === true ? docs.map(withProtocolValues) : docs;
+      const exactTypes = options.exactTypes === true;
+      const docs = await this.#col.find(filter, this.#opts({ ...findOptions(options), ...(exactTypes ? EXACT_TYPES : {}) })).toArray();
+      return exactTypes ? docs.map(withProtocolValues) : docs;
     });
+  }
+
+  findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor {
+    return driverBatches(options, (opts) => this.#col.find(filter, opts), (batch) => this.#run('findBatches', batch));
   }
 
   async count(filter: StoreFilter): Promise<number> {
