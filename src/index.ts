@@ -80,6 +80,8 @@ export type {
   RangeChecksumResult,
   RangeCursor,
   ShardStore,
+  StoreBatchCursor,
+  StoreBatchOptions,
   StoreBulkResult,
   StoreFilter,
   StoreFindOptions,
@@ -120,6 +122,8 @@ export type {
   ShardedUpdateResult,
   ShardedWriteOp,
 } from './collection/types.js';
+// `find()`'s cursor: applications name its type; only the collection builds one.
+export type { FindCursor } from './collection/find-cursor.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 
