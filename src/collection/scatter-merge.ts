@@ -212,7 +212,11 @@ export class ScatterMerge {
   async next(): Promise<StoredDocument | undefined> {
     const { skip, limit } = this.#query;
     for (;;) {
-      if (this.#closed || (limit > 0 && this.#passed >= skip + limit)) return undefined;
+      if (this.#closed) return undefined;
+      if (limit > 0 && this.#passed >= skip + limit) {
+        await this.close();
+        return undefined;
+      }
       if (this.#view === undefined || this.#streams.some((s) => s.hungry)) await this.#exec.run((view) => this.#fill(view));
       const doc = this.#takeFirst();
       if (doc === undefined) return undefined;

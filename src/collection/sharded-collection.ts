@@ -118,7 +118,13 @@ export class ShardedCollection<T extends Document = Document> {
    * moves); any other filter is a scatter-gather with limit 1.
    */
   async findOne(filter: ShardedFilter<T> = {}, options: Omit<ShardedFindOptions, 'limit'> = {}): Promise<T | null> {
-    return this.find(filter, { ...options, limit: 1 }).next();
+    const cursor = this.find(filter, { ...options, limit: 1 });
+    try {
+      return await cursor.next();
+    } finally {
+      // The shards' cursors are released now, not when the driver's idle timeout reaps them.
+      await cursor.close();
+    }
   }
 
   /**

@@ -147,6 +147,32 @@ describe('FindCursor', () => {
       expect(watch.closed()).to.equal(IDS.length);
     });
 
+    it('reads past the pushed-down limit at a shard whose first documents were leftovers of a finished migration', async () => {
+      const t = topology(IDS);
+      const router = ShardRouter.fromTopology(t);
+      const pool = new SpyPool(IDS);
+      const coll = new ShardedCollection({ name: 'c', routing: new StaticRoutingSource(stable(t)), pool });
+      const ids = Array.from({ length: 60 }, (_, i) => i);
+      await coll.insertMany(ids.map((i) => ({ _id: i, v: router.route(i) === 's1' ? i - 1000 : i })));
+      // Fenced copies at s1 of documents s2 owns, sorting first: dropped, so s1's first `limit` documents keep nothing.
+      const foreign = ids.filter((i) => router.route(i) === 's2').slice(0, 6);
+      for (const [k, i] of foreign.entries()) await pool.raw('s1').insert({ _id: i, v: -5000 + k, _h: router.point(i), _v: 1, _moved: 1 });
+      const expected = ids.filter((i) => router.route(i) === 's1').slice(0, 3).map((i) => ({ _id: i, v: i - 1000 }));
+      expect(await read(coll.find({}, { sort: { v: 1 }, limit: 3, batchSize: 2 }))).to.deep.equal(expected);
+    });
+
+    it('releases every shard cursor once the limit is reached, and findOne releases them at once', async () => {
+      const { coll, pool } = await setup(100);
+      const watch = watchBatches(pool);
+      const cursor = coll.find({}, { sort: { v: 1 }, limit: 2, batchSize: 50 });
+      expect(await cursor.next()).to.deep.equal({ _id: 0, g: 0, v: 0 });
+      expect(await cursor.next()).to.deep.equal({ _id: 1, g: 1, v: 1 });
+      expect(await cursor.next()).to.equal(null);
+      expect(watch.closed()).to.equal(IDS.length);
+      expect(await coll.findOne({ g: 3 }, { sort: { v: -1 } })).to.deep.equal({ _id: 94, g: 3, v: 94 });
+      expect(watch.closed()).to.equal(2 * IDS.length);
+    });
+
     it('reads a pinned _id through the single-key path, with no batched read', async () => {
       const { coll, pool } = await setup(20);
       pool.resetCounts();
