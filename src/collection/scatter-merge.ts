@@ -244,14 +244,23 @@ export class ScatterMerge {
   async #fill(view: RoutingView): Promise<void> {
     const shards = targetShards(view, this.#query.filter);
     if (this.#view === undefined || !sameLayout(this.#view, view, this.#shards, shards)) {
-      if (this.#view !== undefined) this.restarts++;
+      if (this.#last !== undefined || this.#view !== undefined) this.restarts++;
       await this.#closeStreams();
       this.#pending = [];
       this.#view = view;
       this.#shards = shards;
       this.#streams = shards.map((shardId) => new ShardStream(shardId, this.#context(view)));
     }
-    const replaced = await Promise.all(this.#streams.filter((s) => s.hungry).map((s) => s.fill()));
+    let replaced: StoredDocument[][];
+    try {
+      replaced = await Promise.all(this.#streams.filter((s) => s.hungry).map((s) => s.fill()));
+    } catch (error) {
+      // A stream may have consumed a batch it could not resolve: the next attempt ("moved" sends one)
+      // must reopen every shard rather than go on from past that batch.
+      await this.#closeStreams();
+      this.#view = undefined;
+      throw error;
+    }
     const filter = this.#query.filter;
     for (const list of replaced) for (const d of list) if (matchesFilter(filter, stripMarkers(d))) insertSorted(this.#pending, d, this.#compare);
   }

@@ -12,7 +12,7 @@ import { StaticRoutingSource } from '../../../src/router/routing-source.js';
 import { MemoryStore } from '../../../src/stores/memory-store.js';
 import type { StoredDocument } from '../../../src/stores/shard-store.js';
 import { rejection } from '../../support/rejection.js';
-import { committed, migrating, SpyPool, stable, topology } from './support.js';
+import { committed, LaggingSource, migrating, SpyPool, stable, topology } from './support.js';
 
 const IDS = ['s1', 's2', 's3', 's4'];
 
@@ -276,6 +276,21 @@ describe('FindCursor', () => {
       const docs = await read(coll.find({}, { batchSize: 1000 }));
       expectEachOnce(docs, Array.from({ length: N }, (_, i) => i));
       expect(pool.count('d', 'find')).to.be.greaterThan(0);
+    });
+
+    it('restarts under the migrating state when a shard answers "moved" to a cursor on the stable one', async () => {
+      const { pool, copy, fenceOnly } = await seeded();
+      // A router that has not seen the migration start: its source serves stable(R1) until it refreshes.
+      const lagging = new LaggingSource(stable(R1), migrating(R1, R2, EPOCH));
+      const coll = new ShardedCollection({ name: 'm', routing: lagging, pool });
+      // Only keys past the first batches are fenced, so the cursor has emitted documents when it meets a fence.
+      for (const [i, id] of moving.filter((k) => k >= 150).entries()) await (i % 2 === 0 ? copy(id) : fenceOnly(id));
+      const cursor = coll.find({}, { batchSize: 8 });
+      const first = await cursor.next();
+      const rest = await cursor.toArray();
+      expect(lagging.refreshes).to.be.greaterThan(0);
+      expect(cursor.restarts).to.equal(1);
+      expect([first, ...rest]).to.deep.equal(Array.from({ length: N }, (_, i) => ({ _id: i, g: i % 4 })));
     });
 
     it('restarts past its last document when the routing state changes mid-stream, repeating and skipping nothing', async () => {
