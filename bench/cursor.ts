@@ -110,6 +110,10 @@ async function viaToArray(coll: ShardedCollection, base: number): Promise<Readin
 
 function section(report: { meta: Record<string, unknown>; cursor: Reading; toArray: Reading; ratio: number; baselineMb: number }): string {
   const { cursor, toArray, ratio, baselineMb } = report;
+  const routerMb = Math.max(0, Math.round((cursor.peakMb - mb(DOCS * 8)) * 10) / 10);
+  const load = Number(report.meta['loadavg']);
+  // Heap is not time: other jobs on the machine change only the durations, which the note says.
+  const loadNote = load > os.cpus().length ? `\nThe machine ran other jobs (load average ${load.toFixed(1)} on ${os.cpus().length} CPUs): the durations are slow, the heap figures are not affected.` : '';
   return `## Cursor
 
 \`node --import tsx bench/cursor.ts --write\` (${String(report.meta['date']).slice(0, 10)}, Node ${String(report.meta['node'])}, ${String(report.meta['cpus'])} CPUs):
@@ -126,9 +130,10 @@ loaded baseline (${baselineMb} MB: the shards' own documents), sampled every ${E
 The cursor holds **${(ratio * 100).toFixed(1)}%** of what \`toArray()\` holds. What it does hold is the merge's
 batches (${SHARDS} x ${BATCH} documents) and, because the shards are embedded, the shards' own cursors: a
 \`MemoryStore\` chooses its query's documents at the first batch, as a server's blocking sort does, and
-keeps them as references (8 bytes a document, in the shard, not in the router); on MongoDB that state is
-the server's. The samples, from the first to the last, do not grow with the documents read:
-${cursor.samplesMb.join(', ')} MB.
+keeps them as references (8 bytes a document: ${mb(DOCS * 8)} MB here, in the shards, not in the router; on
+MongoDB that state is the server's). Without them the router's merge holds about ${routerMb} MB, ${((routerMb / toArray.peakMb) * 100).toFixed(1)}% of
+\`toArray()\`. The samples, from the first to the last, do not grow with the documents read:
+${cursor.samplesMb.join(', ')} MB.${loadNote}
 `;
 }
 
