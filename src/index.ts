@@ -80,6 +80,8 @@ export type {
   RangeChecksumResult,
   RangeCursor,
   ShardStore,
+  StoreBatchCursor,
+  StoreBatchOptions,
   StoreBulkResult,
   StoreFilter,
   StoreFindOptions,
@@ -129,6 +131,8 @@ export type {
   ShardedWriteOptions,
 } from './collection/types.js';
 export type { AggregationCursor } from './collection/aggregate/aggregation-cursor.js';
+// `find()`'s cursor: applications name its type; only the collection builds one.
+export type { FindCursor } from './collection/find-cursor.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 

@@ -28,6 +28,19 @@ function and(filter: Filter<Document>, extra: Readonly<Document>): Filter<Docume
   return { ...filter, ...extra };
 }
 
+/** `filter` as every shard is asked it: placeholders and tombstones left out (fenced copies are kept). */
+export function applicationFilter(filter: Filter<Document>): Filter<Document> {
+  return and(filter, NO_MARKERS);
+}
+
+/**
+ * The shards a query must ask under `view`: every shard that may hold a key. The one place that decides
+ * it, for every scatter-gather (find, count, the multi-document writes).
+ */
+export function targetShards(view: RoutingView, _filter: Filter<Document>): readonly string[] {
+  return view.scatter;
+}
+
 /** What `find` asks every shard for. */
 export interface ScatterQuery {
   readonly filter: Filter<Document>;
@@ -46,7 +59,7 @@ export interface ScatterQuery {
  * "moved". Returns the kept fenced documents, plus the new owner's copies of dropped ones (fetched by
  * `_id`) so a copy made between our queries is not lost.
  */
-async function resolveFenced(
+export async function resolveFenced(
   exec: RedirectExecutor,
   view: RoutingView,
   shardId: string,
@@ -99,10 +112,10 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
   if (fields.length > 0 && !fields.some((f) => f.path === '_id')) fields.push({ path: '_id', dir: 1 });
   const sortDoc = fields.length > 0 ? sortDocument(fields) : undefined;
   const want = limit > 0 ? skip + limit : Infinity;
-  const pushed = and(filter, NO_MARKERS);
+  const pushed = applicationFilter(filter);
   const proj = pushedProjection(query.projection, fields.map((f) => f.path));
   const perShard = await Promise.all(
-    view.scatter.map(async (shardId) => {
+    targetShards(view, filter).map(async (shardId) => {
       let batch = want;
       for (;;) {
         const docs = await exec.callShard(shardId, (s) =>
@@ -149,7 +162,7 @@ export async function scatterCount(exec: RedirectExecutor, view: RoutingView, fi
     return ids.length;
   }
   const counts = await Promise.all(
-    view.scatter.map(async (shardId) => {
+    targetShards(view, filter).map(async (shardId) => {
       const [live, fenced] = await Promise.all([
         exec.callShard(shardId, (s) => s.count(and(filter, LIVE_ONLY))),
         exec.callShard(shardId, (s) => s.find(and(filter, FENCED_DATA), { projection: { _id: 1, _h: 1, _v: 1, _moved: 1, _ph: 1, _ts: 1 } })),

@@ -16,11 +16,12 @@ import { PUSHDOWNS, splitPipeline, type Pushdown } from './aggregate/split.js';
 import { bulkWrite } from './bulk-write.js';
 import { findOneAndModify } from './find-and-modify.js';
 import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
-import { applyProjection, filterKey, stripMarkers } from './documents.js';
+import { filterKey } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
-import { scatterCount, scatterFind } from './scatter-gather.js';
+import { scatterCount } from './scatter-gather.js';
 import { withCallOptions } from './call-options.js';
+import { checkCount, FindCursor } from './find-cursor.js';
 import type {
   FindOneAndModifyOptions,
   NewDocument,
@@ -42,14 +43,6 @@ import { deleteOp, insertOp, replaceOp, toUpdateResult, updateOp } from './write
 
 // The public types of this API live in types.ts; src/index.ts names them from here.
 export type * from './types.js';
-
-function checkCount(value: number | undefined, what: string): number {
-  if (value === undefined) return 0;
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new ShardkitInvalidArgumentError(`${what} must be an integer >= 0 (got ${String(value)})`);
-  }
-  return value;
-}
 
 /**
  * A collection split over the shards of a topology by `_id`.
@@ -153,38 +146,28 @@ export class ShardedCollection<T extends Document = Document> {
    * moves); any other filter is a scatter-gather with limit 1.
    */
   async findOne(filter: ShardedFilter<T> = {}, options: Omit<ShardedFindOptions, 'limit'> = {}): Promise<T | null> {
-    const [doc] = await this.find(filter, { ...options, limit: 1 });
-    return doc ?? null;
+    const cursor = this.find(filter, { ...options, limit: 1 });
+    try {
+      return await cursor.next();
+    } finally {
+      // The shards' cursors are released now, not when the driver's idle timeout reaps them.
+      await cursor.close();
+    }
   }
 
   /**
-   * Documents matching `filter`, as an array. A filter pinning `_id` reads one key; any other filter asks
-   * every shard that may hold a key in parallel with the sort and `skip + limit` pushed down, then merges in
-   * the server's sort order (see `compare.ts` for the order and its limits) and applies skip and limit.
-   * Fenced copies are resolved by the migration protocol's ownership rule; markers never come back.
+   * A cursor over the documents matching `filter` (the driver's `FindCursor`: async iterable, `next()`,
+   * `toArray()`, `sort/skip/limit/project/batchSize`, `close()`). A filter pinning `_id` reads one key;
+   * any other filter asks every shard that may hold a key, a batch at a time with the sort and
+   * `skip + limit` pushed down, and merges in the server's sort order (see `compare.ts` for the order and
+   * its limits), holding at most `batchSize` documents per shard. Fenced copies are resolved by the
+   * migration protocol's ownership rule; markers never come back. See `find-cursor.ts` for what the cursor
+   * guarantees while ranges move.
+   *
+   * @throws ShardkitInvalidArgumentError at once for a bad skip, limit or batch size.
    */
-  async find(filter: ShardedFilter<T> = {}, options: ShardedFindOptions = {}): Promise<T[]> {
-    return withCallOptions('read', 'find', options, () => this.#find(filter, options));
-  }
-
-  async #find(filter: ShardedFilter<T>, options: ShardedFindOptions): Promise<T[]> {
-    const skip = checkCount(options.skip, 'skip');
-    const limit = checkCount(options.limit, 'limit');
-    const f = filter as Filter<Document>;
-    const key = filterKey(f);
-    let docs: StoredDocument[];
-    if (key !== undefined) {
-      const doc = await this.#exec.run((view) => this.#keys.readMatching(view, key, f));
-      docs = doc === null ? [] : [doc];
-      docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
-    } else {
-      const query = { filter: f, sort: options.sort, skip, limit, projection: options.projection };
-      docs = await this.#exec.run((view) => scatterFind(this.#exec, view, query));
-    }
-    return applyProjection<T>(
-      docs.map((d) => stripMarkers<Document>(d)),
-      options.projection,
-    );
+  find(filter: ShardedFilter<T> = {}, options: ShardedFindOptions = {}): FindCursor<T> {
+    return new FindCursor<T>({ exec: this.#exec, keys: this.#keys }, filter, options);
   }
 
   /**

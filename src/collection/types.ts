@@ -109,6 +109,8 @@ export interface ShardedFindOptions extends ShardedReadOptions {
   readonly skip?: number;
   /** MongoDB projection (plain 0/1 projections are pushed down; operator projections apply client-side). */
   readonly projection?: Document;
+  /** Documents per shard batch of a scatter-gather (default 1000): the router holds at most this many per shard. */
+  readonly batchSize?: number;
 }
 
 /** Result of a single-document update or replace. */

@@ -26,6 +26,8 @@ import type {
   RangeSpan,
   ShardStore,
   StoreAggregateOptions,
+  StoreBatchCursor,
+  StoreBatchOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -330,18 +332,56 @@ export class MemoryStore implements ShardStore {
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
     this.#check();
-    let docs = [...this.#matching(filter, false)];
+    return this.#present(this.#select(filter, options), options.projection);
+  }
+
+  /** What `find` answers, in its order: the stored objects themselves (neither copied nor projected). */
+  #select(filter: StoreFilter, options: StoreFindOptions): StoredDocument[] {
+    const docs = [...this.#matching(filter, false)];
     if (options.sort !== undefined) {
       // The server's sort rules (array fields, empty arrays), shared with the collection's merge.
       docs.sort(sortComparator(normalizeSort(options.sort)));
     }
     const skip = options.skip ?? 0;
     const limit = options.limit !== undefined && options.limit > 0 ? options.limit : Number.POSITIVE_INFINITY;
-    docs = docs.slice(skip, skip + limit);
-    if (options.projection !== undefined && Object.keys(options.projection).length > 0) {
-      docs = new Query({}).find(docs, options.projection).all() as StoredDocument[];
-    }
-    return docs.map((d) => this.#out(d));
+    return skip === 0 && limit >= docs.length ? docs : docs.slice(skip, skip + limit);
+  }
+
+  #present(docs: StoredDocument[], projection: Document | undefined): StoredDocument[] {
+    const out = projection !== undefined && Object.keys(projection).length > 0 ? (new Query({}).find(docs, projection).all() as StoredDocument[]) : docs;
+    return out.map((d) => this.#out(d));
+  }
+
+  /**
+   * The query's documents are chosen at the first batch, as a server's blocking sort chooses them when
+   * the cursor opens, but held as references: every write replaces a stored object instead of changing
+   * it, so the chosen versions stay as they were, and each batch is copied out only when it is read.
+   * Each batch is a call of its own (closed, offline and deadline checks).
+   */
+  findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor {
+    assertLimit(options.batchSize);
+    let docs: StoredDocument[] | undefined;
+    let at = 0;
+    let closed = false;
+    const close = async (): Promise<void> => {
+      closed = true;
+      docs = undefined;
+    };
+    return {
+      next: async () => {
+        if (closed) return { done: true, value: undefined };
+        this.#check();
+        docs ??= this.#select(filter, options);
+        if (at >= docs.length) {
+          await close();
+          return { done: true, value: undefined };
+        }
+        const batch = docs.slice(at, at + options.batchSize);
+        at += batch.length;
+        return { done: false, value: this.#present(batch, options.projection) };
+      },
+      close,
+    };
   }
 
   async count(filter: StoreFilter): Promise<number> {

@@ -24,6 +24,7 @@ import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
 import { isFenced } from './markers.js';
 import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
+import { driverBatches, findOptions } from './mongo-batches.js';
 import type {
   HashRange,
   RangeChecksumResult,
@@ -33,6 +34,8 @@ import type {
   RangeSpan,
   ShardStore,
   StoreAggregateOptions,
+  StoreBatchCursor,
+  StoreBatchOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -276,14 +279,23 @@ export class MongoStore implements ShardStore {
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
     return this.#run('find', async () => {
-      const { sort, limit, skip, projection, exactTypes } = options;
-      const cursor = this.#col.find(filter, this.#read({ ...(projection === undefined ? {} : { projection }), ...(exactTypes === true ? EXACT_TYPES : {}) }));
-      if (sort !== undefined) cursor.sort(sort);
-      if (skip !== undefined) cursor.skip(skip);
-      if (limit !== undefined && limit > 0) cursor.limit(limit);
-      const docs = await cursor.toArray();
-      return exactTypes === true ? docs.map(withProtocolValues) : docs;
+      const exactTypes = options.exactTypes === true;
+      const docs = await this.#col.find(filter, this.#read({ ...findOptions(options), ...(exactTypes ? EXACT_TYPES : {}) })).toArray();
+      return exactTypes ? docs.map(withProtocolValues) : docs;
     });
+  }
+
+  findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor {
+    // The application's read preference, read concern and comment apply; not the per-request maxTimeMS
+    // and signal: each batch has its own deadline, which kills the cursor (mongo-batches.ts).
+    return driverBatches(
+      options,
+      (opts) => {
+        const { maxTimeMS: _perRequest, signal: _perRequestSignal, ...driver } = this.#read();
+        return this.#col.find(filter, { ...driver, ...opts });
+      },
+      (batch) => this.#run('findBatches', batch),
+    );
   }
 
   async count(filter: StoreFilter): Promise<number> {

@@ -13,8 +13,9 @@
  * `fenceRange` and `deleteRange` are not retried either: a repeat acts on the *next* batch, so the
  * first batch's result would be lost to the caller. Nor is `replaceTombstone`: a repeat after a lost
  * answer finds the document, not the tombstone, and would report a write that applied as one that did
- * not. Nor is a `tombstone` with an expected version, for the same reason. Callers see the error and
- * decide.
+ * not. Nor is a `tombstone` with an expected version, for the same reason. Nor is a batch of
+ * `findBatches`: it moves a cursor at the shard, so a repeat after a lost answer would skip a batch.
+ * Callers see the error and decide.
  */
 import { ErrorCode, isRetryableError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { CircuitBreaker } from './circuit-breaker.js';

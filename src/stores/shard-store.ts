@@ -110,6 +110,24 @@ export interface StoreAggregateOptions {
   readonly exactTypes?: boolean;
 }
 
+/** Options of `findBatches`: those of `find` (no `exactTypes`) and the size of a batch. */
+export interface StoreBatchOptions extends Omit<StoreFindOptions, 'exactTypes'> {
+  /** Documents per batch (an integer >= 1): what one round trip to the shard returns at most. */
+  readonly batchSize: number;
+}
+
+/**
+ * One shard's cursor over a query, read a batch at a time. Nothing reaches the shard before the first
+ * `next()`; each `next()` is one call of the contract (one round trip, its own deadline), so a caller
+ * holds at most one batch per shard.
+ */
+export interface StoreBatchCursor {
+  /** The next batch (never empty), or `done` when the query is exhausted (the cursor is then closed). */
+  next(): Promise<IteratorResult<StoredDocument[], undefined>>;
+  /** Release the cursor at the shard (a driver cursor is killed); idempotent, never throws. */
+  close(): Promise<void>;
+}
+
 /** Result of `checksumRange`. */
 export interface RangeChecksumResult {
   readonly count: number;
@@ -172,6 +190,11 @@ export interface ShardStore {
   get(id: unknown): Promise<StoredDocument | null>;
   /** Raw query, markers included (callers filter them out). */
   find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]>;
+  /**
+   * Raw query read in batches, markers included, as `find` (same sort, skip, limit and projection), for
+   * results too large to hold at once. Batches come in sort order; without a sort, in no defined order.
+   */
+  findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor;
   /** Count of documents matching a raw filter (markers included unless filtered). */
   count(filter: StoreFilter): Promise<number>;
   /**

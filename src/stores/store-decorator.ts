@@ -13,6 +13,8 @@ import type {
   RangeSpan,
   ShardStore,
   StoreAggregateOptions,
+  StoreBatchCursor,
+  StoreBatchOptions,
   StoreBulkResult,
   StoredDocument,
   StoreFilter,
@@ -57,6 +59,17 @@ export abstract class StoreDecorator implements ShardStore {
   }
   find(filter: StoreFilter, options?: StoreFindOptions): Promise<StoredDocument[]> {
     return this.around('find', () => this.inner.find(filter, options), [filter, options]);
+  }
+  /**
+   * Each batch is one call through the hook: a deadline, a measurement and a breaker verdict per batch,
+   * not one for the whole cursor, whose life is the application's to decide (see `find-cursor.ts`).
+   */
+  findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor {
+    const inner = this.inner.findBatches(filter, options);
+    return {
+      next: () => this.around('findBatches', () => inner.next(), [filter, options]),
+      close: () => inner.close(),
+    };
   }
   count(filter: StoreFilter): Promise<number> {
     return this.around('count', () => this.inner.count(filter), [filter]);

@@ -301,6 +301,50 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
       });
     });
 
+    describe('#findBatches', function () {
+      beforeEach(async function () {
+        for (let i = 0; i < 7; i++) await store.insert(doc(`k${i}`, 100 - i, { n: i % 3, even: i % 2 === 0 }));
+        await store.fence([{ id: 'k6', h: 94 }], 2);
+      });
+
+      async function drain(cursor: ReturnType<ShardStore['findBatches']>): Promise<StoredDocument[][]> {
+        const batches: StoredDocument[][] = [];
+        for (;;) {
+          const r = await cursor.next();
+          if (r.done === true) return batches;
+          batches.push(r.value);
+        }
+      }
+
+      it('reads the same documents as find, in batches of at most batchSize, markers included', async function () {
+        const query = { sort: { n: 1, _id: 1 }, skip: 1, limit: 5, projection: { n: 1, _moved: 1 } } as const;
+        const batches = await drain(store.findBatches({}, { ...query, batchSize: 2 }));
+        expect(batches.map((b) => b.length)).to.deep.equal([2, 2, 1]);
+        expect(batches.flat()).to.deep.equal(await store.find({}, query));
+        expect(batches.flat().some((d) => d._moved === 2)).to.equal(true);
+      });
+
+      it('ends with done, and stays done, once the query is exhausted', async function () {
+        const cursor = store.findBatches({ even: true }, { sort: { _id: 1 }, batchSize: 10 });
+        expect(ids((await cursor.next()).value ?? [])).to.deep.equal(['sk0', 'sk2', 'sk4', 'sk6']);
+        expect((await cursor.next()).done).to.equal(true);
+        expect((await cursor.next()).done).to.equal(true);
+        expect((await drain(store.findBatches({ n: 99 }, { batchSize: 3 }))).length).to.equal(0);
+      });
+
+      it('reads nothing more once closed', async function () {
+        const cursor = store.findBatches({}, { sort: { _id: 1 }, batchSize: 3 });
+        expect(ids((await cursor.next()).value ?? [])).to.deep.equal(['sk0', 'sk1', 'sk2']);
+        await cursor.close();
+        await cursor.close();
+        expect((await cursor.next()).done).to.equal(true);
+      });
+
+      it('refuses a batch size that is not a positive integer', function () {
+        for (const batchSize of [0, -1, 1.5]) expect(() => store.findBatches({}, { batchSize })).to.throw(ShardkitInvalidArgumentError);
+      });
+    });
+
     describe('#bulkWrite', function () {
       it('applies every op it can, unordered, and reports errors by index', async function () {
         await store.insert(doc('a', 1));

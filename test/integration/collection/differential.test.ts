@@ -137,7 +137,7 @@ function randomOp(rand: () => number, n: number): Op {
       const filter = rand() < 0.5 ? { n: { $gte: Math.floor(rand() * 100) } } : { g: { $in: [1, 3] } };
       const limit = 1 + Math.floor(rand() * 10);
       const opts = { comment: `diff-${n}`, maxTimeMS: 60_000 };
-      return { kind, run: (c) => c.find(filter, { sort, limit, ...opts }), ref: (c) => c.find(filter, opts).sort(sort).limit(limit).toArray() };
+      return { kind, run: (c) => c.find(filter, { sort, limit, ...opts }).toArray(), ref: (c) => c.find(filter, opts).sort(sort).limit(limit).toArray() };
     }
     case 'countDocuments': {
       const filter = rand() < 0.5 ? {} : { g: Math.floor(rand() * 5) };
@@ -245,7 +245,7 @@ describe('differential test: ShardedCollection against one plain collection', fu
         if (a !== b) mismatches.push(`op ${n} ${op.kind}: shardkit ${a} / driver ${b}`);
       }
       await migration;
-      const finalMine = JSON.stringify(canonical(await coll.find({}, { sort: { _id: 1 } })));
+      const finalMine = JSON.stringify(canonical(await coll.find({}, { sort: { _id: 1 } }).toArray()));
       const finalTheirs = JSON.stringify(canonical(await ref.find({}).sort({ _id: 1 }).toArray()));
       if (finalMine !== finalTheirs) mismatches.push(`final contents differ:\n  shardkit ${finalMine}\n  driver   ${finalTheirs}`);
     } finally {

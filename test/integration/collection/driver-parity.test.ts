@@ -47,9 +47,9 @@ describe('ShardedCollection answers as the driver does, on MongoDB-wire servers'
   });
 
   it('answers $type on a read that pins _id as the server does (issue 9: any JS number matched int, long and double)', async function () {
-    expect(await coll.find({ _id: 'k1', n: { $type: 'double' } })).to.deep.equal([]);
-    expect(await coll.find({ _id: 'k1', n: { $type: 'int' } })).to.have.length(1);
-    expect(await coll.find({ _id: 'k2', n: { $type: 'double' } })).to.have.length(1);
+    expect(await coll.find({ _id: 'k1', n: { $type: 'double' } }).toArray()).to.deep.equal([]);
+    expect(await coll.find({ _id: 'k1', n: { $type: 'int' } }).toArray()).to.have.length(1);
+    expect(await coll.find({ _id: 'k2', n: { $type: 'double' } }).toArray()).to.have.length(1);
     expect(await coll.countDocuments({ _id: 'k1', n: { $type: 'double' } })).to.equal(0);
     expect(await coll.countDocuments({ n: { $type: 'double' } })).to.equal(1);
     // A delete that pins _id while keys move is decided the same way (by the shard, on the version read).

@@ -138,7 +138,7 @@ describe('ShardedCollection on MongoDB-wire servers', function () {
       const expected = (await reference.find(c.filter, { sort: { ...c.sort, _id: c.sort['_id'] ?? 1 }, skip: c.skip, ...(c.limit > 0 ? { limit: c.limit } : {}) })).map(
         ({ _h, _v, ...d }) => d,
       );
-      expect(await coll.find(c.filter, c), JSON.stringify(c)).to.deep.equal(expected);
+      expect(await coll.find(c.filter, c).toArray(), JSON.stringify(c)).to.deep.equal(expected);
       expect(await coll.countDocuments(c.filter)).to.equal(await reference.count(c.filter));
     }
   });
@@ -191,7 +191,7 @@ describe('ShardedCollection on MongoDB-wire servers', function () {
         expect(at('s4', again)?.['_ts']).to.equal(undefined);
         expect(await during.findOne({ _id: up })).to.deep.equal({ _id: up, n: ids.indexOf(up) + 1000 });
         expect(await during.findOne({ _id: del })).to.equal(null);
-        const all = await during.find({ _id: { $regex: '^mig-' } }, { sort: { n: 1 } });
+        const all = await during.find({ _id: { $regex: '^mig-' } }, { sort: { n: 1 } }).toArray();
         expect(all).to.have.length(59);
         expect(all[0]).to.deep.equal({ _id: again, n: -1 });
         expect(await during.countDocuments({ _id: { $regex: '^mig-' } })).to.equal(59);
@@ -211,7 +211,7 @@ describe('ShardedCollection on MongoDB-wire servers', function () {
       try {
         let key = 0;
         while (router.route(`dead-${key}`) !== deadId) key++;
-        for (const attempt of [() => c.insertOne({ _id: `dead-${key}` }), () => c.find({ n: 1 })]) {
+        for (const attempt of [() => c.insertOne({ _id: `dead-${key}` }), () => c.find({ n: 1 }).toArray()]) {
           let error: unknown;
           try {
             await attempt();

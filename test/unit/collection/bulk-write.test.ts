@@ -50,7 +50,7 @@ describe('ShardedCollection', () => {
       expect(r).to.include({ insertedCount: 0, matchedCount: 2, modifiedCount: 2, deletedCount: 1, upsertedCount: 1 });
       expect(r.errors.map((e) => e.index)).to.deep.equal([1]);
       expect((r.errors[0]?.error as ShardkitError).code).to.equal(ErrorCode.storeDuplicateKey);
-      expect(await coll.find({}, { sort: { _id: 1 } })).to.deep.equal([
+      expect(await coll.find({}, { sort: { _id: 1 } }).toArray()).to.deep.equal([
         { _id: 1, n: 11 },
         { _id: 3, m: 1 },
         { _id: 4, n: 4 },
@@ -99,7 +99,7 @@ describe('ShardedCollection', () => {
           expect(await pool.raw('d').get(k)).to.include({ n: k + 1 });
           expect(await pool.raw(r1.route(k)).get(k)).to.include({ _moved: 2, n: k });
         }
-        expect((await during.find({}, { sort: { _id: 1 } })).map((d) => d['n'])).to.deep.equal(keys.map((k) => k + 1));
+        expect((await during.find({}, { sort: { _id: 1 } }).toArray()).map((d) => d['n'])).to.deep.equal(keys.map((k) => k + 1));
       });
 
       it('never re-applies an op that applied just before a migration fenced its key in the same round trip', async () => {
@@ -153,7 +153,7 @@ describe('ShardedCollection', () => {
         expect(r.errors.map((e) => e.index)).to.deep.equal([41]);
         expect((r.errors[0]?.error as ShardkitError).code).to.equal(ErrorCode.storeDuplicateKey);
         expect(routing.refreshes).to.be.greaterThan(0);
-        const docs = await fresh.find({}, { sort: { _id: 1 } });
+        const docs = await fresh.find({}, { sort: { _id: 1 } }).toArray();
         expect(docs.map((d) => d['_id'])).to.deep.equal(keys.filter((k) => k !== moving[0]));
         for (const d of docs) expect(d['n']).to.equal((d['_id'] as number) + 100);
       });
@@ -191,7 +191,7 @@ describe('ShardedCollection', () => {
         // Every op was applied; the ones on the other shards are counted as such.
         expect(r.matchedCount).to.be.at.least(keys.length - onBroken.length);
         pool.after = undefined;
-        for (const d of await coll.find({})) expect(d['n']).to.equal(1);
+        for (const d of await coll.find({}).toArray()) expect(d['n']).to.equal(1);
       });
     });
   });

@@ -78,7 +78,7 @@ describe('ShardedCollection on a migrating state after the migration committed',
   describe('#find and #countDocuments (scatter-gather)', () => {
     it('do not return the fenced copies of deleted documents', async () => {
       const { lagging, routing } = await committedThenDeleted(moving);
-      expect(await lagging.find({})).to.deep.equal([]);
+      expect(await lagging.find({}).toArray()).to.deep.equal([]);
       expect(await lagging.countDocuments({})).to.equal(0);
       expect(routing.refreshes).to.be.greaterThan(0);
     });
@@ -101,7 +101,7 @@ describe('ShardedCollection on a migrating state after the migration committed',
       expect((await lagging.deleteOne({ _id: k2 })).deletedCount).to.equal(0);
       expect(await newOf(k1).get(k1)).to.equal(null);
       expect(await newOf(k2).get(k2)).to.equal(null);
-      expect(await current.find({})).to.deep.equal([]);
+      expect(await current.find({}).toArray()).to.deep.equal([]);
     });
 
     it('insertOne inserts the new document instead of failing as a duplicate of the deleted one', async () => {
@@ -116,7 +116,7 @@ describe('ShardedCollection on a migrating state after the migration committed',
       const r = await lagging.bulkWrite(moving.map((id) => ({ updateOne: { filter: { _id: id }, update: { $set: { n: 0 } } } })));
       expect(r.errors).to.deep.equal([]);
       expect(r.matchedCount).to.equal(0);
-      expect(await current.find({})).to.deep.equal([]);
+      expect(await current.find({}).toArray()).to.deep.equal([]);
     });
 
     it('copies the fenced copy and writes when the refresh confirms the migration is running', async () => {

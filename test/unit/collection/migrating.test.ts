@@ -120,7 +120,7 @@ describe('ShardedCollection while migrating', () => {
       expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH });
       expect(await newOf(k).get(k)).to.deep.equal({ _id: k, _h: r2.point(k), _v: 2, _ts: true });
       expect(await coll.findOne({ _id: k })).to.equal(null);
-      expect(await coll.find({})).to.deep.equal([]);
+      expect(await coll.find({}).toArray()).to.deep.equal([]);
       expect(await coll.countDocuments({})).to.equal(0);
       expect(await coll.deleteOne({ _id: k })).to.deep.equal({ acknowledged: true, deletedCount: 0 });
       expect((await coll.updateOne({ _id: k }, { $set: { n: 1 } })).matchedCount).to.equal(0);
@@ -252,7 +252,7 @@ describe('ShardedCollection while migrating', () => {
       expect(dup.code).to.equal(ErrorCode.storeDuplicateKey);
       // A scatter-gather sees the fences it meets (here: the old copies match {}); one whose filter
       // matches no fenced copy cannot tell it is behind, and stays bounded by the routing lease.
-      expect((await stale[4]!.find({}, { sort: { _id: 1 } })).map((d) => d['_id'])).to.deep.equal([k1, k2, k4].sort((a, b) => a - b));
+      expect((await stale[4]!.find({}, { sort: { _id: 1 } }).toArray()).map((d) => d['_id'])).to.deep.equal([k1, k2, k4].sort((a, b) => a - b));
       for (const s of sources) expect(s.refreshes).to.equal(1);
       for (const c of stale) expect(c.redirects).to.equal(1);
     });
@@ -311,7 +311,7 @@ describe('ShardedCollection while migrating', () => {
           const sort = { b: q.dir, _id: 1 as const };
           const opts = { sort, skip: q.skip, ...(q.limit > 0 ? { limit: q.limit } : {}) };
           const expected = (await reference.find(q.filter, opts)).map(({ _h, _v, ...d }) => d);
-          expect(await coll.find(q.filter, { sort, skip: q.skip, limit: q.limit })).to.deep.equal(expected);
+          expect(await coll.find(q.filter, { sort, skip: q.skip, limit: q.limit }).toArray()).to.deep.equal(expected);
           expect(await coll.countDocuments(q.filter)).to.equal(await reference.count(q.filter));
         }),
         { numRuns: 80 },
@@ -323,7 +323,7 @@ describe('ShardedCollection while migrating', () => {
       const { coll, oldOf } = await seeded([k]);
       await coll.updateOne({ _id: k }, { $set: { b: 99 } });
       expect(await oldOf(k).get(k)).to.include({ b: k % 3, _moved: EPOCH });
-      expect(await coll.find({ b: k % 3 })).to.deep.equal([]);
+      expect(await coll.find({ b: k % 3 }).toArray()).to.deep.equal([]);
       expect(await coll.countDocuments({ b: k % 3 })).to.equal(0);
     });
 
@@ -335,7 +335,7 @@ describe('ShardedCollection while migrating', () => {
         await coll.updateOne({ _id: id }, { $set: { b: 7 } });
       }
       const rest = ids.slice(4).sort((x, y) => x - y);
-      expect((await coll.find({ b: { $lt: 7 } }, { sort: { _id: 1 }, limit: 2 })).map((d) => d['_id'])).to.deep.equal(rest);
+      expect((await coll.find({ b: { $lt: 7 } }, { sort: { _id: 1 }, limit: 2 }).toArray()).map((d) => d['_id'])).to.deep.equal(rest);
     });
   });
 
@@ -409,7 +409,7 @@ describe('ShardedCollection while migrating', () => {
       const { pool, copy } = await seeded(ids);
       for (const id of moving.slice(0, 5)) await copy(id);
       const after = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(stable(R2, EPOCH + 1)), pool });
-      const all = await after.find({}, { sort: { _id: 1 } });
+      const all = await after.find({}, { sort: { _id: 1 } }).toArray();
       expect(all.map((d) => d['_id'])).to.deep.equal([...ids].sort((x, y) => x - y));
       expect(await after.countDocuments({})).to.equal(ids.length);
     });

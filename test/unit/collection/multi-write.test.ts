@@ -103,7 +103,7 @@ describe('ShardedCollection multi-document writes', () => {
       expect(copied).to.equal(true);
       expect(result).to.include({ matchedCount: 200, modifiedCount: 200 });
       pool.before = undefined;
-      const docs = await coll.find({}, { sort: { _id: 1 } });
+      const docs = await coll.find({}, { sort: { _id: 1 } }).toArray();
       expect(docs.map((d) => d['n'])).to.deep.equal(IDS.map((i) => i + 1000));
       // Never applied to two copies: each new owner holds the key once, with one increment.
       for (const id of MOVING) {

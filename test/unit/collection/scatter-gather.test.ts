@@ -69,7 +69,7 @@ describe('ShardedCollection scatter-gather', () => {
           const sort: Record<string, 1 | -1> = Object.fromEntries(sortPairs);
           const refSort = '_id' in sort ? sort : { ...sort, _id: 1 as const };
           const expected = clean(await reference.find(filter, { sort: refSort, skip, ...(limit > 0 ? { limit } : {}) }));
-          const actual = await coll.find(filter, { sort, skip, limit });
+          const actual = await coll.find(filter, { sort, skip, limit }).toArray();
           expect(actual).to.deep.equal(expected);
         }),
         { numRuns: 150 },
@@ -81,7 +81,7 @@ describe('ShardedCollection scatter-gather', () => {
         fc.asyncProperty(docsArb, filterArb, fc.nat(8), async (docs, filter, limit) => {
           const { coll, reference } = await setup(docs);
           const expected = clean(await reference.find(filter)).map((d) => JSON.stringify(d));
-          const actual = (await coll.find(filter, { limit })).map((d) => JSON.stringify(d));
+          const actual = (await coll.find(filter, { limit }).toArray()).map((d) => JSON.stringify(d));
           if (limit === 0) expect([...actual].sort()).to.deep.equal([...expected].sort());
           else {
             expect(actual).to.have.length(Math.min(limit, expected.length));
@@ -100,11 +100,11 @@ describe('ShardedCollection scatter-gather', () => {
       ]);
       for (const projection of [{ a: 1 }, { a: 0 }, { _id: 0, 'c.d': 1 }, { b: 1, _id: 0 }]) {
         const expected = clean(await reference.find({}, { sort: { b: -1 }, projection }));
-        expect(await coll.find({}, { sort: { b: -1 }, projection })).to.deep.equal(expected);
+        expect(await coll.find({}, { sort: { b: -1 }, projection }).toArray()).to.deep.equal(expected);
       }
       // The sort field is fetched for the merge even when the projection leaves it out.
-      expect(await coll.find({}, { sort: { b: 1 }, projection: { a: 1, _id: 0 } })).to.deep.equal([{ a: 'x' }, { a: 'y' }, { a: [1, 2, 3] }]);
-      expect(await coll.find({ _id: 3 }, { projection: { a: { $slice: 1 }, b: 1 } })).to.deep.equal([{ _id: 3, a: [1], b: 3 }]);
+      expect(await coll.find({}, { sort: { b: 1 }, projection: { a: 1, _id: 0 } }).toArray()).to.deep.equal([{ a: 'x' }, { a: 'y' }, { a: [1, 2, 3] }]);
+      expect(await coll.find({ _id: 3 }, { projection: { a: { $slice: 1 }, b: 1 } }).toArray()).to.deep.equal([{ _id: 3, a: [1], b: 3 }]);
     });
 
     it('pushes limit + skip down to every shard', async () => {
@@ -115,13 +115,14 @@ describe('ShardedCollection scatter-gather', () => {
       const seen: Array<number | undefined> = [];
       for (const id of IDS) {
         const store = pool.raw(id);
-        const original = store.find.bind(store);
-        store.find = async (filter, options) => {
-          seen.push(options?.limit);
+        // find() reads each shard in batches: the pushed-down limit is on its batched read.
+        const original = store.findBatches.bind(store);
+        store.findBatches = (filter, options) => {
+          seen.push(options.limit);
           return original(filter, options);
         };
       }
-      const page = await coll.find({}, { sort: { b: -1 }, skip: 5, limit: 3 });
+      const page = await coll.find({}, { sort: { b: -1 }, skip: 5, limit: 3 }).toArray();
       expect(page.map((d) => d['b'])).to.deep.equal([194, 193, 192]);
       expect(seen).to.deep.equal([8, 8, 8, 8]);
     });

@@ -203,7 +203,7 @@ describe('ShardedCollection', () => {
       expect(e.shardId).to.equal(owner);
       expect(e.message).to.contain(`shard ${owner}`);
       expect(e.code).to.equal(ErrorCode.storeUnavailable);
-      const scatter = await rejection(coll.find({ n: 1 }));
+      const scatter = await rejection(coll.find({ n: 1 }).toArray());
       expect(scatter.shardId).to.equal(owner);
     });
 

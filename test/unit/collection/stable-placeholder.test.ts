@@ -199,7 +199,7 @@ describe('ShardedCollection on a stable state with placeholders left by an abort
       ]);
       expect(result.errors).to.deep.equal([]);
       expect(result).to.include({ insertedCount: 1, upsertedCount: 1, deletedCount: 0 });
-      expect(await coll.find({}, { sort: { _id: 1 } })).to.deep.equal(
+      expect(await coll.find({}, { sort: { _id: 1 } }).toArray()).to.deep.equal(
         [
           { _id: k1, n: 1 },
           { _id: k2, n: 2 },

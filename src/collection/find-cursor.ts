@@ -1,0 +1,167 @@
+/**
+ * `FindCursor<T>`: what `ShardedCollection.find` returns, shaped like the driver's `FindCursor`. Builder
+ * methods (`filter`, `sort`, `skip`, `limit`, `project`, `batchSize`, and the base's `map`) refine the
+ * query until the first read; reading runs it:
+ * - a filter pinning `_id` reads that one key through the single-key protocol (one shard, two while the
+ *   key moves);
+ * - any other filter is a streaming scatter-gather (`scatter-merge.ts`): one batched read per shard,
+ *   merged in the server's sort order with `_id` as the last key, at most `batchSize` documents held per
+ *   shard, skip and limit applied in the merge (and `skip + limit` pushed down to every shard). Without a
+ *   sort the documents come in `_id` order (the driver promises no order; one order makes the merge exact).
+ *
+ * A cursor open while ranges move neither fails nor repeats nor skips a document because of the move:
+ * each batch is read under the live routing state, and a new state restarts the merge past its last
+ * position (see `scatter-merge.ts`). As with the driver, a document written while the cursor is open may
+ * be seen before or after the write, or (if the write moved it past the cursor) twice or not at all.
+ */
+import type { Document, Filter, Sort } from 'mongodb';
+import { ShardkitInvalidArgumentError } from '../errors.js';
+import { checkCallOptions, withCallOptions } from './call-options.js';
+import { ShardedCursor } from './cursor.js';
+import { applyProjection, filterKey, stripMarkers } from './documents.js';
+import type { KeyProtocol } from './key-protocol.js';
+import type { RedirectExecutor } from './redirect-executor.js';
+import { DEFAULT_BATCH_SIZE, ScatterMerge } from './scatter-merge.js';
+import type { ShardedFilter, ShardedFindOptions } from './types.js';
+
+/** A skip or limit: an integer >= 0 (0: none); undefined is 0. */
+export function checkCount(value: number | undefined, what: string): number {
+  if (value === undefined) return 0;
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new ShardkitInvalidArgumentError(`${what} must be an integer >= 0 (got ${String(value)})`);
+  }
+  return value;
+}
+
+function checkBatchSize(value: number | undefined): number {
+  if (value === undefined || value === 0) return DEFAULT_BATCH_SIZE;
+  if (!Number.isSafeInteger(value) || value < 0) throw new ShardkitInvalidArgumentError(`batchSize must be an integer >= 0 (got ${String(value)})`);
+  return value;
+}
+
+function checkFilter(filter: unknown): Filter<Document> {
+  if (filter === null || typeof filter !== 'object' || Array.isArray(filter)) throw new ShardkitInvalidArgumentError('find: filter must be a document');
+  return filter as Filter<Document>;
+}
+
+/** How a `FindCursor` reaches the shards (the collection's parts). */
+export interface FindCursorParts {
+  readonly exec: RedirectExecutor;
+  readonly keys: KeyProtocol;
+}
+
+/**
+ * A cursor over the documents matching a `find`.
+ *
+ * @typeParam T - the documents it yields (the collection's, or a projection's).
+ */
+export class FindCursor<T = Document> extends ShardedCursor<T> {
+  readonly #parts: FindCursorParts;
+  #filter: Filter<Document>;
+  #sort: Sort | undefined;
+  #skip: number;
+  #limit: number;
+  #projection: Document | undefined;
+  #batchSize: number;
+  #merge: ScatterMerge | undefined;
+  readonly #around: <R>(fn: () => Promise<R>) => Promise<R>;
+
+  /** Built by `ShardedCollection.find`; options are checked here, as the driver checks them. */
+  constructor(parts: FindCursorParts, filter: ShardedFilter = {}, options: ShardedFindOptions = {}) {
+    super();
+    this.#parts = parts;
+    this.#filter = checkFilter(filter);
+    this.#sort = options.sort;
+    this.#skip = checkCount(options.skip, 'skip');
+    this.#limit = checkCount(options.limit, 'limit');
+    this.#projection = options.projection;
+    this.#batchSize = checkBatchSize(options.batchSize);
+    // The driver options (read preference, read concern, comment, maxTimeMS) are checked now, so a bad
+    // one fails at find(), and carried around every read of the cursor; maxTimeMS bounds each read.
+    checkCallOptions('read', 'find', options);
+    this.#around = (fn) => withCallOptions('read', 'find', options, fn);
+  }
+
+  /** Replaces the query's filter. */
+  filter(filter: ShardedFilter): this {
+    this.assertNotStarted('filter');
+    this.#filter = checkFilter(filter);
+    return this;
+  }
+
+  /** Sorts by `sort` (the driver's forms); `_id` breaks ties. */
+  sort(sort: Sort): this {
+    this.assertNotStarted('sort');
+    this.#sort = sort;
+    return this;
+  }
+
+  /** Skips the first `n` documents of the merged order. */
+  skip(n: number): this {
+    this.assertNotStarted('skip');
+    this.#skip = checkCount(n, 'skip');
+    return this;
+  }
+
+  /** At most `n` documents; 0: no limit. */
+  limit(n: number): this {
+    this.assertNotStarted('limit');
+    this.#limit = checkCount(n, 'limit');
+    return this;
+  }
+
+  /** Returns only the fields of `projection` (the driver's projection; the cursor, retyped). */
+  project<U extends Document = Document>(projection: Document): FindCursor<U> {
+    this.assertNotStarted('project');
+    this.#projection = projection;
+    return this as unknown as FindCursor<U>;
+  }
+
+  /** Documents per shard batch (0: the default, 1000): the merge holds at most this many per shard. */
+  batchSize(n: number): this {
+    this.assertNotStarted('batchSize');
+    this.#batchSize = checkBatchSize(n);
+    return this;
+  }
+
+  /** Restarts of the scatter-gather under a new routing state so far (0 for a single-key read). */
+  get restarts(): number {
+    return this.#merge?.restarts ?? 0;
+  }
+
+  protected override open(): AsyncIterator<unknown> {
+    const key = filterKey(this.#filter);
+    return key === undefined ? this.#scatter() : this.#single(key);
+  }
+
+  async *#single(key: NonNullable<ReturnType<typeof filterKey>>): AsyncGenerator<Document> {
+    const { exec, keys } = this.#parts;
+    const filter = this.#filter;
+    const doc = await this.#around(() => exec.run((view) => keys.readMatching(view, key, filter)));
+    if (doc === null || this.#skip > 0) return;
+    yield this.#present(doc);
+  }
+
+  async *#scatter(): AsyncGenerator<Document> {
+    const merge = new ScatterMerge(this.#parts.exec, {
+      filter: this.#filter,
+      sort: this.#sort,
+      skip: this.#skip,
+      limit: this.#limit,
+      projection: this.#projection,
+      batchSize: this.#batchSize,
+    });
+    this.#merge = merge;
+    try {
+      const next = (): Promise<Document | undefined> => this.#around(() => merge.next());
+      for (let doc = await next(); doc !== undefined; doc = await next()) yield this.#present(doc);
+    } finally {
+      await merge.close();
+    }
+  }
+
+  #present(doc: Document): Document {
+    const app = stripMarkers<Document>(doc);
+    return this.#projection === undefined ? app : (applyProjection<Document>([app], this.#projection)[0] as Document);
+  }
+}
