@@ -8,7 +8,6 @@
  */
 import type { Document, Filter, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
-import type { StoredDocument } from '../stores/shard-store.js';
 import { AggregationCursor } from './aggregate/aggregation-cursor.js';
 import { distinctPipeline, distinctValues } from './aggregate/distinct.js';
 import { runAggregate } from './aggregate/run.js';
