@@ -10,14 +10,22 @@ import type { Document, Filter, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitError, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import type { StoredDocument } from '../stores/shard-store.js';
 import { bulkWrite } from './bulk-write.js';
-import { findOneAndModify } from './find-and-modify.js';
+import { findOneAndModify, type Modification } from './find-and-modify.js';
 import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
 import { applyProjection, filterKey, stripMarkers } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
+import type { ShardKey } from '../hash/types.js';
+import { DEFAULT_SHARD_KEY } from '../topology/shard-key.js';
+import type { RoutingView } from './routing-view.js';
 import { scatterCount, scatterFind } from './scatter-gather.js';
+import { buildDelete, buildReplace, buildUpdate, singleWrite } from './single-write.js';
+import { pinnedValue, targetFilter } from './targeting.js';
 import type {
+  ExplainOp,
   FindOneAndModifyOptions,
+  RoutedOperationsMetric,
+  ShardedExplain,
   NewDocument,
   ShardedBulkWriteResult,
   ShardedCollectionOptions,
@@ -26,7 +34,7 @@ import type {
   ShardedUpdateResult,
   ShardedWriteOp,
 } from './types.js';
-import { deleteOp, insertOp, replaceOp, toUpdateResult, updateOp } from './write-ops.js';
+import { insertOp, toUpdateResult } from './write-ops.js';
 
 // The public types of this API live in types.ts; src/index.ts names them from here.
 export type * from './types.js';
@@ -56,6 +64,7 @@ export class ShardedCollection<T extends Document = Document> {
   readonly name: string;
   readonly #exec: RedirectExecutor;
   readonly #keys: KeyProtocol;
+  readonly #metrics: RoutedOperationsMetric | undefined;
 
   /**
    * @throws ShardkitInvalidArgumentError for a missing name, routing source or pool, or a bad `maxRedirects`.
@@ -80,6 +89,7 @@ export class ShardedCollection<T extends Document = Document> {
     this.name = options.name;
     this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects, operationTimeoutMs);
     this.#keys = new KeyProtocol(this.#exec);
+    this.#metrics = options.metrics;
   }
 
   /** Redirects taken so far (operations sent again after a shard said "moved"). */
@@ -94,7 +104,7 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitStoreError `shardkit.store.duplicateKey` when the `_id` exists (on either owner while it moves).
    */
   async insertOne(doc: NewDocument<T>): Promise<{ insertedId: unknown }> {
-    const op = insertOp(doc as Document);
+    const op = insertOp(doc as Document, (await this.#exec.view()).shardKey);
     await this.#exec.run((view) => this.#keys.apply(view, op));
     return { insertedId: op.key };
   }
@@ -141,15 +151,16 @@ export class ShardedCollection<T extends Document = Document> {
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
     const key = filterKey(f);
-    let docs: StoredDocument[];
-    if (key !== undefined) {
-      const doc = await this.#exec.run((view) => this.#keys.readMatching(view, key, f));
-      docs = doc === null ? [] : [doc];
-      docs = docs.slice(skip, limit > 0 ? skip + limit : undefined);
-    } else {
-      const query = { filter: f, sort: options.sort, skip, limit, projection: options.projection };
-      docs = await this.#exec.run((view) => scatterFind(this.#exec, view, query));
-    }
+    const docs = await this.#exec.run(async (view): Promise<StoredDocument[]> => {
+      const value = this.#pinnedPair(view, f, key);
+      if (key !== undefined && value !== undefined) {
+        const doc = await this.#keys.readMatching(view, key, f, value);
+        return (doc === null ? [] : [doc]).slice(skip, limit > 0 ? skip + limit : undefined);
+      }
+      const shards = targetFilter(view, f).shards;
+      return scatterFind(this.#exec, view, { filter: f, sort: options.sort, skip, limit, projection: options.projection, shards });
+    });
+    await this.#countRouted('find', f);
     return applyProjection<T>(
       docs.map((d) => stripMarkers<Document>(d)),
       options.projection,
@@ -162,8 +173,10 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitInputError `shardkit.key.invalid` when the filter does not pin a valid `_id`.
    */
   async updateOne(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
-    const op = updateOp(filter, update as UpdateFilter<Document>, options.upsert === true);
-    return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+    const f = filter as Filter<Document>;
+    const outcome = await singleWrite(this.#exec, this.#keys, f, buildUpdate(update as UpdateFilter<Document>), options.upsert === true, 'updateOne');
+    await this.#countRouted('updateOne', f);
+    return toUpdateResult(outcome);
   }
 
   /**
@@ -172,8 +185,10 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitInputError `shardkit.key.invalid` when the filter does not pin a valid `_id`.
    */
   async replaceOne(filter: ShardedFilter<T>, replacement: Document, options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
-    const op = replaceOp(filter, replacement, options.upsert === true);
-    return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+    const f = filter as Filter<Document>;
+    const outcome = await singleWrite(this.#exec, this.#keys, f, buildReplace(replacement), options.upsert === true, 'replaceOne');
+    await this.#countRouted('replaceOne', f);
+    return toUpdateResult(outcome);
   }
 
   /**
@@ -181,8 +196,9 @@ export class ShardedCollection<T extends Document = Document> {
    * the new owner so the old owner's fenced copy cannot come back.
    */
   async deleteOne(filter: ShardedFilter<T>): Promise<{ deletedCount: number }> {
-    const op = deleteOp(filter);
-    const outcome = await this.#exec.run((view) => this.#keys.apply(view, op));
+    const f = filter as Filter<Document>;
+    const outcome = await singleWrite(this.#exec, this.#keys, f, buildDelete, false, 'deleteOne');
+    await this.#countRouted('deleteOne', f);
     return { deletedCount: outcome.deleted };
   }
 
@@ -195,12 +211,12 @@ export class ShardedCollection<T extends Document = Document> {
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
     const key = filterKey(f);
-    let total: number;
-    if (key !== undefined) {
-      total = (await this.#exec.run((view) => this.#keys.readMatching(view, key, f))) === null ? 0 : 1;
-    } else {
-      total = await this.#exec.run((view) => scatterCount(this.#exec, view, f));
-    }
+    const total = await this.#exec.run(async (view) => {
+      const value = this.#pinnedPair(view, f, key);
+      if (key !== undefined && value !== undefined) return (await this.#keys.readMatching(view, key, f, value)) === null ? 0 : 1;
+      return scatterCount(this.#exec, view, f, targetFilter(view, f).shards);
+    });
+    await this.#countRouted('countDocuments', f);
     const afterSkip = Math.max(0, total - skip);
     return limit > 0 ? Math.min(afterSkip, limit) : afterSkip;
   }
@@ -242,13 +258,17 @@ export class ShardedCollection<T extends Document = Document> {
    *
    * @throws the first failure after every matching document was attempted.
    */
-  updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
-    return updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
+  async updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: { upsert?: boolean } = {}): Promise<ShardedUpdateResult> {
+    const result = await updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
+    await this.#countRouted('updateMany', filter as Filter<Document>);
+    return result;
   }
 
   /** Delete every document matching `filter` (any filter), exactly once each, as {@link updateMany} updates. */
-  deleteMany(filter: ShardedFilter<T> = {}): Promise<{ deletedCount: number }> {
-    return deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
+  async deleteMany(filter: ShardedFilter<T> = {}): Promise<{ deletedCount: number }> {
+    const result = await deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
+    await this.#countRouted('deleteMany', filter as Filter<Document>);
+    return result;
   }
 
   /**
@@ -257,16 +277,46 @@ export class ShardedCollection<T extends Document = Document> {
    * upserted). The update applies to exactly the version returned as "before" (see `find-and-modify.ts`).
    */
   async findOneAndUpdate(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: FindOneAndModifyOptions = {}): Promise<T | null> {
-    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'update', update: update as UpdateFilter<Document> }, options)) as T | null;
+    return (await this.#findAndModify(filter, { kind: 'update', update: update as UpdateFilter<Document> }, options)) as T | null;
   }
 
   /** Replace the first document `filter` matches in `sort` order; returns it before or after, as {@link findOneAndUpdate}. */
   async findOneAndReplace(filter: ShardedFilter<T>, replacement: Document, options: FindOneAndModifyOptions = {}): Promise<T | null> {
-    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'replace', replacement }, options)) as T | null;
+    return (await this.#findAndModify(filter, { kind: 'replace', replacement }, options)) as T | null;
   }
 
   /** Delete the first document `filter` matches in `sort` order and return it (projected), or null. */
   async findOneAndDelete(filter: ShardedFilter<T>, options: Omit<FindOneAndModifyOptions, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    return (await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'delete' }, options)) as T | null;
+    return (await this.#findAndModify(filter, { kind: 'delete' }, options)) as T | null;
+  }
+
+  async #findAndModify(filter: ShardedFilter<T>, mod: Modification, options: FindOneAndModifyOptions): Promise<Document | null> {
+    const result = await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, mod, options);
+    await this.#countRouted(`findOneAnd${mod.kind === 'update' ? 'Update' : mod.kind === 'replace' ? 'Replace' : 'Delete'}`, filter as Filter<Document>);
+    return result;
+  }
+
+  /**
+   * Which shards an operation with `filter` reaches under the current routing state, and why
+   * (ADR 0008): a filter that pins the shard key (`$eq` or a literal, `$in`, an `$or` whose every
+   * branch pins it, an `$and` with a branch that does) reaches the owners of its values, and while a
+   * range moves their owners before it too; any other filter reaches every shard. Nothing is read.
+   */
+  async explain(filter: ShardedFilter<T> = {}, options: { op?: ExplainOp } = {}): Promise<ShardedExplain> {
+    const view = await this.#exec.view();
+    return { op: options.op ?? 'find', ...targetFilter(view, filter as Filter<Document>) };
+  }
+
+  /** The shard-key value `filter` pins for the `_id` it pins, when it pins both (the `_id` is the value under shard key `_id`). */
+  #pinnedPair(view: RoutingView, filter: Filter<Document>, key: ShardKey | undefined): ShardKey | undefined {
+    if (key === undefined) return undefined;
+    return view.shardKey === DEFAULT_SHARD_KEY ? key : pinnedValue(filter, view.shardKey);
+  }
+
+  /** Count one finished operation as targeted or scattered (ADR 0008's metric), by the filter it was given. */
+  async #countRouted(op: string, filter: Filter<Document>): Promise<void> {
+    if (this.#metrics === undefined) return;
+    const view = await this.#exec.view();
+    this.#metrics.countRouted(op, targetFilter(view, filter).targeted ? 'targeted' : 'scattered');
   }
 }

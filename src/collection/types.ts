@@ -33,6 +33,35 @@ export interface ShardedCollectionOptions {
    * `connectShardedCollection` sets the config's `opTimeoutMs`.
    */
   readonly operationTimeoutMs?: number;
+  /**
+   * Where operations are counted as targeted or scattered (ADR 0008); `StoreMetrics` is one.
+   * `connectShardedCollection` passes its own.
+   */
+  readonly metrics?: RoutedOperationsMetric;
+}
+
+/** A sink for the count of operations by how they were routed (`shardkit_collection_operations_total`). */
+export interface RoutedOperationsMetric {
+  /** One operation `op` finished, reaching the owners of its shard-key values (`targeted`) or every shard. */
+  countRouted(op: string, mode: 'targeted' | 'scattered'): void;
+}
+
+/** The operation an `explain` is asked about (the answer depends on the filter only; the op is echoed). */
+export type ExplainOp = 'find' | 'count' | 'update' | 'replace' | 'delete' | 'findOneAndModify';
+
+/** What `ShardedCollection.explain` answers: which shards an operation reaches and why. */
+export interface ShardedExplain {
+  readonly op: ExplainOp;
+  /** True when the filter pins the shard key, so only the owners of its values are asked. */
+  readonly targeted: boolean;
+  /** The field path that routes documents. */
+  readonly shardKey: string;
+  /** The shards reached, sorted. */
+  readonly shards: readonly string[];
+  /** The shard-key values the filter pins, when it does. */
+  readonly values?: readonly unknown[];
+  /** One line: which form of the filter pinned the key, or why the operation scatters. */
+  readonly reason: string;
 }
 
 /** Options of `ShardedCollection.find`. */
