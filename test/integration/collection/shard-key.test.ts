@@ -105,11 +105,12 @@ describe('shard key tenant on 4 test servers, with a rebalance in the middle', f
       await migration;
       expect(mismatches).to.deep.equal([]);
       const state = (await config.load()) as RoutingState;
-      expect(state).to.include({ phase: 'stable', epoch: 2 });
+      expect(state.phase).to.equal('stable');
+      expect(state.topology.shards.map((x) => x.id)).to.deep.equal(['s1', 's2', 's3', 's4']);
       await routing.refresh();
 
       // Every tenant's documents on one shard: its owner under the new topology.
-      const router = ShardRouter.fromTopology(spec(4, 2));
+      const router = ShardRouter.fromTopology(state.topology);
       for (const id of ['s1', 's2', 's3', 's4']) {
         for (const d of await pool.store(id).find({ _ts: { $exists: false }, _ph: { $exists: false } })) {
           expect(id, `${String(d._id)} of ${String(d['tenant'])}`).to.equal(router.route(d['tenant'] as string));
