@@ -111,15 +111,19 @@ export type { ConfigStoreLocation, ShardkitConfig } from './config-store/config-
 // data access
 export { ShardedCollection } from './collection/sharded-collection.js';
 export type {
+  ExplainOp,
   FindOneAndModifyOptions,
   NewDocument,
+  RoutedOperationsMetric,
   ShardedBulkWriteResult,
   ShardedCollectionOptions,
+  ShardedExplain,
   ShardedFilter,
   ShardedFindOptions,
   ShardedUpdateResult,
   ShardedWriteOp,
 } from './collection/types.js';
+export type { Target } from './collection/targeting.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 

@@ -6,6 +6,7 @@
 import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
 import type { RoutingSource } from '../router/routing-source.js';
 import type { StoreProvider } from '../stores/store-provider.js';
+import type { Target } from './targeting.js';
 
 /**
  * A query filter on the application's documents. The driver's `Filter<T>` pins `_id` to `ObjectId` when
@@ -49,19 +50,9 @@ export interface RoutedOperationsMetric {
 /** The operation an `explain` is asked about (the answer depends on the filter only; the op is echoed). */
 export type ExplainOp = 'find' | 'count' | 'update' | 'replace' | 'delete' | 'findOneAndModify';
 
-/** What `ShardedCollection.explain` answers: which shards an operation reaches and why. */
-export interface ShardedExplain {
+/** What `ShardedCollection.explain` answers: which shards an operation reaches and why (`targeting.ts`'s {@link Target}). */
+export interface ShardedExplain extends Target {
   readonly op: ExplainOp;
-  /** True when the filter pins the shard key, so only the owners of its values are asked. */
-  readonly targeted: boolean;
-  /** The field path that routes documents. */
-  readonly shardKey: string;
-  /** The shards reached, sorted. */
-  readonly shards: readonly string[];
-  /** The shard-key values the filter pins, when it does. */
-  readonly values?: readonly unknown[];
-  /** One line: which form of the filter pinned the key, or why the operation scatters. */
-  readonly reason: string;
 }
 
 /** Options of `ShardedCollection.find`. */
