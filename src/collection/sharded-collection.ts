@@ -316,7 +316,11 @@ export class ShardedCollection<T extends Document = Document> {
   /** Count one finished operation as targeted or scattered (ADR 0008's metric), by the filter it was given. */
   async #countRouted(op: string, filter: Filter<Document>): Promise<void> {
     if (this.#metrics === undefined) return;
-    const view = await this.#exec.view();
-    this.#metrics.countRouted(op, targetFilter(view, filter).targeted ? 'targeted' : 'scattered');
+    try {
+      const view = await this.#exec.view();
+      this.#metrics.countRouted(op, targetFilter(view, filter).targeted ? 'targeted' : 'scattered');
+    } catch {
+      // The operation is done and answered; a routing state that cannot be had now only skips its count.
+    }
   }
 }
