@@ -98,6 +98,7 @@ export async function connectShardedCollection<T extends Document = Document>(op
     pool,
     // One deadline per operation attempt, so the bound of ADR 0003 holds for its last call too.
     operationTimeoutMs: config.opTimeoutMs,
+    metrics,
     ...(options.maxRedirects === undefined ? {} : { maxRedirects: options.maxRedirects }),
     ...(options.aggregatePushdown === undefined ? {} : { aggregatePushdown: options.aggregatePushdown }),
   });

@@ -71,6 +71,14 @@ export const ErrorCode = {
   aggregateUnsupportedStage: 'shardkit.aggregate.unsupportedStage',
   /** A `$group` accumulator whose per-shard partials cannot be merged into the right answer. */
   aggregateUnsupportedAccumulator: 'shardkit.aggregate.unsupportedAccumulator',
+  /** A topology's `shardKey` is not a usable field path (ADR 0008). */
+  topologyBadShardKey: 'shardkit.topology.badShardKey',
+  /** A document to insert (or an upsert's filter) lacks the shard-key value (ADR 0008). */
+  shardKeyMissing: 'shardkit.shardKey.missing',
+  /** A write would change a document's shard-key value (ADR 0008). */
+  shardKeyImmutable: 'shardkit.shardKey.immutable',
+  /** A new topology names another shard key than the live one: every document would move (ADR 0008). */
+  shardKeyChanged: 'shardkit.shardKey.changed',
 } as const;
 
 /** Union of every stable error code. */

@@ -113,13 +113,16 @@ export type { ConfigStoreLocation, ShardkitConfig } from './config-store/config-
 // data access
 export { ShardedCollection } from './collection/sharded-collection.js';
 export type {
+  ExplainOp,
   FindOneAndModifyOptions,
   NewDocument,
+  RoutedOperationsMetric,
   ShardedBulkWriteResult,
   ShardedCallOptions,
   ShardedCollectionOptions,
   ShardedCountOptions,
   ShardedDeleteResult,
+  ShardedExplain,
   ShardedFilter,
   ShardedFindOptions,
   ShardedInsertManyResult,
@@ -133,6 +136,7 @@ export type {
 export type { AggregationCursor } from './collection/aggregate/aggregation-cursor.js';
 // `find()`'s cursor: applications name its type; only the collection builds one.
 export type { FindCursor } from './collection/find-cursor.js';
+export type { Target } from './collection/targeting.js';
 export { connectShardedCollection } from './connect.js';
 export type { ConnectedCollection, ConnectOptions } from './connect.js';
 

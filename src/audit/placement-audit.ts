@@ -1,7 +1,8 @@
 /**
  * The placement audit behind `shardkit verify`: reads every shard of a routing state and checks that
  * every live document sits on the shard its key routes to, that no `_id` is live on two shards, that
- * every `_h` is the ring point of its `_id`, and counts shardkit's markers. Pure over `ShardStore`,
+ * every `_h` is the ring point of its shard-key value (its `_id` under shard key `_id`, ADR 0008), and
+ * counts shardkit's markers. Pure over `ShardStore`,
  * so it runs on `MemoryStore` (demos, simulations) exactly as on MongoDB.
  *
  * All shards are scanned at once in `(_h, _id)` order and merged by `_h`: copies of one `_id` share
@@ -10,7 +11,9 @@
 import type { RoutingState } from '../router/routing-state.js';
 import { ShardkitInvalidArgumentError } from '../errors.js';
 import type { ShardKey } from '../hash/types.js';
+import { valueAtPath } from '../hash/key.js';
 import { Ring } from '../ring/ring.js';
+import { DEFAULT_SHARD_KEY, shardKeyOf } from '../topology/shard-key.js';
 import { idKey } from '../stores/bson-order.js';
 import { isFence, isFenced, isPlaceholder, isTombstone } from '../stores/markers.js';
 import type { HashRange, RangeCursor, ShardStore, StoredDocument } from '../stores/shard-store.js';
@@ -134,8 +137,11 @@ class Tally {
   readonly #from: Ring | undefined;
   readonly #stable: boolean;
   readonly #sampleLimit: number;
+  /** The field whose value routes a document (ADR 0008). */
+  readonly #shardKey: string;
 
   constructor(state: RoutingState, shardIds: readonly string[], sampleLimit: number) {
+    this.#shardKey = shardKeyOf(state.topology);
     this.#to = Ring.fromTopology(state.topology);
     this.#from = state.phase === 'migrating' ? Ring.fromTopology(state.from) : undefined;
     this.#stable = state.phase === 'stable';
@@ -160,6 +166,12 @@ class Tally {
     }
   }
 
+  #ownersOfPoint(h: number): string[] {
+    const now = this.#to.ownerOfPoint(h);
+    const before = this.#from?.ownerOfPoint(h);
+    return before === undefined || before === now ? [now] : [now, before];
+  }
+
   #pointOf(id: unknown): number | null {
     try {
       return this.#to.hash.point(id as ShardKey);
@@ -168,12 +180,27 @@ class Tally {
     }
   }
 
+  /**
+   * The value a stored entry routes by: its `_id` under shard key `_id`, else its shard-key value. A
+   * placeholder or a tombstone carries no data, so no value (null): its `_h` stands in (ADR 0008).
+   */
+  #routingValue(doc: StoredDocument): unknown {
+    if (this.#shardKey === DEFAULT_SHARD_KEY) return doc._id;
+    if (isTombstone(doc) || isPlaceholder(doc)) return null;
+    try {
+      return valueAtPath(doc, this.#shardKey);
+    } catch {
+      return undefined; // an array: reported as badHash
+    }
+  }
+
   /** Count one stored entry of `shardId`; a live one is noted in `liveById` to find duplicates. */
   classify(shardId: string, doc: StoredDocument, liveById: Map<string, { id: unknown; shards: string[] }>): void {
     const c = this.shards[shardId] as ShardAudit;
     c.documents += 1;
-    const expectedOwners = this.#owners(doc._id);
-    const expectedH = this.#pointOf(doc._id);
+    const value = this.#routingValue(doc);
+    const expectedOwners = value === null ? this.#ownersOfPoint(doc._h) : this.#owners(value);
+    const expectedH = value === null ? doc._h : this.#pointOf(value);
     if (expectedOwners === null || expectedH !== doc._h) {
       c.badHash += 1;
       this.sample({ kind: 'badHash', id: doc._id, h: doc._h, shards: [shardId], ...(expectedH === null ? {} : { expected: expectedH }) });

@@ -15,6 +15,7 @@ import type { RedirectExecutor } from './redirect-executor.js';
 import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
 import { isDuplicate, shardError } from './shard-errors.js';
 import type { ShardedBulkWriteResult, ShardedWriteOp } from './types.js';
+import { withKeyOnInsert } from './shard-key-rules.js';
 import { withPoint } from './upsert.js';
 import { deleteOp, insertOp, replaceOp, updateOp, type WriteOp } from './write-ops.js';
 
@@ -36,13 +37,13 @@ interface GroupOutcome {
   readonly again: Again[];
 }
 
-function prepareOp(op: ShardedWriteOp, index: number): WriteOp {
+function prepareOp(op: ShardedWriteOp, index: number, shardKey: string): WriteOp {
   try {
     if (op === null || typeof op !== 'object') throw new ShardkitInvalidArgumentError('bulk op must be an object');
-    if ('insertOne' in op) return insertOp(op.insertOne.document as Document);
-    if ('updateOne' in op) return updateOp(op.updateOne.filter, op.updateOne.update, op.updateOne.upsert === true);
-    if ('replaceOne' in op) return replaceOp(op.replaceOne.filter, op.replaceOne.replacement, op.replaceOne.upsert === true);
-    if ('deleteOne' in op) return deleteOp(op.deleteOne.filter);
+    if ('insertOne' in op) return insertOp(op.insertOne.document as Document, shardKey);
+    if ('updateOne' in op) return updateOp(op.updateOne.filter, op.updateOne.update, op.updateOne.upsert === true, 'updateOne', shardKey);
+    if ('replaceOne' in op) return replaceOp(op.replaceOne.filter, op.replaceOne.replacement, op.replaceOne.upsert === true, 'replaceOne', shardKey);
+    if ('deleteOne' in op) return deleteOp(op.deleteOne.filter, shardKey);
     throw new ShardkitInvalidArgumentError('bulk op must be one of insertOne, updateOne, replaceOne, deleteOne');
   } catch (error) {
     if (error instanceof Error) error.message = `bulkWrite op ${String(index)}: ${error.message}`;
@@ -50,12 +51,14 @@ function prepareOp(op: ShardedWriteOp, index: number): WriteOp {
   }
 }
 
-function toStoreOp(op: WriteOp, place: KeyPlace): StoreWriteOp {
+function toStoreOp(op: WriteOp, place: KeyPlace, shardKey: string): StoreWriteOp {
   switch (op.kind) {
     case 'insert':
       return { insertOne: { document: { ...op.data, _id: op.key, _h: place.h, _v: 1 } } };
-    case 'update':
-      return { updateOne: { filter: op.filter, update: withPoint(op.update, place.h), upsert: op.upsert } };
+    case 'update': {
+      const update = op.upsert ? withKeyOnInsert(op.update, shardKey, op.value) : op.update;
+      return { updateOne: { filter: op.filter, update: withPoint(update, place.h), upsert: op.upsert } };
+    }
     case 'replace':
       return { replaceOne: { filter: op.filter, replacement: { ...op.replacement, _id: op.key, _h: place.h, _v: 1 }, upsert: op.upsert } };
     case 'delete':
@@ -76,13 +79,14 @@ function toStoreOp(op: WriteOp, place: KeyPlace): StoreWriteOp {
  */
 export async function bulkWrite(exec: RedirectExecutor, keys: KeyProtocol, ops: ReadonlyArray<ShardedWriteOp>): Promise<ShardedBulkWriteResult> {
   if (!Array.isArray(ops)) throw new ShardkitInvalidArgumentError('bulkWrite: ops must be an array');
-  const prepared = ops.map((op, index) => prepareOp(op, index));
+  // The shard key is the routing state's (ADR 0008); it never changes, so any view names it.
   const view = await exec.view();
+  const prepared = ops.map((op, index) => prepareOp(op, index, view.shardKey));
   const groups = new Map<string, number[]>();
   const slow: Again[] = [];
   const places: KeyPlace[] = [];
   prepared.forEach((op, index) => {
-    const place = placeKey(view, op.key);
+    const place = placeKey(view, op.key, op.value);
     places[index] = place;
     // Keys that move, and deletes of keys the committed migration moved (they leave a tombstone).
     if (place.old !== undefined || (place.settling && op.kind === 'delete') || op.kind === 'changeId') slow.push({ index, used: 0 });
@@ -173,7 +177,7 @@ async function bulkGroup(
   prepared: readonly WriteOp[],
   places: readonly KeyPlace[],
 ): Promise<GroupOutcome> {
-  const storeOps: StoreWriteOp[] = indices.map((index) => toStoreOp(prepared[index] as WriteOp, places[index] as KeyPlace));
+  const storeOps: StoreWriteOp[] = indices.map((index) => toStoreOp(prepared[index] as WriteOp, places[index] as KeyPlace, view.shardKey));
   const errors = new Map<number, Error>();
   const again: Again[] = [];
   let result: StoreBulkResult;

@@ -22,6 +22,10 @@ import { applyProjection, filterKey, stripMarkers } from './documents.js';
 import type { KeyProtocol } from './key-protocol.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { DEFAULT_BATCH_SIZE, ScatterMerge } from './scatter-merge.js';
+import { pinnedPair } from './targeting.js';
+
+/** The single-key read's answer when the filter cannot be served by one key. */
+const SCATTER = Symbol('scatter');
 import type { ShardedFilter, ShardedFindOptions } from './types.js';
 
 /** A skip or limit: an integer >= 0 (0: none); undefined is 0. */
@@ -48,6 +52,8 @@ function checkFilter(filter: unknown): Filter<Document> {
 export interface FindCursorParts {
   readonly exec: RedirectExecutor;
   readonly keys: KeyProtocol;
+  /** Counts the query as targeted or scattered (ADR 0008's metric) when it starts; never fails it. */
+  readonly countRouted?: (filter: Filter<Document>) => Promise<void>;
 }
 
 /**
@@ -130,6 +136,7 @@ export class FindCursor<T = Document> extends ShardedCursor<T> {
   }
 
   protected override open(): AsyncIterator<unknown> {
+    void this.#parts.countRouted?.(this.#filter);
     const key = filterKey(this.#filter);
     return key === undefined ? this.#scatter() : this.#single(key);
   }
@@ -137,7 +144,16 @@ export class FindCursor<T = Document> extends ShardedCursor<T> {
   async *#single(key: NonNullable<ReturnType<typeof filterKey>>): AsyncGenerator<Document> {
     const { exec, keys } = this.#parts;
     const filter = this.#filter;
-    const doc = await this.#around(() => exec.run((view) => keys.readMatching(view, key, filter)));
+    // A filter that pins `_id` but not a shard key other than `_id` does not say where the document
+    // lives (ADR 0008): it scatters to the shards its filter targets.
+    const doc = await this.#around(() => exec.run(async (view) => {
+      const value = pinnedPair(view, filter, key);
+      return value === undefined ? SCATTER : keys.readMatching(view, key, filter, value);
+    }));
+    if (doc === SCATTER) {
+      yield* this.#scatter();
+      return;
+    }
     if (doc === null || this.#skip > 0) return;
     yield this.#present(doc);
   }

@@ -17,6 +17,7 @@ import { prepareNewOwner } from './new-owner.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
 import { duplicate, isDuplicate, keptRacing, moved } from './shard-errors.js';
+import { withKeyOnInsert } from './shard-key-rules.js';
 import { replaceTombstone, upsertDocument, withPoint } from './upsert.js';
 import { type OpOutcome, type WriteOp, ZERO } from './write-ops.js';
 
@@ -35,15 +36,15 @@ export class KeyProtocol {
   apply(view: RoutingView, op: WriteOp): Promise<OpOutcome> {
     switch (op.kind) {
       case 'insert':
-        return this.#insert(view, op.key, op.data);
+        return this.#insert(view, placeKey(view, op.key, op.value), op.data);
       case 'update':
-        return this.#update(view, op.key, op.filter, op.update, op.upsert);
+        return this.#update(view, placeKey(view, op.key, op.value), op.filter, op.update, op.upsert);
       case 'replace':
-        return this.#replace(view, op.key, op.filter, op.replacement, op.upsert);
+        return this.#replace(view, placeKey(view, op.key, op.value), op.filter, op.replacement, op.upsert);
       case 'delete':
-        return this.#delete(view, op.key, op.filter);
+        return this.#delete(view, placeKey(view, op.key, op.value), op.filter);
       case 'changeId':
-        return this.#changeId(view, op.key, op.filter, op.upsert, op.op);
+        return this.#changeId(view, placeKey(view, op.key, op.value), op.filter, op.upsert, op.op);
     }
   }
 
@@ -52,13 +53,13 @@ export class KeyProtocol {
    * `matchedCount: 0` when nothing matches and an ImmutableField error when a document matches (or an
    * upsert would insert under another `_id` than its filter's).
    */
-  async #changeId(view: RoutingView, id: ShardKey, filter: Filter<Document>, upsert: boolean, op: string): Promise<OpOutcome> {
-    const doc = await this.readMatching(view, id, filter);
+  async #changeId(view: RoutingView, place: KeyPlace, filter: Filter<Document>, upsert: boolean, op: string): Promise<OpOutcome> {
+    const doc = await this.readMatching(view, place.id, filter, place.value);
     if (doc === null && !upsert) return ZERO;
     throw new ShardkitStoreError(
       ErrorCode.storeImmutableField,
-      `${op}: performing an update on the path '_id' would modify the immutable field '_id' (_id ${keyToString(id)})`,
-      { shardId: placeKey(view, id).owner },
+      `${op}: performing an update on the path '_id' would modify the immutable field '_id' (_id ${keyToString(place.id)})`,
+      { shardId: place.owner },
     );
   }
 
@@ -67,16 +68,17 @@ export class KeyProtocol {
    * `filter` does not match it. Other conditions than `_id` are decided by that shard on exactly the
    * version read (`{filter, _id, _v}`): a client-side test sees promoted JS values, where any number
    * is an `int`, a `long` and a `double` at once (issue 9: `$type`). A write between the read and the
-   * check changes `_v`; the read then starts again.
+   * check changes `_v`; the read then starts again. `value` is the document's shard-key value (`id`
+   * itself when the shard key is `_id`).
    */
-  async readMatching(view: RoutingView, id: ShardKey, filter: Filter<Document>): Promise<StoredDocument | null> {
+  async readMatching(view: RoutingView, id: ShardKey, filter: Filter<Document>, value: ShardKey): Promise<StoredDocument | null> {
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
-      const hit = await this.locate(view, id);
+      const hit = await this.locate(view, id, value);
       if (hit === null) return null;
       const matches = await this.matchesAt(hit.shardId, filter, hit.doc);
       if (matches !== undefined) return matches ? hit.doc : null;
     }
-    throw keptRacing(placeKey(view, id).owner, 'read', id);
+    throw keptRacing(placeKey(view, id, value).owner, 'read', id);
   }
 
   /**
@@ -93,8 +95,8 @@ export class KeyProtocol {
   }
 
   /** What an application read of `id` sees, with the shard that holds it (markers included), or null. */
-  async locate(view: RoutingView, id: ShardKey): Promise<{ readonly doc: StoredDocument; readonly shardId: string } | null> {
-    const place = placeKey(view, id);
+  async locate(view: RoutingView, id: ShardKey, value: ShardKey): Promise<{ readonly doc: StoredDocument; readonly shardId: string } | null> {
+    const place = placeKey(view, id, value);
     if (place.old === undefined) {
       const entry = entryKind(view, await this.#exec.readAt(place.owner, id));
       if (entry.kind === 'fence') throw moved(place.owner, `_id is fenced for migration epoch ${String(entry.epoch)}`);
@@ -118,8 +120,8 @@ export class KeyProtocol {
     return atNew.data ? { doc: atNew.doc, shardId: place.owner } : null;
   }
 
-  async #insert(view: RoutingView, id: ShardKey, data: Document): Promise<OpOutcome> {
-    const place = placeKey(view, id);
+  async #insert(view: RoutingView, place: KeyPlace, data: Document): Promise<OpOutcome> {
+    const { id } = place;
     const doc: StoredDocument = { ...data, _id: id, _h: place.h, _v: 1 };
     if (place.old !== undefined) {
       // While the key moves, a live document at either owner is a duplicate, as on one server.
@@ -170,22 +172,23 @@ export class KeyProtocol {
     throw keptRacing(shardId, 'insert', id);
   }
 
-  async #update(view: RoutingView, id: ShardKey, filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): Promise<OpOutcome> {
-    const place = placeKey(view, id);
+  async #update(view: RoutingView, place: KeyPlace, filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): Promise<OpOutcome> {
+    const { id } = place;
     if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
-    const sent = withPoint(update, place.h);
+    const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
+    const sent = withPoint(keyed, place.h);
     return this.#writeOne(
       view,
       place,
       filter,
       upsert,
       (s) => s.updateOne(filter, sent, { upsert }),
-      () => ({ ...upsertDocument(filter, update, id), _id: id, _h: place.h, _v: 1 }),
+      () => ({ ...upsertDocument(filter, keyed, id), _id: id, _h: place.h, _v: 1 }),
     );
   }
 
-  async #replace(view: RoutingView, id: ShardKey, filter: Filter<Document>, replacement: Document, upsert: boolean): Promise<OpOutcome> {
-    const place = placeKey(view, id);
+  async #replace(view: RoutingView, place: KeyPlace, filter: Filter<Document>, replacement: Document, upsert: boolean): Promise<OpOutcome> {
+    const { id } = place;
     if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
     return this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
@@ -250,8 +253,8 @@ export class KeyProtocol {
     if (turnsAway(entry)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(entry.epoch)})`);
   }
 
-  async #delete(view: RoutingView, id: ShardKey, filter: Filter<Document>): Promise<OpOutcome> {
-    const place = placeKey(view, id);
+  async #delete(view: RoutingView, place: KeyPlace, filter: Filter<Document>): Promise<OpOutcome> {
+    const { id } = place;
     if (place.old === undefined && !place.settling) {
       const deleted = await this.#exec.callShard(place.owner, (s) => s.deleteOne(filter));
       if (deleted === 0) await this.#checkTurnedAway(view, place.owner, id);

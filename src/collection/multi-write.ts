@@ -13,29 +13,51 @@
  * written; one that stops matching before its turn is skipped (the re-check), and one that is deleted
  * meanwhile is not counted.
  */
-import type { Document, Filter, UpdateFilter } from 'mongodb';
+import type { Document, Filter, Sort, UpdateFilter } from 'mongodb';
 import { ObjectId } from 'mongodb';
 import { ShardkitInvalidArgumentError } from '../errors.js';
+import { shardKeyValue } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
+import { DEFAULT_SHARD_KEY } from '../topology/shard-key.js';
 import { bulkWrite } from './bulk-write.js';
 import { filterKey } from './documents.js';
 import type { KeyProtocol } from './key-protocol.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { scatterFind } from './scatter-gather.js';
+import { targetFilter } from './targeting.js';
 import type { ShardedBulkWriteResult, ShardedDeleteResult, ShardedUpdateResult, ShardedWriteOp } from './types.js';
 
 /** Keys written per bulk: bounds the op arrays of one call, not the `_id` list. */
 const KEYS_PER_BULK = 1000;
 
-/** The caller's filter, re-checked at apply time, pinned to one `_id` (the bulk path routes by it). */
-export function pinnedFilter(filter: Filter<Document>, id: unknown): Document {
-  return Object.keys(filter).length === 0 ? { _id: id } : { $and: [filter], _id: id };
+/**
+ * The caller's filter, re-checked at apply time, pinned to one document: its `_id` and, under a shard
+ * key other than `_id`, its shard-key value (the bulk path routes by them, ADR 0008).
+ */
+export function pinnedFilter(filter: Filter<Document>, id: unknown, shardKey = DEFAULT_SHARD_KEY, value?: unknown): Document {
+  const pin: Document = shardKey === DEFAULT_SHARD_KEY || value === undefined ? { _id: id } : { _id: id, [shardKey]: value };
+  return Object.keys(filter).length === 0 ? pin : { $and: [filter], ...pin };
 }
 
-/** The `_id`s of the documents matching `filter` now (one each, wherever a migration has them). */
-async function matchingIds(exec: RedirectExecutor, filter: Filter<Document>): Promise<unknown[]> {
-  const docs = await exec.run((view) => scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: { _id: 1 } }));
-  return docs.map((d) => d._id);
+/** One matching document as a multi-document write names it: its `_id` and its shard-key value. */
+export interface Match {
+  readonly id: unknown;
+  readonly value: unknown;
+}
+
+/**
+ * The documents matching `filter` now (one each, wherever a migration has them), asked of the shards
+ * the filter targets (`targeting.ts`), with the shard key they route by.
+ */
+export async function matchingDocs(exec: RedirectExecutor, filter: Filter<Document>, limit = 0, sort?: Sort): Promise<{ matches: Match[]; shardKey: string }> {
+  return exec.run(async (view) => {
+    const path = view.shardKey;
+    const projection = path === DEFAULT_SHARD_KEY ? { _id: 1 } : { _id: 1, [path]: 1 };
+    const { shards } = targetFilter(view, filter);
+    const docs = await scatterFind(exec, view, { filter, sort, skip: 0, limit, projection, shards });
+    const matches = docs.map((d) => ({ id: d._id, value: path === DEFAULT_SHARD_KEY ? d._id : shardKeyValue(d, path, 'a stored document') }));
+    return { matches, shardKey: path };
+  });
 }
 
 /** Run the per-key ops in bulks; the first failure (by index) is thrown after every op was attempted. */
@@ -72,13 +94,13 @@ export async function updateMany(
   upsert: boolean,
 ): Promise<ShardedUpdateResult> {
   if (filter === null || typeof filter !== 'object') throw new ShardkitInvalidArgumentError('updateMany: filter must be an object');
-  const ids = await matchingIds(exec, filter);
-  if (ids.length === 0 && upsert) {
+  const { matches, shardKey } = await matchingDocs(exec, filter);
+  if (matches.length === 0 && upsert) {
     const key: ShardKey = filterKey(filter) ?? new ObjectId();
     const result = await inBulks(exec, keys, [{ updateOne: { filter: { ...filter, _id: key }, update, upsert: true } }], 'updateMany');
     return { acknowledged: true, matchedCount: result.matchedCount, modifiedCount: result.modifiedCount, upsertedCount: result.upsertedCount, upsertedId: result.upsertedIds[0] ?? null };
   }
-  const ops: ShardedWriteOp[] = ids.map((id) => ({ updateOne: { filter: pinnedFilter(filter, id), update } }));
+  const ops: ShardedWriteOp[] = matches.map((m) => ({ updateOne: { filter: pinnedFilter(filter, m.id, shardKey, m.value), update } }));
   const result = await inBulks(exec, keys, ops, 'updateMany');
   return { acknowledged: true, matchedCount: result.matchedCount, modifiedCount: result.modifiedCount, upsertedCount: 0, upsertedId: null };
 }
@@ -86,11 +108,11 @@ export async function updateMany(
 /** Delete every document matching `filter`. */
 export async function deleteMany(exec: RedirectExecutor, keys: KeyProtocol, filter: Filter<Document>): Promise<ShardedDeleteResult> {
   if (filter === null || typeof filter !== 'object') throw new ShardkitInvalidArgumentError('deleteMany: filter must be an object');
-  const ids = await matchingIds(exec, filter);
+  const { matches, shardKey } = await matchingDocs(exec, filter);
   const result = await inBulks(
     exec,
     keys,
-    ids.map((id) => ({ deleteOne: { filter: pinnedFilter(filter, id) } })),
+    matches.map((m) => ({ deleteOne: { filter: pinnedFilter(filter, m.id, shardKey, m.value) } })),
     'deleteMany',
   );
   return { acknowledged: true, deletedCount: result.deletedCount };

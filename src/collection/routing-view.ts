@@ -5,6 +5,7 @@
 import type { RoutingState } from '../router/routing-state.js';
 import type { ShardKey } from '../hash/types.js';
 import { ShardRouter } from '../router/router.js';
+import { shardKeyOf } from '../topology/shard-key.js';
 import type { TopologySpec } from '../topology/types.js';
 
 /** A routing state with its routers built. */
@@ -22,12 +23,17 @@ export interface RoutingView {
   readonly scatter: readonly string[];
   /** Every shard the state names, draining ones included. */
   readonly all: readonly string[];
+  /** The field path whose value routes documents (ADR 0008): `_id` unless the topology names another. */
+  readonly shardKey: string;
 }
 
 /** Where one key lives under a view. */
 export interface KeyPlace {
+  /** The document's `_id`: fences, placeholders and tombstones are per `_id` (ADR 0002, ADR 0003). */
   readonly id: ShardKey;
-  /** The key's ring point (its `_h`). */
+  /** The document's shard-key value, which routes it (the `_id` itself when the shard key is `_id`). */
+  readonly value: ShardKey;
+  /** The ring point of the shard-key value (its `_h`). */
   readonly h: number;
   /** Owner now (R or R2). */
   readonly owner: string;
@@ -75,6 +81,7 @@ export class RoutingViews {
       settling,
       scatter: state.phase === 'migrating' ? union(shardIds(state.from, true), active) : active,
       all: state.phase === 'migrating' ? union(shardIds(state.from, false), all) : all,
+      shardKey: shardKeyOf(state.topology),
     };
     this.#views.set(state, view);
     return view;
@@ -98,17 +105,21 @@ export class RoutingViews {
   }
 }
 
-/** Where `id` lives under `view`: its ring point, its owner, and its R1 owner when it is moving. */
-export function placeKey(view: RoutingView, id: ShardKey): KeyPlace {
-  const owner = view.to.route(id);
-  const h = view.to.point(id);
+/**
+ * Where the document `id` whose shard-key value is `value` lives under `view`: the value's ring point,
+ * its owner, and its R1 owner when it is moving. The point and the owners come from the shard-key
+ * value; the protocol's entries stay per `_id` (ADR 0008).
+ */
+export function placeKey(view: RoutingView, id: ShardKey, value: ShardKey): KeyPlace {
+  const owner = view.to.route(value);
+  const h = view.to.point(value);
   let old: string | undefined;
   if (view.from !== undefined) {
-    const before = view.from.route(id);
+    const before = view.from.route(value);
     if (before !== owner) old = before;
   }
-  const settling = view.settling !== undefined && view.settling.route(id) !== owner;
-  return { id, h, owner, old, settling };
+  const settling = view.settling !== undefined && view.settling.route(value) !== owner;
+  return { id, value, h, owner, old, settling };
 }
 
 /** The owner of a stored ring point under `router` (a document's `_h`, or its `_id` when `_h` is absent). */

@@ -16,6 +16,7 @@ import { entryKind } from './entry.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { ownerOfStored, type RoutingView } from './routing-view.js';
 import { moved } from './shard-errors.js';
+import { targetFilter } from './targeting.js';
 
 const NO_MARKERS: Readonly<Document> = { _ph: { $exists: false }, _ts: { $exists: false } };
 const LIVE_ONLY: Readonly<Document> = { _moved: { $exists: false }, _ph: { $exists: false }, _ts: { $exists: false } };
@@ -34,11 +35,21 @@ export function applicationFilter(filter: Filter<Document>): Filter<Document> {
 }
 
 /**
- * The shards a query must ask under `view`: every shard that may hold a key. The one place that decides
- * it, for every scatter-gather (find, count, the multi-document writes).
+ * The shards a query must ask under `view`: the owners of the shard-key values its filter pins, else
+ * every shard that may hold a key (`targeting.ts`, ADR 0008). Every scatter-gather (the find cursor's
+ * merge, count, the multi-document writes) asks through here.
  */
-export function targetShards(view: RoutingView, _filter: Filter<Document>): readonly string[] {
-  return view.scatter;
+export function targetShards(view: RoutingView, filter: Filter<Document>): readonly string[] {
+  return targetFilter(view, filter).shards;
+}
+
+/**
+ * What makes two entries copies of one document: its `_id` and its `_h`. Under a shard key other than
+ * `_id`, `_id` is unique per shard only, and two documents sharing one on two shards are two documents
+ * (ADR 0008); copies of one document share its `_h`, the point of its immutable shard-key value.
+ */
+function copyKey(d: StoredDocument): string {
+  return `${String(d._h)}\u0001${idKey(d._id)}`;
 }
 
 /** What `find` asks every shard for. */
@@ -49,6 +60,8 @@ export interface ScatterQuery {
   /** 0: no limit. */
   readonly limit: number;
   readonly projection: Document | undefined;
+  /** The shards to ask (`targeting.ts`); absent: every shard that may hold a key (`view.scatter`). */
+  readonly shards?: readonly string[];
 }
 
 /**
@@ -115,7 +128,7 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
   const pushed = applicationFilter(filter);
   const proj = pushedProjection(query.projection, fields.map((f) => f.path));
   const perShard = await Promise.all(
-    targetShards(view, filter).map(async (shardId) => {
+    (query.shards ?? targetShards(view, filter)).map(async (shardId) => {
       let batch = want;
       for (;;) {
         const docs = await exec.callShard(shardId, (s) =>
@@ -137,9 +150,9 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
     }),
   );
   const byId = new Map<string, StoredDocument>();
-  for (const { docs } of perShard) for (const d of docs) if (!byId.has(idKey(d._id))) byId.set(idKey(d._id), d);
+  for (const { docs } of perShard) for (const d of docs) if (!byId.has(copyKey(d))) byId.set(copyKey(d), d);
   for (const { replacements } of perShard) {
-    for (const d of replacements) if (matchesFilter(filter, stripMarkers(d))) byId.set(idKey(d._id), d);
+    for (const d of replacements) if (matchesFilter(filter, stripMarkers(d))) byId.set(copyKey(d), d);
   }
   const merged = [...byId.values()];
   if (fields.length > 0) merged.sort(documentComparator(fields));
@@ -156,13 +169,13 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
  * by the ownership rule and every `_id` counted once, which is exact (it costs the `_id`s of the
  * matching documents in transfer, only while a migration runs).
  */
-export async function scatterCount(exec: RedirectExecutor, view: RoutingView, filter: Filter<Document>): Promise<number> {
+export async function scatterCount(exec: RedirectExecutor, view: RoutingView, filter: Filter<Document>, shards: readonly string[] = targetShards(view, filter)): Promise<number> {
   if (view.from !== undefined) {
-    const ids = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: { _id: 1 } });
+    const ids = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: { _id: 1 }, shards });
     return ids.length;
   }
   const counts = await Promise.all(
-    targetShards(view, filter).map(async (shardId) => {
+    shards.map(async (shardId) => {
       const [live, fenced] = await Promise.all([
         exec.callShard(shardId, (s) => s.count(and(filter, LIVE_ONLY))),
         exec.callShard(shardId, (s) => s.find(and(filter, FENCED_DATA), { projection: { _id: 1, _h: 1, _v: 1, _moved: 1, _ph: 1, _ts: 1 } })),

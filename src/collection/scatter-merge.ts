@@ -202,8 +202,11 @@ export class ScatterMerge {
     this.#exec = exec;
     this.#query = query;
     const fields = normalizeSort(query.sort);
-    // `_id` last makes the order total: a position names one document, which is what drops duplicates.
+    // `_id`, then `_h`, last make the order total: a position names one document, which is what drops
+    // duplicates. Under a shard key other than `_id`, `_id` is unique per shard only: two documents may
+    // share it on two shards, while the copies of one document share its `_h` too (ADR 0008).
     if (!fields.some((f) => f.path === '_id')) fields.push({ path: '_id', dir: 1 });
+    if (!fields.some((f) => f.path === '_h')) fields.push({ path: '_h', dir: 1 });
     this.#fields = fields;
     this.#compare = documentComparator(fields);
   }

@@ -13,16 +13,21 @@ import { distinctPipeline, distinctValues } from './aggregate/distinct.js';
 import { runAggregate } from './aggregate/run.js';
 import { PUSHDOWNS, splitPipeline, type Pushdown } from './aggregate/split.js';
 import { bulkWrite } from './bulk-write.js';
-import { findOneAndModify } from './find-and-modify.js';
+import { findOneAndModify, type Modification } from './find-and-modify.js';
 import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
 import { filterKey } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
-import { scatterCount } from './scatter-gather.js';
 import { withCallOptions } from './call-options.js';
 import { checkCount, FindCursor } from './find-cursor.js';
+import { scatterCount } from './scatter-gather.js';
+import { buildDelete, buildReplace, buildUpdate, singleWrite } from './single-write.js';
+import { pinnedPair, targetFilter } from './targeting.js';
 import type {
+  ExplainOp,
   FindOneAndModifyOptions,
+  RoutedOperationsMetric,
+  ShardedExplain,
   NewDocument,
   ShardedBulkWriteResult,
   ShardedCollectionOptions,
@@ -38,7 +43,7 @@ import type {
   ShardedWriteOp,
   ShardedWriteOptions,
 } from './types.js';
-import { deleteOp, insertOp, replaceOp, toUpdateResult, updateOp } from './write-ops.js';
+import { insertOp, toUpdateResult } from './write-ops.js';
 
 // The public types of this API live in types.ts; src/index.ts names them from here.
 export type * from './types.js';
@@ -65,6 +70,7 @@ export class ShardedCollection<T extends Document = Document> {
   readonly #exec: RedirectExecutor;
   readonly #keys: KeyProtocol;
   readonly #pushdown: Pushdown;
+  readonly #metrics: RoutedOperationsMetric | undefined;
 
   /**
    * @throws ShardkitInvalidArgumentError for a missing name, routing source or pool, or a bad `maxRedirects`.
@@ -94,6 +100,7 @@ export class ShardedCollection<T extends Document = Document> {
     this.name = options.name;
     this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects, operationTimeoutMs);
     this.#keys = new KeyProtocol(this.#exec);
+    this.#metrics = options.metrics;
   }
 
   /** Redirects taken so far (operations sent again after a shard said "moved"). */
@@ -109,7 +116,7 @@ export class ShardedCollection<T extends Document = Document> {
    */
   async insertOne(doc: NewDocument<T>, options?: ShardedWriteOptions): Promise<ShardedInsertOneResult> {
     return withCallOptions('write', 'insertOne', options, async () => {
-      const op = insertOp(doc as Document);
+      const op = insertOp(doc as Document, (await this.#exec.view()).shardKey);
       await this.#exec.run((view) => this.#keys.apply(view, op));
       return { acknowledged: true, insertedId: op.key };
     });
@@ -166,7 +173,7 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitInvalidArgumentError at once for a bad skip, limit or batch size.
    */
   find(filter: ShardedFilter<T> = {}, options: ShardedFindOptions = {}): FindCursor<T> {
-    return new FindCursor<T>({ exec: this.#exec, keys: this.#keys }, filter, options);
+    return new FindCursor<T>({ exec: this.#exec, keys: this.#keys, countRouted: (f) => this.#countRouted('find', f) }, filter, options);
   }
 
   /**
@@ -176,8 +183,10 @@ export class ShardedCollection<T extends Document = Document> {
    */
   async updateOne(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
     return withCallOptions('write', 'updateOne', options, async () => {
-      const op = updateOp(filter, update as UpdateFilter<Document>, options.upsert === true);
-      return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+      const f = filter as Filter<Document>;
+      const outcome = await singleWrite(this.#exec, this.#keys, f, buildUpdate(update as UpdateFilter<Document>), options.upsert === true, 'updateOne');
+      await this.#countRouted('updateOne', f);
+      return toUpdateResult(outcome);
     });
   }
 
@@ -188,8 +197,10 @@ export class ShardedCollection<T extends Document = Document> {
    */
   async replaceOne(filter: ShardedFilter<T>, replacement: Document, options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
     return withCallOptions('write', 'replaceOne', options, async () => {
-      const op = replaceOp(filter, replacement, options.upsert === true);
-      return toUpdateResult(await this.#exec.run((view) => this.#keys.apply(view, op)));
+      const f = filter as Filter<Document>;
+      const outcome = await singleWrite(this.#exec, this.#keys, f, buildReplace(replacement), options.upsert === true, 'replaceOne');
+      await this.#countRouted('replaceOne', f);
+      return toUpdateResult(outcome);
     });
   }
 
@@ -199,8 +210,9 @@ export class ShardedCollection<T extends Document = Document> {
    */
   async deleteOne(filter: ShardedFilter<T>, options?: ShardedWriteOptions): Promise<ShardedDeleteResult> {
     return withCallOptions('write', 'deleteOne', options, async () => {
-      const op = deleteOp(filter);
-      const outcome = await this.#exec.run((view) => this.#keys.apply(view, op));
+      const f = filter as Filter<Document>;
+      const outcome = await singleWrite(this.#exec, this.#keys, f, buildDelete, false, 'deleteOne');
+      await this.#countRouted('deleteOne', f);
       return { acknowledged: true, deletedCount: outcome.deleted };
     });
   }
@@ -218,12 +230,12 @@ export class ShardedCollection<T extends Document = Document> {
     const limit = checkCount(options.limit, 'limit');
     const f = filter as Filter<Document>;
     const key = filterKey(f);
-    let total: number;
-    if (key !== undefined) {
-      total = (await this.#exec.run((view) => this.#keys.readMatching(view, key, f))) === null ? 0 : 1;
-    } else {
-      total = await this.#exec.run((view) => scatterCount(this.#exec, view, f));
-    }
+    const total = await this.#exec.run(async (view) => {
+      const value = pinnedPair(view, f, key);
+      if (key !== undefined && value !== undefined) return (await this.#keys.readMatching(view, key, f, value)) === null ? 0 : 1;
+      return scatterCount(this.#exec, view, f, targetFilter(view, f).shards);
+    });
+    await this.#countRouted('countDocuments', f);
     const afterSkip = Math.max(0, total - skip);
     return limit > 0 ? Math.min(afterSkip, limit) : afterSkip;
   }
@@ -282,14 +294,20 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws the first failure after every matching document was attempted.
    */
   updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
-    return withCallOptions('write', 'updateMany', options, () =>
-      updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true),
-    );
+    return withCallOptions('write', 'updateMany', options, async () => {
+      const result = await updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
+      await this.#countRouted('updateMany', filter as Filter<Document>);
+      return result;
+    });
   }
 
   /** Delete every document matching `filter` (any filter), exactly once each, as {@link updateMany} updates. */
   deleteMany(filter: ShardedFilter<T> = {}, options?: ShardedWriteOptions): Promise<ShardedDeleteResult> {
-    return withCallOptions('write', 'deleteMany', options, () => deleteMany(this.#exec, this.#keys, filter as Filter<Document>));
+    return withCallOptions('write', 'deleteMany', options, async () => {
+      const result = await deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
+      await this.#countRouted('deleteMany', filter as Filter<Document>);
+      return result;
+    });
   }
 
   /**
@@ -298,19 +316,17 @@ export class ShardedCollection<T extends Document = Document> {
    * upserted). The update applies to exactly the version returned as "before" (see `find-and-modify.ts`).
    */
   async findOneAndUpdate(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: FindOneAndModifyOptions = {}): Promise<T | null> {
-    const change = { kind: 'update', update: update as UpdateFilter<Document> } as const;
-    return (await withCallOptions('write', 'findOneAndUpdate', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, change, options))) as T | null;
+    return (await withCallOptions('write', 'findOneAndUpdate', options, () => this.#findAndModify(filter, { kind: 'update', update: update as UpdateFilter<Document> }, options))) as T | null;
   }
 
   /** Replace the first document `filter` matches in `sort` order; returns it before or after, as {@link findOneAndUpdate}. */
   async findOneAndReplace(filter: ShardedFilter<T>, replacement: Document, options: FindOneAndModifyOptions = {}): Promise<T | null> {
-    const change = { kind: 'replace', replacement } as const;
-    return (await withCallOptions('write', 'findOneAndReplace', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, change, options))) as T | null;
+    return (await withCallOptions('write', 'findOneAndReplace', options, () => this.#findAndModify(filter, { kind: 'replace', replacement }, options))) as T | null;
   }
 
   /** Delete the first document `filter` matches in `sort` order and return it (projected), or null. */
   async findOneAndDelete(filter: ShardedFilter<T>, options: Omit<FindOneAndModifyOptions, 'upsert' | 'returnDocument'> = {}): Promise<T | null> {
-    return (await withCallOptions('write', 'findOneAndDelete', options, () => findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, { kind: 'delete' }, options))) as T | null;
+    return (await withCallOptions('write', 'findOneAndDelete', options, () => this.#findAndModify(filter, { kind: 'delete' }, options))) as T | null;
   }
 
   /**
@@ -338,5 +354,33 @@ export class ShardedCollection<T extends Document = Document> {
   async distinct(key: string, filter: ShardedFilter<T> = {}): Promise<unknown[]> {
     const pipeline = distinctPipeline(key, filter as Filter<Document>);
     return distinctValues(await runAggregate(this.#exec, this.#keys, { pipeline, plan: splitPipeline(pipeline, this.#pushdown) }));
+  }
+
+  async #findAndModify(filter: ShardedFilter<T>, mod: Modification, options: FindOneAndModifyOptions): Promise<Document | null> {
+    const result = await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, mod, options);
+    await this.#countRouted(`findOneAnd${mod.kind === 'update' ? 'Update' : mod.kind === 'replace' ? 'Replace' : 'Delete'}`, filter as Filter<Document>);
+    return result;
+  }
+
+  /**
+   * Which shards an operation with `filter` reaches under the current routing state, and why
+   * (ADR 0008): a filter that pins the shard key (`$eq` or a literal, `$in`, an `$or` whose every
+   * branch pins it, an `$and` with a branch that does) reaches the owners of its values, and while a
+   * range moves their owners before it too; any other filter reaches every shard. Nothing is read.
+   */
+  async explain(filter: ShardedFilter<T> = {}, options: { op?: ExplainOp } = {}): Promise<ShardedExplain> {
+    const view = await this.#exec.view();
+    return { op: options.op ?? 'find', ...targetFilter(view, filter as Filter<Document>) };
+  }
+
+  /** Count one finished operation as targeted or scattered (ADR 0008's metric), by the filter it was given. */
+  async #countRouted(op: string, filter: Filter<Document>): Promise<void> {
+    if (this.#metrics === undefined) return;
+    try {
+      const view = await this.#exec.view();
+      this.#metrics.countRouted(op, targetFilter(view, filter).targeted ? 'targeted' : 'scattered');
+    } catch {
+      // The operation is done and answered; a routing state that cannot be had now only skips its count.
+    }
   }
 }

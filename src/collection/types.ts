@@ -6,6 +6,7 @@
 import type { CollationOptions, Document, Filter, Hint, ReadConcernLike, ReadPreferenceLike, Sort, UpdateFilter, WriteConcern, WriteConcernSettings } from 'mongodb';
 import type { RoutingSource } from '../router/routing-source.js';
 import type { StoreProvider } from '../stores/store-provider.js';
+import type { Target } from './targeting.js';
 
 /**
  * A query filter on the application's documents. The driver's `Filter<T>` pins `_id` to `ObjectId` when
@@ -39,6 +40,25 @@ export interface ShardedCollectionOptions {
    * accumulators (`$avg` as a sum and a count), for shards that are MongoDB servers.
    */
   readonly aggregatePushdown?: 'portable' | 'mongodb';
+  /**
+   * Where operations are counted as targeted or scattered (ADR 0008); `StoreMetrics` is one.
+   * `connectShardedCollection` passes its own.
+   */
+  readonly metrics?: RoutedOperationsMetric;
+}
+
+/** A sink for the count of operations by how they were routed (`shardkit_collection_operations_total`). */
+export interface RoutedOperationsMetric {
+  /** One operation `op` finished, reaching the owners of its shard-key values (`targeted`) or every shard. */
+  countRouted(op: string, mode: 'targeted' | 'scattered'): void;
+}
+
+/** The operation an `explain` is asked about (the answer depends on the filter only; the op is echoed). */
+export type ExplainOp = 'find' | 'count' | 'update' | 'replace' | 'delete' | 'findOneAndModify';
+
+/** What `ShardedCollection.explain` answers: which shards an operation reaches and why (`targeting.ts`'s {@link Target}). */
+export interface ShardedExplain extends Target {
+  readonly op: ExplainOp;
 }
 
 /**

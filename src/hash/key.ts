@@ -120,3 +120,34 @@ export function keyToString(key: unknown): string {
   if (key instanceof Uint8Array) return `0x${toHex(key)}`;
   return `ObjectId(${objectIdHex(key)})`;
 }
+
+/**
+ * The value at a dotted field path of a document, as a shard key reads it (ADR 0008): undefined when
+ * a segment is missing. An array on the way or at the end throws `shardkit.key.invalid`: MongoDB
+ * refuses arrays in shard-key fields, since one document would then route by several values.
+ *
+ * @throws ShardkitInputError `shardkit.key.invalid` for an array on the path.
+ */
+export function valueAtPath(doc: Readonly<Record<string, unknown>>, path: string): unknown {
+  let at: unknown = doc;
+  for (const segment of path.split('.')) {
+    if (Array.isArray(at)) throw invalid(at, `the shard key ${path} must not be or lie inside an array`);
+    if (at === null || typeof at !== 'object' || at instanceof Uint8Array) return undefined;
+    at = (at as Record<string, unknown>)[segment];
+  }
+  if (Array.isArray(at)) throw invalid(at, `the shard key ${path} must not be or lie inside an array`);
+  return at;
+}
+
+/**
+ * The shard-key value a document carries at `path`, checked to be a {@link ShardKey}.
+ *
+ * @throws ShardkitInputError `shardkit.shardKey.missing` when the document has no value there;
+ * `shardkit.key.invalid` for an array or a value that is no shard key.
+ */
+export function shardKeyValue(doc: Readonly<Record<string, unknown>>, path: string, what: string): ShardKey {
+  const value = valueAtPath(doc, path);
+  if (value === undefined) throw new ShardkitInputError(ErrorCode.shardKeyMissing, `${what} has no value for the shard key ${path}`);
+  assertShardKey(value);
+  return value;
+}

@@ -46,6 +46,8 @@ export class StoreMetrics {
   readonly maxLatency: Gauge<ShardOp>;
   readonly inFlight: Gauge<'shard'>;
   readonly breakerState: Gauge<'shard'>;
+  /** Collection operations by how they were routed: `mode` is `targeted` or `scattered` (ADR 0008). */
+  readonly routed: Counter<'op' | 'mode'>;
   // A gauge cannot be read back synchronously, and each call must compare with the maximum so far.
   readonly #max = new Map<string, number>();
 
@@ -60,6 +62,12 @@ export class StoreMetrics {
     this.maxLatency = gaugeIn(registry, 'shardkit_store_call_duration_max_seconds', 'Slowest store call since start, by shard and operation.', ['shard', 'op']);
     this.inFlight = gaugeIn(registry, 'shardkit_store_in_flight', 'Store calls in flight, by shard.', ['shard']);
     this.breakerState = gaugeIn(registry, 'shardkit_store_circuit_state', 'Circuit breaker state by shard: 0 closed, 1 half-open, 2 open.', ['shard']);
+    this.routed = counterIn(registry, 'shardkit_collection_operations_total', 'Collection operations, by operation and routing mode (targeted or scattered).', ['op', 'mode']);
+  }
+
+  /** Record one collection operation that reached the owners of its shard-key values (`targeted`) or every shard. */
+  countRouted(op: string, mode: 'targeted' | 'scattered'): void {
+    this.routed.inc({ op, mode });
   }
 
   /** A call started; returns the function that records its end (`code` set when it failed). */

@@ -267,6 +267,8 @@ function readCounters(r: RecordReader): MigrationCounters {
  * where deep validation lives. Optional shard fields are copied only when present, as `toJSON` does.
  */
 function readTopology(r: RecordReader): TopologySpec {
+  // A journal that dropped the shard key would resume routing by `_id` (ADR 0008).
+  const shardKey = r.optionalString('shardKey');
   return {
     name: r.string('name'),
     epoch: r.integer('epoch'),
@@ -274,6 +276,7 @@ function readTopology(r: RecordReader): TopologySpec {
     vnodes: r.number('vnodes'),
     placement: r.oneOf('placement', PLACEMENTS),
     shards: r.children('shards').map(readShard),
+    ...(shardKey === undefined ? {} : { shardKey }),
   };
 }
 

@@ -32,6 +32,7 @@ import { beginReverse, runLegs } from './legs.js';
 import { MigrationRun, type MigratorSettings } from './run.js';
 import { AdaptiveThrottle, Throttle } from './throttle.js';
 import type { Move } from '../ring/move.js';
+import { assertSameShardKey } from './plan.js';
 
 /** Options of {@link Migrator}. */
 export interface MigratorOptions {
@@ -245,6 +246,7 @@ export class Migrator {
       throw migrationStateError(`migration ${existing.id} of "${name}" is in phase ${existing.phase}: run resume (or abort) first`);
     }
     if (live.phase !== 'stable') throw migrationStateError(`topology "${name}" is migrating (epoch ${live.epoch}) without a journal`);
+    assertSameShardKey(live.topology, to);
     if (to.epoch !== live.epoch + 1) {
       throw new ShardkitConflictError(
         ErrorCode.planMismatch,

@@ -2,6 +2,7 @@ import { ErrorCode, ShardkitInputError } from '../errors.js';
 import type { Move } from '../ring/move.js';
 import { RING_SIZE } from '../ring/move.js';
 import { Ring } from '../ring/ring.js';
+import { shardKeyOf } from '../topology/shard-key.js';
 import { Topology } from '../topology/topology.js';
 import type { TopologySpec } from '../topology/types.js';
 
@@ -36,6 +37,23 @@ export interface RebalancePlan {
 }
 
 /**
+ * Refuse a change of shard key between two topologies of one deployment: every document's point would
+ * change, which no range move describes.
+ *
+ * @throws ShardkitInputError `shardkit.shardKey.changed`.
+ */
+export function assertSameShardKey(from: Pick<TopologySpec, 'shardKey'>, to: Pick<TopologySpec, 'shardKey'>): void {
+  const before = shardKeyOf(from);
+  const after = shardKeyOf(to);
+  if (before !== after) {
+    throw new ShardkitInputError(
+      ErrorCode.shardKeyChanged,
+      `cannot change the shard key from ${JSON.stringify(before)} to ${JSON.stringify(after)} on a live deployment: every document would move (ADR 0008)`,
+    );
+  }
+}
+
+/**
  * The moves that take the ring of `from` to the ring of `to`, with how much of the hash space
  * changes owner against the least that must. Pure: validates both (plain objects through
  * `Topology.from`), builds both rings and diffs them.
@@ -56,6 +74,7 @@ export function planRebalance(fromInput: Topology | TopologySpec, toInput: Topol
       `cannot plan a rebalance from hash ${from.hash} to hash ${to.hash}: every key's point would change`,
     );
   }
+  assertSameShardKey(from, to);
   const before = Ring.fromTopology(from);
   const after = Ring.fromTopology(to);
   const moves = before.diff(after);

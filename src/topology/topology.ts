@@ -2,6 +2,7 @@ import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../
 import { parseTopologyText } from './parse.js';
 import type { TopologyFormat } from './parse.js';
 import { redactUri } from '../redact.js';
+import { DEFAULT_SHARD_KEY, shardKeyOf } from './shard-key.js';
 import { validateShardId, validateTopologySpec, validateWeight } from './validate.js';
 import type { HashName } from '../hash/types.js';
 import type { Placement, ShardSpec, TopologyChange, TopologySpec } from './types.js';
@@ -30,6 +31,8 @@ export class Topology implements TopologySpec {
   readonly vnodes: number;
   readonly placement: Placement;
   readonly shards: readonly ShardSpec[];
+  /** The field path that routes documents (ADR 0008); `_id` when the topology names none. */
+  readonly shardKey: string;
   readonly #byId: ReadonlyMap<string, ShardSpec>;
 
   private constructor(spec: TopologySpec) {
@@ -39,6 +42,7 @@ export class Topology implements TopologySpec {
     this.vnodes = spec.vnodes;
     this.placement = spec.placement;
     this.shards = spec.shards;
+    this.shardKey = shardKeyOf(spec);
     this.#byId = new Map(spec.shards.map((s) => [s.id, s]));
     Object.freeze(this);
   }
@@ -156,6 +160,8 @@ export class Topology implements TopologySpec {
       vnodes: this.vnodes,
       placement: this.placement,
       shards: this.shards.map((s) => plainShard(s, false)),
+      // `_id` is left out, so an `_id`-keyed topology serializes exactly as before shard keys existed.
+      ...(this.shardKey === DEFAULT_SHARD_KEY ? {} : { shardKey: this.shardKey }),
     };
   }
 

@@ -34,6 +34,12 @@ export interface TopologySpec {
   readonly vnodes: number;
   readonly placement: Placement;
   readonly shards: readonly ShardSpec[];
+  /**
+   * The document field (a dotted path) whose value routes a document, ADR 0008. Absent means `_id`,
+   * and a topology that names `_id` is stored without it, so `_id`-keyed states stay byte for byte
+   * what they were.
+   */
+  readonly shardKey?: string;
 }
 
 /** A change to a topology. Applying one yields a copy with `epoch + 1`. */

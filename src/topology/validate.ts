@@ -2,6 +2,7 @@ import { ErrorCode, ShardkitInputError } from '../errors.js';
 import { uriProblem } from './credentials.js';
 import { redactUri } from '../redact.js';
 import { HashName } from '../hash/types.js';
+import { validateShardKeyPath } from './shard-key.js';
 import { Placement } from './types.js';
 import type { ShardSpec, TopologySpec } from './types.js';
 
@@ -26,7 +27,7 @@ export const MAX_SHARDS = 0xffff;
 /** What a shard id may look like. */
 export const SHARD_ID_PATTERN = /^[A-Za-z0-9._:-]{1,64}$/;
 
-const TOP_FIELDS: ReadonlySet<string> = new Set(['name', 'epoch', 'hash', 'vnodes', 'placement', 'shards']);
+const TOP_FIELDS: ReadonlySet<string> = new Set(['name', 'epoch', 'hash', 'vnodes', 'placement', 'shards', 'shardKey']);
 const SHARD_FIELDS: ReadonlySet<string> = new Set(['id', 'weight', 'uri', 'db', 'tokens', 'draining']);
 const HASHES: ReadonlySet<string> = new Set(Object.values(HashName));
 const PLACEMENTS: ReadonlySet<string> = new Set(Object.values(Placement));
@@ -162,6 +163,8 @@ export function validateTopologySpec(input: unknown): TopologySpec {
     fail(ErrorCode.topologyBadVnodes, `vnodes must be an integer in 1..${MAX_VNODES} (got ${show(vnodes)})`);
   }
 
+  const shardKey = input['shardKey'] === undefined ? undefined : validateShardKeyPath(input['shardKey']);
+
   const rawShards = input['shards'];
   if (rawShards === undefined) fail(ErrorCode.topologyNoShards, 'a topology needs at least one shard (shards is missing)');
   if (!Array.isArray(rawShards)) fail(ErrorCode.topologyInvalid, `shards must be an array (got ${show(rawShards)})`);
@@ -194,5 +197,6 @@ export function validateTopologySpec(input: unknown): TopologySpec {
     vnodes,
     placement: placement as Placement,
     shards: Object.freeze(shards),
+    ...(shardKey === undefined ? {} : { shardKey }),
   });
 }

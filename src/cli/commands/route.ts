@@ -21,11 +21,11 @@ export function integerKey(text: string): number | bigint {
 export function register(program: Command, io: CliIO): void {
   program
     .command('route')
-    .description('Print the shard and ring point of each key')
+    .description("Print the shard and ring point of each shard-key value (of the topology's shardKey, _id by default)")
     .requiredOption('--topology <file>', 'topology file')
     .option('--int', 'treat keys as integers (they route like their decimal digits)')
     .option('--json', 'print [{"key", "shard", "point"}] as JSON')
-    .argument('<keys...>', 'keys to route')
+    .argument('<keys...>', 'shard-key values to route (a tenant under shardKey tenant; an _id under the default)')
     .action(async (keys: string[], opts: { topology: string; int?: boolean; json?: boolean }) => {
       const { topology } = await loadTopologyFile(io, opts.topology);
       const ring = Ring.fromTopology(topology);
@@ -39,6 +39,8 @@ export function register(program: Command, io: CliIO): void {
         printJson(io, routed.map((r) => ({ key: typeof r.key === 'bigint' ? r.key.toString() : r.key, shard: r.shard, point: r.point })));
         return;
       }
-      io.stdout.write(formatTable(['key', 'shard', 'point'], routed.map((r) => [String(r.key), r.shard, String(r.point)]), ['left', 'left', 'right']));
+      // The key column names the shard key when it is not `_id`, so a table says what its values are (ADR 0008).
+      const column = topology.shardKey === '_id' ? 'key' : topology.shardKey;
+      io.stdout.write(formatTable([column, 'shard', 'point'], routed.map((r) => [String(r.key), r.shard, String(r.point)]), ['left', 'left', 'right']));
     });
 }

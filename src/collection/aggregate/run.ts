@@ -23,6 +23,7 @@ import type { KeyProtocol } from '../key-protocol.js';
 import type { RedirectExecutor } from '../redirect-executor.js';
 import type { RoutingView } from '../routing-view.js';
 import { scatterFind } from '../scatter-gather.js';
+import { pinnedPair, targetFilter } from '../targeting.js';
 import { mergeStreams, promote } from './merge.js';
 import type { SplitPlan, Stage } from './split.js';
 
@@ -39,13 +40,11 @@ export interface AggregateJob {
 }
 
 /**
- * The shards a filter reaches under a stable view: the owner of the key it pins, else every shard that
- * may hold a key. The one place aggregation asks "which shards does this filter reach", so a richer
- * targeting (shard keys other than `_id`, `$in`) replaces only this body.
+ * The shards a filter reaches under a stable view: the owners of the shard-key values it pins, else
+ * every shard that may hold a key (`targeting.ts`, ADR 0008).
  */
 export function targetShards(view: RoutingView, filter: Filter<Document>): readonly string[] {
-  const key = filterKey(filter);
-  return key === undefined ? view.scatter : [view.to.route(key)];
+  return targetFilter(view, filter).shards;
 }
 
 /** The pipeline's leading `$match`, or undefined. */
@@ -90,12 +89,13 @@ async function inRouter(exec: RedirectExecutor, keys: KeyProtocol, view: Routing
   const leading = leadingMatch(pipeline);
   const filter = leading ?? {};
   const key = filterKey(filter);
+  const value = pinnedPair(view, filter, key);
   let docs: StoredDocument[];
-  if (key !== undefined) {
-    const doc = await keys.readMatching(view, key, filter);
+  if (key !== undefined && value !== undefined) {
+    const doc = await keys.readMatching(view, key, filter, value);
     docs = doc === null ? [] : [doc];
   } else {
-    docs = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: undefined });
+    docs = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: undefined, shards: targetShards(view, filter) });
   }
   return runInRouter(leading === undefined ? pipeline : pipeline.slice(1), docs.map((d) => stripMarkers<Document>(d)));
 }

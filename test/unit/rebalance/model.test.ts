@@ -67,6 +67,23 @@ function holds(ok: boolean, message: () => string): void {
 interface Doc {
   _id: string;
   v: number;
+  t?: string;
+}
+
+/**
+ * The shard-key run (ADR 0008): when set, the topology's shard key is `t` and key `k<i>` belongs to
+ * tenant `t<i mod 5>`, so the migration moves tenants (several `_id`s at one point) and every
+ * operation names its document by `(_id, t)`.
+ */
+let tenantKeyed = false;
+
+function tenantOf(key: string): string {
+  return `t${Number(key.slice(1)) % 5}`;
+}
+
+/** The shard-key fields of `key`'s document (none under the default key `_id`). */
+function tag(key: string): { t?: string } {
+  return tenantKeyed ? { t: tenantOf(key) } : {};
 }
 
 
@@ -396,7 +413,7 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
     try {
       let applied = false;
       if (kind === 0) {
-        const doc = await coll.findOne({ _id: key });
+        const doc = await coll.findOne({ _id: key, ...tag(key) });
         const got = doc === null ? ABSENT : doc.v;
         holds(seen.has(got), () => `${actor} read ${key} = ${got}, allowed ${[...seen].join(',')}`);
         w.stats.reads++;
@@ -405,9 +422,9 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
           // Every other insert goes through the bulk path (issue 9: a bulkWrite insert of a free _id
           // once failed with shardkit.store.failure after its tombstone's purge).
           if (opSeq % 2 === 0) {
-            const failed = (await coll.bulkWrite([{ insertOne: { document: { _id: key, v: value } } }])).errors[0];
+            const failed = (await coll.bulkWrite([{ insertOne: { document: { _id: key, v: value, ...tag(key) } } }])).errors[0];
             if (failed !== undefined) throw failed.error;
-          } else await coll.insertOne({ _id: key, v: value });
+          } else await coll.insertOne({ _id: key, v: value, ...tag(key) });
           holds(seen.has(ABSENT), () => `${actor} inserted ${key} but it could not be absent (${[...seen].join(',')})`);
           applied = true;
         } catch (error) {
@@ -416,12 +433,14 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
         }
       } else if (kind === 2 || kind === 3) {
         const r =
-          kind === 2 ? await coll.updateOne({ _id: key }, { $set: { v: value } }) : await coll.replaceOne({ _id: key }, { _id: key, v: value });
+          kind === 2
+            ? await coll.updateOne({ _id: key, ...tag(key) }, { $set: { v: value } })
+            : await coll.replaceOne({ _id: key, ...tag(key) }, { _id: key, v: value, ...tag(key) });
         applied = r.matchedCount === 1;
         if (!applied) holds(seen.has(ABSENT), () => `${actor}: update of ${key} matched nothing, allowed ${[...seen].join(',')}`);
         else holds([...seen].some((v) => v !== ABSENT), () => `${actor}: update of ${key} matched a document that could not exist`);
       } else {
-        const r = await coll.deleteOne({ _id: key });
+        const r = await coll.deleteOne({ _id: key, ...tag(key) });
         applied = r.deletedCount === 1;
         if (!applied) holds(seen.has(ABSENT), () => `${actor}: delete of ${key} matched nothing, allowed ${[...seen].join(',')}`);
       }
@@ -528,7 +547,7 @@ class Invariants {
       }
       const allowed = w.oracle.allowed.get(key);
       if (allowed === undefined) continue;
-      const doc = await reader.findOne({ _id: key });
+      const doc = await reader.findOne({ _id: key, ...tag(key) });
       const got = doc === null ? ABSENT : doc.v;
       holds(allowed.has(got), () => `up-to-date read of ${key} = ${got}, allowed ${[...allowed].join(',')} (epoch ${state.epoch})`);
       this.checks++;
@@ -565,7 +584,7 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
   const sched = new Scheduler(rand);
   const shardIds = ['s1', 's2', 's3', 's4'];
   const initialIds = rand() < 0.5 ? ['s1', 's2', 's3'] : ['s1', 's2', 's3', 's4'];
-  const from = Topology.from({ name: 'app', epoch: 1, vnodes: 3, shards: initialIds.map((id) => ({ id, weight: 1 })) });
+  const from = Topology.from({ name: 'app', epoch: 1, vnodes: 3, shards: initialIds.map((id) => ({ id, weight: 1 })), ...(tenantKeyed ? { shardKey: 't' } : {}) });
   const change = rand();
   const to =
     initialIds.length === 3
@@ -585,7 +604,7 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
   const seeder = new ShardedCollection<Doc>({ name: 'm', routing: new StaticRoutingSource((await config.load())!), pool: { store: (id) => stores.get(id)! } });
   for (let i = 0; i < KEYS; i++) {
     if (rand() < 0.7) {
-      await seeder.insertOne({ _id: `k${i}`, v: i });
+      await seeder.insertOne({ _id: `k${i}`, v: i, ...tag(`k${i}`) });
       initial.set(`k${i}`, i);
     }
   }
@@ -738,7 +757,7 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
       expect(d, `seed ${seed}: marker left on ${id}: ${JSON.stringify(d)}`).to.not.have.any.keys('_moved', '_ph', '_ts');
       expect(seen.has(key), `seed ${seed}: duplicate ${key}`).to.equal(false);
       seen.add(key);
-      expect(router.route(key), `seed ${seed}: ${key} orphaned on ${id}`).to.equal(id);
+      expect(router.route(tenantKeyed ? tenantOf(key) : key), `seed ${seed}: ${key} orphaned on ${id}`).to.equal(id);
       expect(w.oracle.allowed.get(key)!.has(d['v'] as number), `seed ${seed}: ${key} = ${String(d['v'])}`).to.equal(true);
     }
   }
@@ -749,28 +768,50 @@ async function runSchedule(seed: number): Promise<ScheduleReport> {
   return { steps: sched.steps, crashes: crashes + lapses, resumes, abortsAsked, aborted: aborted ? 1 : 0, ...w.stats, keyChecks: w.invariants.checks, drains: sched.drains };
 }
 
+/** Totals of a run of schedules. */
+type Totals = ScheduleReport;
+
+/** Run `seeds` (stack traces off, routers with the model's small cache) and add up their reports. */
+async function runSchedules(seeds: readonly number[]): Promise<Totals> {
+  const total: Totals = { steps: 0, crashes: 0, resumes: 0, abortsAsked: 0, aborted: 0, reads: 0, acked: 0, turnedAway: 0, manyOps: 0, keyChecks: 0, drains: 0 };
+  // Routers turn away thousands of operations per run (moved, lease lapsed, timed out) and each
+  // error would capture a stack nobody reads; a failing seed is replayed alone, with stacks.
+  const stackTraceLimit = Error.stackTraceLimit;
+  if (ONE_SEED === undefined) Error.stackTraceLimit = 0;
+  const fromTopology = ShardRouter.fromTopology;
+  ShardRouter.fromTopology = (t, opts = {}) => fromTopology.call(ShardRouter, t, { cacheSize: ROUTER_CACHE, ...opts });
+  try {
+    for (const seed of seeds) {
+      const r = await runSchedule(seed);
+      for (const k of Object.keys(total) as Array<keyof Totals>) total[k] += r[k];
+    }
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
+    ShardRouter.fromTopology = fromTopology;
+  }
+  return total;
+}
+
+function report(seeds: readonly number[], total: Totals, started: number, what = ''): void {
+  const seconds = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(
+    `      ${seeds.length} schedules${what} in ${seconds} s: ${total.steps} steps, ${total.crashes} migrator kills, ${total.resumes} resumes, ` +
+      `${total.abortsAsked} aborts asked, ${total.aborted} migrations aborted, ${total.reads} router reads and ${total.acked} writes acknowledged, ` +
+      `${total.turnedAway} operations turned away, ${total.keyChecks} keys re-checked, ${total.drains} steps drained the event loop; ` +
+      `${total.manyOps} updateMany/deleteMany answered`,
+  );
+}
+
+/** Schedules of the shard-key run: 50 by default, a fortieth of the main run for longer runs (it costs twice as much per schedule). */
+const KEYED_SCHEDULES = Math.min(SCHEDULES, Math.max(50, Math.floor(SCHEDULES / 40)));
+
 describe('migration protocol model', () => {
   it(`keeps every invariant over ${ONE_SEED === undefined ? `${SCHEDULES} + ${FOUND_SEEDS.length} found` : 1} seeded schedules of routers, copier, crashes and aborts`, async function () {
     this.timeout(0);
     const range = Array.from({ length: SCHEDULES }, (_, i) => FIRST_SEED + i);
     const seeds = ONE_SEED === undefined ? [...range, ...FOUND_SEEDS.filter((s) => !range.includes(s))] : [Number(ONE_SEED)];
-    const total = { steps: 0, crashes: 0, resumes: 0, abortsAsked: 0, aborted: 0, reads: 0, acked: 0, turnedAway: 0, manyOps: 0, keyChecks: 0, drains: 0 };
     const started = performance.now();
-    // Routers turn away thousands of operations per run (moved, lease lapsed, timed out) and each
-    // error would capture a stack nobody reads; a failing seed is replayed alone, with stacks.
-    const stackTraceLimit = Error.stackTraceLimit;
-    if (ONE_SEED === undefined) Error.stackTraceLimit = 0;
-    const fromTopology = ShardRouter.fromTopology;
-    ShardRouter.fromTopology = (t, opts = {}) => fromTopology.call(ShardRouter, t, { cacheSize: ROUTER_CACHE, ...opts });
-    try {
-      for (const seed of seeds) {
-        const r = await runSchedule(seed);
-        for (const k of Object.keys(total) as Array<keyof typeof total>) total[k] += r[k];
-      }
-    } finally {
-      Error.stackTraceLimit = stackTraceLimit;
-      ShardRouter.fromTopology = fromTopology;
-    }
+    const total = await runSchedules(seeds);
     // The model must exercise what it claims to: crashes, resumes and aborts happen across the seeds.
     if (seeds.length >= 50) {
       expect(total.crashes, 'migrator kills').to.be.greaterThan(0);
@@ -779,12 +820,25 @@ describe('migration protocol model', () => {
       expect(total.acked, 'acknowledged router writes').to.be.greaterThan(seeds.length);
       expect(total.manyOps, 'updateMany/deleteMany answered').to.be.greaterThan(seeds.length / 2);
     }
-    const seconds = ((performance.now() - started) / 1000).toFixed(1);
-    console.log(
-      `      ${seeds.length} schedules in ${seconds} s: ${total.steps} steps, ${total.crashes} migrator kills, ${total.resumes} resumes, ` +
-        `${total.abortsAsked} aborts asked, ${total.aborted} migrations aborted, ${total.reads} router reads and ${total.acked} writes acknowledged, ` +
-        `${total.turnedAway} operations turned away, ${total.keyChecks} keys re-checked, ${total.drains} steps drained the event loop; ` +
-        `${total.manyOps} updateMany/deleteMany answered`,
-    );
+    report(seeds, total, started);
+  });
+
+  it(`keeps every invariant with shard key t (tenants of several _ids) over ${ONE_SEED === undefined ? KEYED_SCHEDULES : 1} seeded schedules`, async function () {
+    this.timeout(0);
+    const seeds = ONE_SEED === undefined ? Array.from({ length: KEYED_SCHEDULES }, (_, i) => FIRST_SEED + i) : [Number(ONE_SEED)];
+    const started = performance.now();
+    tenantKeyed = true;
+    let total: Totals;
+    try {
+      total = await runSchedules(seeds);
+    } finally {
+      tenantKeyed = false;
+    }
+    if (seeds.length >= 50) {
+      expect(total.crashes, 'migrator kills').to.be.greaterThan(0);
+      expect(total.acked, 'acknowledged router writes').to.be.greaterThan(seeds.length);
+      expect(total.manyOps, 'updateMany/deleteMany answered').to.be.greaterThan(seeds.length / 2);
+    }
+    report(seeds, total, started, ' with shard key t');
   });
 });

@@ -4,9 +4,10 @@ import { integerKey } from '../../../../src/cli/commands/route.js';
 import { ErrorCode } from '../../../../src/errors.js';
 import { Ring } from '../../../../src/ring/ring.js';
 import { Topology } from '../../../../src/topology/topology.js';
-import { errorLine, example, run } from '../helpers.js';
+import { errorLine, example, run, scratch } from '../helpers.js';
 
 describe('route command', () => {
+  const files = scratch();
   const ring = Ring.fromTopology(Topology.parse(readFileSync(example('topology.json'), 'utf8')));
 
   it('prints [{key, shard, point}] matching the ring', async () => {
@@ -43,6 +44,13 @@ describe('route command', () => {
   it('prints a table by default', async () => {
     const r = await run(['route', '--topology', example('topology.json'), 'alice']);
     expect(r.out).to.match(new RegExp(`^key +shard +point\\n[- ]+\\nalice +${ring.route('alice')} +${ring.hash.point('alice')}\\n$`));
+  });
+
+  it("routes shard-key values under a topology's shardKey, naming the key in the table", async () => {
+    const spec = { ...JSON.parse(readFileSync(example('topology.json'), 'utf8')), shardKey: 'tenant' };
+    const r = await run(['route', '--topology', files.file('t.json', JSON.stringify(spec)), 'acme']);
+    expect(r.code).to.equal(0);
+    expect(r.out).to.match(new RegExp(`^tenant +shard +point\\n[- ]+\\nacme +${ring.route('acme')} +${ring.hash.point('acme')}\\n$`));
   });
 
   it('needs at least one key (exit 2)', async () => {
