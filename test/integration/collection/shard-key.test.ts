@@ -27,9 +27,9 @@ const { shards, config: configUri } = testServerUris();
 const TENANTS = Array.from({ length: 24 }, (_, i) => `tenant-${i}`);
 const SORT = { n: 1, _id: 1 } as const;
 
-/** Reads go through here, so the lead can adapt one place when `find` returns a cursor. */
+/** Every read of this file, through `find`'s cursor. */
 function read(coll: ShardedCollection, filter: Document): Promise<Document[]> {
-  return coll.find(filter, { sort: SORT });
+  return coll.find(filter, { sort: SORT }).toArray();
 }
 
 /** A routing source that always asks the config store, as a router whose lease is always fresh would. */
