@@ -16,7 +16,7 @@
  */
 import type { Document, Filter, Sort } from 'mongodb';
 import { ShardkitInvalidArgumentError } from '../errors.js';
-import { checkCallOptions, withCallOptions } from './call-options.js';
+import { withCallOptions } from './call-options.js';
 import { ShardedCursor } from './cursor.js';
 import { applyProjection, filterKey, stripMarkers } from './documents.js';
 import type { KeyProtocol } from './key-protocol.js';
@@ -82,9 +82,9 @@ export class FindCursor<T = Document> extends ShardedCursor<T> {
     this.#limit = checkCount(options.limit, 'limit');
     this.#projection = options.projection;
     this.#batchSize = checkBatchSize(options.batchSize);
-    // The driver options (read preference, read concern, comment, maxTimeMS) are checked now, so a bad
-    // one fails at find(), and carried around every read of the cursor; maxTimeMS bounds each read.
-    checkCallOptions('read', 'find', options);
+    // The driver options (read preference, read concern, comment, maxTimeMS) are carried around every
+    // read of the cursor, checked before each; a bad one fails the first read, as the driver's cursor
+    // reports a server's refusal at its first read. maxTimeMS bounds each read.
     this.#around = (fn) => withCallOptions('read', 'find', options, fn);
   }
 

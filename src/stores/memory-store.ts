@@ -12,29 +12,14 @@ import type { Document, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { compareBson, idKey, normalizeSort, sortComparator } from './bson-order.js';
 import { asError, assertBulkOps, bulkResult, deleteResult, emptyResults, INSERTED, writeResult } from './bulk-result.js';
+import { selectedBatches } from './batch-cursor.js';
 import { assertBeforeDeadline } from './deadline.js';
 import { sameData } from './exact-types.js';
 import { isFenced, isLive, isTombstone } from './markers.js';
 import { applySimpleUpdate } from './simple-update.js';
 import { guardedPipeline } from './store-aggregate.js';
-import type {
-  HashRange,
-  RangeChecksumResult,
-  RangeCursor,
-  RangeCounts,
-  RangeKey,
-  RangeSpan,
-  ShardStore,
-  StoreAggregateOptions,
-  StoreBatchCursor,
-  StoreBatchOptions,
-  StoreBulkResult,
-  StoredDocument,
-  StoreFilter,
-  StoreFindOptions,
-  StoreWriteOp,
-  WriteOutcome,
-} from './shard-store.js';
+import type { HashRange, RangeChecksumResult, RangeCursor, RangeCounts, RangeKey, RangeSpan, ShardStore, StoreAggregateOptions, StoreBatchCursor,
+  StoreBatchOptions, StoreBulkResult, StoredDocument, StoreFilter, StoreFindOptions, StoreWriteOp, WriteOutcome } from './shard-store.js';
 import {
   assertEpoch,
   assertLimit,
@@ -352,36 +337,14 @@ export class MemoryStore implements ShardStore {
     return out.map((d) => this.#out(d));
   }
 
-  /**
-   * The query's documents are chosen at the first batch, as a server's blocking sort chooses them when
-   * the cursor opens, but held as references: every write replaces a stored object instead of changing
-   * it, so the chosen versions stay as they were, and each batch is copied out only when it is read.
-   * Each batch is a call of its own (closed, offline and deadline checks).
-   */
+  /** The query's documents chosen at the first batch, copied out a batch at a time (`batch-cursor.ts`). */
   findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor {
-    assertLimit(options.batchSize);
-    let docs: StoredDocument[] | undefined;
-    let at = 0;
-    let closed = false;
-    const close = async (): Promise<void> => {
-      closed = true;
-      docs = undefined;
-    };
-    return {
-      next: async () => {
-        if (closed) return { done: true, value: undefined };
-        this.#check();
-        docs ??= this.#select(filter, options);
-        if (at >= docs.length) {
-          await close();
-          return { done: true, value: undefined };
-        }
-        const batch = docs.slice(at, at + options.batchSize);
-        at += batch.length;
-        return { done: false, value: this.#present(batch, options.projection) };
-      },
-      close,
-    };
+    return selectedBatches(
+      options.batchSize,
+      () => this.#check(),
+      () => this.#select(filter, options),
+      (batch) => this.#present(batch, options.projection),
+    );
   }
 
   async count(filter: StoreFilter): Promise<number> {

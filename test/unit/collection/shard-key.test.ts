@@ -155,7 +155,7 @@ describe('ShardedCollection with shard key tenant', () => {
     it('finds the pair first for a filter without the shard key, and never writes a document the filter does not match', async () => {
       expect(await coll.updateOne({ _id: 'same', n: 2 }, { $set: { name: 'hit' } })).to.include({ matchedCount: 1 });
       expect(await read(coll, { name: 'hit' })).to.deep.equal([{ _id: 'same', tenant: t2, n: 2, name: 'hit' }]);
-      expect(await coll.deleteOne({ name: 'x' })).to.deep.equal({ deletedCount: 1 });
+      expect(await coll.deleteOne({ name: 'x' })).to.deep.equal({ acknowledged: true, deletedCount: 1 });
       expect(await read(coll, { _id: 'other' })).to.deep.equal([]);
       expect(await coll.updateOne({ name: 'nobody' }, { $set: { n: 0 } })).to.include({ matchedCount: 0, modifiedCount: 0 });
     });
@@ -194,7 +194,7 @@ describe('ShardedCollection with shard key tenant', () => {
     it('sends updateMany, deleteMany and findOneAndUpdate that pin the tenant to its owner only', async () => {
       expect(await coll.updateMany({ tenant: t2 }, { $inc: { n: 100 } })).to.include({ matchedCount: 10 });
       expect(await coll.findOneAndUpdate({ tenant: t2 }, { $set: { name: 'first' } }, { sort: { n: 1 } })).to.include({ n: 101 });
-      expect(await coll.deleteMany({ tenant: t2, n: { $gt: 110 } })).to.deep.equal({ deletedCount: 5 });
+      expect(await coll.deleteMany({ tenant: t2, n: { $gt: 110 } })).to.deep.equal({ acknowledged: true, deletedCount: 5 });
       for (const id of IDS) if (id !== router.route(t2)) expect(pool.count(id, 'find') + pool.count(id, 'bulkWrite'), id).to.equal(0);
     });
 
@@ -267,7 +267,7 @@ describe('ShardedCollection with a dotted shard key account.id', () => {
     await coll.updateOne({ _id: 3, 'account.id': 7 }, { $set: { n: 1 } }, { upsert: true });
     expect(await pool.raw(router.route(7)).get(3)).to.deep.include({ account: { id: 7 }, n: 1, _h: router.point(7) });
     expect((await coll.explain({ 'account.id': { $in: [42, 7] } })).shards).to.deep.equal([...new Set([router.route(42), router.route(7)])].sort());
-    expect(await coll.find({ 'account.id': 42 })).to.deep.equal([{ _id: 1, account: { id: 42, plan: 'team' } }]);
+    expect(await coll.find({ 'account.id': 42 }).toArray()).to.deep.equal([{ _id: 1, account: { id: 42, plan: 'team' } }]);
   });
 });
 
