@@ -193,7 +193,7 @@ class Books implements WriterBooks {
 async function runOp(kind: Kind, coll: ShardedCollection<Doc>, books: Books, random: () => number): Promise<void> {
   if (kind === 'scatterFind') {
     // Reads through the collection's find whatever it returns (an array today, a cursor later).
-    const found: unknown = await coll.find({ n: { $gte: Math.floor(random() * books.nextValue()) } }, { limit: 10 });
+    const found: unknown = await coll.find({ n: { $gte: Math.floor(random() * books.nextValue()) } }, { limit: 10 }).toArray();
     const docs = Array.isArray(found) ? found : await (found as { toArray(): Promise<unknown[]> }).toArray();
     if (docs.length > 10) throw new Error(`scatter find returned ${docs.length} documents past its limit of 10`);
     return;
