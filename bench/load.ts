@@ -291,7 +291,9 @@ async function openLoop(
   let elapsed = 0;
   let nextTick = TICK_MS;
   while (!until((elapsed = performance.now() - t0))) {
-    const due = Math.floor((rate * elapsed) / 1000);
+    // Operation k falls due at k / rate: the ones due by now are 0 ..= floor(rate * elapsed), so each
+    // starts at its due time, not one interval after it (which would count the interval as latency).
+    const due = Math.floor((rate * elapsed) / 1000) + 1;
     for (; scheduled < due; scheduled++) {
       const dueAt = t0 + (scheduled * 1000) / rate;
       if (running.size < MAX_IN_FLIGHT) start(dueAt);
