@@ -241,14 +241,17 @@ function randomOp(rand: () => number, n: number, mode: Mode): Op {
       // After $unwind, one document's copies differ by `tags` only: it completes the order.
       const docSort: Document = unwound ? { tags: 1, _id: 1 } : { n: -1, _id: 1 };
       switch (pick(['group', 'sort', 'count', 'project', 'plain'] as const)) {
-        case 'group':
-          pipeline.push({ $group: { _id: unwound ? '$tags' : pick(['$g', '$s', '$tenant', '$tags']), c: pick([{ $sum: 1 }, { $sum: unwound ? '$_id' : '$n' }]) } });
-          if (rand() < 0.6) {
+        case 'group': {
+          const by = unwound ? '$tags' : pick(['$g', '$s', '$tenant', '$tags']);
+          pipeline.push({ $group: { _id: by, c: pick([{ $sum: 1 }, { $sum: unwound ? '$_id' : '$n' }]) } });
+          // Array keys (`tags` not unwound) sort by their smallest element, with ties: no total order.
+          if (rand() < 0.6 && (unwound || by !== '$tags')) {
             pipeline.push({ $sort: { _id: 1 } });
             ordered = true;
             page();
           }
           break;
+        }
         case 'sort':
           pipeline.push({ $sort: docSort });
           ordered = true;
