@@ -14,9 +14,10 @@
  *   returns each document once, and the router runs the rest of the pipeline with mingo.
  */
 import { Aggregator } from 'mingo';
-import type { Document, Filter } from 'mongodb';
+import type { Document, Filter, Sort } from 'mongodb';
 import { ErrorCode, ShardkitInputError } from '../../errors.js';
 import type { StoredDocument } from '../../stores/shard-store.js';
+import { normalizeSort, sortComparator } from '../../stores/bson-order.js';
 import { andFilters } from '../../stores/store-filters.js';
 import { filterKey, stripMarkers } from '../documents.js';
 import type { KeyProtocol } from '../key-protocol.js';
@@ -62,11 +63,31 @@ function notImplemented(error: unknown): boolean {
   return false;
 }
 
-/** Stages run by the router over documents it holds (mingo); an error of theirs is the pipeline's. */
+/**
+ * Stages run by the router over documents it holds (mingo); an error of theirs is the pipeline's.
+ * A `$sort` runs with the stores' comparator (`stores/bson-order.ts`), not mingo's: mingo sorts an
+ * array descending by its smallest element, where a server uses its largest (and the shards sort
+ * their part of the same pipeline so). JavaScript's sort is stable, as the stages around it expect.
+ */
 export function runInRouter(stages: readonly Stage[], docs: Document[]): Document[] {
   if (stages.length === 0) return docs;
   try {
-    return new Aggregator([...stages], {}).run(docs);
+    let out = docs;
+    let pending: Stage[] = [];
+    const flush = (): void => {
+      if (pending.length > 0) out = new Aggregator(pending, {}).run(out);
+      pending = [];
+    };
+    for (const stage of stages) {
+      if (Object.keys(stage).length === 1 && '$sort' in stage) {
+        flush();
+        out = [...out].sort(sortComparator(normalizeSort(stage['$sort'] as Sort)));
+      } else {
+        pending.push(stage);
+      }
+    }
+    flush();
+    return out;
   } catch (cause) {
     const detail = cause instanceof Error ? cause.message : String(cause);
     throw new ShardkitInputError(ErrorCode.aggregateUnsupportedStage, `aggregate: the router could not run the pipeline: ${detail}`, { cause });
