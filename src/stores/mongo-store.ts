@@ -22,7 +22,7 @@ import { assertBulkOps, outcome } from './bulk-result.js';
 import { splitBulkWrite } from './mongo-bulk-write.js';
 import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
-import { isFenced } from './markers.js';
+import { isFenced, isLive } from './markers.js';
 import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
 import { driverBatches, findOptions } from './mongo-batches.js';
 import type {
@@ -49,6 +49,7 @@ import {
   assertEpoch,
   assertLimit,
   assertRange,
+  isOperatorObject,
   assertReplacement,
   assertStorable,
   liveFilter,
@@ -224,6 +225,21 @@ export class MongoStore implements ShardStore {
     return requestOptions(this.shardId, this.#maxTimeMS, 'internal', undefined, extra);
   }
 
+  /**
+   * The live document `filter` matches, with exact types. A filter that is exactly `{_id: value}` is
+   * read by `_id` alone, the one filter FerretDB 1.x answers from an index (ADR 0005), and its liveness
+   * checked here: with the markers' conditions added it was a collection scan before every
+   * compare-and-set write.
+   */
+  async #liveOne(filter: StoreFilter): Promise<StoredDocument | null> {
+    const keys = Object.keys(filter);
+    if (keys.length === 1 && keys[0] === '_id' && !isOperatorObject(filter['_id'])) {
+      const doc = await this.#col.findOne({ _id: filter['_id'] }, this.#opts(EXACT_TYPES));
+      return doc !== null && isLive(doc) ? doc : null;
+    }
+    return this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
+  }
+
   /** Options of a request that reads for the application (its read preference and read concern apply). */
   #read<T extends object = object>(extra?: T): T & RequestOptions {
     return requestOptions(this.shardId, this.#maxTimeMS, 'read', undefined, extra);
@@ -346,7 +362,7 @@ export class MongoStore implements ShardStore {
       // The `_v` bump makes every matched update a modification to the server; the driver reports 0
       // for one that changed nothing. So: read the version, update exactly it, compare the two.
       for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const before = await this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
+        const before = await this.#liveOne(filter);
         if (before === null) return write();
         const { _id: id, _v: version } = withProtocolValues(before);
         const after = await this.#col.findOneAndUpdate(andFilters({ _id: id, _v: version }, liveFilter({})), bumped, this.#write({ ...EXACT_TYPES, returnDocument: 'after' }));
@@ -367,7 +383,7 @@ export class MongoStore implements ShardStore {
     const { _v: _ignored, ...body } = replacement;
     return this.#run('replaceOne', async () => {
       for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const found = await this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
+        const found = await this.#liveOne(filter);
         if (found !== null) {
           const current = withProtocolValues(found);
           if (body._id !== undefined && idKey(body._id) !== idKey(current._id)) {
