@@ -139,18 +139,21 @@ function isExpressionLike(value: unknown): boolean {
 }
 
 /**
- * Whether a per-document stage is pushed to the shards: `$match`, `$unset`, `$unwind`, a plain 0/1
- * `$project`, and `$addFields`/`$set` of constants; under `mongodb`, every per-document stage.
+ * Whether a per-document stage is pushed to the shards: `$match`, `$unset`, a plain 0/1 `$project`,
+ * and `$addFields`/`$set` of constants; under `mongodb`, every per-document stage and `$unwind`.
  * Computed fields otherwise run in the router (see the file's comment: FerretDB 1.24 evaluates a
- * field path in `$addFields` to its own text).
+ * field path in `$addFields` to its own text), and so does `$unwind`: FerretDB 1.24's keeps only
+ * `_id` and the unwound field, so a pushed one answered differently from the router's (the
+ * differential test found it).
  */
 export function isPushable(name: string, arg: unknown, pushdown: Pushdown = 'portable'): boolean {
   if (pushdown === 'mongodb' && COMPUTED.has(name)) return true;
   switch (name) {
     case '$match':
     case '$unset':
-    case '$unwind':
       return true;
+    case '$unwind':
+      return pushdown === 'mongodb';
     case '$project':
       return arg !== null && typeof arg === 'object' && isPlainProjection(arg as Document);
     case '$addFields':

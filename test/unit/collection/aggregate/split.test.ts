@@ -9,8 +9,15 @@ const code = async (fn: () => unknown): Promise<string> => (await rejection(Prom
 describe('aggregate/split', () => {
   describe('#splitPipeline', () => {
     it('runs a pipeline of per-document stages wholly on the shards, merged by concatenation', () => {
-      const pipeline = [{ $match: { a: 1 } }, { $unset: 'b' }, { $unwind: '$t' }, { $project: { a: 1, t: 1 } }, { $set: { k: 1 } }];
+      const pipeline = [{ $match: { a: 1 } }, { $unset: 'b' }, { $project: { a: 1, t: 1 } }, { $set: { k: 1 } }];
       expect(splitPipeline(pipeline)).to.deep.equal({ shard: pipeline, merge: { kind: 'concat' }, skip: 0, limit: undefined, router: [] });
+      const unwinding = [...pipeline.slice(0, 2), { $unwind: '$t' }, ...pipeline.slice(2)];
+      expect(splitPipeline(unwinding, 'mongodb')).to.deep.equal({ shard: unwinding, merge: { kind: 'concat' }, skip: 0, limit: undefined, router: [] });
+    });
+
+    it("runs $unwind in the router unless the shards are MongoDB (FerretDB 1.24's drops every other field)", () => {
+      const pipeline = [{ $match: { a: 1 } }, { $unset: 'b' }, { $unwind: '$t' }, { $project: { a: 1, t: 1 } }];
+      expect(splitPipeline(pipeline)).to.deep.equal({ shard: pipeline.slice(0, 2), merge: { kind: 'concat' }, skip: 0, limit: undefined, router: pipeline.slice(2) });
     });
 
     it('splits a $group of one accumulator into partials on the shards and the rest in the router', () => {
