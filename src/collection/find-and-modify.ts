@@ -22,7 +22,7 @@ import { pinnedFilter } from './multi-write.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { scatterFind } from './scatter-gather.js';
 import type { FindOneAndModifyOptions } from './types.js';
-import { targetFilter, pinnedValue } from './targeting.js';
+import { pinnedPair } from './targeting.js';
 import { deleteOp, replaceOp, updateOp, type OpOutcome, type WriteOp } from './write-ops.js';
 
 /** Attempts of a find-and-modify whose document keeps changing between the read and the write. */
@@ -51,9 +51,9 @@ function checkOptions(options: FindOneAndModifyOptions, mod: Modification): void
 async function pick(exec: RedirectExecutor, keys: KeyProtocol, filter: Filter<Document>, sort: Sort | undefined): Promise<StoredDocument | null> {
   return exec.run(async (view) => {
     const key = filterKey(filter);
-    const value = view.shardKey === DEFAULT_SHARD_KEY ? key : pinnedValue(filter, view.shardKey);
+    const value = pinnedPair(view, filter, key);
     if (key !== undefined && value !== undefined) return keys.readMatching(view, key, filter, value);
-    const [doc] = await scatterFind(exec, view, { filter, sort, skip: 0, limit: 1, projection: undefined, shards: targetFilter(view, filter).shards });
+    const [doc] = await scatterFind(exec, view, { filter, sort, skip: 0, limit: 1, projection: undefined });
     return doc ?? null;
   });
 }

@@ -24,7 +24,6 @@ import { filterKey } from './documents.js';
 import type { KeyProtocol } from './key-protocol.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { scatterFind } from './scatter-gather.js';
-import { targetFilter } from './targeting.js';
 import type { ShardedBulkWriteResult, ShardedDeleteResult, ShardedUpdateResult, ShardedWriteOp } from './types.js';
 
 /** Keys written per bulk: bounds the op arrays of one call, not the `_id` list. */
@@ -53,8 +52,7 @@ export async function matchingDocs(exec: RedirectExecutor, filter: Filter<Docume
   return exec.run(async (view) => {
     const path = view.shardKey;
     const projection = path === DEFAULT_SHARD_KEY ? { _id: 1 } : { _id: 1, [path]: 1 };
-    const { shards } = targetFilter(view, filter);
-    const docs = await scatterFind(exec, view, { filter, sort, skip: 0, limit, projection, shards });
+    const docs = await scatterFind(exec, view, { filter, sort, skip: 0, limit, projection });
     const matches = docs.map((d) => ({ id: d._id, value: path === DEFAULT_SHARD_KEY ? d._id : shardKeyValue(d, path, 'a stored document') }));
     return { matches, shardKey: path };
   });

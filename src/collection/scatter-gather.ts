@@ -60,8 +60,6 @@ export interface ScatterQuery {
   /** 0: no limit. */
   readonly limit: number;
   readonly projection: Document | undefined;
-  /** The shards to ask (`targeting.ts`); absent: every shard that may hold a key (`view.scatter`). */
-  readonly shards?: readonly string[];
 }
 
 /**
@@ -128,7 +126,7 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
   const pushed = applicationFilter(filter);
   const proj = pushedProjection(query.projection, fields.map((f) => f.path));
   const perShard = await Promise.all(
-    (query.shards ?? targetShards(view, filter)).map(async (shardId) => {
+    targetShards(view, filter).map(async (shardId) => {
       let batch = want;
       for (;;) {
         const docs = await exec.callShard(shardId, (s) =>
@@ -169,13 +167,13 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
  * by the ownership rule and every `_id` counted once, which is exact (it costs the `_id`s of the
  * matching documents in transfer, only while a migration runs).
  */
-export async function scatterCount(exec: RedirectExecutor, view: RoutingView, filter: Filter<Document>, shards: readonly string[] = targetShards(view, filter)): Promise<number> {
+export async function scatterCount(exec: RedirectExecutor, view: RoutingView, filter: Filter<Document>): Promise<number> {
   if (view.from !== undefined) {
-    const ids = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: { _id: 1 }, shards });
+    const ids = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: { _id: 1 } });
     return ids.length;
   }
   const counts = await Promise.all(
-    shards.map(async (shardId) => {
+    targetShards(view, filter).map(async (shardId) => {
       const [live, fenced] = await Promise.all([
         exec.callShard(shardId, (s) => s.count(and(filter, LIVE_ONLY))),
         exec.callShard(shardId, (s) => s.find(and(filter, FENCED_DATA), { projection: { _id: 1, _h: 1, _v: 1, _moved: 1, _ph: 1, _ts: 1 } })),

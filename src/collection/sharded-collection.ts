@@ -233,7 +233,7 @@ export class ShardedCollection<T extends Document = Document> {
     const total = await this.#exec.run(async (view) => {
       const value = pinnedPair(view, f, key);
       if (key !== undefined && value !== undefined) return (await this.#keys.readMatching(view, key, f, value)) === null ? 0 : 1;
-      return scatterCount(this.#exec, view, f, targetFilter(view, f).shards);
+      return scatterCount(this.#exec, view, f);
     });
     await this.#countRouted('countDocuments', f);
     const afterSkip = Math.max(0, total - skip);

@@ -23,8 +23,8 @@ import { filterKey, stripMarkers } from '../documents.js';
 import type { KeyProtocol } from '../key-protocol.js';
 import type { RedirectExecutor } from '../redirect-executor.js';
 import type { RoutingView } from '../routing-view.js';
-import { scatterFind } from '../scatter-gather.js';
-import { pinnedPair, targetFilter } from '../targeting.js';
+import { scatterFind, targetShards } from '../scatter-gather.js';
+import { pinnedPair } from '../targeting.js';
 import { mergeStreams, promote } from './merge.js';
 import type { SplitPlan, Stage } from './split.js';
 
@@ -38,14 +38,6 @@ const NOT_IMPLEMENTED: ReadonlySet<number> = new Set([238, 40324, 15952, 168, 31
 export interface AggregateJob {
   readonly pipeline: readonly Stage[];
   readonly plan: SplitPlan;
-}
-
-/**
- * The shards a filter reaches under a stable view: the owners of the shard-key values it pins, else
- * every shard that may hold a key (`targeting.ts`, ADR 0008).
- */
-export function targetShards(view: RoutingView, filter: Filter<Document>): readonly string[] {
-  return targetFilter(view, filter).shards;
 }
 
 /** The pipeline's leading `$match`, or undefined. */
@@ -116,7 +108,7 @@ async function inRouter(exec: RedirectExecutor, keys: KeyProtocol, view: Routing
     const doc = await keys.readMatching(view, key, filter, value);
     docs = doc === null ? [] : [doc];
   } else {
-    docs = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: undefined, shards: targetShards(view, filter) });
+    docs = await scatterFind(exec, view, { filter, sort: undefined, skip: 0, limit: 0, projection: undefined });
   }
   return runInRouter(leading === undefined ? pipeline : pipeline.slice(1), docs.map((d) => stripMarkers<Document>(d)));
 }
