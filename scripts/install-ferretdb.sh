@@ -11,7 +11,16 @@
 # racing fence of the same document both succeed in ~70% of rounds). MongoDB applies each single-document
 # write atomically, and shardkit's migration protocol relies on it (docs/adr/0005). The patch serializes
 # those three commands per server process with one mutex, which restores that atomicity; inserts and reads
-# are unchanged. The stamp file next to the binary names version + patch, so a change rebuilds.
+# are unchanged.
+#
+# And scripts/ferretdb/id-index.patch: FerretDB 1.x on SQLite uses the _id index only for a filter that
+# is exactly {_id: <string or ObjectId>}; any other condition beside it, or `_id: {$in: [...]}`, scans and
+# decodes the whole collection. MongoDB answers both from its _id index, and shardkit's conditional writes
+# ({_id, _v, not fenced}) and its by-_id batches depend on that. The patch narrows the SQL query by the
+# filter's top-level _id ($eq or $in of strings/ObjectIds) and leaves the rest of the filter to FerretDB's
+# own matching, which every command already applies to what the query returns (docs/adr/0005).
+#
+# The stamp file next to the binary names version + patches, so a change rebuilds.
 #
 # Env: SHARDKIT_CACHE (default $HOME/.cache/shardkit), FERRETDB_VERSION (default v1.24.2).
 # Prints the binary path on stdout. Fails loudly (non-zero exit, message on stderr).
@@ -22,12 +31,13 @@ CACHE="${SHARDKIT_CACHE:-$HOME/.cache/shardkit}"
 BIN_DIR="$CACHE/bin"
 BIN="$BIN_DIR/ferretdb"
 STAMP="$BIN_DIR/ferretdb.build"
-PATCH="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb/atomic-writes.patch"
+PATCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/ferretdb"
+PATCHES=("$PATCH_DIR/atomic-writes.patch" "$PATCH_DIR/id-index.patch")
 
 die() { echo "install-ferretdb: $*" >&2; exit 1; }
 
-[[ -f "$PATCH" ]] || die "patch missing: $PATCH"
-BUILD_ID="$VERSION+$(sha256sum "$PATCH" | cut -c1-16)"
+for p in "${PATCHES[@]}"; do [[ -f "$p" ]] || die "patch missing: $p"; done
+BUILD_ID="$VERSION+$(cat "${PATCHES[@]}" | sha256sum | cut -c1-16)"
 
 installed_version() {
   # `ferretdb --version` prints e.g. "version: v1.24.2"; a broken build panics, which counts as absent.
@@ -53,7 +63,10 @@ cp -R "$SRC_DIR/." "$WORK/"
 chmod -R u+w "$WORK"
 echo "$VERSION" > "$WORK/build/version/version.txt"
 # git (not patch(1), which a fresh machine may lack); the empty repo makes paths relative to $WORK.
-(git -C "$WORK" init -q && git -C "$WORK" apply "$PATCH") || die "cannot apply $PATCH to FerretDB $VERSION"
+git -C "$WORK" init -q || die "cannot create a git repo in $WORK"
+for p in "${PATCHES[@]}"; do
+  git -C "$WORK" apply "$p" || die "cannot apply $p to FerretDB $VERSION"
+done
 
 mkdir -p "$BIN_DIR"
 (cd "$WORK" && GOFLAGS=-buildvcs=false GOTOOLCHAIN="${GOTOOLCHAIN:-auto}" go build -trimpath -o "$BIN.tmp" ./cmd/ferretdb) \

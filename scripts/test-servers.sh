@@ -83,7 +83,7 @@ launch() {
   local name="$1" port="$2" bin="$3" dir="$STATE/$1"
   mkdir -p "$dir/data" "$dir/state"
   echo "$port" > "$dir/port"
-  local backend=(--handler=sqlite --sqlite-url="file:$dir/data/")
+  local backend=(--handler=sqlite --sqlite-url="file:$dir/data/?_pragma=synchronous(normal)")
   if [[ "$FLAVOUR" == postgresql ]]; then
     # Over the cluster's unix socket: no TCP port of its own to race for, and faster on a loaded machine.
     backend=(--handler=postgresql --postgresql-url="postgres://postgres@/$name?host=$PG&port=$(cat "$PG/port")&pool_max_conns=$PG_POOL")
