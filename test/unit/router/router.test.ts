@@ -194,6 +194,45 @@ describe('router/ShardRouter', function () {
       });
     });
 
+    context('when the router switches between caching and bypassing', function () {
+      // Hits and misses are not both counted on the hot path: each mode counts one kind on its slow
+      // path and the per-shard counts give the rest, so a switch must close the segment exactly.
+      it('keeps hits + misses equal to the lookups, and hits equal to the lookups the cache answered', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        const total = (): number => Object.values(router.stats().perShard).reduce((x, y) => x + y, 0);
+        const hot = Array.from({ length: 200 }, (_, i) => `hot:${i}`);
+        for (let r = 0; r < 3; r++) for (const k of hot) router.route(k);
+        const before = router.stats();
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        const scanned = router.stats();
+        expect(scanned.cacheBypassed).to.equal(true);
+        expect(scanned.hits + scanned.misses).to.equal(total());
+        // No scan key repeats, so only doorkeeper false positives could ever hit: none do here.
+        expect(scanned.hits).to.equal(before.hits);
+        for (let r = 0; r < 300; r++) for (const k of hot) router.route(k);
+        const back = router.stats();
+        expect(back.cacheBypassed).to.equal(false);
+        expect(back.hits + back.misses).to.equal(total());
+        router.resetStats();
+        for (const k of hot) router.route(k);
+        expect(router.stats()).to.include({ hits: hot.length, misses: 0 });
+      });
+
+      it('counts a key that is never cached (a bigint) as a miss in either mode', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 10 });
+        for (let r = 0; r < 3; r++) router.route('k');
+        router.resetStats();
+        router.route(7n);
+        router.route('k');
+        expect(router.stats()).to.include({ hits: 1, misses: 1 });
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        expect(router.stats().cacheBypassed).to.equal(true);
+        router.resetStats();
+        router.route(7n);
+        expect(router.stats()).to.include({ hits: 0, misses: 1 });
+      });
+    });
+
     context('sampled recency (one hit in recencySample refreshes the key)', function () {
       // One shard, so its count (the sampler) is the number of lookups so far. Two entries: a and b
       // are admitted on their second sighting, a is hit once, then c's admission evicts the entry
