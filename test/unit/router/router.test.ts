@@ -4,7 +4,7 @@ import { ObjectId } from 'mongodb';
 import { ErrorCode, ShardkitConflictError, ShardkitInputError, ShardkitInvalidArgumentError } from '../../../src/errors.js';
 import type { ShardKey } from '../../../src/hash/types.js';
 import { Ring } from '../../../src/ring/ring.js';
-import { DEFAULT_CACHE_SIZE, ShardRouter } from '../../../src/router/router.js';
+import { DEFAULT_CACHE_SIZE, DEFAULT_RECENCY_SAMPLE, ShardRouter } from '../../../src/router/router.js';
 import { Topology } from '../../../src/topology/topology.js';
 import type { HashName } from '../../../src/hash/types.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
@@ -185,7 +185,7 @@ describe('router/ShardRouter', function () {
         const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
         for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
         const hot = Array.from({ length: 200 }, (_, i) => `hot:${i}`);
-        // Probes (1 in 16) admit the hot keys; the window after they hit, the bypass ends.
+        // Probes (1 in 64) admit the hot keys; the window after they hit, the bypass ends.
         for (let r = 0; r < 300; r++) for (const k of hot) router.route(k);
         expect(router.stats().cacheBypassed).to.equal(false);
         router.resetStats();
@@ -257,12 +257,27 @@ describe('router/ShardRouter', function () {
       });
 
       it('by default the 5th lookup only peeks, so a stays least recent and c evicts it', function () {
-        const router = afterOneHit(16);
+        const router = afterOneHit(DEFAULT_RECENCY_SAMPLE);
         // b first: a's miss re-admits a (seen before), which would evict b.
         router.route('b');
         expect(router.stats().hits).to.equal(1);
         router.route('a');
         expect(router.stats().misses).to.equal(1);
+      });
+
+      it('by default the 16th lookup only peeks too; the 64th refreshes the key it hits', function () {
+        const run = (lookupsOfA: number): { hits: number; misses: number } => {
+          const router = ShardRouter.fromTopology(spec(['only']), { cacheSize: 2 });
+          for (const k of ['a', 'a', 'b', 'b']) router.route(k);
+          for (let i = 5; i <= lookupsOfA; i++) router.route('a');
+          for (const k of ['c', 'c']) router.route(k);
+          router.resetStats();
+          router.route('a');
+          return router.stats();
+        };
+        // Refreshed a (hit) or left it least recent, so c's admission evicted it (miss).
+        expect(run(16)).to.include({ hits: 0, misses: 1 });
+        expect(run(64)).to.include({ hits: 1, misses: 0 });
       });
 
       it('the 16th lookup of a shard refreshes the key it hits', function () {
