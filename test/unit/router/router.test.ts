@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { LRUCache } from 'lru-cache';
 import { ObjectId } from 'mongodb';
 import { ErrorCode, ShardkitConflictError, ShardkitInputError, ShardkitInvalidArgumentError } from '../../../src/errors.js';
 import type { ShardKey } from '../../../src/hash/types.js';
@@ -179,6 +180,26 @@ describe('router/ShardRouter', function () {
         const ring = router.ring;
         for (let i = 0; i < 40_000; i++) expect(router.route(`scan:${i}`)).to.equal(ring.route(`scan:${i}`));
         expect(router.stats().cacheBypassed).to.equal(true);
+      });
+
+      it('probes the cache only for keys the doorkeeper has seen (a probe of a key the cache lacks is dear)', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        expect(router.stats().cacheBypassed).to.equal(true);
+        const get = LRUCache.prototype.get;
+        let looks = 0;
+        LRUCache.prototype.get = function (this: LRUCache<string, number>, ...args: Parameters<typeof get>) {
+          looks++;
+          return get.apply(this, args);
+        } as typeof get;
+        try {
+          // 64,000 new distinct keys: about 1000 probes, which look into the cache only for the
+          // doorkeeper's false positives (about 6% of the keys it has not seen).
+          for (let i = 0; i < 64_000; i++) expect(router.route(`fresh:${i}`)).to.equal(router.ring.route(`fresh:${i}`));
+        } finally {
+          LRUCache.prototype.get = get;
+        }
+        expect(looks).to.be.below(200);
       });
 
       it('returns to the cache once a hot set comes back', function () {
