@@ -23,7 +23,7 @@ import { planRebalance } from '../src/rebalance/plan.js';
 import { RING_SIZE } from '../src/ring/move.js';
 import { applyChange } from '../src/ring/placement.js';
 import { Ring } from '../src/ring/ring.js';
-import { DEFAULT_RECENCY_SAMPLE, ShardRouter } from '../src/router/router.js';
+import { DEFAULT_CACHE_SIZE, DEFAULT_RECENCY_SAMPLE, ShardRouter } from '../src/router/router.js';
 import { Topology } from '../src/topology/topology.js';
 import { simulationCharts } from '../src/cli/commands/simulate-charts.js';
 import { parseSteps, runSimulation } from '../src/cli/commands/simulate.js';
@@ -190,11 +190,17 @@ interface LookupResults {
 /** The router's default case and the exact-LRU one it is weighed against (`recencySample: 1`). */
 const ROUTER = 'router xxhash32 (cache 5000)';
 const ROUTER_EXACT = 'router xxhash32 (cache 5000, exact LRU)';
-/** Sampled recency at 1 hit in 4 and 1 in 64, beside the default 1 in 16 (ADR 0004). */
 /** A plain `Map` read: what a cache keyed by the string could cost at the least, whoever wrote it. */
 const MAP_ALONE = 'Map.get alone (any Map-based cache)';
+/** Sampled recency at 1 hit in 4 and 1 in 16 (the default before issue 11's third round), beside the default 1 in 64 (ADR 0004). */
 const ROUTER_S4 = 'router xxhash32 (cache 5000, recency 1 in 4)';
-const ROUTER_S64 = 'router xxhash32 (cache 5000, recency 1 in 64)';
+const ROUTER_S16 = 'router xxhash32 (cache 5000, recency 1 in 16)';
+/**
+ * Not equal-size comparisons (hashring's cache holds 5000): the router's default cache size and a
+ * larger one, for what a bigger cache buys on the Zipf workload (ADR 0004).
+ */
+const ROUTER_DEFAULT_SIZE = `router xxhash32 (default cache ${DEFAULT_CACHE_SIZE}, not equal-size)`;
+const ROUTER_LARGE = 'router xxhash32 (cache 65536, not equal-size)';
 /** Reading a key's code units without hashing them: the floor of any string hash here. */
 const READ_BOUND = 'read the code units alone (bound)';
 const ENCODE_INTO = 'TextEncoder.encodeInto alone (no hash)';
@@ -228,11 +234,13 @@ function lookupSections(keys: readonly string[]): LookupResults {
     const cached = ShardRouter.fromTopology(xx, { cacheSize: CACHE });
     const exact = ShardRouter.fromTopology(xx, { cacheSize: CACHE, recencySample: 1 });
     const sample4 = ShardRouter.fromTopology(xx, { cacheSize: CACHE, recencySample: 4 });
-    const sample64 = ShardRouter.fromTopology(xx, { cacheSize: CACHE, recencySample: 64 });
+    const sample16 = ShardRouter.fromTopology(xx, { cacheSize: CACHE, recencySample: 16 });
+    const defaultSize = ShardRouter.fromTopology(xx);
+    const large = ShardRouter.fromTopology(xx, { cacheSize: 65_536 });
     const uncached = ShardRouter.fromTopology(xx, { cacheSize: 0 });
     const ketCached = ShardRouter.fromTopology(ket, { cacheSize: CACHE });
     const ketUncached = ShardRouter.fromTopology(ket, { cacheSize: 0 });
-    return { hr, cached, exact, sample4, sample64, uncached, ketCached, ketUncached };
+    return { hr, cached, exact, sample4, sample16, defaultSize, large, uncached, ketCached, ketUncached };
   };
 
   log(`\n# cold lookups: ${keys.length} distinct keys cycled, ${SHARDS} shards x ${POINTS} points (ns per lookup)`);
@@ -269,6 +277,7 @@ function lookupSections(keys: readonly string[]): LookupResults {
       lookupCase('hashring.get (cache 5000)', hotKeys, (k) => p.hr.get(k)),
       lookupCase(ROUTER, hotKeys, (k) => p.cached.route(k)),
       lookupCase(ROUTER_EXACT, hotKeys, (k) => p.exact.route(k)),
+      lookupCase(ROUTER_S16, hotKeys, (k) => p.sample16.route(k)),
       lookupCase('router xxhash32 (no cache)', hotKeys, (k) => p.uncached.route(k)),
       lookupCase('router ketama (cache 5000)', hotKeys, (k) => p.ketCached.route(k)),
       lookupCase('lru-cache peek alone (bound)', hotKeys, (k) => peekOnly.peek(k)),
@@ -312,7 +321,9 @@ function lookupSections(keys: readonly string[]): LookupResults {
       lookupCase(ROUTER, keys, (k) => p.cached.route(k), seq),
       lookupCase(ROUTER_EXACT, keys, (k) => p.exact.route(k), seq),
       lookupCase(ROUTER_S4, keys, (k) => p.sample4.route(k), seq),
-      lookupCase(ROUTER_S64, keys, (k) => p.sample64.route(k), seq),
+      lookupCase(ROUTER_S16, keys, (k) => p.sample16.route(k), seq),
+      lookupCase(ROUTER_DEFAULT_SIZE, keys, (k) => p.defaultSize.route(k), seq),
+      lookupCase(ROUTER_LARGE, keys, (k) => p.large.route(k), seq),
       lookupCase('router xxhash32 (no cache)', keys, (k) => p.uncached.route(k), seq),
       lookupCase('router ketama (cache 5000)', keys, (k) => p.ketCached.route(k), seq),
       lookupCase('router ketama (no cache)', keys, (k) => p.ketUncached.route(k), seq),
@@ -323,7 +334,15 @@ function lookupSections(keys: readonly string[]): LookupResults {
     MIN_TIME,
   );
   const zipfHitRates: Record<string, number> = {};
-  for (const [name, router] of [[ROUTER, p.cached], [ROUTER_EXACT, p.exact], [ROUTER_S4, p.sample4], [ROUTER_S64, p.sample64]] as const) {
+  const measured = [
+    [ROUTER, p.cached],
+    [ROUTER_EXACT, p.exact],
+    [ROUTER_S4, p.sample4],
+    [ROUTER_S16, p.sample16],
+    [ROUTER_DEFAULT_SIZE, p.defaultSize],
+    [ROUTER_LARGE, p.large],
+  ] as const;
+  for (const [name, router] of measured) {
     const s = router.stats();
     zipfHitRates[name] = round(s.hits / (s.hits + s.misses), 4);
     log(`  ${name} hit rate over the Zipf run: ${(100 * zipfHitRates[name]).toFixed(2)}%`);
@@ -666,7 +685,7 @@ function notes(targets: readonly Target[], lookups: LookupResults, hashTimings: 
     `- **Hot, same string objects (${mark(T.hot)}).** Bounded by lru-cache itself, which the brief chose: \`peek\` alone on the` +
       ` same keys costs ${peek.toFixed(1)} ns against hashring's ${hrHot.toFixed(1)} ns, so no router that reads lru-cache once per hit` +
       ` can beat ${(hrHot / peek).toFixed(2)}x in this run. The router's hit costs ${router.toFixed(1)} ns, ${(router - peek).toFixed(1)} ns` +
-      ' above `peek` alone (its shard count and the 1-in-16 `get` that keeps recency). Going without the cache does not help a hot key:' +
+      ` above \`peek\` alone (its shard count and the 1-in-${DEFAULT_RECENCY_SAMPLE} \`get\` that keeps recency). Going without the cache does not help a hot key:` +
       ` an uncached lookup costs ${hotUncached.toFixed(1)} ns here, ${(hotUncached / map).toFixed(1)}x a plain \`Map.get\` (${map.toFixed(1)} ns),` +
       ' because hashing reads every code unit of the key (cold notes) where a `Map` reuses the hash V8 keeps in the string.' +
       ` Even a cache of our own over a \`Map\` would be bounded at ${(hrHot / map).toFixed(2)}x.` +
@@ -691,7 +710,7 @@ function notes(targets: readonly Target[], lookups: LookupResults, hashTimings: 
         : ' Copying the bytes out instead costs more: the cheaper of `TextEncoder.encodeInto` and a latin1 `Buffer#write` alone took' +
           ` ${copyCheapest.toFixed(0)} ns per key against the whole hash's ${hashWarm.toFixed(0)} ns ("Hash functions" below).`) +
       ` With the cache on, a cold lookup took ${coldCached.toFixed(0)} ns against an` +
-      ` uncached one's ${coldUncached.toFixed(0)} ns: below a 25% hit rate the router bypasses its cache, probing 1 lookup in 16.`,
+      ` uncached one's ${coldUncached.toFixed(0)} ns: below a 25% hit rate the router bypasses its cache, probing 1 lookup in 64.`,
   );
   const hrZipf = ns(lookups.zipf, HR);
   const uncached = ns(lookups.zipf, 'router xxhash32 (no cache)');

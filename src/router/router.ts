@@ -13,11 +13,12 @@ export const DEFAULT_CACHE_SIZE = 10_000;
 export const MAX_CACHE_SIZE = 2 ** 24;
 
 /**
- * Default {@link ShardRouterOptions.recencySample}: measured on the Zipf(0.99) benchmark
- * (bench/routing.ts, ADR 0004), sampling 1 hit in 16 costs well under a point of hit rate against
- * an exact LRU and saves lru-cache's list relinking on 15 hits of 16.
+ * Default {@link ShardRouterOptions.recencySample}: measured on the Zipf(0.99) and hot-key
+ * benchmarks (bench/routing.ts, ADR 0004). A refresh with lru-cache's `get` costs far more inside
+ * the router than `peek` (about 110 ns on the hot benchmark), so 1 hit in 64 made a hot hit 4-7 ns
+ * cheaper than 1 in 16 (29.0 vs 33.2-36.4 ns) for 0.2-0.5 points of Zipf hit rate (54.6% vs 55.1%).
  */
-export const DEFAULT_RECENCY_SAMPLE = 16;
+export const DEFAULT_RECENCY_SAMPLE = 64;
 
 /** Largest accepted {@link ShardRouterOptions.recencySample}. */
 export const MAX_RECENCY_SAMPLE = 1024;
@@ -61,9 +62,22 @@ export interface RouterStats {
  * from the per-shard counts when it ends), and it still spans at least WINDOW lookups.
  */
 const WINDOW = 8192;
-/** While bypassing, one lookup in PROBE_EVERY still goes through the cache to watch its hit rate. */
-const PROBE_EVERY = 16;
-const PROBE_MASK = PROBE_EVERY - 1;
+/**
+ * While bypassing, one lookup in PROBE_EVERY still goes through the cache to watch its hit rate.
+ * A probe of a key the cache does not hold costs several uncached lookups (lru-cache's `Map` walks
+ * a bucket of keys scattered over the heap): measured on the cold benchmark, probing 1 lookup in
+ * 16 cost 23 ns per lookup over the uncached path, 1 in 64 cost 7 ns, and about 1.5 ns once a
+ * probe asks the doorkeeper before the cache (ShardRouter's probe). 128 probes per window still
+ * tell a 25% hit rate from none.
+ */
+const PROBE_EVERY = 64;
+/** Probes in a bypassing window (WINDOW lookups). */
+const WINDOW_PROBES = WINDOW / PROBE_EVERY;
+/**
+ * Without a cache the inline path still counts down (it is the bypassing path, minus the probes):
+ * it reaches the slow path once in this many lookups, which only renews the count.
+ */
+const NO_PROBE = 2 ** 30;
 /**
  * Below this hit rate the cache costs more than it saves. A miss costs a probe of a full LRU on
  * top of the uncached lookup (hash + ring search), a hit saves the uncached lookup: measured
@@ -73,8 +87,20 @@ const PROBE_MASK = PROBE_EVERY - 1;
 const MIN_HIT_RATE = 1 / 4;
 
 /**
+ * lru-cache's `peek` options, one object for every hit. `allowStale` spares the per-entry staleness
+ * check (a call through a per-cache closure; the router sets no TTL, so nothing is ever stale), and
+ * one object with a fixed shape spares a fresh options object per call. lru-cache writes `status`
+ * into it; the hit path resets it so a diagnostics subscriber still gets a fresh status per call.
+ */
+const PEEK: LRUCache.PeekOptions<string, number, unknown> = { allowStale: true, status: undefined };
+
+/**
  * Everything that belongs to one epoch, swapped as one object so that a lookup never pairs one
  * epoch's ring with another epoch's cache: the cache holds shard *indices* into this ring.
+ *
+ * Hits and misses are not both counted: every lookup counts once for its shard, and the lookups
+ * of a *segment* (a run of windows in one mode) are split by one counter kept on a slow path:
+ * its misses while caching (the rest hit), its probe hits while bypassing (the rest missed).
  */
 class EpochState {
   readonly topology: Topology;
@@ -98,14 +124,21 @@ class EpochState {
    * load and one test decide whether a lookup probes it.
    */
   front: LRUCache<string, number> | undefined;
-  /** Misses left in the current window while caching; lookups in it while bypassing. */
-  tick = 0;
-  /** Lookups that searched the ring. Hits are not counted apart: they are `lookups() - misses`. */
-  misses = 0;
-  /** Misses of lookups that probed the cache. */
-  probedMisses = 0;
-  #windowHits = 0;
-  #windowProbedMisses = 0;
+  /**
+   * Lookups the inline uncached path takes before the next one goes out of line: to the next probe
+   * while bypassing, {@link NO_PROBE} without a cache.
+   */
+  countdown = NO_PROBE;
+  /** Misses left in the current window while caching; probes left in it while bypassing. */
+  tick = WINDOW;
+  /** This segment's misses while caching, its probe hits while bypassing. */
+  segmentCount = 0;
+  /** Probe hits of the current window while bypassing. */
+  windowProbeHits = 0;
+  #segmentStart = 0;
+  #windowStart = 0;
+  #pastHits = 0;
+  #pastMisses = 0;
 
   constructor(topology: Topology, ring: Ring, cacheSize: number, recencySample: number) {
     this.topology = topology;
@@ -119,7 +152,6 @@ class EpochState {
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
     this.recencyMask = recencySample - 1;
     this.front = this.cache;
-    this.tick = WINDOW;
   }
 
   /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
@@ -134,26 +166,30 @@ class EpochState {
     return n;
   }
 
-  /**
-   * Lookups that searched the ring. Without a cache that is every lookup, and the lookup does not
-   * count it apart: one increment less on the path that has nothing else to skip.
-   */
+  /** Lookups of the current segment that {@link EpochState.segmentCount} does not count. */
+  #segmentRest(): number {
+    return this.lookups() - this.#segmentStart - this.segmentCount;
+  }
+
+  /** Lookups that searched the ring. */
   missCount(): number {
-    return this.cache === undefined ? this.lookups() : this.misses;
+    return this.#pastMisses + (this.front !== undefined ? this.segmentCount : this.#segmentRest());
   }
 
   /** Lookups answered from the cache. */
   hits(): number {
-    return this.lookups() - this.missCount();
+    return this.#pastHits + (this.front !== undefined ? this.#segmentRest() : this.segmentCount);
   }
 
-  /** Zero the counters (the cache and the bypass state are kept). */
+  /** Zero the counters (the cache, the bypass state and the window's progress are kept). */
   resetCounters(): void {
+    const lookups = this.lookups();
     this.counts.fill(0);
-    this.misses = 0;
-    this.probedMisses = 0;
-    this.#windowHits = 0;
-    this.#windowProbedMisses = 0;
+    this.#windowStart -= lookups;
+    this.#segmentStart = 0;
+    this.segmentCount = 0;
+    this.#pastHits = 0;
+    this.#pastMisses = 0;
   }
 
   /**
@@ -163,14 +199,24 @@ class EpochState {
    * or above it every lookup uses the cache.
    */
   adapt(): void {
-    const total = this.hits();
-    const hits = total - this.#windowHits;
-    const probes = hits + this.probedMisses - this.#windowProbedMisses;
+    const lookups = this.lookups();
+    const caching = this.front !== undefined;
+    // A caching window ends on its WINDOW-th miss; a bypassing one on its WINDOW_PROBES-th probe.
+    const probes = caching ? lookups - this.#windowStart : WINDOW_PROBES;
+    const hits = caching ? probes - WINDOW : this.windowProbeHits;
     const bypass = hits < probes * MIN_HIT_RATE;
-    this.#windowHits = total;
-    this.#windowProbedMisses = this.probedMisses;
+    if (bypass === caching) {
+      // The mode changes: close the segment, whose lookups the old mode's counter splits.
+      this.#pastHits = this.hits();
+      this.#pastMisses = this.missCount();
+      this.#segmentStart = lookups;
+      this.segmentCount = 0;
+    }
+    this.#windowStart = lookups;
+    this.windowProbeHits = 0;
     this.front = bypass ? undefined : this.cache;
-    this.tick = bypass ? 0 : WINDOW;
+    this.tick = bypass ? WINDOW_PROBES : WINDOW;
+    this.countdown = PROBE_EVERY;
   }
 }
 
@@ -230,7 +276,7 @@ class Doorkeeper {
  *
  * Cold workloads: a key enters the cache only on its second sighting (a doorkeeper bitset indexed
  * by the ring point), and when fewer than a quarter of lookups hit the cache over a window of
- * 8192 misses, the router bypasses it (probing one lookup in 16) until the hit rate recovers, so a
+ * 8192 misses, the router bypasses it (probing one lookup in 64) until the hit rate recovers, so a
  * scan of distinct keys costs about what an uncached lookup costs.
  *
  * Epochs: {@link ShardRouter.setTopology} installs a newer topology's ring together with a fresh,
@@ -298,34 +344,43 @@ export class ShardRouter {
    * @throws ShardkitInputError `shardkit.key.invalid` when `key` is not a {@link ShardKey}.
    */
   route(key: ShardKey): string {
-    if (typeof key === 'string') return this.routeString(key);
-    if (typeof key === 'number' && Number.isSafeInteger(key)) return this.routeString(String(key));
-    const s = this.#state;
-    // Validation of everything else happens in hash.point (canonicalKeyBytes).
-    const owner = s.owners[s.ring.locate(s.hash.point(key))]!;
-    s.misses++;
-    s.counts[owner]!++;
-    return s.ids[owner]!;
-  }
-
-  /** Id of the shard that owns a string key: the hot path of {@link ShardRouter.route}. */
-  routeString(key: string): string {
-    // A hit does no window bookkeeping: it bumps its shard's count (which also samples when it
-    // refreshes the key's recency) and returns. A lookup without a cache is hash, search, count,
-    // inline too; misses and the bypass are out of line.
+    // The hot path, in one function so that a hit makes no call of the router's own: a hit peeks
+    // and bumps its shard's count (which also samples when it refreshes the key's recency); a
+    // bypassed or uncached lookup counts down to its next probe, then hashes and searches inline.
+    // Misses, probes and other key types are out of line.
+    if (typeof key !== 'string') return this.#routeOther(key);
     const s = this.#state;
     const front = s.front;
     if (front !== undefined) {
-      const cached = front.peek(key);
+      const cached = front.peek(key, PEEK);
+      PEEK.status = undefined;
       if (cached !== undefined) {
         if ((++s.counts[cached]! & s.recencyMask) === 0) front.get(key);
         return s.ids[cached]!;
       }
-      return this.#probedMiss(s, key);
+      return this.#miss(s, key);
     }
-    if (s.cache !== undefined) return this.#bypassed(s, key);
+    if (--s.countdown === 0) return this.#probe(s, key);
     const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
     s.counts[owner]!++;
+    return s.ids[owner]!;
+  }
+
+  /** Id of the shard that owns a string key: {@link ShardRouter.route} without the type check's other branches. */
+  routeString(key: string): string {
+    return this.route(key);
+  }
+
+  /** Safe integers route as their string form; bigints, bytes and ObjectIds by their canonical bytes, never cached. */
+  #routeOther(key: ShardKey): string {
+    if (typeof key === 'number' && Number.isSafeInteger(key)) return this.route(String(key));
+    const s = this.#state;
+    // Validation of everything else happens in hash.point (canonicalKeyBytes).
+    const owner = s.owners[s.ring.locate(s.hash.point(key))]!;
+    s.counts[owner]!++;
+    // A miss: while caching the segment counts its misses; while bypassing every lookup but a
+    // probe hit is one already.
+    if (s.front !== undefined) s.segmentCount++;
     return s.ids[owner]!;
   }
 
@@ -333,16 +388,15 @@ export class ShardRouter {
    * A lookup that probed the cache and missed: search the ring, admit the key on its second
    * sighting, and end the window when its misses are used up.
    */
-  #probedMiss(s: EpochState, key: string): string {
+  #miss(s: EpochState, key: string): string {
+    s.segmentCount++;
     const id = this.#searchAndAdmit(s, key);
-    if (--s.tick <= 0) s.adapt();
+    if (--s.tick === 0) s.adapt();
     return id;
   }
 
   /** Search the ring for a key that probed the cache and missed; admit it on its second sighting. */
   #searchAndAdmit(s: EpochState, key: string): string {
-    s.misses++;
-    s.probedMisses++;
     const point = s.hash.pointOfString(key);
     const owner = s.owners[s.ring.locate(point)]!;
     s.counts[owner]!++;
@@ -350,21 +404,35 @@ export class ShardRouter {
     return s.ids[owner]!;
   }
 
-  /** A lookup while the cache is bypassed: one in PROBE_EVERY probes it so a hot set that comes back is seen. */
-  #bypassed(s: EpochState, key: string): string {
-    const tick = ++s.tick;
-    if (tick >= WINDOW) s.adapt();
-    if ((tick & PROBE_MASK) === 0) {
-      const cached = s.cache!.get(key);
-      if (cached !== undefined) {
-        s.counts[cached]!++;
-        return s.ids[cached]!;
-      }
-      return this.#searchAndAdmit(s, key);
+  /**
+   * The lookup the countdown sends out of line: while bypassing, a probe of the cache (so a hot set
+   * that comes back is admitted and seen), ending the window on its last probe; without a cache,
+   * only a renewed countdown.
+   *
+   * The probe asks the doorkeeper before the cache: a key it has not seen lately is marked and
+   * counted as a miss without a look into lru-cache's `Map`, which costs several uncached lookups
+   * for a key it lacks (a bucket of keys scattered over the heap). Admission is as on any miss: a
+   * key seen before is admitted; one seen and cached is a hit.
+   */
+  #probe(s: EpochState, key: string): string {
+    if (s.cache === undefined) {
+      s.countdown = NO_PROBE;
+      return this.route(key);
     }
-    s.misses++;
-    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
+    s.countdown = PROBE_EVERY;
+    const point = s.hash.pointOfString(key);
+    const owner = s.owners[s.ring.locate(point)]!;
     s.counts[owner]!++;
+    if (s.door!.seen(point)) {
+      // get, not peek: a probe hit refreshes the key like a hit of an exact LRU.
+      if (s.cache.get(key) !== undefined) {
+        s.segmentCount++;
+        s.windowProbeHits++;
+      } else {
+        s.cache.set(key, owner);
+      }
+    }
+    if (--s.tick === 0) s.adapt();
     return s.ids[owner]!;
   }
 

@@ -1,10 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
+import { LRUCache } from 'lru-cache';
 import { ObjectId } from 'mongodb';
 import { ErrorCode, ShardkitConflictError, ShardkitInputError, ShardkitInvalidArgumentError } from '../../../src/errors.js';
 import type { ShardKey } from '../../../src/hash/types.js';
 import { Ring } from '../../../src/ring/ring.js';
-import { DEFAULT_CACHE_SIZE, ShardRouter } from '../../../src/router/router.js';
+import { DEFAULT_CACHE_SIZE, DEFAULT_RECENCY_SAMPLE, ShardRouter } from '../../../src/router/router.js';
 import { Topology } from '../../../src/topology/topology.js';
 import type { HashName } from '../../../src/hash/types.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
@@ -181,16 +182,75 @@ describe('router/ShardRouter', function () {
         expect(router.stats().cacheBypassed).to.equal(true);
       });
 
+      it('probes the cache only for keys the doorkeeper has seen (a probe of a key the cache lacks is dear)', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        expect(router.stats().cacheBypassed).to.equal(true);
+        const get = LRUCache.prototype.get;
+        let looks = 0;
+        LRUCache.prototype.get = function (this: LRUCache<string, number>, ...args: Parameters<typeof get>) {
+          looks++;
+          return get.apply(this, args);
+        } as typeof get;
+        try {
+          // 64,000 new distinct keys: about 1000 probes, which look into the cache only for the
+          // doorkeeper's false positives (about 6% of the keys it has not seen).
+          for (let i = 0; i < 64_000; i++) expect(router.route(`fresh:${i}`)).to.equal(router.ring.route(`fresh:${i}`));
+        } finally {
+          LRUCache.prototype.get = get;
+        }
+        expect(looks).to.be.below(200);
+      });
+
       it('returns to the cache once a hot set comes back', function () {
         const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
         for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
         const hot = Array.from({ length: 200 }, (_, i) => `hot:${i}`);
-        // Probes (1 in 16) admit the hot keys; the window after they hit, the bypass ends.
+        // Probes (1 in 64) admit the hot keys; the window after they hit, the bypass ends.
         for (let r = 0; r < 300; r++) for (const k of hot) router.route(k);
         expect(router.stats().cacheBypassed).to.equal(false);
         router.resetStats();
         for (const k of hot) expect(router.route(k)).to.equal(router.ring.route(k));
         expect(router.stats().hits).to.equal(hot.length);
+      });
+    });
+
+    context('when the router switches between caching and bypassing', function () {
+      // Hits and misses are not both counted on the hot path: each mode counts one kind on its slow
+      // path and the per-shard counts give the rest, so a switch must close the segment exactly.
+      it('keeps hits + misses equal to the lookups, and hits equal to the lookups the cache answered', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        const total = (): number => Object.values(router.stats().perShard).reduce((x, y) => x + y, 0);
+        const hot = Array.from({ length: 200 }, (_, i) => `hot:${i}`);
+        for (let r = 0; r < 3; r++) for (const k of hot) router.route(k);
+        const before = router.stats();
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        const scanned = router.stats();
+        expect(scanned.cacheBypassed).to.equal(true);
+        expect(scanned.hits + scanned.misses).to.equal(total());
+        // No scan key repeats, so only doorkeeper false positives could ever hit: none do here.
+        expect(scanned.hits).to.equal(before.hits);
+        for (let r = 0; r < 300; r++) for (const k of hot) router.route(k);
+        const back = router.stats();
+        expect(back.cacheBypassed).to.equal(false);
+        expect(back.hits + back.misses).to.equal(total());
+        router.resetStats();
+        for (const k of hot) router.route(k);
+        expect(router.stats()).to.include({ hits: hot.length, misses: 0 });
+      });
+
+      it('counts a key that is never cached (a bigint) as a miss in either mode', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 10 });
+        for (let r = 0; r < 3; r++) router.route('k');
+        router.resetStats();
+        router.route(7n);
+        router.route('k');
+        expect(router.stats()).to.include({ hits: 1, misses: 1 });
+        for (let i = 0; i < 40_000; i++) router.route(`scan:${i}`);
+        expect(router.stats().cacheBypassed).to.equal(true);
+        router.resetStats();
+        router.route(7n);
+        expect(router.stats()).to.include({ hits: 0, misses: 1 });
       });
     });
 
@@ -218,12 +278,27 @@ describe('router/ShardRouter', function () {
       });
 
       it('by default the 5th lookup only peeks, so a stays least recent and c evicts it', function () {
-        const router = afterOneHit(16);
+        const router = afterOneHit(DEFAULT_RECENCY_SAMPLE);
         // b first: a's miss re-admits a (seen before), which would evict b.
         router.route('b');
         expect(router.stats().hits).to.equal(1);
         router.route('a');
         expect(router.stats().misses).to.equal(1);
+      });
+
+      it('by default the 16th lookup only peeks too; the 64th refreshes the key it hits', function () {
+        const run = (lookupsOfA: number): { hits: number; misses: number } => {
+          const router = ShardRouter.fromTopology(spec(['only']), { cacheSize: 2 });
+          for (const k of ['a', 'a', 'b', 'b']) router.route(k);
+          for (let i = 5; i <= lookupsOfA; i++) router.route('a');
+          for (const k of ['c', 'c']) router.route(k);
+          router.resetStats();
+          router.route('a');
+          return router.stats();
+        };
+        // Refreshed a (hit) or left it least recent, so c's admission evicted it (miss).
+        expect(run(16)).to.include({ hits: 0, misses: 1 });
+        expect(run(64)).to.include({ hits: 1, misses: 0 });
       });
 
       it('the 16th lookup of a shard refreshes the key it hits', function () {
