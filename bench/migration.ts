@@ -386,6 +386,7 @@ async function main(): Promise<void> {
         `(${b.copyDocsPerSec.toFixed(0)} docs/s), ${b.report.readsPerMoved.toFixed(3)} reads per moved document`,
     );
     log(`application during: ${JSON.stringify(stats(during))}`);
+    log(`  keys that move: ${JSON.stringify(stats(duringMoving))}; keys that stay: ${JSON.stringify(stats(duringStill))}`);
 
     const beforeStats = stats(baselineSamples);
     const duringStats = stats(during);

@@ -164,24 +164,25 @@ async function carryBatches(
   stopped: () => boolean,
 ): Promise<void> {
   const moves = idx.map((i) => j.moves[i]!);
-  const { throttle } = run.s;
+  const { throttle, batch } = run.s;
   let open = openAtStart;
-  let pending: { keys: Promise<RangeKey[]>; limit: number } | null = null;
+  let page = new ListedPage(source, pass.listed(j.epoch), batch);
   while (open.length > 0 && !stopped()) {
     await run.checkpoint(j, true);
-    const listed = pass.listed(j.epoch);
-    // An adaptive throttle warms up with small batches and grows them while the shards keep up.
-    const limit = pending?.limit ?? throttle.batchSize(run.s.batch);
-    const keys = await (pending?.keys ?? source.spanKeys(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })), limit, listed));
-    j.counters.keysListed += keys.length;
-    const next = spansAfter(pass, open, keys, limit);
-    const nextLimit = throttle.batchSize(run.s.batch);
-    pending = next.length === 0 ? null : { keys: source.spanKeys(next.map((n) => n.span), nextLimit, listed), limit: nextLimit };
-    // Awaited at the next batch; until then a failure must not count as unhandled.
-    pending?.keys.catch(() => undefined);
     // Fence nothing while the target does not answer: what is fenced and not carried stays
-    // unwritable for the application until it is (ADR 0002).
-    if (keys.length > 0) await target.ping();
+    // unwritable for the application until it is (ADR 0002). Asked while a page is listed.
+    if (page.consumed) {
+      const ping = target.ping().then(() => null, (error: unknown) => ({ error }));
+      page = await page.next(open.map((m) => ({ range: rangeOf(m), after: m[pass.cursor] })));
+      const failed = await ping;
+      // An empty page fences nothing, so the target's answer does not matter to it.
+      if (failed !== null && page.keys.length > 0) throw failed.error;
+      j.counters.keysListed += page.keys.length;
+    } else await target.ping();
+    // An adaptive throttle warms up with small batches and grows them while the shards keep up; the
+    // page is listed at the full batch size all the same, so small batches cost no extra listing.
+    const keys = page.take(throttle.batchSize(batch));
+    const next = page.exhausted ? [] : spansAfter(pass, open, keys, keys.length);
     const docs = await source.fenceIds(keys.map((k) => k._id), j.epoch);
     j.counters.docsRead += docs.length;
     const carried = await install(run, j, target, docs);
@@ -203,6 +204,54 @@ async function carryBatches(
     await run.save(j);
     run.booked(keys.length);
     if (pass.progress) run.progress(j, idx[Math.max(0, moves.findIndex((m) => m.end >= (keys[keys.length - 1]?._h ?? 0)))]!);
+  }
+}
+
+/**
+ * A page of listed keys the carry loop takes batches from, and the listing of the page after it,
+ * started as soon as this one is in hand (the listing only reads, so it runs while this page is
+ * fenced and carried).
+ */
+class ListedPage {
+  readonly keys: readonly RangeKey[];
+  readonly #source: ShardStore;
+  readonly #filter: StoreFilter;
+  readonly #limit: number;
+  readonly #after: Promise<RangeKey[]> | null;
+  #at = 0;
+
+  constructor(source: ShardStore, filter: StoreFilter, limit: number, keys: readonly RangeKey[] = [], spans: readonly RangeSpan[] = []) {
+    this.#source = source;
+    this.#filter = filter;
+    this.#limit = limit;
+    this.keys = keys;
+    const after = nextSpans(spans, keys, limit);
+    this.#after = after.length === 0 ? null : source.spanKeys(after, limit, filter);
+    // Awaited by the next page; until then a failure must not count as unhandled.
+    this.#after?.catch(() => undefined);
+  }
+
+  /** True once every key of the page was taken. */
+  get consumed(): boolean {
+    return this.#at >= this.keys.length;
+  }
+
+  /** True once every key was taken and no page follows: the spans are exhausted. */
+  get exhausted(): boolean {
+    return this.consumed && this.#after === null;
+  }
+
+  /** The next `n` keys of the page. */
+  take(n: number): RangeKey[] {
+    const keys = this.keys.slice(this.#at, this.#at + n);
+    this.#at += keys.length;
+    return keys;
+  }
+
+  /** The page after this one: listed ahead when this one was full, else from `spans` (the open moves' cursors). */
+  async next(spans: readonly RangeSpan[]): Promise<ListedPage> {
+    const keys = await (this.#after ?? this.#source.spanKeys(spans, this.#limit, this.#filter));
+    return new ListedPage(this.#source, this.#filter, this.#limit, keys, spans);
   }
 }
 
