@@ -289,6 +289,31 @@ describe('Migrator', () => {
         expect(probesBeforeCopy, 'a baseline window per pair before any fence').to.be.at.least(40);
       });
 
+      it('lists each source once for its pages while the warm-up fences in small batches (a listing is a scan on FerretDB)', async () => {
+        const w = new World();
+        const from = baseTopology(['s1', 's2', 's3'], 32);
+        await w.init(from, ['s4']);
+        const expected = await w.seed(400);
+        const copyListings = new Map<string, number>();
+        const fences = new Map<string, number>();
+        const count = (m: Map<string, number>, shard: string): void => void m.set(shard, (m.get(shard) ?? 0) + 1);
+        w.hooks = {
+          before: (shard, op, args) => {
+            // The copy's listing is the only one that asks for entries without a placeholder.
+            if (op === 'spanKeys' && JSON.stringify(args[2]).includes('_ph')) count(copyListings, shard);
+            if (op === 'fenceIds' && (args[0] as unknown[]).length > 0) count(fences, shard);
+          },
+        };
+        const report = await w.migrator({ maxP99Impact: 1.5, batchSize: 500 }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect(fences.size, 'every source fenced').to.equal(3);
+        for (const [shard, n] of fences) {
+          expect(n, `batches fenced at ${shard}`).to.be.greaterThan(1);
+          expect(copyListings.get(shard), `copy listings of ${shard}: one page holds all its moved keys`).to.equal(1);
+        }
+      });
+
       it('completes when every probe read fails (a backend that cannot read the probe key must not hold the calibration forever)', async () => {
         const w = new World();
         const from = baseTopology();
