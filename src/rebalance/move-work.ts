@@ -258,9 +258,27 @@ class ListedPage {
 /** Copy: fence + carry the pair's ranges, from their cursors on. */
 export const copyPair: PairWork = (run, j, idx, stopped) => carry({ cursor: 'cursor', done: 'copyDone', countSwept: false, progress: true, listed: copyListing }, run, j, idx, stopped);
 
-/** Sweep: carry what late writers left unfenced, then lift the relics at the target. */
-export const sweepPair: PairWork = (run, j, idx, stopped) =>
-  carry({ cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, finish: liftRelics, progress: false, listed: sweepListing }, run, j, idx, stopped);
+/**
+ * Sweep: carry what late writers left unfenced, then lift the relics at the target. Relics are left
+ * only by an aborted leg, so one listing of all the pair's ranges at the target first tells whether
+ * the per-range relic scans are needed at all (on FerretDB each is a collection scan: a 2,000-document
+ * sweep made 132 of them, 87-122 ms each). None can appear after that look: the sweep runs after the
+ * routers' lease on the states before this leg's publish, and only those fence at an older epoch.
+ */
+export const sweepPair: PairWork = async (run, j, idx, stopped) => {
+  const open = idx.map((i) => j.moves[i]!).filter((m) => !m.sweepDone);
+  const first = open[0];
+  if (first === undefined) return;
+  const target = await run.s.pool.store(first.to);
+  const relics = await target.spanKeys(spansOf(open), 1, relicFilter(j.epoch));
+  const pass: CarryPass = { cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, progress: false, listed: sweepListing };
+  await carry(relics.length > 0 ? { ...pass, finish: liftRelics } : pass, run, j, idx, stopped);
+};
+
+/** Entries fenced by an earlier epoch than the leg's: relics of an aborted leg. */
+function relicFilter(epoch: number): StoreFilter {
+  return { _moved: { $lt: epoch } };
+}
 
 /**
  * Resolve relics at the target: entries fenced by an earlier epoch (left there by the forward leg
@@ -275,7 +293,7 @@ async function liftRelics(run: MigrationRun, j: MigrationJournal, m: MoveProgres
   let after: RangeCursor | null = null;
   for (;;) {
     await run.checkpoint(j, false);
-    const relics = await target.scanRange(range, after, batch, { _moved: { $lt: j.epoch } });
+    const relics = await target.scanRange(range, after, batch, relicFilter(j.epoch));
     if (relics.length === 0) return;
     j.counters.docsRead += relics.length;
     // A relic whose data is the latest (none reached the source) is deleted below before it is
@@ -297,7 +315,7 @@ async function liftRelics(run: MigrationRun, j: MigrationJournal, m: MoveProgres
       // A placeholder relic with nothing at the source stands for no document: deleting it is all.
     }
     await run.lock.ensure();
-    await target.deleteIds(relics.map((r) => r._id), { _moved: { $lt: j.epoch } });
+    await target.deleteIds(relics.map((r) => r._id), relicFilter(j.epoch));
     if (replace.length > 0) j.counters.docsInserted += await target.insertIfAbsent(replace);
     j.counters.relicsLifted += relics.length;
     const last = relics[relics.length - 1]!;
@@ -370,7 +388,7 @@ export async function install(run: MigrationRun, j: MigrationJournal, target: Sh
   const entries = docs.filter((d) => d._ph !== true).map(stripFence);
   if (entries.length === 0) return 0;
   await run.lock.ensure();
-  if (j.reverse) await target.deleteIds(entries.map((d) => d._id), { _moved: { $lt: j.epoch } });
+  if (j.reverse) await target.deleteIds(entries.map((d) => d._id), relicFilter(j.epoch));
   j.counters.docsInserted += await target.insertIfAbsent(entries);
   return entries.length;
 }
