@@ -19,7 +19,8 @@
  * 4. **application baseline**: `APP_CONCURRENCY` loops of point reads and updates through
  *    ShardedCollection for `APP_MS`, latency per operation;
  * 5. **migration B** (the same documents back) with the application running and the adaptive
- *    throttle (`--max-p99-impact`, default 1.5): its latency during the copy phase against step 4.
+ *    throttle (`--max-p99-impact`, default 1.5): its latency during the copy phase against step 4;
+ * 6. the application alone again for `APP_MS`: a second baseline, after the migration.
  * With `--write`: bench/results/migration.json and the "## Migration" section of docs/benchmarks.md.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -32,11 +33,12 @@ import { ShardedCollection } from '../src/collection/sharded-collection.js';
 import { MemoryConfigStore } from '../src/config-store/memory-config-store.js';
 import type { MigrationEvent } from '../src/rebalance/events.js';
 import { Migrator, type MigrationReport } from '../src/rebalance/migrator.js';
+import { nextSpans } from '../src/rebalance/move-work.js';
 import { planRebalance } from '../src/rebalance/plan.js';
 import { TopologyFollower } from '../src/router/follower.js';
 import { ShardRouter } from '../src/router/router.js';
 import { MongoStore } from '../src/stores/mongo-store.js';
-import type { ShardStore } from '../src/stores/shard-store.js';
+import type { HashRange, RangeSpan, ShardStore } from '../src/stores/shard-store.js';
 import { redactUri } from '../src/redact.js';
 import type { TopologySpec } from '../src/topology/types.js';
 import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
@@ -186,6 +188,11 @@ async function migrate(
   endPhase(performance.now());
   const copyMs = copyEnd - copyStart;
   return { report, totalMs, copyMs, copyDocsPerSec: (report.counters.docsMoved * 1000) / copyMs, phaseMs };
+}
+
+/** Each range from its start, as the migrator's listing takes them. */
+function spansOf(ranges: readonly HashRange[]): RangeSpan[] {
+  return ranges.map((range) => ({ range, after: null }));
 }
 
 /** Run `fn` on every item, `n` at a time (the migrator's pair concurrency, for the raw peers too). */
@@ -346,8 +353,11 @@ async function main(): Promise<void> {
     let listedKeys = 0;
     const l0 = performance.now();
     await inPool([...pairs.values()], CONCURRENCY, async (pair) => {
-      const keys = await stores.get(pair.from)!.spanKeys(pair.ranges.map((range) => ({ range, after: null })), BATCH, { _moved: { $exists: false } });
-      listedKeys += keys.length;
+      for (let spans = spansOf(pair.ranges); spans.length > 0; ) {
+        const keys = await stores.get(pair.from)!.spanKeys(spans, BATCH, { _moved: { $exists: false } });
+        listedKeys += keys.length;
+        spans = nextSpans(spans, keys, BATCH);
+      }
     });
     const listMs = performance.now() - l0;
     log(`listing alone (spanKeys of each pair's ranges): ${listedKeys} keys in ${listMs.toFixed(0)} ms`);
@@ -399,6 +409,17 @@ async function main(): Promise<void> {
     log(`application during: ${JSON.stringify(stats(during))}`);
     log(`  keys that move: ${JSON.stringify(stats(duringMoving))}; keys that stay: ${JSON.stringify(stats(duringStill))}`);
 
+    // 6. the baseline again once the migration is over: the machine's other jobs change its load
+    // during a long copy, and the before/after pair says how much of the difference is theirs.
+    await follower.refresh();
+    const afterSamples: number[] = [];
+    stopApp = false;
+    const afterApp = application(coll, () => stopApp, () => true, afterSamples);
+    await new Promise((resolve) => setTimeout(resolve, APP_MS));
+    stopApp = true;
+    await afterApp;
+    log(`application after: ${JSON.stringify(stats(afterSamples))}`);
+
     const beforeStats = stats(baselineSamples);
     const duringStats = stats(during);
     const result = {
@@ -440,6 +461,7 @@ async function main(): Promise<void> {
         during: duringStats,
         duringMoving: stats(duringMoving),
         duringStill: stats(duringStill),
+        after: stats(afterSamples),
         errorsBefore: baselineErrors,
         errorsDuring: duringErrors,
       },
@@ -488,7 +510,7 @@ type Result = {
   load: { atStart: number[]; atEnd: number[] };
   migrationA: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
   migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
-  application: { before: Stats; during: Stats; duringMoving?: Stats; duringStill?: Stats; errorsBefore: number; errorsDuring: number };
+  application: { before: Stats; during: Stats; duringMoving?: Stats; duringStill?: Stats; after?: Stats; errorsBefore: number; errorsDuring: number };
   targets: { throughputVsRaw: number; throughputVsRawById: number; readsPerMoved: number; readsPerMovedUnderLoad: number; p99Ratio: number };
 };
 
@@ -535,7 +557,8 @@ ${p['shards']} shards; adding one more moves ${a.docsMoved} of them in ${p['rang
 ${p['batchSize']}. The application runs ${p['appConcurrency']} loops of point reads and updates through \`ShardedCollection\` for
 ${p['appMs']} ms (baseline), then during a second migration that moves the same documents back with
 \`maxP99Impact: ${p['maxP99Impact']}\` (\`shardkit rebalance --max-p99-impact ${p['maxP99Impact']}\`); its latency is recorded during
-that migration's copy phase. Config store in memory (in-process), \`leaseMs\` ${p['leaseMs']}, \`opTimeoutMs\` ${p['opTimeoutMs']}.
+that migration's copy phase, and for another ${p['appMs']} ms once it is over (a second baseline: other jobs change the
+machine's load during a long copy). Config store in memory (in-process), \`leaseMs\` ${p['leaseMs']}, \`opTimeoutMs\` ${p['opTimeoutMs']}.
 
 \`\`\`sh
 bash scripts/with-test-servers.sh node --import tsx bench/migration.ts --docs ${p['docs']} --shards ${p['shards']} --concurrency ${p['concurrency']} --max-p99-impact=${p['maxP99Impact']} --write
@@ -575,6 +598,7 @@ Time per phase in ms, the three router-lease waits (${(p['leaseMs'] ?? 0) + (p['
 | during copy | ${r.application.during.ops} | ${r.application.during.p50} | ${r.application.during.p99} | ${r.application.during.mean} | ${r.application.errorsDuring} |
 ${appRow('during copy, keys that move', r.application.duringMoving)}
 ${appRow('during copy, keys that stay', r.application.duringStill)}
+${appRow('after the migration (same load, no copy)', r.application.after)}
 
 How to read these numbers:
 
