@@ -32,7 +32,7 @@ const rangeIndexed = new WeakMap<ShardCollection, boolean>();
  * Whether `key` lies in `span` after the span's cursor, in `(_h, _id)` order: the test of
  * {@link spansFilter}'s branch for one span, made by the client.
  */
-export function inSpan(span: RangeSpan, key: RangeKey): boolean {
+function inSpan(span: RangeSpan, key: RangeKey): boolean {
   const { range, after } = span;
   if (key._h <= range.start || key._h > range.end) return false;
   if (after === null || key._h > after.h) return true;
@@ -87,7 +87,7 @@ export async function listSpanKeys(
  * Whether the server answers a filter on `range` from the `(_h, _id)` index: MongoDB names its index
  * scans IXSCAN (COUNT_SCAN for counts) in its plans; FerretDB's plans never do.
  */
-export async function usesRangeIndex(col: ShardCollection, opts: RequestOptions, range: HashRange, filter?: StoreFilter): Promise<boolean> {
+async function usesRangeIndex(col: ShardCollection, opts: RequestOptions, range: HashRange, filter?: StoreFilter): Promise<boolean> {
   const probe = await col.find(andFilters(rangeFilter(range, null), filter), opts()).explain();
   return JSON.stringify(probe).includes('IXSCAN');
 }
