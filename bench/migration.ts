@@ -633,7 +633,8 @@ How to read these numbers:
 - The application's latency is measured on one 2-CPU machine that also runs every server and other
   jobs: the two baselines, before and after the migration, differ by what those jobs did meanwhile. ${splitNote(r)} The adaptive throttle probes the pair's shards with point reads, takes a baseline p99 before
   the copy, starts at 50 docs/s in batches of 100 ms of work, decides every 8 probes (~100 ms),
-  halving its pace on a breach of the allowed impact and raising it by a quarter otherwise.
+  halving its pace on a breach of the allowed impact and raising it by a quarter after a quiet window
+  in which the copy booked documents.
 `;
 }
 
