@@ -86,12 +86,16 @@ export interface AdaptiveThrottleOptions {
   readonly batchMs?: number;
 }
 
+/** Quiet windows in a row that used a quarter of the pace or less before the throttle lets go of it. */
+const SLOW_WINDOWS = 3;
+
 /**
  * A docs-per-second pacer whose rate follows the shards' latency: additive-free AIMD on the p99 of
  * latency samples (the migrator's probes of the shards it copies between). The first window is the
  * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
  * baseline halves the rate (the first breach halves the rate measured so far), and each window
- * within it raises the rate by `increase` until the migrator runs unthrottled again.
+ * within it that booked documents raises the rate by `increase`, until windows in a row show the
+ * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
  */
 export class AdaptiveThrottle extends Throttle {
   readonly maxP99Impact: number;
@@ -105,6 +109,7 @@ export class AdaptiveThrottle extends Throttle {
   #baselineP99: number | null = null;
   #windowStart = 0;
   #windowDocs = 0;
+  #slowWindows = 0;
 
   constructor(options: AdaptiveThrottleOptions, clock: Clock) {
     super(0, clock);
@@ -152,15 +157,21 @@ export class AdaptiveThrottle extends Throttle {
       this.#baselineP99 = p99;
       if (this.#startRate > 0) this.setRate(Math.max(this.#minRate, this.#startRate));
     } else if (p99 > this.#baselineP99 * this.maxP99Impact) {
+      this.#slowWindows = 0;
       const elapsed = now - this.#windowStart;
       // Unthrottled so far: start from half the rate the window actually achieved.
       const current = this.docsPerSec > 0 ? this.docsPerSec : elapsed > 0 ? (this.#windowDocs * 1000) / elapsed : this.#minRate;
       this.setRate(Math.max(this.#minRate, current / 2));
-    } else if (this.docsPerSec > 0) {
+    } else if (this.docsPerSec > 0 && this.#windowDocs > 0) {
+      // A window in which nothing was booked (the copy was listing its next page) says nothing about
+      // the pace: raising it there let the pace grow 1.25x per idle window and the copy burst through
+      // the page afterwards (10.9x the application's p99 on 10,000 documents).
       const next = this.docsPerSec * this.#increase;
-      // Back to unthrottled once the rate is well above what the window used.
       const used = now > this.#windowStart ? (this.#windowDocs * 1000) / (now - this.#windowStart) : 0;
-      this.setRate(used > 0 && next > 4 * used ? 0 : next);
+      // Back to unthrottled once the copy itself, not the pace, is what holds it, window after window.
+      this.#slowWindows = next > 4 * used ? this.#slowWindows + 1 : 0;
+      if (this.#slowWindows >= SLOW_WINDOWS) this.setRate(0);
+      else if (this.#slowWindows === 0) this.setRate(next);
     }
     this.#windowStart = now;
     this.#windowDocs = 0;

@@ -89,6 +89,19 @@ describe('AdaptiveThrottle', () => {
     });
   });
 
+  context('while the copy books nothing (it is listing its next page)', () => {
+    it('keeps the pace instead of raising it window after window, so the page that follows is not one burst', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, decisionWindow: 4, startDocsPerSec: 50, batchMs: 100 }, clock);
+      await feed(t, clock, 10, 4);
+      await feed(t, clock, 4 * 20, 4);
+      expect(t.docsPerSec, '20 quiet windows without a document').to.equal(50);
+      expect(t.batchSize(500)).to.equal(5);
+      await feed(t, clock, 4, 4, 1);
+      expect(t.docsPerSec, 'a quiet window that booked documents raises it').to.equal(62.5);
+    });
+  });
+
   context('with a warm-up and short decisions (as the migrator builds it)', () => {
     it('starts at the warm-up pace in small batches, grows while the shards hold, and reacts within a few samples', async () => {
       const clock = new FakeClock();
