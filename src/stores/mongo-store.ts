@@ -21,7 +21,8 @@ import { requestOptions, type RequestOptions } from './mongo-request-options.js'
 import { assertBulkOps, outcome } from './bulk-result.js';
 import { splitBulkWrite } from './mongo-bulk-write.js';
 import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
-import { EXACT_TYPES, mayBeNoOp, sameData, withProtocolValues } from './exact-types.js';
+import { EXACT_TYPES, sameData, withProtocolValues } from './exact-types.js';
+import { type MongoUpdateContext, updateLive } from './mongo-update.js';
 import { isFenced, isLive } from './markers.js';
 import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
 import { driverBatches, findOptions } from './mongo-batches.js';
@@ -57,7 +58,6 @@ import {
   RangeChecksum,
   rangeFilter,
   UNFENCED,
-  withVersionBump,
 } from './store-filters.js';
 
 const ROUTING_INDEX_NAME = '_h_1__id_1';
@@ -100,6 +100,7 @@ export class MongoStore implements ShardStore {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #col: Collection<any>;
   readonly #maxTimeMS: number;
+  readonly #updates: MongoUpdateContext;
   #ready: Promise<void> | null = null;
   #closed = false;
 
@@ -145,6 +146,7 @@ export class MongoStore implements ShardStore {
     }
     const dbName = options.db ?? (resolved === undefined ? undefined : dbFromUri(resolved)) ?? 'shardkit';
     this.#col = this.#client.db(dbName).collection(collection);
+    this.#updates = { shardId, col: this.#col, write: (extra) => this.#write(extra), liveOne: (filter) => this.#liveOne(filter) };
   }
 
   /** Create a store and check the shard answers `ping`; fails with `shardkit.store.unavailable` otherwise. */
@@ -351,27 +353,9 @@ export class MongoStore implements ShardStore {
     });
   }
 
+  /** One round trip where the driver needs one, `modified` as the driver reports it (`mongo-update.ts`). */
   async updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
-    const bumped = withVersionBump(update);
-    const write = async (): Promise<WriteOutcome> => {
-      const res = await this.#col.updateOne(liveFilter(filter), bumped, this.#write({ upsert: options.upsert === true }));
-      return outcome(res.matchedCount, res.modifiedCount, res.upsertedId);
-    };
-    if (!mayBeNoOp(update)) return this.#run('updateOne', write);
-    return this.#run('updateOne', async () => {
-      // The `_v` bump makes every matched update a modification to the server; the driver reports 0
-      // for one that changed nothing. So: read the version, update exactly it, compare the two.
-      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const before = await this.#liveOne(filter);
-        if (before === null) return write();
-        const { _id: id, _v: version } = withProtocolValues(before);
-        const after = await this.#col.findOneAndUpdate(andFilters({ _id: id, _v: version }, liveFilter({})), bumped, this.#write({ ...EXACT_TYPES, returnDocument: 'after' }));
-        if (after !== null) return outcome(1, sameData(before, after) ? 0 : 1, null);
-      }
-      throw new ShardkitStoreError(ErrorCode.storeFailure, `shard ${this.shardId}: updateOne failed: document changed concurrently ${CAS_ATTEMPTS} times`, {
-        shardId: this.shardId,
-      });
-    });
+    return this.#run('updateOne', () => updateLive(this.#updates, filter, update, options.upsert === true));
   }
 
   /**
