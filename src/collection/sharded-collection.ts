@@ -19,7 +19,7 @@ import { filterKey } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
 import { withCallOptions } from './call-options.js';
-import { checkCount, FindCursor } from './find-cursor.js';
+import { checkCount, FindCursor, findOne } from './find-cursor.js';
 import { scatterCount } from './scatter-gather.js';
 import { buildDelete, buildReplace, buildUpdate, singleWrite } from './single-write.js';
 import { pinnedPair, targetFilter } from './targeting.js';
@@ -152,13 +152,7 @@ export class ShardedCollection<T extends Document = Document> {
    * moves); any other filter is a scatter-gather with limit 1.
    */
   async findOne(filter: ShardedFilter<T> = {}, options: Omit<ShardedFindOptions, 'limit'> = {}): Promise<T | null> {
-    const cursor = this.find(filter, { ...options, limit: 1 });
-    try {
-      return await cursor.next();
-    } finally {
-      // The shards' cursors are released now, not when the driver's idle timeout reaps them.
-      await cursor.close();
-    }
+    return (await findOne({ exec: this.#exec, keys: this.#keys, countRouted: (f) => this.#countRouted('find', f) }, filter, options)) as T | null;
   }
 
   /**

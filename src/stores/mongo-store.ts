@@ -102,6 +102,8 @@ export class MongoStore implements ShardStore {
   readonly #maxTimeMS: number;
   readonly #updates: MongoUpdateContext;
   #ready: Promise<void> | null = null;
+  /** `#ready` has resolved: a call then skips waiting on it (a promise and an abort listener per call). */
+  #connected = false;
   #closed = false;
 
   /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
@@ -173,7 +175,9 @@ export class MongoStore implements ShardStore {
    */
   #ensureConnected(): Promise<void> {
     if (this.#ready === null) {
-      const ready = this.#client.connect().then(() => undefined);
+      const ready = this.#client.connect().then(() => {
+        if (this.#ready === ready) this.#connected = true;
+      });
       ready.catch(() => {
         if (this.#ready === ready) this.#ready = null;
       });
@@ -202,11 +206,14 @@ export class MongoStore implements ShardStore {
     try {
       return await withDeadline({ at: bound.at, clock: bound.clock, signal: controller.signal }, async () => {
         // Not connected by the deadline: the call never reached the shard, which is "unavailable".
-        await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left, controller.signal.reason));
+        if (!this.#connected) await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left, controller.signal.reason));
         return await fn();
       });
     } catch (error) {
-      if ((error as { name?: unknown } | null)?.name === 'MongoTopologyClosedError') this.#ready = null;
+      if ((error as { name?: unknown } | null)?.name === 'MongoTopologyClosedError') {
+        this.#ready = null;
+        this.#connected = false;
+      }
       // The deadline fired: a timeout for callers (the migrator retries it), whatever the driver wrapped it in.
       if (controller.signal.aborted && controller.signal.reason instanceof ShardkitStoreError && !(error instanceof ShardkitStoreError)) throw controller.signal.reason;
       throw wrapDriverError(this.shardId, op, error);
