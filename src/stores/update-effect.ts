@@ -54,9 +54,33 @@ function valueAt(doc: Document, parts: readonly string[]): unknown {
   return at;
 }
 
+const SURROGATE = /[\uD800-\uDFFF]/;
+
+/** Whether a JS number goes out as an int32 (else a double), as BSON's serializer decides. */
+function isInt32(n: number): boolean {
+  return Number.isInteger(n) && n >= -2147483648 && n <= 2147483647 && !Object.is(n, -0);
+}
+
+/**
+ * `a` (read with exact types) against `b` (the update's value) for the common scalars, without
+ * serializing: a number against an `Int32` or a `Double`, a string against a string. Undefined
+ * where only the bytes can tell (NaN payloads, lone surrogates, anything else).
+ */
+function sameScalar(a: unknown, b: unknown): boolean | undefined {
+  if (typeof b === 'number' && a !== null && typeof a === 'object') {
+    const tag = (a as { _bsontype?: unknown })._bsontype;
+    if (tag !== 'Int32' && tag !== 'Double') return undefined;
+    if (Number.isNaN(b)) return undefined;
+    return (tag === 'Int32') === isInt32(b) && Object.is((a as { valueOf(): number }).valueOf(), b);
+  }
+  // Two different strings have different UTF-8 bytes unless one holds a lone surrogate (then U+FFFD).
+  if (typeof a === 'string' && typeof b === 'string') return a === b ? true : SURROGATE.test(a) || SURROGATE.test(b) ? undefined : false;
+  return undefined;
+}
+
 /** True when `a` and `b` serialize to the same BSON bytes (as the server compares values for a no-op). */
 function sameBytes(a: unknown, b: unknown, options: BSONSerializeOptions): boolean {
-  return Buffer.from(BSON.serialize({ v: a }, options)).equals(BSON.serialize({ v: b }, options));
+  return sameScalar(a, b) ?? Buffer.from(BSON.serialize({ v: a }, options)).equals(BSON.serialize({ v: b }, options));
 }
 
 function changes(step: PathStep, before: Document, options: BSONSerializeOptions): boolean {

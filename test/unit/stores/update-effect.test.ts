@@ -15,7 +15,10 @@ function changed(update: Document, before: Document): boolean {
 }
 
 describe('updateEffect', function () {
-  const before = { _id: 'k', _h: 1, _v: 3, n: 5, d: new Double(5), s: 'x', tags: ['a'], sub: { a: 1, b: 'y' }, big: Long.fromNumber(7) };
+  const before = {
+    ...{ _id: 'k', _h: 1, _v: 3, n: 5, d: new Double(5), s: 'x', tags: ['a'], sub: { a: 1, b: 'y' }, big: Long.fromNumber(7) },
+    ...{ half: 5.5, zero: new Double(0), nan: Number.NaN, lone: '\uD800' },
+  };
 
   context('when a $set writes the bytes already there', function () {
     it('decides no modification (MongoDB reports modifiedCount 0)', function () {
@@ -25,6 +28,9 @@ describe('updateEffect', function () {
       expect(changed({ $set: { 'sub.a': 1 } }, before)).to.equal(false);
       expect(changed({ $set: { d: new Double(5), big: Long.fromNumber(7) } }, before)).to.equal(false);
       expect(changed({ $set: { n: new Int32(5) } }, before)).to.equal(false);
+      expect(changed({ $set: { half: 5.5, zero: new Double(0), nan: Number.NaN } }, before)).to.equal(false);
+      // A lone surrogate is stored as U+FFFD, as another lone surrogate would be.
+      expect(changed({ $set: { lone: '\uDBFF' } }, before)).to.equal(false);
     });
   });
 
@@ -37,6 +43,9 @@ describe('updateEffect', function () {
       expect(changed({ $set: { big: 7 } }, before)).to.equal(true);
       expect(changed({ $set: { sub: { b: 'y', a: 1 } } }, before)).to.equal(true);
       expect(changed({ $set: { n: 5, s: 'z' } }, before)).to.equal(true);
+      // -0 goes out as a double -0.0, whose bytes are not those of 0.0.
+      expect(changed({ $set: { zero: -0 } }, before)).to.equal(true);
+      expect(changed({ $set: { half: 5 } }, before)).to.equal(true);
     });
 
     it('decides a modification for a field or a sub-document that is not there yet', function () {
