@@ -68,6 +68,8 @@ export function checkCallOptions(kind: 'read' | 'write', op: string, options: ob
   if (options === undefined || options === null) return undefined;
   if (typeof options !== 'object') throw new ShardkitInvalidArgumentError(`${op}: options must be an object`);
   const o = options as AnyOptions;
+  // A call's options are `{}` when the application set none: nothing to check or carry.
+  if (Object.keys(o).length === 0) return undefined;
   refuseUnsupported(op, o);
   const maxTimeMS = checkedMaxTime(op, o.maxTimeMS);
   let driver: DriverCallOptions = { kind, ...(o.comment === undefined ? {} : { comment: o.comment }) };
