@@ -37,10 +37,6 @@ export function andFilters(...filters: ReadonlyArray<StoreFilter | undefined>): 
 
 /** `filter` narrowed to live documents. */
 export function liveFilter(filter: StoreFilter): StoreFilter {
-  // What andFilters gives when no key repeats (every point write's filter), without its generic pass.
-  if (!Object.hasOwn(filter, '_moved') && !Object.hasOwn(filter, '_ph') && !Object.hasOwn(filter, '_ts')) {
-    return { ...filter, _moved: LIVE['_moved'], _ph: LIVE['_ph'], _ts: LIVE['_ts'] };
-  }
   return andFilters(filter, LIVE);
 }
 
@@ -83,9 +79,7 @@ export function rangeFilter(range: HashRange, after: RangeCursor | null): StoreF
 const RESERVED_IN_UPDATES = ['_id', '_v', '_moved', '_ph', '_ts'] as const;
 
 function touchesReserved(path: string): string | undefined {
-  // Every reserved field starts with '_': the paths of a typical update are decided by one comparison.
-  if (path.charCodeAt(0) !== 95) return undefined;
-  return RESERVED_IN_UPDATES.find((f) => path === f || (path.startsWith(f) && path.charCodeAt(f.length) === 46));
+  return RESERVED_IN_UPDATES.find((f) => path === f || path.startsWith(`${f}.`));
 }
 
 /**
