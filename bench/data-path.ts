@@ -393,7 +393,7 @@ function section(report: Report): string {
 
 Point reads (\`findOne({_id})\`) and point writes (\`updateOne({_id}, {$set: {n}})\`) through
 \`ShardedCollection\` (stable state, ${p['shards']} shard(s), routed by a \`TopologyFollower\`), against the
-driver on the same server in the same run, three ways:
+driver on the same server in the same run:
 - **direct**: the plain call on a plain collection of the same documents without shardkit's fields;
 - **direct+conditions** (writes): the command shardkit sends (live-only conditions, \`_v\` bumped) on that collection;
 - **same command, same documents**: the driver sending shardkit's exact command (and \`maxTimeMS\`) to
@@ -475,8 +475,8 @@ function throughputNote(report: Report): string {
   if (gaps.length === 0) return '';
   const list = gaps.map(([op, o]) => `${op}s ${pct(o.throughput)}`).join(', ');
   return (
-    `\n\nOpen: with ${report.meta.parameters['concurrency']} operations in flight shardkit lost throughput against the same command (${list}) ` +
-    'although its latency at concurrency 1 matches and its client code costs µs per call; it is not pinned down.'
+    `\n\nOpen: with ${report.meta.parameters['concurrency']} operations in flight shardkit lost throughput against the same command (${list}), ` +
+    'more than its latency at concurrency 1 explains; the rounds of 8 in flight vary widely on a shared host, and it is not pinned down.'
   );
 }
 
