@@ -23,6 +23,7 @@ import type { KeyProtocol } from './key-protocol.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { DEFAULT_BATCH_SIZE, ScatterMerge } from './scatter-merge.js';
 import { pinnedPair } from './targeting.js';
+import type { ShardKey } from '../hash/types.js';
 
 /** The single-key read's answer when the filter cannot be served by one key. */
 const SCATTER = Symbol('scatter');
@@ -141,21 +142,14 @@ export class FindCursor<T = Document> extends ShardedCursor<T> {
     return key === undefined ? this.#scatter() : this.#single(key);
   }
 
-  async *#single(key: NonNullable<ReturnType<typeof filterKey>>): AsyncGenerator<Document> {
-    const { exec, keys } = this.#parts;
-    const filter = this.#filter;
-    // A filter that pins `_id` but not a shard key other than `_id` does not say where the document
-    // lives (ADR 0008): it scatters to the shards its filter targets.
-    const doc = await this.#around(() => exec.run(async (view) => {
-      const value = pinnedPair(view, filter, key);
-      return value === undefined ? SCATTER : keys.readMatching(view, key, filter, value);
-    }));
+  async *#single(key: ShardKey): AsyncGenerator<Document> {
+    const doc = await this.#around(() => readPinned(this.#parts, this.#filter, key));
     if (doc === SCATTER) {
       yield* this.#scatter();
       return;
     }
     if (doc === null || this.#skip > 0) return;
-    yield this.#present(doc);
+    yield present(doc, this.#projection);
   }
 
   async *#scatter(): AsyncGenerator<Document> {
@@ -170,14 +164,56 @@ export class FindCursor<T = Document> extends ShardedCursor<T> {
     this.#merge = merge;
     try {
       const next = (): Promise<Document | undefined> => this.#around(() => merge.next());
-      for (let doc = await next(); doc !== undefined; doc = await next()) yield this.#present(doc);
+      for (let doc = await next(); doc !== undefined; doc = await next()) yield present(doc, this.#projection);
     } finally {
       await merge.close();
     }
   }
+}
 
-  #present(doc: Document): Document {
-    const app = stripMarkers<Document>(doc);
-    return this.#projection === undefined ? app : (applyProjection<Document>([app], this.#projection)[0] as Document);
+/** The application's view of a stored document, projected. */
+function present(doc: Document, projection: Document | undefined): Document {
+  const app = stripMarkers<Document>(doc);
+  return projection === undefined ? app : (applyProjection<Document>([app], projection)[0] as Document);
+}
+
+/**
+ * The stored document a filter pinning `key` reads through the single-key protocol, or null; `SCATTER`
+ * when it pins `_id` but not a shard key other than `_id`, so it does not say where the document lives
+ * (ADR 0008) and scatters to the shards its filter targets. Decided before anything is read.
+ */
+function readPinned(parts: FindCursorParts, filter: Filter<Document>, key: ShardKey): Promise<Document | null | typeof SCATTER> {
+  const { exec, keys } = parts;
+  return exec.run<Document | null | typeof SCATTER>((view) => {
+    const value = pinnedPair(view, filter, key);
+    return value === undefined ? Promise.resolve(SCATTER) : keys.readMatching(view, key, filter, value);
+  });
+}
+
+/**
+ * `findOne`: the first document of `find(filter, {...options, limit: 1})`, answered as that cursor
+ * answers it, without one when the filter pins a key: a point read then costs the single-key protocol
+ * and no cursor, async generator and close around it (issue 11, the data path's overhead).
+ *
+ * @throws ShardkitInvalidArgumentError at once for a bad filter, skip or batch size, as `find`.
+ */
+export async function findOne(parts: FindCursorParts, filter: ShardedFilter, options: Omit<ShardedFindOptions, 'limit'>): Promise<Document | null> {
+  const checked = checkFilter(filter);
+  const skip = checkCount(options.skip, 'skip');
+  checkBatchSize(options.batchSize);
+  // Counted when it starts, once, as the cursor counts it.
+  void parts.countRouted?.(checked);
+  const key = filterKey(checked);
+  const doc = key === undefined ? SCATTER : await withCallOptions('read', 'find', options, () => readPinned(parts, checked, key));
+  if (doc === SCATTER) {
+    const cursor = new FindCursor<Document>({ exec: parts.exec, keys: parts.keys }, checked, { ...options, limit: 1 });
+    try {
+      return await cursor.next();
+    } finally {
+      // The shards' cursors are released now, not when the driver's idle timeout reaps them.
+      await cursor.close();
+    }
   }
+  if (doc === null || skip > 0) return null;
+  return present(doc, options.projection);
 }

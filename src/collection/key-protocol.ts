@@ -75,6 +75,8 @@ export class KeyProtocol {
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
       const hit = await this.locate(view, id, value);
       if (hit === null) return null;
+      // A filter of `_id` alone (every point read) matches what was read: no call, and no await on one.
+      if (onlyKey(filter)) return hit.doc;
       const matches = await this.matchesAt(hit.shardId, filter, hit.doc);
       if (matches !== undefined) return matches ? hit.doc : null;
     }

@@ -45,15 +45,19 @@ export class RedirectExecutor {
     return this.#redirects;
   }
 
-  /** The view of the current routing state (refreshed first when the source's lease lapsed). */
-  async view(): Promise<RoutingView> {
+  /**
+   * The view of the current routing state (refreshed first when the source's lease lapsed); the view
+   * itself, not a promise, while the lease holds, so a point operation waits on nothing before its
+   * first shard call.
+   */
+  view(): RoutingView | Promise<RoutingView> {
     let state: RoutingState;
     try {
       state = this.#routing.current();
     } catch (error) {
       // A lapsed lease means "refresh before serving", not "fail".
-      if (!hasErrorCode(error, ErrorCode.leaseExpired)) throw error;
-      state = await this.#routing.refresh();
+      if (!hasErrorCode(error, ErrorCode.leaseExpired)) return Promise.reject(error as Error);
+      return this.#refreshed();
     }
     this.#learn(state);
     return this.#views.view(state);
@@ -79,7 +83,8 @@ export class RedirectExecutor {
    * budget. `used` counts redirects an earlier attempt already took (the run then starts refreshed).
    */
   async run<R>(fn: (view: RoutingView) => Promise<R>, used = 0): Promise<R> {
-    let view = used > 0 ? await this.#refreshed() : await this.view();
+    const first = used > 0 ? this.#refreshed() : this.view();
+    let view = first instanceof Promise ? await first : first;
     for (let redirects = used; ; redirects++) {
       try {
         return await this.#admitted(() => fn(view));
@@ -139,7 +144,8 @@ export class RedirectExecutor {
   /** Call one shard; any failure comes back as an error naming it (`shardError`). */
   async callShard<R>(shardId: string, fn: (store: ShardStore) => Promise<R>): Promise<R> {
     try {
-      return await fn(await this.#pool.store(shardId));
+      const store = this.#pool.store(shardId);
+      return await fn(store instanceof Promise ? await store : store);
     } catch (error) {
       throw shardError(shardId, error);
     }

@@ -19,7 +19,7 @@ import { filterKey } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
 import { withCallOptions } from './call-options.js';
-import { checkCount, FindCursor } from './find-cursor.js';
+import { checkCount, FindCursor, type FindCursorParts, findOne } from './find-cursor.js';
 import { scatterCount } from './scatter-gather.js';
 import { buildDelete, buildReplace, buildUpdate, singleWrite } from './single-write.js';
 import { pinnedPair, targetFilter } from './targeting.js';
@@ -71,6 +71,7 @@ export class ShardedCollection<T extends Document = Document> {
   readonly #keys: KeyProtocol;
   readonly #pushdown: Pushdown;
   readonly #metrics: RoutedOperationsMetric | undefined;
+  readonly #findParts: FindCursorParts;
 
   /**
    * @throws ShardkitInvalidArgumentError for a missing name, routing source or pool, or a bad `maxRedirects`.
@@ -101,6 +102,8 @@ export class ShardedCollection<T extends Document = Document> {
     this.#exec = new RedirectExecutor(options.name, options.routing, options.pool, maxRedirects, operationTimeoutMs);
     this.#keys = new KeyProtocol(this.#exec);
     this.#metrics = options.metrics;
+    // Without metrics a read counts nothing: no call (and no promise) per read.
+    this.#findParts = { exec: this.#exec, keys: this.#keys, ...(this.#metrics === undefined ? {} : { countRouted: (f: Filter<Document>) => this.#countRouted('find', f) }) };
   }
 
   /** Redirects taken so far (operations sent again after a shard said "moved"). */
@@ -152,13 +155,7 @@ export class ShardedCollection<T extends Document = Document> {
    * moves); any other filter is a scatter-gather with limit 1.
    */
   async findOne(filter: ShardedFilter<T> = {}, options: Omit<ShardedFindOptions, 'limit'> = {}): Promise<T | null> {
-    const cursor = this.find(filter, { ...options, limit: 1 });
-    try {
-      return await cursor.next();
-    } finally {
-      // The shards' cursors are released now, not when the driver's idle timeout reaps them.
-      await cursor.close();
-    }
+    return (await findOne(this.#findParts, filter, options)) as T | null;
   }
 
   /**
@@ -173,7 +170,7 @@ export class ShardedCollection<T extends Document = Document> {
    * @throws ShardkitInvalidArgumentError at once for a bad skip, limit or batch size.
    */
   find(filter: ShardedFilter<T> = {}, options: ShardedFindOptions = {}): FindCursor<T> {
-    return new FindCursor<T>({ exec: this.#exec, keys: this.#keys, countRouted: (f) => this.#countRouted('find', f) }, filter, options);
+    return new FindCursor<T>(this.#findParts, filter, options);
   }
 
   /**

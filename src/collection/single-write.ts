@@ -45,7 +45,8 @@ export const buildDelete: BuildOp = (filter, _upsert, shardKey) => deleteOp(filt
  * `_id`; `shardkit.shardKey.missing` for an upsert that does not pin the shard-key value.
  */
 export async function singleWrite(exec: RedirectExecutor, keys: KeyProtocol, filter: Filter<Document>, build: BuildOp, upsert: boolean, op: string): Promise<OpOutcome> {
-  const { shardKey } = await exec.view();
+  const current = exec.view();
+  const { shardKey } = current instanceof Promise ? await current : current;
   const id = filterKey(filter);
   if (shardKey === DEFAULT_SHARD_KEY || (id !== undefined && pinnedValue(filter, shardKey) !== undefined)) {
     const direct = build(filter, upsert, shardKey);

@@ -22,10 +22,16 @@ const UNAVAILABLE_NAMES: ReadonlySet<string> = new Set([
 ]);
 const TIMEOUT_NAMES: ReadonlySet<string> = new Set(['MongoNetworkTimeoutError', 'MongoOperationTimeoutError', 'MongoWaitQueueTimeoutError']);
 
-/** The server or driver error code, when there is a numeric one. */
+/**
+ * The server or driver error code, when there is a numeric one. A request sent with exact types
+ * (`promoteValues: false`, `exact-types.ts`) gets its error response unpromoted too: the code is an
+ * `Int32`, which must classify as the number it holds (a duplicate key is a duplicate key).
+ */
 export function driverErrorCode(error: unknown): number | undefined {
   const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'number' ? code : undefined;
+  if (typeof code === 'number') return code;
+  if (code !== null && typeof code === 'object' && (code as { _bsontype?: unknown })._bsontype === 'Int32') return (code as { valueOf(): number }).valueOf();
+  return undefined;
 }
 
 /** True for a server code of a duplicate `_id` (or unique index) violation, e.g. one write error of a bulk. */

@@ -8,7 +8,7 @@
  * a bigint (long, which the driver writes back as a long).
  */
 import { BSON } from 'mongodb';
-import type { Document, UpdateFilter } from 'mongodb';
+import type { Document } from 'mongodb';
 import type { StoredDocument } from './shard-store.js';
 
 /** Driver read options that keep every value's BSON type. */
@@ -44,6 +44,20 @@ export function withProtocolValues<T extends Document>(doc: T): T & StoredDocume
   return doc as T & StoredDocument;
 }
 
+/**
+ * A value read with {@link EXACT_TYPES} as the driver's default promotion would have given it: an
+ * int32 or a double as a number, a long as a number when it fits one exactly (else the `Long`).
+ */
+export function promoted(value: unknown): unknown {
+  const tag = tagOf(value);
+  if (tag === 'Int32' || tag === 'Double') return (value as { valueOf(): number }).valueOf();
+  if (tag === 'Long') {
+    const big = (value as { toBigInt(): bigint }).toBigInt();
+    return Number.isSafeInteger(Number(big)) ? Number(big) : value;
+  }
+  return value;
+}
+
 function dataBytes(doc: Document): Uint8Array {
   const rest: Document = {};
   for (const [k, v] of Object.entries(doc)) if (k !== '_id' && k !== '_v') rest[k] = v;
@@ -57,22 +71,4 @@ function dataBytes(doc: Document): Uint8Array {
  */
 export function sameData(a: Document, b: Document): boolean {
   return Buffer.from(dataBytes(a)).equals(dataBytes(b));
-}
-
-/** Update operators that always change a document they match (`$inc` by a non-zero number, `$push`, `$currentDate`). */
-const ALWAYS_CHANGES = new Set(['$push', '$currentDate']);
-
-/**
- * Whether an update may leave a matched document unchanged (a `$set` to the value it has, an
- * `$addToSet` of a present element): only then does a store need the version before the write to
- * report `modifiedCount` as the driver does.
- */
-export function mayBeNoOp(update: UpdateFilter<Document> | Document[]): boolean {
-  if (Array.isArray(update)) return true;
-  for (const [op, fields] of Object.entries(update)) {
-    if (op === '$inc') {
-      if (Object.values(fields as Document).some((v) => typeof v !== 'number' || v === 0)) return true;
-    } else if (!ALWAYS_CHANGES.has(op)) return true;
-  }
-  return false;
 }

@@ -39,17 +39,24 @@ export function requestOptions<T extends object = {}>(
   storeWriteConcern: WriteConcern | undefined,
   extra?: T,
 ): T & RequestOptions {
-  const driver = driverFields(role, currentDriverOptions(), storeWriteConcern);
+  // Built field by field: it runs for every request, and each spread is a copy.
+  const out: Record<string, unknown> = extra === undefined ? {} : { ...extra };
+  const driver = currentDriverOptions();
+  if (driver !== undefined) addDriverFields(out, role, driver, storeWriteConcern);
   const deadline = currentDeadline();
-  if (deadline === undefined) return { ...(extra as T), ...driver, maxTimeMS };
+  if (deadline === undefined) {
+    out['maxTimeMS'] = maxTimeMS;
+    return out as T & RequestOptions;
+  }
   const left = Math.floor(remainingMs(deadline));
   if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(shardId, 'request', 'its deadline passed before it was sent');
-  return { ...(extra as T), ...driver, maxTimeMS: Math.min(left, maxTimeMS), ...(deadline.signal === undefined ? {} : { signal: deadline.signal }) };
+  out['maxTimeMS'] = Math.min(left, maxTimeMS);
+  if (deadline.signal !== undefined) out['signal'] = deadline.signal;
+  return out as T & RequestOptions;
 }
 
-function driverFields(role: RequestRole, driver: DriverCallOptions | undefined, storeWriteConcern: WriteConcern | undefined): Record<string, unknown> {
-  if (driver === undefined) return {};
-  const out: Record<string, unknown> = driver.comment === undefined ? {} : { comment: driver.comment };
+function addDriverFields(out: Record<string, unknown>, role: RequestRole, driver: DriverCallOptions, storeWriteConcern: WriteConcern | undefined): void {
+  if (driver.comment !== undefined) out['comment'] = driver.comment;
   if (role === 'read' && driver.kind === 'read') {
     if (driver.readPreference !== undefined) out['readPreference'] = driver.readPreference;
     if (driver.readConcern !== undefined) out['readConcern'] = driver.readConcern;
@@ -58,7 +65,6 @@ function driverFields(role: RequestRole, driver: DriverCallOptions | undefined, 
   } else if (role === 'marker' && driver.writeConcern !== undefined) {
     out['writeConcern'] = strongerWriteConcern(storeWriteConcern, driver.writeConcern);
   }
-  return out;
 }
 
 /** `w` as a number of members when it is one (absent: the server's default, one member). */

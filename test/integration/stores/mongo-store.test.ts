@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { MongoClient } from 'mongodb';
+import { Double, MongoClient } from 'mongodb';
+import type { CommandStartedEvent, Document } from 'mongodb';
 import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
 import { MongoStore } from '../../../src/stores/mongo-store.js';
 import { testServerUris, uniqueDbName } from '../../support/servers.js';
@@ -62,6 +63,76 @@ describe('MongoStore', function () {
     it('is false before the collection exists', async function () {
       const store = new MongoStore({ shardId: 's1', client, db, collection: 'never-created' });
       expect(await store.hasRoutingIndex()).to.equal(false);
+    });
+  });
+
+  describe('#updateOne', function () {
+    // The plain driver's modifiedCount on a plain copy of the document is the reference.
+    const body = { n: 5, d: new Double(5), s: 'x', tags: ['a'], sub: { a: 1 } };
+    let monitored: MongoClient;
+    const sent: string[] = [];
+
+    before(async function () {
+      monitored = new MongoClient(uri, { monitorCommands: true });
+      monitored.on('commandStarted', (e: CommandStartedEvent) => {
+        if (e.databaseName === db && e.commandName !== 'endSessions') sent.push(e.commandName);
+      });
+      await monitored.connect();
+    });
+
+    after(async function () {
+      await monitored.close();
+    });
+
+    async function compare(updates: Document[]): Promise<Array<{ modified: number; driver: number; commands: string[] }>> {
+      const store = new MongoStore({ shardId: 's1', client: monitored, db, collection: `upd${++seq}` });
+      const plain = client.db(db).collection(`plain${seq}`);
+      const out: Array<{ modified: number; driver: number; commands: string[] }> = [];
+      for (const update of updates) {
+        await store.insert({ _id: 'k', _h: 1, _v: 1, ...body });
+        await plain.insertOne({ _id: 'k' as never, ...body });
+        sent.length = 0;
+        const { modified } = await store.updateOne({ _id: 'k' }, { ...update, $setOnInsert: { _h: 1 } });
+        out.push({ modified, driver: (await plain.updateOne({ _id: 'k' as never }, update)).modifiedCount, commands: [...sent] });
+        await store.deleteOne({ _id: 'k' });
+        await plain.deleteOne({ _id: 'k' as never });
+      }
+      return out;
+    }
+
+    it('sends one findAndModify for a $set, $unset or $inc by 0 and reports modified as the driver does', async function () {
+      const updates = [{ $set: { n: 5 } }, { $set: { n: 6 } }, { $set: { d: 5 } }, { $set: { tags: ['a'], 'sub.a': 1 } }, { $unset: { gone: '' } }, { $unset: { s: '' } }, { $inc: { n: 0 } }];
+      const out = await compare(updates);
+      expect(out.map((r) => r.commands)).to.deep.equal(updates.map(() => ['findAndModify']));
+      // An $inc by 0 is a no-op to MongoDB (modifiedCount 0); FerretDB 1.24 counts it as a modification.
+      expect(out.slice(0, -1).map((r) => r.modified)).to.deep.equal(out.slice(0, -1).map((r) => r.driver));
+      expect(out.map((r) => r.modified)).to.deep.equal([0, 1, 1, 0, 0, 1, 0]);
+    });
+
+    it('sends one update for an update that changes whatever it matches', async function () {
+      const out = await compare([{ $inc: { n: 1 } }, { $push: { tags: 'b' } }]);
+      expect(out).to.deep.equal([
+        { modified: 1, driver: 1, commands: ['update'] },
+        { modified: 1, driver: 1, commands: ['update'] },
+      ]);
+    });
+
+    it('reads the version first for an update the document before cannot decide, and reports modified as the driver does', async function () {
+      const out = await compare([{ $addToSet: { tags: 'a' } }, { $addToSet: { tags: 'b' } }]);
+      expect(out.map((r) => r.commands)).to.deep.equal([
+        ['find', 'findAndModify'],
+        ['find', 'findAndModify'],
+      ]);
+      expect(out.map((r) => r.modified)).to.deep.equal([0, 1]);
+      expect(out.map((r) => r.driver)).to.deep.equal([0, 1]);
+    });
+
+    it('upserts in the one findAndModify and reports the new _id', async function () {
+      const store = new MongoStore({ shardId: 's1', client: monitored, db, collection: `upd${++seq}` });
+      sent.length = 0;
+      expect(await store.updateOne({ _id: 7 }, { $set: { a: 1 }, $setOnInsert: { _h: 2 } }, { upsert: true })).to.deep.equal({ matched: 0, modified: 0, upsertedId: 7 });
+      expect(sent).to.deep.equal(['findAndModify']);
+      expect(await store.get(7)).to.deep.equal({ _id: 7, _h: 2, _v: 1, a: 1 });
     });
   });
 });

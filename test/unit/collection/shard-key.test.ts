@@ -223,6 +223,26 @@ describe('ShardedCollection with shard key tenant', () => {
       expect(await metricValue(metrics.routed, { op: 'find', mode: 'scattered' })).to.equal(1);
     });
 
+    it('answers findOne of a pinned pair from its owner alone, counted once as targeted, as the cursor answers it', async () => {
+      const owner = router.route(t1);
+      expect(await coll.findOne({ _id: 'o2', tenant: t1 })).to.deep.equal({ _id: 'o2', tenant: t1, n: 2 });
+      expect(await coll.findOne({ _id: 'o2', tenant: t1 }, { projection: { n: 1, _id: 0 } })).to.deep.equal({ n: 2 });
+      expect(await coll.findOne({ _id: 'o2', tenant: t1 }, { skip: 1 })).to.equal(null);
+      expect(await coll.findOne({ _id: 'o2', tenant: t1, n: 3 })).to.equal(null);
+      const asked = reads(pool);
+      for (const id of IDS) if (id !== owner) expect(asked[id], id).to.equal(0);
+      expect(await metricValue(metrics.routed, { op: 'find', mode: 'targeted' })).to.equal(4);
+      expect(await metricValue(metrics.routed, { op: 'find', mode: 'scattered' })).to.equal(0);
+      expect(await rejection(coll.findOne({ _id: 'o2', tenant: t1 }, { skip: -1 }))).to.have.property('code', ErrorCode.invalidArgument);
+    });
+
+    it('answers findOne of an _id alone by asking every shard (it does not say where the document lives), counted once as scattered', async () => {
+      expect(await coll.findOne({ _id: 'o3' })).to.deep.equal({ _id: 'o3', tenant: t2, n: 3 });
+      expect(await coll.findOne({ _id: 'o3' }, { skip: 1 })).to.equal(null);
+      expect(await metricValue(metrics.routed, { op: 'find', mode: 'scattered' })).to.equal(2);
+      expect(await metricValue(metrics.routed, { op: 'find', mode: 'targeted' })).to.equal(0);
+    });
+
     it('answers every targeted query as the scattered one does', async () => {
       for (const f of [{ tenant: t1 }, { tenant: { $in: [t2] }, n: { $gte: 5 } }, { $or: [{ tenant: t1, n: 2 }, { tenant: t2 }] }]) {
         const targeted = await read(coll, f, { sort: { n: 1 } });

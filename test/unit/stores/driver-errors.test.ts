@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { MongoNetworkError, MongoNetworkTimeoutError, MongoServerError } from 'mongodb';
+import { Int32, MongoNetworkError, MongoNetworkTimeoutError, MongoServerError } from 'mongodb';
 import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
 import { classifyDriverError, wrapDriverError } from '../../../src/stores/driver-errors.js';
 import { redactText } from '../../../src/redact.js';
@@ -24,6 +24,14 @@ describe('driver-errors', function () {
       expect(classifyDriverError(new MongoServerError({ code: 91, errmsg: 'shutting down' }))).to.equal(ErrorCode.storeUnavailable);
       expect(classifyDriverError(new MongoServerError({ code: 2, errmsg: 'bad value' }))).to.equal(ErrorCode.storeFailure);
       expect(classifyDriverError(new Error('boom'))).to.equal(ErrorCode.storeFailure);
+    });
+
+    context('when the request was sent with exact types (promoteValues: false)', function () {
+      it('classifies the unpromoted Int32 code of the error response as its number', function () {
+        // What the driver throws for a findOneAndUpdate upsert meeting a fenced _id with EXACT_TYPES.
+        expect(classifyDriverError(new MongoServerError({ code: new Int32(11000) as never, errmsg: 'E11000' }))).to.equal(ErrorCode.storeDuplicateKey);
+        expect(classifyDriverError(new MongoServerError({ code: new Int32(50) as never, errmsg: 'operation exceeded time limit' }))).to.equal(ErrorCode.storeTimeout);
+      });
     });
   });
 
