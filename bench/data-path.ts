@@ -27,11 +27,13 @@ import { MemoryConfigStore } from '../src/config-store/memory-config-store.js';
 import { TopologyFollower } from '../src/router/follower.js';
 import { ShardRouter } from '../src/router/router.js';
 import { MemoryStore } from '../src/stores/memory-store.js';
+import { DeadlineSignal, DeadlineWatchdog } from '../src/stores/deadline-signal.js';
 import { MongoStore } from '../src/stores/mongo-store.js';
 import type { ShardStore } from '../src/stores/shard-store.js';
 import { liveFilter, withVersionBump } from '../src/stores/store-filters.js';
 import type { TopologySpec } from '../src/topology/types.js';
 import { redactUri } from '../src/redact.js';
+import { systemClock } from '../src/clock.js';
 import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
 
 const argv = process.argv.slice(2);
@@ -332,22 +334,21 @@ async function main(): Promise<void> {
   }
 }
 
-let spare: AbortController | undefined;
+const watchdog = new DeadlineWatchdog(systemClock);
 
 /**
  * The same command carrying what `MongoStore` adds to every request for the call's one deadline
- * (ADR 0003, "The bound"): an AbortSignal (a reused controller, as the store reuses them) with its
- * timer, which the driver listens to in server selection, the pool's queue and the socket.
+ * (ADR 0003, "The bound"): its `DeadlineSignal` under the store's watchdog timer, which the driver
+ * listens to in server selection, the pool's queue and the socket.
  */
 async function signalled<R>(send: (signal: AbortSignal) => Promise<R>): Promise<R> {
-  const controller = spare ?? new AbortController();
-  spare = undefined;
-  const timer = setTimeout(() => controller.abort(), STORE_TIMEOUT_MS);
+  const signal = new DeadlineSignal(systemClock.now() + STORE_TIMEOUT_MS, 'bench', 'get', STORE_TIMEOUT_MS);
+  watchdog.watch(signal);
   try {
-    return await send(controller.signal);
+    // The driver takes it as an AbortSignal and uses it as one (deadline-signal.ts).
+    return await send(signal as unknown as AbortSignal);
   } finally {
-    clearTimeout(timer);
-    if (!controller.signal.aborted) spare = controller;
+    watchdog.release(signal);
   }
 }
 
@@ -401,7 +402,7 @@ driver on the same server in the same run:
   which the store tells a no-op), so the only difference from the **shardkit** row is the client path
   (routing, the store layer, marker checks). That difference is the router's overhead, and the target;
 - **same command + deadline signal** (reads): that command carrying what the store adds to every
-  request for the call's one deadline (ADR 0003): an AbortSignal the driver listens to, and its timer.
+  request for the call's one deadline (ADR 0003): a signal the driver listens to, under the store's one watchdog timer.
 
 ${p['documents']} documents; ${p['blocks']} blocks of ${p['block']} operations per path, the paths taking turns block by block
 (rotating which goes first) after ${p['warmup']} warm-up operations each; latency per operation at
@@ -463,7 +464,7 @@ over the same blocks; the server is another process; on a loaded host both are i
 read's, ${us(signal)} is the driver's own work for the deadline signal every shardkit request carries
 (ADR 0003's one deadline reaching server selection, the pool's queue and the socket: the
 **same command + deadline signal** row), and about ${us(collection)} the collection's code (the
-MemoryStore table); the rest is the store's per-call bookkeeping (the deadline, its timer, the request
+MemoryStore table); the rest is the store's per-call bookkeeping (the deadline and its watchdog, the request
 options) and the promises of the layers a call passes (collection, redirect loop, store). End to end,
 \`direct+conditions\` shows what the live-only conditions and the \`_v\` bump cost on this server, and the
 same command what the stored shape (\`_h\`, \`_v\`, the routing index) costs.`;

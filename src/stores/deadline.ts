@@ -24,7 +24,18 @@ export interface Deadline {
    * Aborts when `at` passes, for a store that hands it to a driver (pool checkout, server selection,
    * the send); set by the store that enforces the deadline, absent elsewhere.
    */
-  readonly signal?: AbortSignal;
+  readonly signal?: AbortLike;
+}
+
+/**
+ * What a deadline's signal offers its listeners: the subset of `AbortSignal` the driver uses, which an
+ * `AbortSignal` and a store's `DeadlineSignal` (`deadline-signal.ts`) both are.
+ */
+export interface AbortLike {
+  readonly aborted: boolean;
+  readonly reason: unknown;
+  addEventListener(type: 'abort', listener: () => void, options?: { once?: boolean }): void;
+  removeEventListener(type: 'abort', listener: () => void): void;
 }
 
 const scope = new AsyncLocalStorage<Deadline>();
@@ -79,7 +90,7 @@ export function assertBeforeDeadline(shardId: string, op: string): void {
 }
 
 /** `work`, or `reason()` once the signal aborts first (the work goes on, but nothing waits for it). */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal, reason: () => Error): Promise<T> {
+export function untilAborted<T>(work: Promise<T>, signal: AbortLike, reason: () => Error): Promise<T> {
   if (signal.aborted) return Promise.reject(reason());
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(reason());

@@ -51,6 +51,7 @@ export function requestOptions<T extends object = {}>(
   const left = Math.floor(remainingMs(deadline));
   if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(shardId, 'request', 'its deadline passed before it was sent');
   out['maxTimeMS'] = Math.min(left, maxTimeMS);
+  // Typed AbortSignal for the driver, which (6.22) uses a signal only as AbortLike (deadline-signal.ts).
   if (deadline.signal !== undefined) out['signal'] = deadline.signal;
   return out as T & RequestOptions;
 }

@@ -2,22 +2,22 @@
  * `MongoStore`: one shard's collection on a MongoDB (or FerretDB) server through the official
  * driver. Every driver error comes out as a `ShardkitStoreError` naming the shard (see
  * `driver-errors.ts`). Every call has one deadline (`deadline.ts`: the caller's, at most
- * `opTimeoutMs` away): an AbortSignal stops its server selection, pool checkout and sends at that
- * moment, and each request carries the time left as `maxTimeMS`. Driver 6.22 ignores `timeoutMS`
+ * `opTimeoutMs` away): a signal (`deadline-signal.ts`) stops its server selection, pool checkout and
+ * sends at that moment, and each request carries the time left as `maxTimeMS`. Driver 6.22 ignores `timeoutMS`
  * (its client-side operation timeout is a no-op there), so the signal is how the deadline reaches
  * the driver.
  *
  * Works on servers without transactions or pipeline updates (FerretDB 1.x): conditional writes
  * are single-document filters, and `replaceOne` bumps `_v` by compare-and-set on the version read.
  */
-import { getEventListeners } from 'node:events';
 import { MongoClient } from 'mongodb';
 import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
-import { systemClock } from '../clock.js';
+import { systemClock, type Clock } from '../clock.js';
 import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
 import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, withDeadline, type Deadline } from './deadline.js';
+import { DeadlineSignal, DeadlineWatchdog } from './deadline-signal.js';
 import { requestOptions, type RequestOptions } from './mongo-request-options.js';
 import { assertBulkOps } from './bulk-result.js';
 import { splitBulkWrite } from './mongo-bulk-write.js';
@@ -63,8 +63,6 @@ import {
 
 const ROUTING_INDEX_NAME = '_h_1__id_1';
 const ORDER = { _h: 1, _id: 1 } as const;
-/** Controllers kept for reuse: more than the calls a store usually has in flight at once. */
-const SPARE_SIGNALS = 64;
 /** Attempts of a compare-and-set loop (replace, fence) before giving up under contention. */
 const CAS_ATTEMPTS = 8;
 
@@ -107,8 +105,10 @@ export class MongoStore implements ShardStore {
   #ready: Promise<void> | null = null;
   /** `#ready` has resolved: a call then skips waiting on it (a promise and an abort listener per call). */
   #connected = false;
-  /** Controllers of finished calls that never fired, for the next calls (`#recycle`). */
-  readonly #spareSignals: AbortController[] = [];
+  /** Aborts the calls on `systemClock` (nearly all) when their deadline passes. */
+  readonly #systemWatchdog = new DeadlineWatchdog(systemClock);
+  /** Watchdogs of deadlines on other clocks (a caller's own `withDeadline`, tests). */
+  readonly #otherWatchdogs = new Map<Clock, DeadlineWatchdog>();
   #closed = false;
 
   /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
@@ -202,6 +202,7 @@ export class MongoStore implements ShardStore {
    * from now. Its signal aborts server selection, the wait for a pooled connection, the connect and
    * any send at the deadline, and each request carries the time left as `maxTimeMS`, so the call
    * cannot start at the shard later and what already runs there is bounded (ADR 0003, "The bound").
+   * The signal is a `DeadlineSignal` under the store's watchdog (`deadline-signal.ts` says why).
    */
   async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
     if (this.#closed) {
@@ -210,16 +211,15 @@ export class MongoStore implements ShardStore {
     const bound = earlier(currentDeadline(), deadlineIn(systemClock, this.#maxTimeMS)) as Deadline;
     const left = remainingMs(bound);
     if (left <= 0) throw deadlineError(this.shardId, op);
-    const controller = this.#spareSignals.pop() ?? new AbortController();
-    const timer = bound.clock.setTimeout(() => {
-      controller.abort(deadlineError(this.shardId, op, `its deadline passed after ${Math.ceil(left)} ms (server selection, the pool's queue, or the server)`));
-    }, left);
-    const deadline: Deadline = { at: bound.at, clock: bound.clock, signal: controller.signal };
+    const signal = new DeadlineSignal(bound.at, this.shardId, op, left);
+    const watchdog = this.#watchdog(bound.clock);
+    watchdog.watch(signal);
+    const deadline: Deadline = { at: bound.at, clock: bound.clock, signal };
     try {
       if (this.#connected) return await withDeadline(deadline, fn);
       return await withDeadline(deadline, async () => {
         // Not connected by the deadline: the call never reached the shard, which is "unavailable".
-        await untilAborted(this.#ensureConnected(), controller.signal, () => this.#unreachable(op, left, controller.signal.reason));
+        await untilAborted(this.#ensureConnected(), signal, () => this.#unreachable(op, left, signal.reason));
         return await fn();
       });
     } catch (error) {
@@ -228,24 +228,22 @@ export class MongoStore implements ShardStore {
         this.#connected = false;
       }
       // The deadline fired: a timeout for callers (the migrator retries it), whatever the driver wrapped it in.
-      if (controller.signal.aborted && controller.signal.reason instanceof ShardkitStoreError && !(error instanceof ShardkitStoreError)) throw controller.signal.reason;
+      if (signal.aborted && signal.reason instanceof ShardkitStoreError && !(error instanceof ShardkitStoreError)) throw signal.reason;
       throw wrapDriverError(this.shardId, op, error);
     } finally {
-      bound.clock.clearTimeout(timer);
-      this.#recycle(controller);
+      watchdog.release(signal);
     }
   }
 
-  /**
-   * Keep a call's controller for the next call unless it fired or something still listens to it:
-   * creating an AbortSignal costs more than the rest of a call's bookkeeping (measured: ~3 us of a
-   * ~5 us AbortController plus listener on this host), and the driver removes every listener it adds
-   * once its operation settles.
-   */
-  #recycle(controller: AbortController): void {
-    if (controller.signal.aborted || this.#spareSignals.length >= SPARE_SIGNALS) return;
-    if (getEventListeners(controller.signal, 'abort').length > 0) return;
-    this.#spareSignals.push(controller);
+  /** The watchdog of deadlines on `clock` (the system clock's, unless a caller's deadline runs on its own). */
+  #watchdog(clock: Clock): DeadlineWatchdog {
+    if (clock === systemClock) return this.#systemWatchdog;
+    let watchdog = this.#otherWatchdogs.get(clock);
+    if (watchdog === undefined) {
+      watchdog = new DeadlineWatchdog(clock);
+      this.#otherWatchdogs.set(clock, watchdog);
+    }
+    return watchdog;
   }
 
   #unreachable(op: string, waitedMs: number, cause: unknown): ShardkitStoreError {
@@ -563,6 +561,8 @@ export class MongoStore implements ShardStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.#systemWatchdog.close();
+    for (const watchdog of this.#otherWatchdogs.values()) watchdog.close();
     if (!this.#ownsClient) return;
     try {
       await this.#client.close();
