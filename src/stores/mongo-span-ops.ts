@@ -63,11 +63,7 @@ export async function listSpanKeys(
   filter: StoreFilter,
 ): Promise<RangeKey[]> {
   const projection = { _id: 1, _h: 1 };
-  let indexed = rangeIndexed.get(col);
-  if (indexed === undefined) {
-    indexed = await usesRangeIndex(col, opts, spans[0]!.range);
-    rangeIndexed.set(col, indexed);
-  }
+  const indexed = await isRangeIndexed(col, opts, spans[0]!.range);
   if (indexed) return col.find(andFilters(spansFilter(spans), filter), opts({ projection })).sort(ORDER).limit(limit).toArray();
   const keys: RangeKey[] = [];
   const cursor = col.find(andFilters(hullFilter(spans), filter), opts({ projection, batchSize: 10_000 })).sort(ORDER);
@@ -81,6 +77,16 @@ export async function listSpanKeys(
     await cursor.close();
   }
   return keys;
+}
+
+/** {@link usesRangeIndex}, asked once per collection handle. */
+async function isRangeIndexed(col: ShardCollection, opts: RequestOptions, range: HashRange): Promise<boolean> {
+  let indexed = rangeIndexed.get(col);
+  if (indexed === undefined) {
+    indexed = await usesRangeIndex(col, opts, range);
+    rangeIndexed.set(col, indexed);
+  }
+  return indexed;
 }
 
 /**
@@ -102,7 +108,12 @@ async function eachInRanges(
   visit: (at: number, d: Document) => void,
 ): Promise<void> {
   const order = byStart(ranges);
-  const cursor = col.find(andFilters({ $or: ranges.map((r) => rangeFilter(r, null)) }, filter), opts({ projection, batchSize: 10_000 }));
+  // As in listSpanKeys: where the server scans anyway, an `$or` of the ranges costs more than the
+  // scan (40 ranges over 3,300 entries outlasted verify's 1 s deadline on the test servers), so it
+  // is asked for the ranges' hull and bucketOf drops what lies between them.
+  const indexed = await isRangeIndexed(col, opts, ranges[0]!);
+  const where = indexed ? { $or: ranges.map((r) => rangeFilter(r, null)) } : hullFilter(ranges.map((range) => ({ range, after: null })));
+  const cursor = col.find(andFilters(where, filter), opts({ projection, batchSize: 10_000 }));
   for await (const d of cursor) {
     const at = bucketOf(order, d['_h'] as number);
     if (at !== undefined) visit(at, d);

@@ -135,4 +135,29 @@ describe('MongoStore', function () {
       expect(await store.get(7)).to.deep.equal({ _id: 7, _h: 2, _v: 1, a: 1 });
     });
   });
+
+  describe('#countRanges and #checksumRanges', function () {
+    it("ask a server that scans for ranges for the ranges' hull, not an $or of them (40 ranges outlasted verify's deadline on FerretDB)", async function () {
+      const filters: Document[] = [];
+      const monitored = new MongoClient(uri, { monitorCommands: true });
+      monitored.on('commandStarted', (e: CommandStartedEvent) => {
+        if (e.databaseName === db && e.commandName === 'find') filters.push(e.command['filter'] as Document);
+      });
+      try {
+        const store = new MongoStore({ shardId: 's1', client: monitored, db, collection: `hull${++seq}` });
+        await store.insertIfAbsent([1, 5, 7, 25, 40].map((h) => ({ _id: `k${h}`, _h: h, _v: 1 })));
+        const ranges = Array.from({ length: 40 }, (_, i) => ({ start: i * 10, end: i * 10 + 5 }));
+        const { counts, indexed } = await store.countRanges(ranges);
+        // k7 lies between two ranges and k40 on a range's open start: inside the hull, in no range.
+        expect(counts.slice(0, 5)).to.deep.equal([2, 0, 1, 0, 0]);
+        expect(counts.reduce((a, b) => a + b)).to.equal(3);
+        expect((await store.checksumRanges(ranges)).reduce((a, s) => a + s.count, 0)).to.equal(3);
+        const passes = filters.filter((f) => JSON.stringify(f).includes('"_h"') && !JSON.stringify(f).includes('"_id"'));
+        expect(passes.length).to.be.greaterThan(0);
+        for (const f of passes) expect(JSON.stringify(f).includes('$or'), JSON.stringify(f)).to.equal(indexed);
+      } finally {
+        await monitored.close();
+      }
+    });
+  });
 });
