@@ -4,7 +4,8 @@
  */
 import type { Document } from 'mongodb';
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
+/** A document in the JS sense: an object literal (or null-prototype object), not an array, BSON value, date or buffer. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
   const proto: unknown = Object.getPrototypeOf(value);
   return proto === Object.prototype || proto === null;

@@ -12,6 +12,7 @@
  */
 import { BSON } from 'mongodb';
 import type { BSONSerializeOptions, Document } from 'mongodb';
+import { isPlainObject } from './simple-update.js';
 
 /**
  * What a store needs to report an update's `modifiedCount`: `'always'` (every match is a modification:
@@ -27,12 +28,6 @@ interface PathStep {
   readonly op: '$set' | '$unset' | '$inc';
   readonly parts: readonly string[];
   readonly value: unknown;
-}
-
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) return false;
-  const proto: unknown = Object.getPrototypeOf(value);
-  return proto === Object.prototype || proto === null;
 }
 
 /** A dotted path through sub-documents only: no array index, no positional operator. */
