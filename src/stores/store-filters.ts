@@ -16,6 +16,11 @@ export const LIVE: Readonly<Document> = Object.freeze({
   _ts: { $exists: false },
 });
 
+/** The complement of {@link LIVE}: fences, placeholders and tombstones, the migration's markers. */
+export const MARKED: Readonly<Document> = Object.freeze({
+  $or: [{ _moved: { $exists: true } }, { _ph: { $exists: true } }, { _ts: { $exists: true } }],
+});
+
 /** Entries no migration has fenced: what a fence, a tombstone or a re-insert may still replace. */
 export const UNFENCED: Readonly<Document> = Object.freeze({ _moved: { $exists: false } });
 

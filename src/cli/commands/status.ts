@@ -7,7 +7,7 @@ import type { RoutingState } from '../../router/routing-state.js';
 import { ErrorCode, ShardkitStoreError, hasErrorCode } from '../../errors.js';
 import { Ring } from '../../ring/ring.js';
 import type { ShardStore } from '../../stores/shard-store.js';
-import { LIVE } from '../../stores/store-filters.js';
+import { LIVE, MARKED } from '../../stores/store-filters.js';
 import { redactUri } from '../../redact.js';
 import type { ShardSpec, TopologySpec } from '../../topology/types.js';
 import { ReportedFailure } from '../fail.js';
@@ -72,8 +72,10 @@ async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: S
   const { reachability, store } = await pingShard(open, shard);
   if (store === null) return { ...base, ...reachability, documents: null, markers: null };
   try {
-    const [documents, all] = await Promise.all([store.count(LIVE), store.count({})]);
-    return { ...base, ...reachability, documents, markers: all - documents };
+    // Markers are counted, not derived from a count of everything: a writer between two counts made
+    // `all - documents` show a marker that was never there.
+    const [documents, markers] = await Promise.all([store.count(LIVE), store.count(MARKED)]);
+    return { ...base, ...reachability, documents, markers };
   } catch (error) {
     return { ...base, ...reachability, documents: null, markers: null, countError: errorLine(error) };
   }

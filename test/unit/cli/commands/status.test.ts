@@ -1,5 +1,30 @@
 import { expect } from 'chai';
-import { formatStatus, type ShardStatus, type StatusReport } from '../../../../src/cli/commands/status.js';
+import { formatStatus, statusReport, type ShardStatus, type StatusReport } from '../../../../src/cli/commands/status.js';
+import type { StoreFilter } from '../../../../src/stores/shard-store.js';
+import { MemoryStore } from '../../../../src/stores/memory-store.js';
+import { StoreDecorator, type StoreOp } from '../../../../src/stores/store-decorator.js';
+import { fakeDeployment } from '../../../support/serve-deployment.js';
+
+/** A shard a writer inserts into right before each of status's counts: the counts race with it. */
+class RacingWriterStore extends StoreDecorator {
+  #n = 0;
+
+  protected around<T>(_op: StoreOp, fn: () => Promise<T>): Promise<T> {
+    return fn();
+  }
+
+  #turn: Promise<unknown> = Promise.resolve();
+
+  override count(filter: StoreFilter): Promise<number> {
+    // One count after another, each after one more insert: what a busy writer does between them.
+    const next = this.#turn.then(async () => {
+      await this.inner.insert({ _id: `w${++this.#n}`, _h: 7, _v: 1 });
+      return super.count(filter);
+    });
+    this.#turn = next;
+    return next;
+  }
+}
 
 function report(shards: ShardStatus[]): StatusReport {
   return {
@@ -21,6 +46,20 @@ function report(shards: ShardStatus[]): StatusReport {
 const shard = { weight: 1, draining: false, share: 0.5, uri: 'mongodb://h:1/' };
 
 describe('status', () => {
+  describe('#statusReport', () => {
+    it('counts markers themselves, so writers between its counts show none that is not there', async () => {
+      const d = await fakeDeployment();
+      const s1 = new MemoryStore('s1');
+      d.stores.set('s1', s1);
+      await s1.insert({ _id: 'tomb', _h: 3, _v: 1, _ts: true });
+      const report = await statusReport(d, async (shard) => (shard.id === 's1' ? new RacingWriterStore(s1) : d.openShard(shard)));
+      const line = report.shards.find((s) => s.id === 's1')!;
+      expect(line.markers, 'the tombstone, and nothing the writer wrote').to.equal(1);
+      expect(line.documents).to.equal(1);
+    });
+  });
+
+
   describe('#formatStatus', () => {
     // Regression (issue 10): a healthy shard whose count hit the time limit was shown DOWN, with the
     // error text in the uri column.
