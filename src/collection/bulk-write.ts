@@ -57,7 +57,7 @@ function toStoreOp(op: WriteOp, place: KeyPlace, shardKey: string): StoreWriteOp
       return { insertOne: { document: { ...op.data, _id: op.key, _h: place.h, _v: 1 } } };
     case 'update': {
       const update = op.upsert ? withKeyOnInsert(op.update, shardKey, op.value) : op.update;
-      return { updateOne: { filter: op.filter, update: withPoint(update, place.h), upsert: op.upsert } };
+      return { updateOne: { filter: op.filter, update: op.upsert ? withPoint(update, place.h) : update, upsert: op.upsert } };
     }
     case 'replace':
       return { replaceOne: { filter: op.filter, replacement: { ...op.replacement, _id: op.key, _h: place.h, _v: 1 }, upsert: op.upsert } };
@@ -182,7 +182,7 @@ async function bulkGroup(
   const again: Again[] = [];
   let result: StoreBulkResult;
   try {
-    result = await exec.callShard(shardId, (s) => s.bulkWrite(storeOps));
+    result = await exec.callShard(view, shardId, (s) => s.bulkWrite(storeOps));
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
     for (const index of indices) errors.set(index, e);
@@ -211,7 +211,7 @@ async function bulkGroup(
   if (suspects.length > 0) {
     const ids = suspects.map((i) => (prepared[i] as WriteOp).key);
     try {
-      const found = await exec.callShard(shardId, (s) => s.find({ _id: { $in: ids } }));
+      const found = await exec.callShard(view, shardId, (s) => s.find({ _id: { $in: ids } }));
       raw = new Map(found.map((d) => [idKey(d._id), d]));
     } catch (error) {
       // Without the entries the round trip met, a fence's turn-away cannot be told from a filter that

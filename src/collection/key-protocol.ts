@@ -77,7 +77,7 @@ export class KeyProtocol {
       if (hit === null) return null;
       // A filter of `_id` alone (every point read) matches what was read: no call, and no await on one.
       if (onlyKey(filter)) return hit.doc;
-      const matches = await this.matchesAt(hit.shardId, filter, hit.doc);
+      const matches = await this.matchesAt(view, hit.shardId, filter, hit.doc);
       if (matches !== undefined) return matches ? hit.doc : null;
     }
     throw keptRacing(placeKey(view, id, value).owner, 'read', id);
@@ -87,12 +87,12 @@ export class KeyProtocol {
    * Whether `filter` matches the version of `doc` that `shardId` holds, decided by the shard; undefined
    * when that version is gone (a write changed it since). A filter of `_id` alone matches without a call.
    */
-  async matchesAt(shardId: string, filter: Filter<Document>, doc: StoredDocument): Promise<boolean | undefined> {
+  async matchesAt(view: RoutingView, shardId: string, filter: Filter<Document>, doc: StoredDocument): Promise<boolean | undefined> {
     if (onlyKey(filter)) return true;
     const pinned = { _id: doc._id, _v: doc._v };
-    const [match] = await this.#exec.callShard(shardId, (s) => s.find({ $and: [filter, pinned] }, { projection: { _id: 1 }, limit: 1 }));
+    const [match] = await this.#exec.callShard(view, shardId, (s) => s.find({ $and: [filter, pinned] }, { projection: { _id: 1 }, limit: 1 }));
     if (match !== undefined) return true;
-    const current = await this.#exec.readAt(shardId, doc._id as ShardKey);
+    const current = await this.#exec.readAt(view, shardId, doc._id as ShardKey);
     return current !== null && current._v === doc._v ? false : undefined;
   }
 
@@ -100,16 +100,16 @@ export class KeyProtocol {
   async locate(view: RoutingView, id: ShardKey, value: ShardKey): Promise<{ readonly doc: StoredDocument; readonly shardId: string } | null> {
     const place = placeKey(view, id, value);
     if (place.old === undefined) {
-      const entry = entryKind(view, await this.#exec.readAt(place.owner, id));
+      const entry = entryKind(view, await this.#exec.readAt(view, place.owner, id));
       if (entry.kind === 'fence') throw moved(place.owner, `_id is fenced for migration epoch ${String(entry.epoch)}`);
       return entry.kind === 'live' ? { doc: entry.doc, shardId: place.owner } : null;
     }
-    const atNew = entryKind(view, await this.#exec.readAt(place.owner, id));
+    const atNew = entryKind(view, await this.#exec.readAt(view, place.owner, id));
     if (atNew.kind === 'live') return { doc: atNew.doc, shardId: place.owner };
     if (atNew.kind === 'tombstone') return null;
     if (atNew.newer) throw moved(place.owner, `_id ${keyToString(id)} moved on at epoch ${String(atNew.epoch)}`);
     // A fence left at the new owner by an earlier migration is no copy: the old owner still has the data.
-    const atOld = entryKind(view, await this.#exec.readAt(place.old, id));
+    const atOld = entryKind(view, await this.#exec.readAt(view, place.old, id));
     if (atOld.newer) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(atOld.epoch)}`);
     if (atOld.data) {
       if (atOld.fenced) await this.#exec.confirmMigrating(view, place.old, id);
@@ -134,7 +134,7 @@ export class KeyProtocol {
         case 'copied':
           throw duplicate(place.old, id);
         case 'tombstone':
-          if (!(await replaceTombstone(this.#exec, place.owner, held.doc, doc))) {
+          if (!(await replaceTombstone(this.#exec, view, place.owner, held.doc, doc))) {
             throw moved(place.owner, `tombstone of _id ${keyToString(id)} changed under the insert`);
           }
           return { ...ZERO, inserted: 1 };
@@ -150,22 +150,22 @@ export class KeyProtocol {
   async #insertAt(view: RoutingView, shardId: string, id: ShardKey, doc: StoredDocument): Promise<void> {
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
       try {
-        await this.#exec.callShard(shardId, (s) => s.insert(doc));
+        await this.#exec.callShard(view, shardId, (s) => s.insert(doc));
         return;
       } catch (error) {
         if (!isDuplicate(error)) throw error;
       }
-      const current = entryKind(view, await this.#exec.readAt(shardId, id));
+      const current = entryKind(view, await this.#exec.readAt(view, shardId, id));
       switch (current.kind) {
         case 'absent':
           break;
         case 'live':
           throw duplicate(shardId, id);
         case 'tombstone':
-          if (await replaceTombstone(this.#exec, shardId, current.doc, doc)) return;
+          if (await replaceTombstone(this.#exec, view, shardId, current.doc, doc)) return;
           break;
         case 'leftover':
-          await this.#clearLeftover(shardId, current.doc);
+          await this.#clearLeftover(view, shardId, current.doc);
           break;
         case 'fence':
           throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(current.epoch)})`);
@@ -178,7 +178,8 @@ export class KeyProtocol {
     const { id } = place;
     if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
     const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
-    const sent = withPoint(keyed, place.h);
+    // The ring point goes with an upsert only: an update that cannot insert has no use for it.
+    const sent = upsert ? withPoint(keyed, place.h) : update;
     return this.#writeOne(
       view,
       place,
@@ -212,7 +213,7 @@ export class KeyProtocol {
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
       let outcome: WriteOutcome;
       try {
-        outcome = await this.#exec.callShard(place.owner, write);
+        outcome = await this.#exec.callShard(view, place.owner, write);
       } catch (error) {
         if (!(upsert && isDuplicate(error))) throw error;
         const done = await this.#upsertOver(view, place, filter, upserted);
@@ -221,9 +222,10 @@ export class KeyProtocol {
       }
       if (outcome.matched === 0 && outcome.upsertedId === undefined) await this.#checkTurnedAway(view, place.owner, place.id);
       return {
-        ...ZERO,
+        inserted: 0,
         matched: outcome.matched,
         modified: outcome.modified,
+        deleted: 0,
         upserted: outcome.upsertedId === undefined ? 0 : 1,
         upsertedId: outcome.upsertedId,
       };
@@ -237,28 +239,28 @@ export class KeyProtocol {
    * tombstone is replaced by the upserted document in one conditional call (undefined when it was gone).
    */
   async #upsertOver(view: RoutingView, place: KeyPlace, filter: Filter<Document>, upserted: () => StoredDocument): Promise<OpOutcome | undefined> {
-    const current = entryKind(view, await this.#exec.readAt(place.owner, place.id));
+    const current = entryKind(view, await this.#exec.readAt(view, place.owner, place.id));
     if (turnsAway(current)) throw moved(place.owner, `_id ${keyToString(place.id)} is fenced (epoch ${String(current.epoch)})`);
     // A live document the filter does not match: the upsert would insert a second document with its
     // `_id`, which the server answers with a duplicate-key error (E11000), and so do we. One it matches
     // is a racing insert: try again (the update will match it).
-    if (current.kind === 'live' && (await this.matchesAt(place.owner, filter, current.doc)) === false) throw duplicate(place.owner, place.id);
-    if (current.kind === 'leftover') await this.#clearLeftover(place.owner, current.doc);
+    if (current.kind === 'live' && (await this.matchesAt(view, place.owner, filter, current.doc)) === false) throw duplicate(place.owner, place.id);
+    if (current.kind === 'leftover') await this.#clearLeftover(view, place.owner, current.doc);
     if (current.kind !== 'tombstone') return undefined;
-    if (await replaceTombstone(this.#exec, place.owner, current.doc, upserted())) return { ...ZERO, upserted: 1, upsertedId: place.id };
+    if (await replaceTombstone(this.#exec, view, place.owner, current.doc, upserted())) return { ...ZERO, upserted: 1, upsertedId: place.id };
     return undefined;
   }
 
   /** After a conditional write at `shardId` matched nothing: a fence there means "moved" (a leftover does not). */
   async #checkTurnedAway(view: RoutingView, shardId: string, id: ShardKey): Promise<void> {
-    const entry = entryKind(view, await this.#exec.readAt(shardId, id));
+    const entry = entryKind(view, await this.#exec.readAt(view, shardId, id));
     if (turnsAway(entry)) throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(entry.epoch)})`);
   }
 
   async #delete(view: RoutingView, place: KeyPlace, filter: Filter<Document>): Promise<OpOutcome> {
     const { id } = place;
     if (place.old === undefined && !place.settling) {
-      const deleted = await this.#exec.callShard(place.owner, (s) => s.deleteOne(filter));
+      const deleted = await this.#exec.callShard(view, place.owner, (s) => s.deleteOne(filter));
       if (deleted === 0) await this.#checkTurnedAway(view, place.owner, id);
       return { ...ZERO, deleted };
     }
@@ -273,10 +275,10 @@ export class KeyProtocol {
   async #deleteByTombstone(view: RoutingView, place: KeyPlace, filter: Filter<Document>): Promise<OpOutcome> {
     const { owner: shardId, id } = place;
     for (let attempt = 0; attempt < MAX_WRITE_RETRIES; attempt++) {
-      const current = entryKind(view, await this.#exec.readAt(shardId, id));
+      const current = entryKind(view, await this.#exec.readAt(view, shardId, id));
       if (current.kind === 'fence') throw moved(shardId, `_id ${keyToString(id)} is fenced (epoch ${String(current.epoch)})`);
       if (current.kind !== 'live') return ZERO;
-      const matches = await this.matchesAt(shardId, filter, current.doc);
+      const matches = await this.matchesAt(view, shardId, filter, current.doc);
       if (matches === undefined) continue;
       if (!matches) return ZERO;
       // The tombstone, not an absence, is what keeps the old owner's fenced copy from coming back. It
@@ -284,7 +286,7 @@ export class KeyProtocol {
       // not overwritten, and the next turn reads what it left (a fence there means "moved").
       // (A document stored without a numeric `_v`, which shardkit never writes, is tombstoned as found.)
       const version = typeof current.doc._v === 'number' ? current.doc._v : undefined;
-      if (await this.#exec.callShard(shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { ...ZERO, deleted: 1 };
+      if (await this.#exec.callShard(view, shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { ...ZERO, deleted: 1 };
     }
     throw keptRacing(shardId, 'delete', id);
   }
@@ -306,8 +308,8 @@ export class KeyProtocol {
    *   epoch): a migration starts only once the previous one's journal is done, and its cleanup deletes
    *   every placeholder of its ranges at the targets first. While it runs, our view is not stable.
    */
-  async #clearLeftover(shardId: string, marker: StoredDocument): Promise<void> {
+  async #clearLeftover(view: RoutingView, shardId: string, marker: StoredDocument): Promise<void> {
     const h = marker._h;
-    await this.#exec.callShard(shardId, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: marker._id, _ph: true, _moved: marker._moved }, 1));
+    await this.#exec.callShard(view, shardId, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: marker._id, _ph: true, _moved: marker._moved }, 1));
   }
 }

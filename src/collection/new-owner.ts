@@ -36,7 +36,7 @@ const FREE: NewOwnerHolds = { kind: 'free' };
  * `tombstone`, and inserts on `free`. A fence at the new owner that is no relic means "moved".
  */
 export async function prepareNewOwner(exec: RedirectExecutor, view: RoutingView, place: MovingPlace): Promise<NewOwnerHolds> {
-  const atNew = await takeBackRelic(exec, view, place, entryKind(view, await exec.readAt(place.owner, place.id)));
+  const atNew = await takeBackRelic(exec, view, place, entryKind(view, await exec.readAt(view, place.owner, place.id)));
   switch (atNew.kind) {
     case 'live':
     case 'tombstone':
@@ -50,7 +50,7 @@ export async function prepareNewOwner(exec: RedirectExecutor, view: RoutingView,
   const fenced = await fenceAtOld(exec, view, place);
   if (!fenced.data) return FREE;
   await exec.confirmMigrating(view, place.old, place.id);
-  await exec.callShard(place.owner, (s) => s.insertIfAbsent([copyForTarget(fenced.doc)]));
+  await exec.callShard(view, place.owner, (s) => s.insertIfAbsent([copyForTarget(fenced.doc)]));
   return COPIED;
 }
 
@@ -72,24 +72,24 @@ async function takeBackRelic(exec: RedirectExecutor, view: RoutingView, place: M
   if (!atNew.older) return atNew;
   // A relic is final (fenced), so reading it again with its exact BSON types reads the same entry,
   // unless purge removed it meanwhile, when the first read stands in.
-  const relic = atNew.data ? ((await exec.readAt(place.owner, place.id, true)) ?? atNew.doc) : atNew.doc;
+  const relic = atNew.data ? ((await exec.readAt(view, place.owner, place.id, true)) ?? atNew.doc) : atNew.doc;
   // Insert-if-absent: whatever the old owner holds (newer data, a tombstone) wins.
-  if (atNew.data) await exec.callShard(place.old, (s) => s.insertIfAbsent([copyForTarget(relic)]));
+  if (atNew.data) await exec.callShard(view, place.old, (s) => s.insertIfAbsent([copyForTarget(relic)]));
   const final = await fenceAtOld(exec, view, place);
   const h = typeof relic._h === 'number' ? relic._h : place.h;
-  await exec.callShard(place.owner, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: place.id, _moved: { $lt: view.epoch } }, 1));
+  await exec.callShard(view, place.owner, (s) => s.deleteRange({ start: h - 1, end: h }, { _id: place.id, _moved: { $lt: view.epoch } }, 1));
   if (final.data) {
-    await exec.callShard(place.owner, (s) => s.insertIfAbsent([copyForTarget(final.doc)]));
+    await exec.callShard(view, place.owner, (s) => s.insertIfAbsent([copyForTarget(final.doc)]));
   } else if (final.kind === 'tombstone') {
     const tomb = final.doc;
-    await exec.callShard(place.owner, (s) => s.insertIfAbsent([{ _id: tomb._id, _h: tomb._h, _v: tomb._v, _ts: true }]));
+    await exec.callShard(view, place.owner, (s) => s.insertIfAbsent([{ _id: tomb._id, _h: tomb._h, _v: tomb._v, _ts: true }]));
   }
-  return entryKind(view, await exec.readAt(place.owner, place.id));
+  return entryKind(view, await exec.readAt(view, place.owner, place.id));
 }
 
 /** Fence the key at its old owner with the view's epoch; what the old owner holds is final from then on. */
 async function fenceAtOld(exec: RedirectExecutor, view: RoutingView, place: MovingPlace): Promise<Entry> {
-  const [fenced] = await exec.callShard(place.old, (s) => s.fence([{ id: place.id, h: place.h }], view.epoch));
+  const [fenced] = await exec.callShard(view, place.old, (s) => s.fence([{ id: place.id, h: place.h }], view.epoch));
   const entry = entryKind(view, fenced ?? null);
   if (entry.newer) {
     throw moved(place.old, `_id ${keyToString(place.id)} was fenced by a newer migration (epoch ${String(entry.epoch)})`);

@@ -12,7 +12,7 @@ import type { ShardKey } from '../hash/types.js';
 import type { RoutingSource } from '../router/routing-source.js';
 import type { RoutingState } from '../router/routing-state.js';
 import type { ShardStore, StoredDocument } from '../stores/shard-store.js';
-import { deadlineIn, withDeadline } from '../stores/deadline.js';
+import { callWithDeadline, deadlineIn } from '../stores/deadline.js';
 import type { StoreProvider } from '../stores/store-provider.js';
 import { type RoutingView, RoutingViews } from './routing-view.js';
 import { moved, shardError } from './shard-errors.js';
@@ -87,7 +87,7 @@ export class RedirectExecutor {
     let view = first instanceof Promise ? await first : first;
     for (let redirects = used; ; redirects++) {
       try {
-        return await this.#admitted(() => fn(view));
+        return await fn(this.#admitted(view));
       } catch (error) {
         if (!hasErrorCode(error, ErrorCode.keyMoved)) throw error;
         if (redirects >= this.#maxRedirects) {
@@ -104,11 +104,12 @@ export class RedirectExecutor {
   }
 
   /**
-   * One attempt, admitted now under a view whose lease holds: all its shard calls share one deadline,
-   * so its last call cannot land later than the first could (ADR 0003, "The bound").
+   * The view of one attempt, admitted now under a view whose lease holds: all its shard calls share
+   * one deadline (`callShard` hands it to each), so its last call cannot land later than the first
+   * could (ADR 0003, "The bound"). Carried by the view rather than the async context: see `deadline.ts`.
    */
-  #admitted<R>(attempt: () => Promise<R>): Promise<R> {
-    return this.#operationTimeoutMs > 0 ? withDeadline(deadlineIn(systemClock, this.#operationTimeoutMs), attempt) : attempt();
+  #admitted(view: RoutingView): RoutingView {
+    return this.#operationTimeoutMs > 0 ? { ...view, deadline: deadlineIn(systemClock, this.#operationTimeoutMs) } : view;
   }
 
   /**
@@ -141,11 +142,16 @@ export class RedirectExecutor {
     throw error;
   }
 
-  /** Call one shard; any failure comes back as an error naming it (`shardError`). */
-  async callShard<R>(shardId: string, fn: (store: ShardStore) => Promise<R>): Promise<R> {
+  /**
+   * Call one shard for an operation under `view`; any failure comes back as an error naming it
+   * (`shardError`). The call carries the deadline of the attempt `view` was handed to (`run`).
+   */
+  async callShard<R>(view: RoutingView, shardId: string, fn: (store: ShardStore) => Promise<R>): Promise<R> {
     try {
-      const store = this.#pool.store(shardId);
-      return await fn(store instanceof Promise ? await store : store);
+      const pooled = this.#pool.store(shardId);
+      const store = pooled instanceof Promise ? await pooled : pooled;
+      const { deadline } = view;
+      return await (deadline === undefined ? fn(store) : callWithDeadline(deadline, () => fn(store)));
     } catch (error) {
       throw shardError(shardId, error);
     }
@@ -155,9 +161,9 @@ export class RedirectExecutor {
    * The raw entry (markers included) `shardId` holds for `id`, or null. `exactTypes` when the entry may
    * be copied to another shard (a relic taken back): its values keep their BSON types.
    */
-  async readAt(shardId: string, id: ShardKey, exactTypes = false): Promise<StoredDocument | null> {
-    if (!exactTypes) return this.callShard(shardId, (s) => s.get(id));
-    const [doc] = await this.callShard(shardId, (s) => s.find({ _id: id }, { exactTypes: true }));
+  async readAt(view: RoutingView, shardId: string, id: ShardKey, exactTypes = false): Promise<StoredDocument | null> {
+    if (!exactTypes) return this.callShard(view, shardId, (s) => s.get(id));
+    const [doc] = await this.callShard(view, shardId, (s) => s.find({ _id: id }, { exactTypes: true }));
     return doc ?? null;
   }
 }

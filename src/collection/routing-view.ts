@@ -2,6 +2,7 @@
  * A routing state resolved for the data path: the routers of its topologies (one per epoch, cached),
  * the shards a scatter-gather must ask, and where a key lives under it.
  */
+import type { Deadline } from '../stores/deadline.js';
 import type { RoutingState } from '../router/routing-state.js';
 import type { ShardKey } from '../hash/types.js';
 import { ShardRouter } from '../router/router.js';
@@ -25,6 +26,11 @@ export interface RoutingView {
   readonly all: readonly string[];
   /** The field path whose value routes documents (ADR 0008): `_id` unless the topology names another. */
   readonly shardKey: string;
+  /**
+   * The deadline of the attempt this view was handed to (`RedirectExecutor.run`), which every shard call
+   * of the attempt carries (`RedirectExecutor.callShard`); absent on a view no attempt was admitted under.
+   */
+  readonly deadline?: Deadline;
 }
 
 /** Where one key lives under a view. */

@@ -96,7 +96,7 @@ export async function resolveFenced(
   const replacements: StoredDocument[] = [];
   await Promise.all(
     [...byNewOwner].map(async ([owner, docs]) => {
-      const atNew = await exec.callShard(owner, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
+      const atNew = await exec.callShard(view, owner, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
       const present = new Map<string, StoredDocument>();
       for (const d of atNew) {
         const entry = entryKind(view, d);
@@ -129,7 +129,7 @@ export async function scatterFind(exec: RedirectExecutor, view: RoutingView, que
     targetShards(view, filter).map(async (shardId) => {
       let batch = want;
       for (;;) {
-        const docs = await exec.callShard(shardId, (s) =>
+        const docs = await exec.callShard(view, shardId, (s) =>
           s.find(pushed, {
             ...(sortDoc === undefined ? {} : { sort: sortDoc }),
             ...(Number.isFinite(batch) ? { limit: batch } : {}),
@@ -175,8 +175,8 @@ export async function scatterCount(exec: RedirectExecutor, view: RoutingView, fi
   const counts = await Promise.all(
     targetShards(view, filter).map(async (shardId) => {
       const [live, fenced] = await Promise.all([
-        exec.callShard(shardId, (s) => s.count(and(filter, LIVE_ONLY))),
-        exec.callShard(shardId, (s) => s.find(and(filter, FENCED_DATA), { projection: { _id: 1, _h: 1, _v: 1, _moved: 1, _ph: 1, _ts: 1 } })),
+        exec.callShard(view, shardId, (s) => s.count(and(filter, LIVE_ONLY))),
+        exec.callShard(view, shardId, (s) => s.find(and(filter, FENCED_DATA), { projection: { _id: 1, _h: 1, _v: 1, _moved: 1, _ph: 1, _ts: 1 } })),
       ]);
       if (fenced.length === 0) return live;
       const { kept } = await resolveFenced(exec, view, shardId, fenced);

@@ -94,13 +94,14 @@ class ShardStream {
    * Read batches until one leaves a document (or the shard is done); returns the new owners' copies of
    * the fenced documents dropped on the way.
    */
-  async fill(): Promise<StoredDocument[]> {
-    const { exec, view } = this.#ctx;
+  async fill(attempt: RoutingView): Promise<StoredDocument[]> {
+    const { exec } = this.#ctx;
     const replacements: StoredDocument[] = [];
     this.#buffer = [];
     this.#at = 0;
     while (this.#buffer.length === 0 && !this.#done) {
-      const r = await exec.callShard(this.shardId, (s) => (this.#cursor ??= this.#open(s)).next());
+      // Under the admission this refill runs in (its deadline), whichever view opened the stream.
+      const r = await exec.callShard(attempt, this.shardId, (s) => (this.#cursor ??= this.#open(s)).next());
       if (r.done === true) {
         this.#cursor = undefined;
         this.#afterEnd();
@@ -115,7 +116,7 @@ class ShardStream {
         this.#buffer = docs;
         continue;
       }
-      const resolved = await resolveFenced(exec, view, this.shardId, fenced);
+      const resolved = await resolveFenced(exec, attempt.deadline === undefined ? this.#ctx.view : { ...this.#ctx.view, deadline: attempt.deadline }, this.shardId, fenced);
       const kept = new Set(resolved.kept);
       this.#dropped += fenced.length - kept.size;
       this.#buffer = docs.filter((d) => isLive(d) || kept.has(d));
@@ -256,7 +257,7 @@ export class ScatterMerge {
     }
     let replaced: StoredDocument[][];
     try {
-      replaced = await Promise.all(this.#streams.filter((s) => s.hungry).map((s) => s.fill()));
+      replaced = await Promise.all(this.#streams.filter((s) => s.hungry).map((s) => s.fill(view)));
     } catch (error) {
       // A stream may have consumed a batch it could not resolve: the next attempt ("moved" sends one)
       // must reopen every shard rather than go on from past that batch.

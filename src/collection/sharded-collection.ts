@@ -246,7 +246,7 @@ export class ShardedCollection<T extends Document = Document> {
    */
   async estimatedDocumentCount(options?: ShardedReadOptions): Promise<number> {
     return withCallOptions('read', 'estimatedDocumentCount', options, async () => {
-      const counts = await this.#exec.run((view) => Promise.all(view.all.map((id) => this.#exec.callShard(id, (s) => s.estimatedDocumentCount()))));
+      const counts = await this.#exec.run((view) => Promise.all(view.all.map((id) => this.#exec.callShard(view, id, (s) => s.estimatedDocumentCount()))));
       return counts.reduce((a, b) => a + b, 0);
     });
   }
@@ -254,14 +254,14 @@ export class ShardedCollection<T extends Document = Document> {
   /** Create application indexes on every shard of the current routing state (both topologies while migrating). */
   async createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
     const view = await this.#exec.view();
-    const names = await Promise.all(view.all.map((id) => this.#exec.callShard(id, (s) => s.createIndexes(specs))));
+    const names = await Promise.all(view.all.map((id) => this.#exec.callShard(view, id, (s) => s.createIndexes(specs))));
     return names[0] ?? [];
   }
 
   /** Create the `{_h: 1, _id: 1}` routing index on every shard of the current routing state. */
   async ensureRoutingIndexes(): Promise<void> {
     const view = await this.#exec.view();
-    await Promise.all(view.all.map((id) => this.#exec.callShard(id, (s) => s.ensureRoutingIndex())));
+    await Promise.all(view.all.map((id) => this.#exec.callShard(view, id, (s) => s.ensureRoutingIndex())));
   }
 
   /**

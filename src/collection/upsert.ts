@@ -8,6 +8,7 @@ import { updateOne as mingoUpdateOne } from 'mingo';
 import type { Document, Filter, UpdateFilter } from 'mongodb';
 import type { ShardKey } from '../hash/types.js';
 import type { StoredDocument } from '../stores/shard-store.js';
+import type { RoutingView } from './routing-view.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 
 /** The update with the key's ring point set on insert, so an upsert stores `_h`. */
@@ -43,7 +44,7 @@ export function upsertDocument(filter: Filter<Document>, update: UpdateFilter<Do
  * Replace the tombstone `tomb` at `shardId` with `doc` in one atomic store call, its version above the
  * tombstone's; false when the tombstone was gone (the caller looks again).
  */
-export function replaceTombstone(exec: RedirectExecutor, shardId: string, tomb: StoredDocument, doc: StoredDocument): Promise<boolean> {
+export function replaceTombstone(exec: RedirectExecutor, view: RoutingView, shardId: string, tomb: StoredDocument, doc: StoredDocument): Promise<boolean> {
   const next: StoredDocument = { ...doc, _v: Math.max(doc._v, (tomb._v ?? 0) + 1) };
-  return exec.callShard(shardId, (s) => s.replaceTombstone(next));
+  return exec.callShard(view, shardId, (s) => s.replaceTombstone(next));
 }

@@ -8,7 +8,7 @@ import type { Document, Filter, UpdateFilter } from 'mongodb';
 import { ErrorCode, ShardkitInputError, ShardkitInvalidArgumentError } from '../errors.js';
 import { assertShardKey, shardKeyValue } from '../hash/key.js';
 import type { ShardKey } from '../hash/types.js';
-import { withVersionBump } from '../stores/store-filters.js';
+import { assertUpdateDocument } from '../stores/store-filters.js';
 import { compareValues } from './compare.js';
 import { DEFAULT_SHARD_KEY } from '../topology/shard-key.js';
 import { assertNoReserved, requireFilterKey } from './documents.js';
@@ -58,21 +58,9 @@ export interface OpOutcome {
 /** An op that did nothing. */
 export const ZERO: OpOutcome = { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 };
 
-/** Refuse updates that would write shardkit's fields, before anything is routed. */
+/** Refuse updates that would write shardkit's fields (`_h` included), before anything is routed. */
 function assertUpdate(update: UpdateFilter<Document> | Document[]): void {
-  withVersionBump(update);
-  if (Array.isArray(update)) return;
-  for (const [op, fields] of Object.entries(update)) {
-    if (fields === null || typeof fields !== 'object') continue;
-    for (const path of Object.keys(fields)) {
-      const target = op === '$rename' ? [path, String((fields as Document)[path])] : [path];
-      for (const p of target) {
-        if (p === '_h' || p.startsWith('_h.')) {
-          throw new ShardkitInvalidArgumentError(`update must not touch the reserved field '_h' (${op} ${p})`);
-        }
-      }
-    }
-  }
+  assertUpdateDocument(update, '_h');
 }
 
 /**

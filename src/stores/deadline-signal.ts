@@ -35,6 +35,10 @@ export class DeadlineSignal implements AbortLike {
   readonly #shardId: string;
   readonly #op: string;
   readonly #budgetMs: number;
+  /** Its neighbours in its watchdog's list while watched (`DeadlineWatchdog`; not for other use). */
+  prevWatched: DeadlineSignal | undefined = undefined;
+  nextWatched: DeadlineSignal | undefined = undefined;
+  watchedBy: DeadlineWatchdog | undefined = undefined;
 
   /** A signal for `op` on `shardId` due at `at`; `budgetMs` (the time it had when it started) goes in its error. */
   constructor(at: number, shardId: string, op: string, budgetMs: number) {
@@ -102,10 +106,15 @@ export class DeadlineSignal implements AbortLike {
   }
 }
 
-/** One timer over the in-flight calls of a store on one clock (see the file's comment). */
+/**
+ * One timer over the in-flight calls of a store on one clock (see the file's comment). The calls it
+ * watches form a list through their signals, so watching and releasing one allocate and hash nothing.
+ */
 export class DeadlineWatchdog {
   readonly #clock: Clock;
-  readonly #pending = new Set<DeadlineSignal>();
+  #head: DeadlineSignal | undefined = undefined;
+  #tail: DeadlineSignal | undefined = undefined;
+  #size = 0;
   #timer: unknown = undefined;
   #armedAt = Number.POSITIVE_INFINITY;
 
@@ -114,20 +123,41 @@ export class DeadlineWatchdog {
     this.#clock = clock;
   }
 
+  /** Calls watched now. */
+  get size(): number {
+    return this.#size;
+  }
+
   /** Watch `signal` until {@link DeadlineWatchdog.release}: it aborts once its deadline is less than 1 ms away. */
   watch(signal: DeadlineSignal): void {
-    this.#pending.add(signal);
+    if (signal.watchedBy !== undefined) return;
+    signal.watchedBy = this;
+    signal.prevWatched = this.#tail;
+    signal.nextWatched = undefined;
+    if (this.#tail === undefined) this.#head = signal;
+    else this.#tail.nextWatched = signal;
+    this.#tail = signal;
+    this.#size++;
     if (signal.at < this.#armedAt) this.#arm(signal.at);
   }
 
   /** Stop watching `signal` (its call ended); the timer stays armed for whatever is due next. */
   release(signal: DeadlineSignal): void {
-    this.#pending.delete(signal);
+    if (signal.watchedBy !== this) return;
+    const { prevWatched: prev, nextWatched: next } = signal;
+    if (prev === undefined) this.#head = next;
+    else prev.nextWatched = next;
+    if (next === undefined) this.#tail = prev;
+    else next.prevWatched = prev;
+    signal.prevWatched = undefined;
+    signal.nextWatched = undefined;
+    signal.watchedBy = undefined;
+    this.#size--;
   }
 
   /** Drop the timer once nothing is watched (the store closed); calls still in flight keep their deadline. */
   close(): void {
-    if (this.#pending.size > 0 || this.#timer === undefined) return;
+    if (this.#size > 0 || this.#timer === undefined) return;
     this.#clock.clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#armedAt = Number.POSITIVE_INFINITY;
@@ -144,16 +174,17 @@ export class DeadlineWatchdog {
     this.#armedAt = Number.POSITIVE_INFINITY;
     const now = this.#clock.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const signal of this.#pending) {
+    const due: DeadlineSignal[] = [];
+    for (let signal = this.#head; signal !== undefined; signal = signal.nextWatched) {
       // Less than 1 ms left is past: a request then carries maxTimeMS 0 and is refused before it is sent
       // (mongo-request-options.ts), and a timer can fire up to its loop's cached time early.
-      if (signal.at - now < 1) {
-        this.#pending.delete(signal);
-        signal.expire();
-      } else if (signal.at < next) {
-        next = signal.at;
-      }
+      if (signal.at - now < 1) due.push(signal);
+      else if (signal.at < next) next = signal.at;
     }
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next);
+    // Unlinked first, then aborted: a listener may watch or release other signals.
+    for (const signal of due) this.release(signal);
+    for (const signal of due) signal.expire();
+    // A listener may have watched a call due sooner than `next` (and armed for it).
+    if (next < this.#armedAt) this.#arm(next);
   }
 }

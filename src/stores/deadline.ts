@@ -1,14 +1,17 @@
 /**
- * The one deadline of a shard call (ADR 0003, "The bound"). A caller runs a call under a deadline
- * with {@link withDeadline}; every `ShardStore` reads it with {@link currentDeadline} where the call
- * starts work at its shard, and must not start anything after it: `MemoryStore` checks it when a call
- * begins, `MongoStore` hands the time left to the driver as its client-side operation timeout
- * (`timeoutMS`: server selection, pool checkout, socket, and `maxTimeMS` at the server).
+ * The one deadline of a shard call (ADR 0003, "The bound"). Every `ShardStore` reads it with
+ * {@link currentDeadline} when a call begins, before its first `await`, and must not start anything
+ * at its shard after it: `MemoryStore` checks it when a call begins, `MongoStore` hands it to the
+ * driver as a signal (server selection, the pool's queue, the send) and the time left as `maxTimeMS`.
  *
- * The deadline travels with the call's async context, not as an argument: every contract method, and
- * every decorator between the caller and the store, then carries it without a parameter of its own,
- * and a call a store makes inside another (a bulk's single writes) inherits it. Nested deadlines
- * never extend an outer one: the earlier wins.
+ * Two ways to put a call under a deadline, and why two (ADR 0003, "Carrying the deadline"):
+ * - {@link callWithDeadline} hands it to the store call that `call` starts synchronously: a decorator
+ *   (`ResilientStore`'s attempts), the collection's calls to a shard. It costs a variable's write;
+ * - {@link withDeadline} carries it across `await`s in the async context (`AsyncLocalStorage`), for a
+ *   span of many calls that share one deadline (an application call's `maxTimeMS`). Node 20 runs a
+ *   hook for every promise in the process once any `AsyncLocalStorage` was used (a plain driver read
+ *   measured 4% slower), so the data path's defaults never use it.
+ * Nested deadlines never extend an outer one: the earlier wins.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import type { Clock } from '../clock.js';
@@ -60,18 +63,44 @@ export function deadlineIn(clock: Clock, ms: number): Deadline {
   return { at: clock.now() + ms, clock };
 }
 
+/** Whether any caller used {@link withDeadline} yet: until then the async context holds no deadline. */
+let scoped = false;
+/** The deadline {@link callWithDeadline} is handing to the store call starting now, if any. */
+let handed: Deadline | undefined;
+
 /**
- * Run `fn` with every shard call it makes bounded by `deadline` (or by the deadline already in force,
- * when that one is earlier).
+ * Run `fn` with every shard call it makes, across its `await`s, bounded by `deadline` (or by the
+ * deadline already in force, when that one is earlier). Costs every promise of the process from the
+ * first use (see the file's comment): for a span of calls, not for one call.
  */
 export function withDeadline<T>(deadline: Deadline, fn: () => Promise<T>): Promise<T> {
-  const bound = earlier(scope.getStore(), deadline) ?? deadline;
+  const bound = earlier(currentDeadline(), deadline) ?? deadline;
+  scoped = true;
   return scope.run(bound, fn);
 }
 
-/** The deadline of the shard call running here, if any. */
+/**
+ * Start the store call `call` makes synchronously (a store method, or a decorator around one) under
+ * `deadline`, or under the deadline already in force when that one is earlier. The store reads it as
+ * it begins, before its first `await`; anything `call` starts after an `await` does not see it.
+ */
+export function callWithDeadline<T>(deadline: Deadline, call: () => Promise<T>): Promise<T> {
+  const previous = handed;
+  handed = earlier(currentDeadline(), deadline) ?? deadline;
+  try {
+    return call();
+  } finally {
+    handed = previous;
+  }
+}
+
+/**
+ * The deadline of the shard call beginning here, if any. A store reads it when a call begins, before
+ * its first `await` (after one, a deadline handed by {@link callWithDeadline} is gone).
+ */
 export function currentDeadline(): Deadline | undefined {
-  return scope.getStore();
+  if (handed !== undefined) return handed;
+  return scoped ? scope.getStore() : undefined;
 }
 
 /** The `shardkit.store.timeout` of a call whose deadline passed before it could start (or finish). */
@@ -85,7 +114,7 @@ export function deadlineError(shardId: string, op: string, detail = 'its deadlin
  * paused process) past its deadline never lands.
  */
 export function assertBeforeDeadline(shardId: string, op: string): void {
-  const deadline = scope.getStore();
+  const deadline = currentDeadline();
   if (deadline !== undefined && remainingMs(deadline) <= 0) throw deadlineError(shardId, op);
 }
 

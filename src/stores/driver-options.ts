@@ -1,10 +1,12 @@
 /**
  * The driver options an application set on one collection call (read preference, read and write
- * concern, `comment`), carried to the stores in the call's async context, as `deadline.ts` carries its
- * deadline. The collection sets them around the call (`withDriverOptions`); a store that talks to a
- * server reads them (`currentDriverOptions`) where it builds each request. Why a context and not a
+ * concern, `comment`), carried to the stores in the call's async context, as `deadline.ts` carries an
+ * application's `maxTimeMS`. The collection sets them around the call (`withDriverOptions`); a store
+ * that talks to a server reads them (`currentDriverOptions`) as a call begins. Why a context and not a
  * parameter: every contract method, every decorator and every part of the data path between the two
- * then carries them unchanged, and a store call made on the call's behalf inherits them.
+ * then carries them unchanged, and a store call made on the call's behalf inherits them. Only a call
+ * given options enters it: Node 20 runs a hook for every promise once one was entered (ADR 0003,
+ * "Carrying the deadline").
  *
  * What a store does with them is decided by the role of each request (`mongo-request-options.ts`):
  * the application's own reads and writes take them as given, the migration protocol's markers never

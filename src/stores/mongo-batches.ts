@@ -10,7 +10,7 @@
  * iteration instead of one batch.
  */
 import type { FindCursor, FindOptions } from 'mongodb';
-import { currentDeadline, untilAborted } from './deadline.js';
+import { untilAborted, type Deadline } from './deadline.js';
 import type { StoreBatchCursor, StoreBatchOptions, StoredDocument, StoreFindOptions } from './shard-store.js';
 import { assertLimit } from './store-filters.js';
 
@@ -29,10 +29,10 @@ export function findOptions(options: StoreFindOptions): FindOptions {
  * A `StoreBatchCursor` over the driver cursor `open` creates (at the first batch, with the signal that
  * kills it); `run` runs one batch as one call of the store (its deadline, its error mapping).
  */
-export function driverBatches(
+export function driverBatches<C extends { readonly deadline: Deadline }>(
   options: StoreBatchOptions,
-  open: (options: FindOptions & { signal: AbortSignal }) => FindCursor<StoredDocument>,
-  run: (fn: () => Promise<StoredDocument[]>) => Promise<StoredDocument[]>,
+  open: (options: FindOptions & { signal: AbortSignal }, call: C) => FindCursor<StoredDocument>,
+  run: (fn: (call: C) => Promise<StoredDocument[]>) => Promise<StoredDocument[]>,
 ): StoreBatchCursor {
   assertLimit(options.batchSize);
   const killer = new AbortController();
@@ -45,11 +45,11 @@ export function driverBatches(
     cursor = undefined;
     await open?.close().catch(() => undefined);
   };
-  const batch = async (): Promise<StoredDocument[]> => {
-    cursor ??= open({ ...findOptions(options), batchSize: options.batchSize, signal: killer.signal });
+  const batch = async (call: C): Promise<StoredDocument[]> => {
+    cursor ??= open({ ...findOptions(options), batchSize: options.batchSize, signal: killer.signal }, call);
     const c = cursor;
     const read = (async () => ((await c.hasNext()) ? c.readBufferedDocuments() : []))();
-    const signal = currentDeadline()?.signal;
+    const signal = call.deadline.signal;
     if (signal === undefined) return read;
     // The batch's deadline kills the cursor: nothing it asked for may be read after that moment.
     const kill = (): void => killer.abort(signal.reason);

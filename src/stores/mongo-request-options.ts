@@ -13,7 +13,7 @@
  */
 import { WriteConcern } from 'mongodb';
 import type { W } from 'mongodb';
-import { currentDeadline, deadlineError, remainingMs } from './deadline.js';
+import { currentDeadline, deadlineError, remainingMs, type Deadline } from './deadline.js';
 import { currentDriverOptions, type DriverCallOptions } from './driver-options.js';
 
 /** What a request does for the call it belongs to (see the file's comment). */
@@ -29,7 +29,8 @@ export interface RequestOptions {
 /**
  * The options of one request: `extra` (the request's own), the call's signal, the time it has left as
  * `maxTimeMS` (at most `maxTimeMS`), and the application's driver options for `role`. A request whose
- * call is past its deadline is not sent (`shardkit.store.timeout`).
+ * call is past its deadline is not sent (`shardkit.store.timeout`). The call's deadline and driver
+ * options are `call`'s when given (a {@link RequestScope}), else those in force here.
  */
 // eslint-disable-next-line @typescript-eslint/no-empty-object-type
 export function requestOptions<T extends object = {}>(
@@ -38,22 +39,65 @@ export function requestOptions<T extends object = {}>(
   role: RequestRole,
   storeWriteConcern: WriteConcern | undefined,
   extra?: T,
+  call?: { readonly deadline: Deadline | undefined; readonly driver: DriverCallOptions | undefined },
 ): T & RequestOptions {
-  // Built field by field: it runs for every request, and each spread is a copy.
-  const out: Record<string, unknown> = extra === undefined ? {} : { ...extra };
-  const driver = currentDriverOptions();
-  if (driver !== undefined) addDriverFields(out, role, driver, storeWriteConcern);
-  const deadline = currentDeadline();
+  const deadline = call === undefined ? currentDeadline() : call.deadline;
+  const driver = call === undefined ? currentDriverOptions() : call.driver;
+  // The deadline's fields first, into a literal of one shape, then the request's own: it runs for every
+  // request (a spread into an empty object, then two added fields, cost more than the request's check).
+  let out: Record<string, unknown>;
   if (deadline === undefined) {
-    out['maxTimeMS'] = maxTimeMS;
-    return out as T & RequestOptions;
+    out = { maxTimeMS };
+  } else {
+    const left = Math.floor(remainingMs(deadline));
+    if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(shardId, 'request', 'its deadline passed before it was sent');
+    // Typed AbortSignal for the driver, which (6.22) uses a signal only as AbortLike (deadline-signal.ts).
+    out = deadline.signal === undefined ? { maxTimeMS: Math.min(left, maxTimeMS) } : { maxTimeMS: Math.min(left, maxTimeMS), signal: deadline.signal };
   }
-  const left = Math.floor(remainingMs(deadline));
-  if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(shardId, 'request', 'its deadline passed before it was sent');
-  out['maxTimeMS'] = Math.min(left, maxTimeMS);
-  // Typed AbortSignal for the driver, which (6.22) uses a signal only as AbortLike (deadline-signal.ts).
-  if (deadline.signal !== undefined) out['signal'] = deadline.signal;
+  if (extra !== undefined) Object.assign(out, extra);
+  if (driver !== undefined) addDriverFields(out, role, driver, storeWriteConcern);
   return out as T & RequestOptions;
+}
+
+/**
+ * One store call's requests: its deadline and the application's driver options, taken when the call
+ * began (`deadline.ts`: a store reads them before its first `await`), and the options of each request
+ * it sends by the request's role. Passed down explicitly, so no request depends on an async context.
+ */
+export class RequestScope {
+  readonly shardId: string;
+  readonly deadline: Deadline;
+  readonly driver: DriverCallOptions | undefined;
+  readonly #maxTimeMS: number;
+  readonly #storeWriteConcern: WriteConcern | undefined;
+
+  constructor(shardId: string, maxTimeMS: number, deadline: Deadline, driver: DriverCallOptions | undefined, storeWriteConcern: WriteConcern | undefined) {
+    this.shardId = shardId;
+    this.deadline = deadline;
+    this.driver = driver;
+    this.#maxTimeMS = maxTimeMS;
+    this.#storeWriteConcern = storeWriteConcern;
+  }
+
+  /** A request that reads for the application (its read preference and read concern apply). */
+  read<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'read', undefined, extra, this);
+  }
+
+  /** The application's own write (its write concern applies). */
+  write<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'write', undefined, extra, this);
+  }
+
+  /** A migration-protocol write: never a weaker write concern than the store's own. */
+  marker<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'marker', this.#storeWriteConcern, extra, this);
+  }
+
+  /** A request for nothing but the call's own bookkeeping (`internal`: the primary, the store's read concern). */
+  internal<T extends object = object>(extra?: T): T & RequestOptions {
+    return requestOptions(this.shardId, this.#maxTimeMS, 'internal', undefined, extra, this);
+  }
 }
 
 function addDriverFields(out: Record<string, unknown>, role: RequestRole, driver: DriverCallOptions, storeWriteConcern: WriteConcern | undefined): void {

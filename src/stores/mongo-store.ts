@@ -16,15 +16,16 @@ import { systemClock, type Clock } from '../clock.js';
 import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
-import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, withDeadline, type Deadline } from './deadline.js';
+import { callWithDeadline, currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, type Deadline } from './deadline.js';
+import { currentDriverOptions } from './driver-options.js';
 import { DeadlineSignal, DeadlineWatchdog } from './deadline-signal.js';
-import { requestOptions, type RequestOptions } from './mongo-request-options.js';
+import { RequestScope } from './mongo-request-options.js';
 import { assertBulkOps } from './bulk-result.js';
 import { splitBulkWrite } from './mongo-bulk-write.js';
 import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, withProtocolValues } from './exact-types.js';
-import { type MongoWriteContext, replaceLive, updateLive } from './mongo-writes.js';
-import { isFenced, isLive } from './markers.js';
+import { replaceLive, updateLive } from './mongo-writes.js';
+import { isFenced } from './markers.js';
 import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
 import { driverBatches, findOptions } from './mongo-batches.js';
 import type {
@@ -51,7 +52,6 @@ import {
   assertEpoch,
   assertLimit,
   assertRange,
-  isOperatorObject,
   assertReplacement,
   assertStorable,
   liveFilter,
@@ -101,7 +101,6 @@ export class MongoStore implements ShardStore {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #col: Collection<any>;
   readonly #maxTimeMS: number;
-  readonly #writes: MongoWriteContext;
   #ready: Promise<void> | null = null;
   /** `#ready` has resolved: a call then skips waiting on it (a promise and an abort listener per call). */
   #connected = false;
@@ -153,13 +152,6 @@ export class MongoStore implements ShardStore {
     }
     const dbName = options.db ?? (resolved === undefined ? undefined : dbFromUri(resolved)) ?? 'shardkit';
     this.#col = this.#client.db(dbName).collection(collection);
-    this.#writes = {
-      shardId,
-      col: this.#col,
-      write: (extra) => this.#write(extra),
-      internal: (extra) => this.#opts(extra),
-      liveOne: (filter) => this.#liveOne(filter),
-    };
   }
 
   /** Create a store and check the shard answers `ping`; fails with `shardkit.store.unavailable` otherwise. */
@@ -198,13 +190,15 @@ export class MongoStore implements ShardStore {
   }
 
   /**
-   * Run one contract call under one deadline: the caller's (`withDeadline`), cut to `opTimeoutMs`
-   * from now. Its signal aborts server selection, the wait for a pooled connection, the connect and
-   * any send at the deadline, and each request carries the time left as `maxTimeMS`, so the call
-   * cannot start at the shard later and what already runs there is bounded (ADR 0003, "The bound").
+   * Run one contract call under one deadline: the caller's (`currentDeadline`, read here as the call
+   * begins), cut to `opTimeoutMs` from now. Its signal aborts server selection, the wait for a pooled
+   * connection, the connect and any send at the deadline, and each request carries the time left as
+   * `maxTimeMS`, so the call cannot start at the shard later and what already runs there is bounded
+   * (ADR 0003, "The bound"). `fn` gets the call's {@link RequestScope}, which builds every request's
+   * options from that deadline: nothing of the call depends on an async context.
    * The signal is a `DeadlineSignal` under the store's watchdog (`deadline-signal.ts` says why).
    */
-  async #run<T>(op: string, fn: () => Promise<T>): Promise<T> {
+  async #run<T>(op: string, fn: (call: RequestScope) => Promise<T>): Promise<T> {
     if (this.#closed) {
       throw new ShardkitStoreError(ErrorCode.storeUnavailable, `shard ${this.shardId}: ${op} failed: store is closed`, { shardId: this.shardId });
     }
@@ -214,14 +208,12 @@ export class MongoStore implements ShardStore {
     const signal = new DeadlineSignal(bound.at, this.shardId, op, left);
     const watchdog = this.#watchdog(bound.clock);
     watchdog.watch(signal);
-    const deadline: Deadline = { at: bound.at, clock: bound.clock, signal };
+    const call = new RequestScope(this.shardId, this.#maxTimeMS, { at: bound.at, clock: bound.clock, signal }, currentDriverOptions(), this.#col.writeConcern);
     try {
-      if (this.#connected) return await withDeadline(deadline, fn);
-      return await withDeadline(deadline, async () => {
-        // Not connected by the deadline: the call never reached the shard, which is "unavailable".
-        await untilAborted(this.#ensureConnected(), signal, () => this.#unreachable(op, left, signal.reason));
-        return await fn();
-      });
+      if (this.#connected) return await fn(call);
+      // Not connected by the deadline: the call never reached the shard, which is "unavailable".
+      await untilAborted(this.#ensureConnected(), signal, () => this.#unreachable(op, left, signal.reason));
+      return await fn(call);
     } catch (error) {
       if ((error as { name?: unknown } | null)?.name === 'MongoTopologyClosedError') {
         this.#ready = null;
@@ -253,50 +245,15 @@ export class MongoStore implements ShardStore {
     });
   }
 
-  /** Options of a request for nothing but the call's own bookkeeping (`internal` role, `mongo-request-options.ts`). */
-  #opts<T extends object = object>(extra?: T): T & RequestOptions {
-    return requestOptions(this.shardId, this.#maxTimeMS, 'internal', undefined, extra);
-  }
-
-  /**
-   * The live document `filter` matches, with exact types. A filter that is exactly `{_id: value}` is
-   * read by `_id` alone, the one filter FerretDB 1.x answers from an index (ADR 0005), and its liveness
-   * checked here: with the markers' conditions added it was a collection scan before every
-   * compare-and-set write.
-   */
-  async #liveOne(filter: StoreFilter): Promise<StoredDocument | null> {
-    const keys = Object.keys(filter);
-    if (keys.length === 1 && keys[0] === '_id' && !isOperatorObject(filter['_id'])) {
-      const doc = await this.#col.findOne({ _id: filter['_id'] }, this.#opts(EXACT_TYPES));
-      return doc !== null && isLive(doc) ? doc : null;
-    }
-    return this.#col.findOne(liveFilter(filter), this.#opts(EXACT_TYPES));
-  }
-
-  /** Options of a request that reads for the application (its read preference and read concern apply). */
-  #read<T extends object = object>(extra?: T): T & RequestOptions {
-    return requestOptions(this.shardId, this.#maxTimeMS, 'read', undefined, extra);
-  }
-
-  /** Options of the application's own write (its write concern applies). */
-  #write<T extends object = object>(extra?: T): T & RequestOptions {
-    return requestOptions(this.shardId, this.#maxTimeMS, 'write', undefined, extra);
-  }
-
-  /** Options of a migration-protocol write: never a weaker write concern than this store's own. */
-  #marker<T extends object = object>(extra?: T): T & RequestOptions {
-    return requestOptions(this.shardId, this.#maxTimeMS, 'marker', this.#col.writeConcern, extra);
-  }
-
   async ensureRoutingIndex(): Promise<void> {
-    await this.#run('ensureRoutingIndex', () => this.#col.createIndex(ORDER, this.#opts({ name: ROUTING_INDEX_NAME })));
+    await this.#run('ensureRoutingIndex', (c) => this.#col.createIndex(ORDER, c.internal({ name: ROUTING_INDEX_NAME })));
   }
 
   async hasRoutingIndex(): Promise<boolean> {
-    return this.#run('hasRoutingIndex', async () => {
+    return this.#run('hasRoutingIndex', async (c) => {
       let indexes: Document[];
       try {
-        indexes = await this.#col.listIndexes(this.#opts()).toArray();
+        indexes = await this.#col.listIndexes(c.internal()).toArray();
       } catch (error) {
         if ((error as { code?: unknown }).code === 26) return false; // NamespaceNotFound: no collection yet
         throw error;
@@ -310,26 +267,26 @@ export class MongoStore implements ShardStore {
 
   async createIndexes(specs: ReadonlyArray<{ key: Document; name?: string; unique?: boolean }>): Promise<string[]> {
     if (specs.length === 0) return [];
-    return this.#run('createIndexes', () =>
+    return this.#run('createIndexes', (c) =>
       this.#col.createIndexes(
         specs.map((s) => ({ key: s.key, ...(s.name === undefined ? {} : { name: s.name }), ...(s.unique === undefined ? {} : { unique: s.unique }) })),
-        this.#opts(),
+        c.internal(),
       ),
     );
   }
 
   async ping(): Promise<void> {
-    await this.#run('ping', () => this.#col.db.command({ ping: 1 }, this.#opts()));
+    await this.#run('ping', (c) => this.#col.db.command({ ping: 1 }, c.internal()));
   }
 
   async get(id: unknown): Promise<StoredDocument | null> {
-    return this.#run('get', () => this.#col.findOne({ _id: id }, this.#read()));
+    return this.#run('get', (c) => this.#col.findOne({ _id: id }, c.read()));
   }
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
-    return this.#run('find', async () => {
+    return this.#run('find', async (c) => {
       const exactTypes = options.exactTypes === true;
-      const docs = await this.#col.find(filter, this.#read({ ...findOptions(options), ...(exactTypes ? EXACT_TYPES : {}) })).toArray();
+      const docs = await this.#col.find(filter, c.read({ ...findOptions(options), ...(exactTypes ? EXACT_TYPES : {}) })).toArray();
       return exactTypes ? docs.map(withProtocolValues) : docs;
     });
   }
@@ -339,8 +296,8 @@ export class MongoStore implements ShardStore {
     // and signal: each batch has its own deadline, which kills the cursor (mongo-batches.ts).
     return driverBatches(
       options,
-      (opts) => {
-        const { maxTimeMS: _perRequest, signal: _perRequestSignal, ...driver } = this.#read();
+      (opts, c: RequestScope) => {
+        const { maxTimeMS: _perRequest, signal: _perRequestSignal, ...driver } = c.read();
         return this.#col.find(filter, { ...driver, ...opts });
       },
       (batch) => this.#run('findBatches', batch),
@@ -348,32 +305,32 @@ export class MongoStore implements ShardStore {
   }
 
   async count(filter: StoreFilter): Promise<number> {
-    return this.#run('count', () => this.#col.countDocuments(filter, this.#read()));
+    return this.#run('count', (c) => this.#col.countDocuments(filter, c.read()));
   }
 
   /** The driver's estimate (collection metadata, markers included); no filter, no scan. */
   async estimatedDocumentCount(): Promise<number> {
-    return this.#run('estimatedDocumentCount', () => this.#col.estimatedDocumentCount(this.#read()));
+    return this.#run('estimatedDocumentCount', (c) => this.#col.estimatedDocumentCount(c.read()));
   }
 
   /** The guarded pipeline (`store-aggregate.ts`); with `exactTypes` its answers keep their BSON types. */
   async aggregate(pipeline: readonly Document[], options: StoreAggregateOptions = {}): Promise<Document[]> {
-    return this.#run('aggregate', () => this.#col.aggregate(guardedPipeline(pipeline), this.#read(options.exactTypes === true ? EXACT_TYPES : {})).toArray());
+    return this.#run('aggregate', (c) => this.#col.aggregate(guardedPipeline(pipeline), c.read(options.exactTypes === true ? EXACT_TYPES : {})).toArray());
   }
 
   async insert(doc: StoredDocument): Promise<void> {
     assertStorable(doc);
-    await this.#run('insert', () => this.#col.insertOne({ ...doc }, this.#write()));
+    await this.#run('insert', (c) => this.#col.insertOne({ ...doc }, c.write()));
   }
 
   async insertIfAbsent(docs: readonly StoredDocument[]): Promise<number> {
     docs.forEach(assertStorable);
     if (docs.length === 0) return 0;
-    return this.#run('insertIfAbsent', async () => {
+    return this.#run('insertIfAbsent', async (c) => {
       try {
         const res = await this.#col.insertMany(
           docs.map((d) => ({ ...d })),
-          this.#marker({ ordered: false }),
+          c.marker({ ordered: false }),
         );
         return res.insertedCount;
       } catch (error) {
@@ -386,24 +343,24 @@ export class MongoStore implements ShardStore {
 
   /** One round trip where the driver needs one, `modified` as the driver reports it (`mongo-writes.ts`). */
   async updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
-    return this.#run('updateOne', () => updateLive(this.#writes, filter, update, options.upsert === true));
+    return this.#run('updateOne', (c) => updateLive(c, this.#col, filter, update, options.upsert === true));
   }
 
   /** Compare-and-set on the version read (`mongo-writes.ts`): FerretDB has no pipelines to bump `_v` in a replacement. */
   async replaceOne(filter: StoreFilter, replacement: StoredDocument, options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
     assertReplacement(replacement);
-    return this.#run('replaceOne', () => replaceLive(this.#writes, filter, replacement, options.upsert === true));
+    return this.#run('replaceOne', (c) => replaceLive(c, this.#col, filter, replacement, options.upsert === true));
   }
 
   async deleteOne(filter: StoreFilter): Promise<number> {
-    return this.#run('deleteOne', async () => (await this.#col.deleteOne(liveFilter(filter), this.#write())).deletedCount);
+    return this.#run('deleteOne', async (c) => (await this.#col.deleteOne(liveFilter(filter), c.write())).deletedCount);
   }
 
   /** Inserts in one unordered `insertMany`, the other ops as single calls in parallel (`mongo-bulk-write.ts`). */
   async bulkWrite(ops: readonly StoreWriteOp[]): Promise<StoreBulkResult> {
     assertBulkOps(ops);
     // One deadline for the whole bulk: its single writes run inside it and inherit it.
-    return this.#run('bulkWrite', () => splitBulkWrite(this, (docs) => this.#col.insertMany(docs, this.#write({ ordered: false })), ops));
+    return this.#run('bulkWrite', (c) => callWithDeadline(c.deadline, () => splitBulkWrite(this, (docs) => this.#col.insertMany(docs, c.write({ ordered: false })), ops)));
   }
 
   /**
@@ -413,20 +370,20 @@ export class MongoStore implements ShardStore {
   async fence(keys: ReadonlyArray<{ readonly id: unknown; readonly h: number }>, epoch: number): Promise<StoredDocument[]> {
     assertEpoch(epoch);
     if (keys.length === 0) return [];
-    return this.#run('fence', async () => {
+    return this.#run('fence', async (c) => {
       const ids = keys.map((k) => k.id);
       for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
         try {
           await this.#col.insertMany(
             keys.map((k) => placeholder(k.id, k.h, epoch)),
-            this.#marker({ ordered: false }),
+            c.marker({ ordered: false }),
           );
         } catch (error) {
           if (!isDuplicateKeyError(error)) throw error;
         }
-        await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#marker());
+        await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, c.marker());
         // Exact types: a router copies what it fenced to the new owner (8.0 stays a double, a long a long).
-        const found = (await this.#col.find({ _id: { $in: ids } }, this.#opts(EXACT_TYPES)).toArray()).map(withProtocolValues);
+        const found = (await this.#col.find({ _id: { $in: ids } }, c.internal(EXACT_TYPES)).toArray()).map(withProtocolValues);
         const byKey = new Map(found.map((d) => [idKey(d._id), d]));
         const out = keys.map((k) => byKey.get(idKey(k.id)));
         if (out.every((d) => d !== undefined && isFenced(d))) return out as StoredDocument[];
@@ -439,23 +396,23 @@ export class MongoStore implements ShardStore {
     assertRange(range);
     assertLimit(limit);
     assertEpoch(epoch);
-    return this.#run('fenceRange', async () => {
+    return this.#run('fenceRange', async (c) => {
       const picked = await this.#col
-        .find(andFilters(rangeFilter(range, after), UNFENCED), this.#opts({ projection: { _id: 1 } }))
+        .find(andFilters(rangeFilter(range, after), UNFENCED), c.internal({ projection: { _id: 1 } }))
         .sort(ORDER)
         .limit(limit)
         .toArray();
       if (picked.length === 0) return [];
-      return this.#fenceAndRead(picked.map((d) => d._id), epoch, { _moved: { $exists: true } });
+      return this.#fenceAndRead(c, picked.map((d) => d._id), epoch, { _moved: { $exists: true } });
     });
   }
 
   /**
    * Fence the unfenced of `ids` at `epoch`, read back those matching `fenced` in exact BSON types (copied: 8.0 stays a double).
    */
-  async #fenceAndRead(ids: readonly unknown[], epoch: number, fenced: StoreFilter): Promise<StoredDocument[]> {
-    await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, this.#marker());
-    return (await this.#col.find({ _id: { $in: ids }, ...fenced }, this.#opts(EXACT_TYPES)).sort(ORDER).toArray()).map(withProtocolValues);
+  async #fenceAndRead(c: RequestScope, ids: readonly unknown[], epoch: number, fenced: StoreFilter): Promise<StoredDocument[]> {
+    await this.#col.updateMany({ _id: { $in: ids }, ...UNFENCED }, { $set: { _moved: epoch } }, c.marker());
+    return (await this.#col.find({ _id: { $in: ids }, ...fenced }, c.internal(EXACT_TYPES)).sort(ORDER).toArray()).map(withProtocolValues);
   }
 
   async unfencedKeys(spans: readonly RangeSpan[], limit: number): Promise<RangeKey[]> {
@@ -466,20 +423,20 @@ export class MongoStore implements ShardStore {
     spans.forEach((s) => assertRange(s.range));
     assertLimit(limit);
     if (spans.length === 0) return [];
-    return this.#run('spanKeys', () => listSpanKeys(this.#col, this.#opts.bind(this), spans, limit, filter));
+    return this.#run('spanKeys', (c) => listSpanKeys(this.#col, c.internal.bind(c), spans, limit, filter));
   }
 
   async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
     assertEpoch(epoch);
     if (ids.length === 0) return [];
-    return this.#run('fenceIds', () => this.#fenceAndRead(ids, epoch, { _moved: epoch }));
+    return this.#run('fenceIds', (c) => this.#fenceAndRead(c, ids, epoch, { _moved: epoch }));
   }
 
   async scanRange(range: HashRange, after: RangeCursor | null, limit: number, filter?: StoreFilter): Promise<StoredDocument[]> {
     assertRange(range);
     assertLimit(limit);
-    return this.#run('scanRange', async () => {
-      const docs = await this.#col.find(andFilters(rangeFilter(range, after), filter), this.#opts(EXACT_TYPES)).sort(ORDER).limit(limit).toArray();
+    return this.#run('scanRange', async (c) => {
+      const docs = await this.#col.find(andFilters(rangeFilter(range, after), filter), c.internal(EXACT_TYPES)).sort(ORDER).limit(limit).toArray();
       return docs.map(withProtocolValues);
     });
   }
@@ -487,19 +444,19 @@ export class MongoStore implements ShardStore {
   async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
     ranges.forEach(assertRange);
     if (ranges.length === 0) return { counts: [], indexed: true };
-    return this.#run('countRanges', () => countRangesOf(this.#col, this.#opts.bind(this), ranges, filter));
+    return this.#run('countRanges', (c) => countRangesOf(this.#col, c.internal.bind(c), ranges, filter));
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
     assertRange(range);
-    return this.#run('countRange', () => this.#col.countDocuments(andFilters(rangeFilter(range, null), filter), this.#opts()));
+    return this.#run('countRange', (c) => this.#col.countDocuments(andFilters(rangeFilter(range, null), filter), c.internal()));
   }
 
   async checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
     assertRange(range);
-    return this.#run('checksumRange', async () => {
+    return this.#run('checksumRange', async (c) => {
       const sum = new RangeChecksum();
-      const cursor = this.#col.find(andFilters(rangeFilter(range, null), filter), this.#opts({ projection: { _id: 1, _v: 1 }, batchSize: 1000 }));
+      const cursor = this.#col.find(andFilters(rangeFilter(range, null), filter), c.internal({ projection: { _id: 1, _v: 1 }, batchSize: 1000 }));
       for await (const d of cursor) sum.add(d._id, d._v);
       return sum.result();
     });
@@ -508,37 +465,37 @@ export class MongoStore implements ShardStore {
   async checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
     ranges.forEach(assertRange);
     if (ranges.length === 0) return [];
-    return this.#run('checksumRanges', () => checksumRanges(this.#col, this.#opts.bind(this), ranges, filter));
+    return this.#run('checksumRanges', (c) => checksumRanges(this.#col, c.internal.bind(c), ranges, filter));
   }
 
   async deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {
     if (ids.length === 0) return 0;
-    return this.#run('deleteIds', () => deleteIdsOf(this.#col, this.#opts.bind(this), ids, filter));
+    return this.#run('deleteIds', (c) => deleteIdsOf(this.#col, c.internal.bind(c), ids, filter));
   }
 
   async deleteRange(range: HashRange, filter: StoreFilter, limit: number): Promise<number> {
     assertRange(range);
     assertLimit(limit);
-    return this.#run('deleteRange', async () => {
+    return this.#run('deleteRange', async (c) => {
       const where = andFilters(rangeFilter(range, null), filter);
-      const picked = await this.#col.find(where, this.#opts({ projection: { _id: 1 } })).sort(ORDER).limit(limit).toArray();
+      const picked = await this.#col.find(where, c.internal({ projection: { _id: 1 } })).sort(ORDER).limit(limit).toArray();
       if (picked.length === 0) return 0;
       // The filter goes again with the ids: a document that changed since it was read stays.
-      const res = await this.#col.deleteMany(andFilters({ _id: { $in: picked.map((d) => d._id) } }, where), this.#marker());
+      const res = await this.#col.deleteMany(andFilters({ _id: { $in: picked.map((d) => d._id) } }, where), c.marker());
       return res.deletedCount;
     });
   }
 
   async tombstone(id: unknown, h: number, version: number, expectedVersion?: number): Promise<boolean> {
-    return this.#run('tombstone', async () => {
+    return this.#run('tombstone', async (c) => {
       if (expectedVersion !== undefined) {
         // One conditional replace: atomic on the server, so a concurrent write either precedes it
         // (and changes `_v`, so nothing matches) or follows it (and meets the tombstone).
-        const r = await this.#col.replaceOne(liveFilter({ _id: id, _v: expectedVersion }), { _id: id, _h: h, _v: version, _ts: true }, this.#marker({}));
+        const r = await this.#col.replaceOne(liveFilter({ _id: id, _v: expectedVersion }), { _id: id, _h: h, _v: version, _ts: true }, c.marker({}));
         return r.matchedCount === 1;
       }
       try {
-        await this.#col.replaceOne({ _id: id, ...UNFENCED }, { _id: id, _h: h, _v: version, _ts: true }, this.#marker({ upsert: true }));
+        await this.#col.replaceOne({ _id: id, ...UNFENCED }, { _id: id, _h: h, _v: version, _ts: true }, c.marker({ upsert: true }));
         return true;
       } catch (error) {
         // No unfenced match, so the upsert tried to insert and met the fenced document.
@@ -551,8 +508,8 @@ export class MongoStore implements ShardStore {
   /** Replace the unfenced tombstone of `doc._id` with `doc` in one step (a re-insert after a delete); false when none is there. */
   async replaceTombstone(doc: StoredDocument): Promise<boolean> {
     assertStorable(doc);
-    return this.#run('replaceTombstone', async () => {
-      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, ...UNFENCED }, doc, this.#marker({}));
+    return this.#run('replaceTombstone', async (c) => {
+      const r = await this.#col.replaceOne({ _id: doc._id, _ts: true, ...UNFENCED }, doc, c.marker({}));
       return r.matchedCount === 1;
     });
   }

@@ -2,7 +2,7 @@
  * `ResilientStore`: any `ShardStore` with a per-call deadline, retries with exponential backoff and
  * full jitter, and a circuit breaker for its shard.
  *
- * The deadline is not a timer raced against the call: it is handed down (`withDeadline`), so the
+ * The deadline is not a timer raced against the call: it is handed down (`callWithDeadline`), so the
  * wrapped store cannot start the call at its shard after it and bounds the server's work by the time
  * left. A timed-out call therefore cannot land later (ADR 0003, "The bound").
  *
@@ -22,7 +22,8 @@ import { CircuitBreaker } from './circuit-breaker.js';
 import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { sleep, systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
-import { currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, withDeadline, type Deadline } from './deadline.js';
+import { callWithDeadline, currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, type Deadline } from './deadline.js';
+import { DeadlineSignal, DeadlineWatchdog } from './deadline-signal.js';
 import type { ShardStore } from './shard-store.js';
 import { StoreDecorator, type StoreOp } from './store-decorator.js';
 
@@ -53,7 +54,7 @@ export interface ResilienceOptions {
    * Budget of one call in ms, retries and backoff included (default 0: none). No attempt starts after
    * it and the last one is cut to what is left, so a retried write never lands later than the budget
    * (the migration's sweep and cleanup wait `routerDrainMs` for in-flight requests to end). A deadline
-   * the caller set with `withDeadline` bounds the call too, whichever is earlier.
+   * the caller set (`deadline.ts`) bounds the call too, whichever is earlier.
    */
   readonly deadlineMs?: number;
   /** Extra attempts for retried calls (default 3; 0 disables retries). */
@@ -89,6 +90,7 @@ export class ResilientStore extends StoreDecorator {
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #clock: Clock;
+  readonly #watchdogs = new Map<Clock, DeadlineWatchdog>();
   readonly #random: () => number;
   readonly #isRetryable: (error: unknown) => boolean;
   readonly #onRetry: ResilienceOptions['onRetry'];
@@ -118,29 +120,36 @@ export class ResilientStore extends StoreDecorator {
 
   /**
    * Run one attempt under `deadline`: the wrapped store cannot start the call at its shard after it,
-   * and bounds what runs there by the time left, so the attempt ends by then. The timer only answers
-   * the caller at the deadline should the wrapped store not (a store that ignores the contract); it
-   * abandons nothing that could still land later.
+   * and bounds what runs there by the time left, so the attempt ends by then. The watchdog only
+   * answers the caller at the deadline should the wrapped store not (a store that ignores the
+   * contract); it abandons nothing that could still land later. One watchdog timer per clock, not a
+   * timer per call (`deadline-signal.ts`).
    */
-  #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
+  async #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
     if (deadline === undefined) return fn();
     const left = remainingMs(deadline);
-    const work = withDeadline(deadline, fn);
-    return new Promise<T>((resolve, reject) => {
-      const timer = deadline.clock.setTimeout(() => {
-        reject(new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${Math.ceil(left)} ms`, { shardId: this.shardId }));
-      }, left);
-      work.then(
-        (value) => {
-          deadline.clock.clearTimeout(timer);
-          resolve(value);
-        },
-        (error: unknown) => {
-          deadline.clock.clearTimeout(timer);
-          reject(error);
-        },
+    const signal = new DeadlineSignal(deadline.at, this.shardId, op, left);
+    const watchdog = this.#watchdog(deadline.clock);
+    watchdog.watch(signal);
+    try {
+      return await untilAborted(
+        callWithDeadline(deadline, fn),
+        signal,
+        () => new ShardkitStoreError(ErrorCode.storeTimeout, `shard ${this.shardId}: ${op} timed out after ${Math.ceil(left)} ms`, { shardId: this.shardId }),
       );
-    });
+    } finally {
+      watchdog.release(signal);
+    }
+  }
+
+  /** The watchdog of attempts whose deadline runs on `clock`. */
+  #watchdog(clock: Clock): DeadlineWatchdog {
+    let watchdog = this.#watchdogs.get(clock);
+    if (watchdog === undefined) {
+      watchdog = new DeadlineWatchdog(clock);
+      this.#watchdogs.set(clock, watchdog);
+    }
+    return watchdog;
   }
 
   /**

@@ -84,41 +84,62 @@ export function rangeFilter(range: HashRange, after: RangeCursor | null): StoreF
 const RESERVED_IN_UPDATES = ['_id', '_v', '_moved', '_ph', '_ts'] as const;
 
 function touchesReserved(path: string): string | undefined {
-  return RESERVED_IN_UPDATES.find((f) => path === f || path.startsWith(`${f}.`));
+  // Every reserved field starts with '_': most paths are told apart by their first character. It runs
+  // for every path of every update, twice per write (the collection's check and the store's).
+  if (path.charCodeAt(0) !== 95) return undefined;
+  for (const f of RESERVED_IN_UPDATES) if (isPathOf(path, f)) return f;
+  return undefined;
+}
+
+/** Whether `path` is `field` or a path inside it. */
+function isPathOf(path: string, field: string): boolean {
+  return path.startsWith(field) && (path.length === field.length || path.charCodeAt(field.length) === 46);
+}
+
+function assertNotReserved(op: string, path: string, alsoReserved?: string): void {
+  const reserved = touchesReserved(path) ?? (alsoReserved !== undefined && isPathOf(path, alsoReserved) ? alsoReserved : undefined);
+  if (reserved !== undefined) throw new ShardkitInvalidArgumentError(`update must not touch the reserved field '${reserved}' (${op} ${path})`);
 }
 
 /**
- * The caller's update plus `$inc: {_v: 1}` (a `$set` stage for a pipeline). Rejects updates that are
- * not operator documents or that touch `_id`, `_v` or a marker: those belong to shardkit.
+ * Rejects updates that are not operator documents (or a non-empty pipeline), or that touch `_id`,
+ * `_v`, a marker, or one of `alsoReserved` (the collection adds `_h`): those belong to shardkit.
  */
-export function withVersionBump(update: UpdateFilter<Document> | Document[]): UpdateFilter<Document> | Document[] {
+export function assertUpdateDocument(update: UpdateFilter<Document> | Document[], alsoReserved?: string): void {
   if (Array.isArray(update)) {
     if (update.length === 0) throw new ShardkitInvalidArgumentError('empty update pipeline');
-    return [...update, { $set: { _v: { $add: [{ $ifNull: ['$_v', 0] }, 1] } } }];
+    return;
   }
   if (update === null || typeof update !== 'object') {
     throw new ShardkitInvalidArgumentError('update must be an object of update operators or a pipeline');
   }
-  const ops = Object.keys(update);
-  if (ops.length === 0) throw new ShardkitInvalidArgumentError('update must not be empty');
-  for (const op of ops) {
-    if (!op.startsWith('$')) {
+  let ops = 0;
+  for (const op in update) {
+    if (!Object.prototype.hasOwnProperty.call(update, op)) continue;
+    ops++;
+    if (op.charCodeAt(0) !== 36) {
       throw new ShardkitInvalidArgumentError(`update must use update operators; got field '${op}' (use replaceOne to replace)`);
     }
     const fields = (update as Record<string, unknown>)[op];
     if (fields === null || typeof fields !== 'object') continue;
-    for (const path of Object.keys(fields)) {
-      const target = op === '$rename' ? [path, String((fields as Record<string, unknown>)[path])] : [path];
-      for (const p of target) {
-        const reserved = touchesReserved(p);
-        if (reserved !== undefined) {
-          throw new ShardkitInvalidArgumentError(`update must not touch the reserved field '${reserved}' (${op} ${p})`);
-        }
-      }
+    for (const path in fields) {
+      if (!Object.prototype.hasOwnProperty.call(fields, path)) continue;
+      assertNotReserved(op, path, alsoReserved);
+      if (op === '$rename') assertNotReserved(op, String((fields as Record<string, unknown>)[path]), alsoReserved);
     }
   }
+  if (ops === 0) throw new ShardkitInvalidArgumentError('update must not be empty');
+}
+
+/**
+ * The caller's update plus `$inc: {_v: 1}` (a `$set` stage for a pipeline), checked as
+ * {@link assertUpdateDocument} checks it.
+ */
+export function withVersionBump(update: UpdateFilter<Document> | Document[]): UpdateFilter<Document> | Document[] {
+  assertUpdateDocument(update);
+  if (Array.isArray(update)) return [...update, { $set: { _v: { $add: [{ $ifNull: ['$_v', 0] }, 1] } } }];
   const inc = (update as { $inc?: Document }).$inc;
-  return { ...update, $inc: { ...inc, _v: 1 } };
+  return { ...update, $inc: inc === undefined ? { _v: 1 } : { ...inc, _v: 1 } };
 }
 
 /** Rejects a replacement without `_id`/`_h`, or one that carries markers. */

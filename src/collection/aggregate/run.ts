@@ -89,7 +89,7 @@ export function runInRouter(stages: readonly Stage[], docs: Document[]): Documen
 /** The split strategy: shard parts, the fence check, the merge, the router's remainder. */
 async function split(exec: RedirectExecutor, view: RoutingView, job: AggregateJob): Promise<Document[]> {
   const filter = leadingMatch(job.pipeline) ?? {};
-  const streams = await Promise.all(targetShards(view, filter).map((id) => exec.callShard(id, (s) => s.aggregate(job.plan.shard, { exactTypes: true }))));
+  const streams = await Promise.all(targetShards(view, filter).map((id) => exec.callShard(view, id, (s) => s.aggregate(job.plan.shard, { exactTypes: true }))));
   // After the answers, never before: a fence that hid a document from them is here by now (fences
   // stay until cleanup, a lease after the next commit). Its answer is empty; its "moved" is the point.
   await scatterFind(exec, view, { filter: andFilters(filter, { _moved: { $exists: true } }), sort: undefined, skip: 0, limit: 0, projection: { _id: 1 } });

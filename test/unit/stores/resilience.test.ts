@@ -102,6 +102,10 @@ describe('ResilientStore', function () {
         const { value } = await result;
         expect(value?._id).to.equal('a');
         expect(faulty.count('get')).to.equal(2);
+        // No timer per call: the one watchdog timer stays armed for the last attempt's deadline and,
+        // with nothing left to watch, is not armed again once it fired.
+        expect(clock.pending).to.equal(1);
+        await clock.advance(1000);
         expect(clock.pending).to.equal(0);
       });
 
