@@ -109,7 +109,10 @@ export class RedirectExecutor {
    * could (ADR 0003, "The bound"). Carried by the view rather than the async context: see `deadline.ts`.
    */
   #admitted(view: RoutingView): RoutingView {
-    return this.#operationTimeoutMs > 0 ? { ...view, deadline: deadlineIn(systemClock, this.#operationTimeoutMs) } : view;
+    if (this.#operationTimeoutMs <= 0) return view;
+    // Field by field, one shape for every attempt: a spread of the view cost more than the attempt's routing.
+    const { state, epoch, to, from, settling, scatter, all, shardKey } = view;
+    return { state, epoch, to, from, settling, scatter, all, shardKey, deadline: deadlineIn(systemClock, this.#operationTimeoutMs) };
   }
 
   /**

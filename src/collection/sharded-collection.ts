@@ -22,7 +22,7 @@ import { withCallOptions } from './call-options.js';
 import { checkCount, FindCursor, type FindCursorParts, findOne } from './find-cursor.js';
 import { scatterCount } from './scatter-gather.js';
 import { buildDelete, buildReplace, buildUpdate, singleWrite } from './single-write.js';
-import { pinnedPair, targetFilter } from './targeting.js';
+import { pinnedPair, pinsShardKey, targetFilter } from './targeting.js';
 import type {
   ExplainOp,
   FindOneAndModifyOptions,
@@ -374,8 +374,10 @@ export class ShardedCollection<T extends Document = Document> {
   async #countRouted(op: string, filter: Filter<Document>): Promise<void> {
     if (this.#metrics === undefined) return;
     try {
-      const view = await this.#exec.view();
-      this.#metrics.countRouted(op, targetFilter(view, filter).targeted ? 'targeted' : 'scattered');
+      // Once per operation: no await while the lease holds, and no list of shards to build.
+      const current = this.#exec.view();
+      const view = current instanceof Promise ? await current : current;
+      this.#metrics.countRouted(op, pinsShardKey(view, filter) ? 'targeted' : 'scattered');
     } catch {
       // The operation is done and answered; a routing state that cannot be had now only skips its count.
     }

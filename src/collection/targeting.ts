@@ -126,6 +126,11 @@ export function pinnedValue(filter: Filter<Document> | undefined, path: string):
   return values.every((v) => v === key || (typeof v === typeof key && String(v) === String(key))) ? key : undefined;
 }
 
+/** Whether `filter` pins the shard key of `view` (what {@link targetFilter} calls targeted), without listing the shards. */
+export function pinsShardKey(view: RoutingView, filter: Filter<Document> | undefined): boolean {
+  return filter !== undefined && filter !== null && typeof filter === 'object' && pinnedBy(filter as Document, view.shardKey) !== undefined;
+}
+
 /**
  * The shards a query with `filter` must reach under `view`: the owners of the values it pins (and,
  * while migrating, their R1 owners), else every shard that may hold a live document (`view.scatter`).

@@ -31,6 +31,13 @@ type ShardOp = 'shard' | 'op';
 
 const LATENCY = 'shardkit_store_call_duration_seconds';
 
+/** One shard's op as the metrics label it. */
+interface Series {
+  readonly labels: Readonly<{ shard: string; op: string }>;
+  readonly shardLabels: Readonly<{ shard: string }>;
+  readonly key: string;
+}
+
 function seriesKey(shard: unknown, op: unknown): string {
   return `${String(shard)}\u0001${String(op)}`;
 }
@@ -50,6 +57,7 @@ export class StoreMetrics {
   readonly routed: Counter<'op' | 'mode'>;
   // A gauge cannot be read back synchronously, and each call must compare with the maximum so far.
   readonly #max = new Map<string, number>();
+  readonly #bySeries = new Map<string, Map<string, Series>>();
 
   /** Register (or pick up, when already there) shardkit's store metrics in `registry`; default a new one. */
   constructor(registry: Registry = new Registry()) {
@@ -72,23 +80,37 @@ export class StoreMetrics {
 
   /** A call started; returns the function that records its end (`code` set when it failed). */
   start(shard: string, op: string, now: number): (end: number, code?: string) => void {
-    this.inFlight.inc({ shard });
+    const series = this.#series(shard, op);
+    this.inFlight.inc(series.shardLabels);
     let done = false;
     return (end, code) => {
       if (done) return;
       done = true;
-      this.inFlight.dec({ shard });
-      const labels = { shard, op };
+      this.inFlight.dec(series.shardLabels);
       const seconds = Math.max(0, end - now) / 1000;
-      this.calls.inc(labels);
-      this.latency.observe(labels, seconds);
-      const key = seriesKey(shard, op);
-      if (seconds > (this.#max.get(key) ?? -1)) {
-        this.#max.set(key, seconds);
-        this.maxLatency.set(labels, seconds);
+      this.calls.inc(series.labels);
+      this.latency.observe(series.labels, seconds);
+      if (seconds > (this.#max.get(series.key) ?? -1)) {
+        this.#max.set(series.key, seconds);
+        this.maxLatency.set(series.labels, seconds);
       }
       if (code !== undefined) this.errors.inc({ shard, op, code });
     };
+  }
+
+  /** The labels and key of a shard's op, made once (this runs twice per store call). */
+  #series(shard: string, op: string): Series {
+    let ops = this.#bySeries.get(shard);
+    if (ops === undefined) {
+      ops = new Map();
+      this.#bySeries.set(shard, ops);
+    }
+    let series = ops.get(op);
+    if (series === undefined) {
+      series = { labels: Object.freeze({ shard, op }), shardLabels: Object.freeze({ shard }), key: seriesKey(shard, op) };
+      ops.set(op, series);
+    }
+    return series;
   }
 
   /** Record a retry. */
