@@ -22,21 +22,24 @@ import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { MongoClient, type Collection, type Document, type Filter, type UpdateFilter } from 'mongodb';
-import { ShardedCollection } from '../src/collection/sharded-collection.js';
-import { MemoryConfigStore } from '../src/config-store/memory-config-store.js';
-import { TopologyFollower } from '../src/router/follower.js';
-import { ShardRouter } from '../src/router/router.js';
-import { MemoryStore } from '../src/stores/memory-store.js';
-import { DeadlineSignal, DeadlineWatchdog } from '../src/stores/deadline-signal.js';
-import { MongoStore } from '../src/stores/mongo-store.js';
-import { wrapStore } from '../src/stores/instrumented-store.js';
-import { StoreMetrics } from '../src/metrics/store-metrics.js';
 import type { ShardStore } from '../src/stores/shard-store.js';
-import { liveFilter, withVersionBump } from '../src/stores/store-filters.js';
 import type { TopologySpec } from '../src/topology/types.js';
-import { redactUri } from '../src/redact.js';
-import { systemClock } from '../src/clock.js';
+import { compiled } from './lib/compiled.js';
 import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
+
+// shardkit as it ships (dist/, built first): see ./lib/compiled.ts for why not src/ through tsx.
+const { ShardedCollection } = await compiled<typeof import('../src/collection/sharded-collection.js')>('collection/sharded-collection.js');
+const { MemoryConfigStore } = await compiled<typeof import('../src/config-store/memory-config-store.js')>('config-store/memory-config-store.js');
+const { TopologyFollower } = await compiled<typeof import('../src/router/follower.js')>('router/follower.js');
+const { ShardRouter } = await compiled<typeof import('../src/router/router.js')>('router/router.js');
+const { MemoryStore } = await compiled<typeof import('../src/stores/memory-store.js')>('stores/memory-store.js');
+const { DeadlineSignal, DeadlineWatchdog } = await compiled<typeof import('../src/stores/deadline-signal.js')>('stores/deadline-signal.js');
+const { MongoStore } = await compiled<typeof import('../src/stores/mongo-store.js')>('stores/mongo-store.js');
+const { wrapStore } = await compiled<typeof import('../src/stores/instrumented-store.js')>('stores/instrumented-store.js');
+const { StoreMetrics } = await compiled<typeof import('../src/metrics/store-metrics.js')>('metrics/store-metrics.js');
+const { liveFilter, withVersionBump } = await compiled<typeof import('../src/stores/store-filters.js')>('stores/store-filters.js');
+const { redactUri } = await compiled<typeof import('../src/redact.js')>('redact.js');
+const { systemClock } = await compiled<typeof import('../src/clock.js')>('clock.js');
 
 const argv = process.argv.slice(2);
 const QUICK = argv.includes('--quick');

@@ -206,7 +206,7 @@ export async function findOne(parts: FindCursorParts, filter: ShardedFilter, opt
   const key = filterKey(checked);
   const doc = key === undefined ? SCATTER : await withCallOptions('read', 'find', options, () => readPinned(parts, checked, key));
   if (doc === SCATTER) {
-    const cursor = new FindCursor<Document>({ exec: parts.exec, keys: parts.keys }, checked, { ...options, limit: 1 });
+    const cursor = new FindCursor<Document>({ exec: parts.exec, keys: parts.keys }, checked, Object.assign({}, options, { limit: 1 }));
     try {
       return await cursor.next();
     } finally {

@@ -137,13 +137,13 @@ export class KeyProtocol {
           if (!(await replaceTombstone(this.#exec, view, place.owner, held.doc, doc))) {
             throw moved(place.owner, `tombstone of _id ${keyToString(id)} changed under the insert`);
           }
-          return { ...ZERO, inserted: 1 };
+          return { inserted: 1, matched: 0, modified: 0, deleted: 0, upserted: 0 };
         case 'free':
           break;
       }
     }
     await this.#insertAt(view, place.owner, id, doc);
-    return { ...ZERO, inserted: 1 };
+    return { inserted: 1, matched: 0, modified: 0, deleted: 0, upserted: 0 };
   }
 
   /** Insert at the shard that must hold the key; a duplicate there is resolved by what holds the `_id`. */
@@ -180,7 +180,7 @@ export class KeyProtocol {
     const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
     // The ring point goes with an upsert only: an update that cannot insert has no use for it.
     const sent = upsert ? withPoint(keyed, place.h) : update;
-    return this.#writeOne(
+    return await this.#writeOne(
       view,
       place,
       filter,
@@ -194,7 +194,7 @@ export class KeyProtocol {
     const { id } = place;
     if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
-    return this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
+    return await this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
   }
 
   /**
@@ -262,7 +262,7 @@ export class KeyProtocol {
     if (place.old === undefined && !place.settling) {
       const deleted = await this.#exec.callShard(view, place.owner, (s) => s.deleteOne(filter));
       if (deleted === 0) await this.#checkTurnedAway(view, place.owner, id);
-      return { ...ZERO, deleted };
+      return { inserted: 0, matched: 0, modified: 0, deleted, upserted: 0 };
     }
     // While migrating, make the new owner hold the key first. On a settling stable state the key moved
     // in the migration just committed: the old owner's fenced copy may still be in flight to us from a
@@ -286,7 +286,7 @@ export class KeyProtocol {
       // not overwritten, and the next turn reads what it left (a fence there means "moved").
       // (A document stored without a numeric `_v`, which shardkit never writes, is tombstoned as found.)
       const version = typeof current.doc._v === 'number' ? current.doc._v : undefined;
-      if (await this.#exec.callShard(view, shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { ...ZERO, deleted: 1 };
+      if (await this.#exec.callShard(view, shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { inserted: 0, matched: 0, modified: 0, deleted: 1, upserted: 0 };
     }
     throw keptRacing(shardId, 'delete', id);
   }

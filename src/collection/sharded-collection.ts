@@ -182,7 +182,7 @@ export class ShardedCollection<T extends Document = Document> {
     return withCallOptions('write', 'updateOne', options, async () => {
       const f = filter as Filter<Document>;
       const outcome = await singleWrite(this.#exec, this.#keys, f, buildUpdate(update as UpdateFilter<Document>), options.upsert === true, 'updateOne');
-      await this.#countRouted('updateOne', f);
+      if (this.#metrics !== undefined) await this.#countRouted('updateOne', f);
       return toUpdateResult(outcome);
     });
   }
@@ -196,7 +196,7 @@ export class ShardedCollection<T extends Document = Document> {
     return withCallOptions('write', 'replaceOne', options, async () => {
       const f = filter as Filter<Document>;
       const outcome = await singleWrite(this.#exec, this.#keys, f, buildReplace(replacement), options.upsert === true, 'replaceOne');
-      await this.#countRouted('replaceOne', f);
+      if (this.#metrics !== undefined) await this.#countRouted('replaceOne', f);
       return toUpdateResult(outcome);
     });
   }
@@ -209,7 +209,7 @@ export class ShardedCollection<T extends Document = Document> {
     return withCallOptions('write', 'deleteOne', options, async () => {
       const f = filter as Filter<Document>;
       const outcome = await singleWrite(this.#exec, this.#keys, f, buildDelete, false, 'deleteOne');
-      await this.#countRouted('deleteOne', f);
+      if (this.#metrics !== undefined) await this.#countRouted('deleteOne', f);
       return { acknowledged: true, deletedCount: outcome.deleted };
     });
   }
@@ -232,7 +232,7 @@ export class ShardedCollection<T extends Document = Document> {
       if (key !== undefined && value !== undefined) return (await this.#keys.readMatching(view, key, f, value)) === null ? 0 : 1;
       return scatterCount(this.#exec, view, f);
     });
-    await this.#countRouted('countDocuments', f);
+    if (this.#metrics !== undefined) await this.#countRouted('countDocuments', f);
     const afterSkip = Math.max(0, total - skip);
     return limit > 0 ? Math.min(afterSkip, limit) : afterSkip;
   }
@@ -293,7 +293,7 @@ export class ShardedCollection<T extends Document = Document> {
   updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
     return withCallOptions('write', 'updateMany', options, async () => {
       const result = await updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
-      await this.#countRouted('updateMany', filter as Filter<Document>);
+      if (this.#metrics !== undefined) await this.#countRouted('updateMany', filter as Filter<Document>);
       return result;
     });
   }
@@ -302,7 +302,7 @@ export class ShardedCollection<T extends Document = Document> {
   deleteMany(filter: ShardedFilter<T> = {}, options?: ShardedWriteOptions): Promise<ShardedDeleteResult> {
     return withCallOptions('write', 'deleteMany', options, async () => {
       const result = await deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
-      await this.#countRouted('deleteMany', filter as Filter<Document>);
+      if (this.#metrics !== undefined) await this.#countRouted('deleteMany', filter as Filter<Document>);
       return result;
     });
   }
@@ -355,7 +355,7 @@ export class ShardedCollection<T extends Document = Document> {
 
   async #findAndModify(filter: ShardedFilter<T>, mod: Modification, options: FindOneAndModifyOptions): Promise<Document | null> {
     const result = await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, mod, options);
-    await this.#countRouted(`findOneAnd${mod.kind === 'update' ? 'Update' : mod.kind === 'replace' ? 'Replace' : 'Delete'}`, filter as Filter<Document>);
+    if (this.#metrics !== undefined) await this.#countRouted(`findOneAnd${mod.kind === 'update' ? 'Update' : mod.kind === 'replace' ? 'Replace' : 'Delete'}`, filter as Filter<Document>);
     return result;
   }
 

@@ -50,7 +50,7 @@ export async function singleWrite(exec: RedirectExecutor, keys: KeyProtocol, fil
   const id = filterKey(filter);
   if (shardKey === DEFAULT_SHARD_KEY || (id !== undefined && pinnedValue(filter, shardKey) !== undefined)) {
     const direct = build(filter, upsert, shardKey);
-    return exec.run((view) => keys.apply(view, direct));
+    return await exec.run((view) => keys.apply(view, direct));
   }
   if (filter === null || typeof filter !== 'object') throw new ShardkitInputError(ErrorCode.keyInvalid, `${op}: filter must be an object`);
   if (upsert && pinnedValue(filter, shardKey) === undefined) {

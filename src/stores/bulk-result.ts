@@ -25,12 +25,12 @@ export function assertBulkOps(ops: readonly StoreWriteOp[]): void {
 
 /** What a conditional update or replace did, as one op of a bulk. */
 export function writeResult(outcome: WriteOutcome): StoreOpResult {
-  return { ...NOTHING_DONE, matched: outcome.matched, modified: outcome.modified, upserted: outcome.upsertedId === undefined ? 0 : 1 };
+  return { inserted: 0, matched: outcome.matched, modified: outcome.modified, deleted: 0, upserted: outcome.upsertedId === undefined ? 0 : 1 };
 }
 
 /** What a delete of `deleted` documents did, as one op of a bulk. */
 export function deleteResult(deleted: number): StoreOpResult {
-  return { ...NOTHING_DONE, deleted };
+  return { inserted: 0, matched: 0, modified: 0, deleted, upserted: 0 };
 }
 
 /** Per-op results of `count` ops, all {@link NOTHING_DONE} until an op reports. */

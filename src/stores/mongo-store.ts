@@ -25,6 +25,7 @@ import { splitBulkWrite } from './mongo-bulk-write.js';
 import { isDuplicateKeyError, wrapDriverError } from './driver-errors.js';
 import { EXACT_TYPES, withProtocolValues } from './exact-types.js';
 import { replaceLive, updateLive } from './mongo-writes.js';
+import { pointRead } from './mongo-point-read.js';
 import { isFenced } from './markers.js';
 import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
 import { driverBatches, findOptions } from './mongo-batches.js';
@@ -279,8 +280,9 @@ export class MongoStore implements ShardStore {
     await this.#run('ping', (c) => this.#col.db.command({ ping: 1 }, c.internal()));
   }
 
-  async get(id: unknown): Promise<StoredDocument | null> {
-    return this.#run('get', (c) => this.#col.findOne({ _id: id }, c.read()));
+  get(id: unknown): Promise<StoredDocument | null> {
+    // One `find` command, not the driver's findOne and its cursor (mongo-point-read.ts).
+    return this.#run('get', (c) => pointRead(this.#col, c, id, this.#client.options.retryReads !== false));
   }
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
@@ -342,8 +344,8 @@ export class MongoStore implements ShardStore {
   }
 
   /** One round trip where the driver needs one, `modified` as the driver reports it (`mongo-writes.ts`). */
-  async updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
-    return this.#run('updateOne', (c) => updateLive(c, this.#col, filter, update, options.upsert === true));
+  updateOne(filter: StoreFilter, update: UpdateFilter<Document> | Document[], options: { upsert?: boolean } = {}): Promise<WriteOutcome> {
+    return this.#run('updateOne', (c) => updateLive(c, this.#col, filter, update, options?.upsert === true));
   }
 
   /** Compare-and-set on the version read (`mongo-writes.ts`): FerretDB has no pipelines to bump `_v` in a replacement. */
@@ -352,7 +354,7 @@ export class MongoStore implements ShardStore {
     return this.#run('replaceOne', (c) => replaceLive(c, this.#col, filter, replacement, options.upsert === true));
   }
 
-  async deleteOne(filter: StoreFilter): Promise<number> {
+  deleteOne(filter: StoreFilter): Promise<number> {
     return this.#run('deleteOne', async (c) => (await this.#col.deleteOne(liveFilter(filter), c.write())).deletedCount);
   }
 

@@ -58,7 +58,7 @@ export async function updateLive(ctx: RequestScope, col: Collection<any>, filter
     return outcome(res.matchedCount, res.modifiedCount, res.upsertedId);
   }
   if (effect === 'unknown') return updateByVersion(ctx, col, filter, bumped, upsert);
-  const res = await col.findOneAndUpdate(liveFilter(filter), bumped, ctx.write({ ...EXACT_TYPES, returnDocument: 'before' as const, upsert, includeResultMetadata: true as const }));
+  const res = await col.findOneAndUpdate(liveFilter(filter), bumped, ctx.write({ returnDocument: 'before' as const, upsert, includeResultMetadata: true as const, ...EXACT_TYPES }));
   if (res.value !== null) return outcome(1, effect(res.value) ? 1 : 0, null);
   // Read with exact types, the id an upsert reports comes back as the driver's default promotion gives it.
   const upserted: unknown = res.lastErrorObject?.['upserted'];

@@ -33,6 +33,11 @@ interface PathStep {
 /** A dotted path through sub-documents only: no array index, no positional operator. */
 function plainPath(path: string): string[] | undefined {
   if (path.length === 0 || path.includes('$')) return undefined;
+  // Most paths are one field: no split.
+  if (!path.includes('.')) {
+    const c = path.charCodeAt(0);
+    return c >= 48 && c <= 57 ? undefined : [path];
+  }
   const parts = path.split('.');
   for (const p of parts) if (p.length === 0 || (p.charCodeAt(0) >= 48 && p.charCodeAt(0) <= 57)) return undefined;
   return parts;

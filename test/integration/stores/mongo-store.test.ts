@@ -31,6 +31,35 @@ describeShardStoreContract('MongoStore', {
 });
 
 describe('MongoStore', function () {
+  describe('#get', function () {
+    it("sends the find command the driver's findOne sends, with the read concern of the client's connection string", async function () {
+      const seen: Document[] = [];
+      // The collection's own read concern comes from the connection string, as an application sets it.
+      const monitored = new MongoClient(`${uri}${uri.includes('?') ? '&' : '?'}readConcernLevel=local`, { monitorCommands: true });
+      monitored.on('commandStarted', (e: CommandStartedEvent) => {
+        if (e.databaseName === db && (e.commandName === 'find' || e.commandName === 'insert')) seen.push(e.command);
+      });
+      await monitored.connect();
+      try {
+        const collection = `get${++seq}`;
+        const store = new MongoStore({ shardId: 's1', client: monitored, db, collection, opTimeoutMs: 5000 });
+        await store.insert({ _id: 'k', _h: 1, _v: 1, n: new Double(5) });
+        seen.length = 0;
+        expect(await store.get('k')).to.deep.equal({ _id: 'k', _h: 1, _v: 1, n: 5 });
+        expect(await store.get('absent')).to.equal(null);
+        const viaStore = seen.map(({ lsid: _l, $db: _d, maxTimeMS, ...rest }) => ({ ...rest, maxTimeMS: typeof maxTimeMS }));
+        seen.length = 0;
+        await monitored.db(db).collection(collection).findOne({ _id: 'k' as never }, { maxTimeMS: 5000 });
+        const viaDriver = seen.map(({ lsid: _l, $db: _d, maxTimeMS, ...rest }) => ({ ...rest, maxTimeMS: typeof maxTimeMS }));
+        expect(viaStore[0]).to.deep.equal(viaDriver[0]);
+        expect(viaStore[0]).to.deep.include({ find: collection, filter: { _id: 'k' }, limit: 1, singleBatch: true, readConcern: { level: 'local' }, maxTimeMS: 'number' });
+        expect(viaStore[1]).to.deep.include({ filter: { _id: 'absent' } });
+      } finally {
+        await monitored.close();
+      }
+    });
+  });
+
   describe('.connect', function () {
     it('connects with its own client and closes it', async function () {
       const store = await MongoStore.connect({ shardId: 's1', uri, db, collection: 'own', opTimeoutMs: 5000 });
