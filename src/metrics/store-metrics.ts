@@ -34,8 +34,31 @@ const LATENCY = 'shardkit_store_call_duration_seconds';
 /** One shard's op as the metrics label it. */
 interface Series {
   readonly labels: Readonly<{ shard: string; op: string }>;
-  readonly shardLabels: Readonly<{ shard: string }>;
+  readonly shard: ShardState;
   readonly key: string;
+}
+
+/** A shard's calls in flight: counted as they start and end, given to the gauge at a flush. */
+interface ShardState {
+  readonly labels: Readonly<{ shard: string }>;
+  inFlight: number;
+  applied: number;
+}
+
+/** Every `StoreMetrics` on a registry: reading any of its metrics flushes them all (`flushOnCollect`). */
+const onRegistry = new WeakMap<Registry, Set<StoreMetrics>>();
+const FLUSHES = Symbol('shardkit.flushes');
+
+/** Make reading `metric` (a scrape, `get()`) take in what the registry's StoreMetrics noted first. */
+function flushOnCollect(metric: object, registry: Registry): void {
+  const m = metric as { collect?: () => unknown; [FLUSHES]?: true };
+  if (m[FLUSHES] === true) return;
+  const before = m.collect;
+  m.collect = function (this: unknown) {
+    for (const metrics of onRegistry.get(registry) ?? []) metrics.flush();
+    return before?.call(this);
+  };
+  m[FLUSHES] = true;
 }
 
 function seriesKey(shard: unknown, op: unknown): string {
@@ -58,6 +81,11 @@ export class StoreMetrics {
   // A gauge cannot be read back synchronously, and each call must compare with the maximum so far.
   readonly #max = new Map<string, number>();
   readonly #bySeries = new Map<string, Map<string, Series>>();
+  readonly #shards = new Map<string, ShardState>();
+  /** Calls ended since the last flush, three slots each: series, seconds, error code. */
+  #ended: unknown[] = [];
+  readonly #routedPending = new Map<string, number>();
+  #scheduled = false;
 
   /** Register (or pick up, when already there) shardkit's store metrics in `registry`; default a new one. */
   constructor(registry: Registry = new Registry()) {
@@ -71,31 +99,79 @@ export class StoreMetrics {
     this.inFlight = gaugeIn(registry, 'shardkit_store_in_flight', 'Store calls in flight, by shard.', ['shard']);
     this.breakerState = gaugeIn(registry, 'shardkit_store_circuit_state', 'Circuit breaker state by shard: 0 closed, 1 half-open, 2 open.', ['shard']);
     this.routed = counterIn(registry, 'shardkit_collection_operations_total', 'Collection operations, by operation and routing mode (targeted or scattered).', ['op', 'mode']);
+    let all = onRegistry.get(registry);
+    if (all === undefined) {
+      all = new Set();
+      onRegistry.set(registry, all);
+    }
+    all.add(this);
+    for (const metric of [this.calls, this.errors, this.latency, this.maxLatency, this.inFlight, this.routed]) flushOnCollect(metric, registry);
   }
 
   /** Record one collection operation that reached the owners of its shard-key values (`targeted`) or every shard. */
   countRouted(op: string, mode: 'targeted' | 'scattered'): void {
-    this.routed.inc({ op, mode });
+    const key = mode === 'targeted' ? `${op}\u0001t` : `${op}\u0001s`;
+    this.#routedPending.set(key, (this.#routedPending.get(key) ?? 0) + 1);
+    this.#schedule();
   }
 
-  /** A call started; returns the function that records its end (`code` set when it failed). */
+  /**
+   * A call started; returns the function that records its end (`code` set when it failed). Both only
+   * note the call: the metrics take it in a moment later (`flush`), off the call's path, and before
+   * anyone reads them (each metric's collect, `signals`, `saturation`). Each prom-client update looks
+   * its series up by the label values, four per store call: measured on the test servers, that was
+   * most of the full stack's cost over the bare router at concurrency 1 (docs/benchmarks.md, "Data path").
+   */
   start(shard: string, op: string, now: number): (end: number, code?: string) => void {
     const series = this.#series(shard, op);
-    this.inFlight.inc(series.shardLabels);
+    series.shard.inFlight++;
+    this.#schedule();
     let done = false;
     return (end, code) => {
       if (done) return;
       done = true;
-      this.inFlight.dec(series.shardLabels);
-      const seconds = Math.max(0, end - now) / 1000;
+      series.shard.inFlight--;
+      this.#ended.push(series, Math.max(0, end - now) / 1000, code);
+      // A caller that never yields to the event loop still gets its calls counted, in batches.
+      if (this.#ended.length >= 3 * 4096) this.flush();
+      else this.#schedule();
+    };
+  }
+
+  /** Take in what calls noted since the last flush (see `start`). */
+  flush(): void {
+    this.#scheduled = false;
+    for (const shard of this.#shards.values()) {
+      const delta = shard.inFlight - shard.applied;
+      if (delta > 0) this.inFlight.inc(shard.labels, delta);
+      else if (delta < 0) this.inFlight.dec(shard.labels, -delta);
+      shard.applied = shard.inFlight;
+    }
+    const ended = this.#ended;
+    this.#ended = [];
+    for (let i = 0; i < ended.length; i += 3) {
+      const series = ended[i] as Series;
+      const seconds = ended[i + 1] as number;
+      const code = ended[i + 2] as string | undefined;
       this.calls.inc(series.labels);
       this.latency.observe(series.labels, seconds);
       if (seconds > (this.#max.get(series.key) ?? -1)) {
         this.#max.set(series.key, seconds);
         this.maxLatency.set(series.labels, seconds);
       }
-      if (code !== undefined) this.errors.inc({ shard, op, code });
-    };
+      if (code !== undefined) this.errors.inc({ shard: series.labels.shard, op: series.labels.op, code });
+    }
+    for (const [key, n] of this.#routedPending) {
+      const [op, mode] = key.split('\u0001') as [string, string];
+      this.routed.inc({ op, mode: mode === 't' ? 'targeted' : 'scattered' }, n);
+    }
+    this.#routedPending.clear();
+  }
+
+  #schedule(): void {
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.flush()).unref();
   }
 
   /** The labels and key of a shard's op, made once (this runs twice per store call). */
@@ -107,7 +183,12 @@ export class StoreMetrics {
     }
     let series = ops.get(op);
     if (series === undefined) {
-      series = { labels: Object.freeze({ shard, op }), shardLabels: Object.freeze({ shard }), key: seriesKey(shard, op) };
+      let state = this.#shards.get(shard);
+      if (state === undefined) {
+        state = { labels: Object.freeze({ shard }), inFlight: 0, applied: 0 };
+        this.#shards.set(shard, state);
+      }
+      series = { labels: Object.freeze({ shard, op }), shard: state, key: seriesKey(shard, op) };
       ops.set(op, series);
     }
     return series;
@@ -125,6 +206,7 @@ export class StoreMetrics {
 
   /** Golden signals per shard and operation, sorted by shard then op. */
   async signals(): Promise<StoreOpSignals[]> {
+    this.flush();
     const [latency, errors, calls] = await Promise.all([this.latency.get(), this.errors.get(), this.calls.get()]);
     const byCode = new Map<string, Record<string, number>>();
     for (const { labels, value } of errors.values) {
@@ -161,6 +243,7 @@ export class StoreMetrics {
 
   /** In-flight calls per shard right now (saturation). */
   async saturation(): Promise<Record<string, number>> {
+    this.flush();
     return Object.fromEntries((await this.inFlight.get()).values.map((v) => [String(v.labels['shard']), v.value]));
   }
 }

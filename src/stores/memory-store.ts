@@ -64,6 +64,8 @@ export interface MemoryStoreOptions {
 /** In-process `ShardStore` with the semantics of `MongoStore`; for demos, simulations and fast tests. */
 export class MemoryStore implements ShardStore {
   readonly shardId: string;
+  /** A call that starts before its deadline applies in one synchronous step (`#check`). */
+  readonly endsCallsByDeadline = true;
   readonly #byId = new Map<string, StoredDocument>();
   /** All documents in `(_h, _id)` order: the routing index. */
   #ordered: StoredDocument[] = [];

@@ -93,6 +93,8 @@ function dbFromUri(uri: string): string | undefined {
 /** `ShardStore` over the official MongoDB driver. */
 export class MongoStore implements ShardStore {
   readonly shardId: string;
+  /** Its deadline's signal ends server selection, the pool's wait and the socket's at the deadline (`#run`). */
+  readonly endsCallsByDeadline = true;
   readonly #client: MongoClient;
   readonly #ownsClient: boolean;
   /**

@@ -127,6 +127,9 @@ export class ResilientStore extends StoreDecorator {
    */
   async #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
     if (deadline === undefined) return fn();
+    // A store that ends its calls by their deadline needs no watchdog of ours (a promise, a signal and a
+    // listener per call on the data path).
+    if (this.inner.endsCallsByDeadline === true) return callWithDeadline(deadline, fn);
     const left = remainingMs(deadline);
     const signal = new DeadlineSignal(deadline.at, this.shardId, op, left);
     const watchdog = this.#watchdog(deadline.clock);

@@ -176,6 +176,13 @@ export interface StoreBulkResult {
 export interface ShardStore {
   /** The shard this store talks to. */
   readonly shardId: string;
+  /**
+   * True when the store itself ends every call by its deadline (`deadline.ts`): it starts nothing at its
+   * shard after it and answers by then (`MongoStore`, `MemoryStore`). A `ResilientStore` directly over
+   * such a store then hands the deadline down without racing a watchdog of its own against each call.
+   * Absent (false) for any other store, decorators included: a hook may hold a call back.
+   */
+  readonly endsCallsByDeadline?: boolean;
 
   /** Create the `{_h: 1, _id: 1}` index (idempotent). */
   ensureRoutingIndex(): Promise<void>;

@@ -43,6 +43,31 @@ describe('StoreMetrics', function () {
     });
   });
 
+  describe('off the call path', function () {
+    it('notes each call and updates the prom-client metrics later, and before any of them is read', async function () {
+      const metrics = new StoreMetrics();
+      const faulty = new FaultyStore('s1');
+      const store = new InstrumentedStore(faulty.store, metrics, new FakeClock());
+      let updates = 0;
+      const observe = metrics.latency.observe.bind(metrics.latency);
+      metrics.latency.observe = ((...args: Parameters<typeof observe>) => {
+        updates++;
+        return observe(...args);
+      }) as typeof metrics.latency.observe;
+      await store.insert({ _id: 'a', _h: 1, _v: 1 });
+      await store.get('a');
+      expect(updates).to.equal(0);
+      // A scrape (any metric's get, here the registry's text) takes both calls in first.
+      expect(await metrics.registry.metrics()).to.contain('shardkit_store_calls_total{shard="s1",op="get"} 1');
+      expect(updates).to.equal(2);
+      // And so does the next turn of the event loop, with no reader.
+      await store.get('a');
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(updates).to.equal(3);
+      expect(await metricValue(metrics.inFlight, { shard: 's1' })).to.equal(0);
+    });
+  });
+
   describe('wrapStore', function () {
     it('reports retries and breaker state changes to the same metrics', async function () {
       const clock = new FakeClock();

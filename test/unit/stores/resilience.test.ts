@@ -3,6 +3,8 @@ import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../
 import { BreakerState, CircuitBreaker } from '../../../src/stores/circuit-breaker.js';
 import { ResilientStore, RETRIED_OPS } from '../../../src/stores/resilience.js';
 import { FakeClock, flush } from '../../support/fake-clock.js';
+import { MemoryStore } from '../../../src/stores/memory-store.js';
+import { currentDeadline } from '../../../src/stores/deadline.js';
 import { FaultyStore } from '../../support/faulty-store.js';
 
 async function settle<T>(promise: Promise<T>): Promise<{ value?: T; error?: unknown }> {
@@ -38,6 +40,27 @@ describe('ResilientStore', function () {
       onRetry: ({ delayMs }) => delays.push(delayMs),
       ...opts,
     });
+
+  describe('over a store that ends its calls by their deadline', function () {
+    it('hands each attempt its deadline without a watchdog of its own (no timer), and races one over any other store', async function () {
+      let seen: number | undefined;
+      const memory = new MemoryStore('s1');
+      await memory.insert({ _id: 'a', _h: 1, _v: 1 });
+      const realGet = memory.get.bind(memory);
+      memory.get = (id: unknown) => {
+        seen = currentDeadline()?.at;
+        return realGet(id);
+      };
+      const direct = new ResilientStore(memory, { clock, opTimeoutMs: 1000, breaker: false });
+      expect((await direct.get('a'))?._id).to.equal('a');
+      expect(seen).to.equal(clock.now() + 1000);
+      expect(clock.pending).to.equal(0);
+      // A decorator in between may hold a call back: raced (one watchdog timer), as before.
+      const raced = new ResilientStore(faulty.store, { clock, opTimeoutMs: 1000, breaker: false });
+      await raced.get('a');
+      expect(clock.pending).to.equal(1);
+    });
+  });
 
   describe('#get (retried)', function () {
     context('when the shard fails a few times with a retryable error', function () {
