@@ -97,6 +97,8 @@ export class MigrationProgress {
   #lastPlainFigures = '';
   #verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
   #cleaned = { moves: 0, deleted: 0 };
+  /** The pace the adaptive throttle holds the copy at, and why; null while it runs at full speed. */
+  #pace: { docsPerSec: number; p99Ms: number; limitMs: number } | null = null;
 
   constructor(out: CliStream, options: MigrationProgressOptions) {
     this.#out = out;
@@ -164,6 +166,9 @@ export class MigrationProgress {
       case 'cleanup':
         this.#cleaned.moves += 1;
         this.#cleaned.deleted += event.deleted;
+        break;
+      case 'throttle':
+        this.#onThrottle(event);
         break;
       case 'abortRequested':
         this.log(`abort requested by ${event.by}: carrying everything back to the old owners`);
@@ -252,6 +257,31 @@ export class MigrationProgress {
     this.#drawn = 0;
   }
 
+  /**
+   * The adaptive throttle's decisions: the baseline, each slowdown (with the p99 that caused it) and the
+   * release are logged; the pace it holds shows in the copy's figures (`#throttleNote`). Raises are
+   * frequent and only update the figures.
+   */
+  #onThrottle(event: Extract<MigrationEvent, { type: 'throttle' }>): void {
+    const ms = (x: number): string => `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`;
+    this.#pace = event.docsPerSec > 0 ? { docsPerSec: event.docsPerSec, p99Ms: event.p99Ms, limitMs: event.limitMs } : null;
+    if (event.action === 'calibrated') {
+      this.log(`throttle: the shards' p99 before copying is ${ms(event.p99Ms)}; the copy slows down above ${ms(event.limitMs)}`);
+    } else if (event.action === 'slowed') {
+      this.log(`throttle: p99 ${ms(event.p99Ms)} is over the ${ms(event.limitMs)} allowed: copying at ${Math.round(event.docsPerSec)} docs/s`);
+    } else if (event.action === 'released') {
+      this.log(`throttle: p99 ${ms(event.p99Ms)} is within the ${ms(event.limitMs)} allowed: copying at full speed again`);
+    }
+    this.#tick(false);
+  }
+
+  /** `, held at 40 docs/s by the throttle (last p99 9.1 ms, 7.5 ms allowed)` while the throttle paces the copy. */
+  #throttleNote(): string {
+    const p = this.#pace;
+    if (p === null) return '';
+    return `, held at ${Math.round(p.docsPerSec)} docs/s by the throttle (last p99 ${p.p99Ms.toFixed(1)} ms, ${p.limitMs.toFixed(1)} ms allowed)`;
+  }
+
   #onStep(done: number, total: number): void {
     // Moves an earlier run finished are skipped at once: the rate counts from the first one done here.
     this.#step ??= { done, total, doneAtStart: done - 1, startedAt: this.#phaseStartedAt };
@@ -300,6 +330,7 @@ export class MigrationProgress {
     const extra = this.#extra?.() ?? '';
     return (
       `${copied}/${estimated} docs, ${Math.round(this.#docsPerSec)} docs/s, ETA ${formatDuration(this.#etaMs)}, elapsed ${this.#elapsed()}` +
+      (this.#phase === 'copy' ? this.#throttleNote() : '') +
       (extra === '' ? '' : `, ${extra}`)
     );
   }

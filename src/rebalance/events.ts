@@ -3,6 +3,7 @@
  * lines consume, and the progress figures (totals, rate, ETA) computed from the journal.
  */
 import { settledEpoch, type MigrationCounters, type MigrationJournal, type MoveProgress, type Phase } from './journal.js';
+import type { ThrottleDecision } from './throttle.js';
 
 /** Something the migrator reports, for progress bars and `--json` lines. JSON-serializable. */
 export type MigrationEvent =
@@ -53,6 +54,8 @@ export type MigrationEvent =
       readonly total: number;
     }
   | { readonly type: 'wait'; readonly migrationId: string; readonly reason: 'routerLease' | 'lock'; readonly ms: number }
+  /** The adaptive throttle (`--max-p99-impact`) changed the copy's pace (`ThrottleDecision`). */
+  | ({ readonly type: 'throttle'; readonly migrationId: string } & ThrottleDecision)
   | {
       readonly type: 'verified';
       readonly migrationId: string;

@@ -142,6 +142,7 @@ async function carry(pass: CarryPass, run: MigrationRun, j: MigrationJournal, id
   let finished = false;
   let probing: Promise<void> = Promise.resolve();
   if (pass.progress) {
+    run.names(j);
     await probe(run, [source, target], true, () => true);
     probing = probe(run, [source, target], false, () => finished || stopped());
   }

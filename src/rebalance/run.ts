@@ -11,7 +11,7 @@ import type { StoreProvider } from '../stores/store-provider.js';
 import { progressEvent, type MigrationEvent } from './events.js';
 import { Phase, controlKey, journalKey, journalToRecord, type MigrationJournal } from './journal.js';
 import { MigrationLock } from './lock.js';
-import type { Throttle } from './throttle.js';
+import { AdaptiveThrottle, type Throttle } from './throttle.js';
 
 /** The Migrator's configuration, validated once in its constructor and shared by its runs. */
 export interface MigratorSettings {
@@ -50,10 +50,16 @@ export class MigrationRun {
   #startedAt = 0;
   #docs = 0;
   #progressAt = Number.NEGATIVE_INFINITY;
+  /** The migration the last progress report named (a throttle decision names it too). */
+  #migrationId = '';
 
   constructor(settings: MigratorSettings, signal: AbortSignal | undefined) {
     this.s = settings;
     this.#signal = signal;
+    // The operator hears why the copy slows down or speeds up, not only that it does.
+    if (settings.throttle instanceof AdaptiveThrottle) {
+      settings.throttle.onDecision = (decision) => this.emit({ type: 'throttle', migrationId: this.#migrationId, ...decision });
+    }
     this.lock = new MigrationLock({
       config: settings.config,
       owner: settings.owner,
@@ -161,8 +167,14 @@ export class MigrationRun {
     this.s.throttle.consume(n);
   }
 
+  /** Name `j` in the events nothing else names it in (the throttle's decisions). */
+  names(j: MigrationJournal): void {
+    this.#migrationId = j.id;
+  }
+
   /** Report the progress of move `i`. */
   progress(j: MigrationJournal, i: number): void {
+    this.#migrationId = j.id;
     this.emit(progressEvent(j, i, this.s.clock.now() - this.#startedAt, this.#docs));
   }
 

@@ -97,8 +97,22 @@ const SLOW_WINDOWS = 3;
  * within it that booked documents raises the rate by `increase`, until windows in a row show the
  * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
  */
+/** A decision of the adaptive throttle, for the operator (`MigrationEvent` of type `throttle`). */
+export interface ThrottleDecision {
+  /** `calibrated`: the baseline is known; `slowed`: a window's p99 broke the limit; `raised`: a calm window; `released`: unthrottled again. */
+  readonly action: 'calibrated' | 'slowed' | 'raised' | 'released';
+  /** The pace from now on, docs/s (0: unthrottled). */
+  readonly docsPerSec: number;
+  /** The p99 of the window that decided, ms. */
+  readonly p99Ms: number;
+  /** The p99 allowed: the baseline's times `maxP99Impact`, ms. */
+  readonly limitMs: number;
+}
+
 export class AdaptiveThrottle extends Throttle {
   readonly maxP99Impact: number;
+  /** Told every decision (the migrator reports them as events). */
+  onDecision: ((decision: ThrottleDecision) => void) | undefined;
   readonly #window: number;
   readonly #minRate: number;
   readonly #increase: number;
@@ -153,15 +167,19 @@ export class AdaptiveThrottle extends Throttle {
     const p99 = percentile(this.#samples, 0.99);
     this.#samples = [];
     const now = this.clock.now();
+    const before = this.docsPerSec;
+    let action: ThrottleDecision['action'] | undefined;
     if (this.#baselineP99 === null) {
       this.#baselineP99 = p99;
       if (this.#startRate > 0) this.setRate(Math.max(this.#minRate, this.#startRate));
+      action = 'calibrated';
     } else if (p99 > this.#baselineP99 * this.maxP99Impact) {
       this.#slowWindows = 0;
       const elapsed = now - this.#windowStart;
       // Unthrottled so far: start from half the rate the window actually achieved.
       const current = this.docsPerSec > 0 ? this.docsPerSec : elapsed > 0 ? (this.#windowDocs * 1000) / elapsed : this.#minRate;
       this.setRate(Math.max(this.#minRate, current / 2));
+      action = 'slowed';
     } else if (this.docsPerSec > 0 && this.#windowDocs > 0) {
       // A window in which nothing was booked (the copy was listing its next page) says nothing about
       // the pace: raising it there let the pace grow 1.25x per idle window and the copy burst through
@@ -172,9 +190,13 @@ export class AdaptiveThrottle extends Throttle {
       this.#slowWindows = next > 4 * used ? this.#slowWindows + 1 : 0;
       if (this.#slowWindows >= SLOW_WINDOWS) this.setRate(0);
       else if (this.#slowWindows === 0) this.setRate(next);
+      if (this.docsPerSec !== before) action = this.docsPerSec === 0 ? 'released' : 'raised';
     }
     this.#windowStart = now;
     this.#windowDocs = 0;
+    if (action !== undefined && this.#baselineP99 !== null) {
+      this.onDecision?.({ action, docsPerSec: this.docsPerSec, p99Ms: p99, limitMs: this.#baselineP99 * this.maxP99Impact });
+    }
   }
 
   /** While paced with `batchMs`, the documents of `batchMs` at the current pace (at least 1, at most `max`). */

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { MigrationProgress } from '../../../src/cli/progress.js';
 import type { MigrationEvent } from '../../../src/rebalance/events.js';
+import { systemClock } from '../../../src/clock.js';
 import { baseTopology, World } from './migrate-harness.js';
 
 type PhaseEvent = Extract<MigrationEvent, { type: 'phase' }>;
@@ -55,5 +56,28 @@ describe('migration events', () => {
         'phase purge at epoch 4',
       ]);
     });
+  });
+});
+
+describe('MigrationProgress and the adaptive throttle', () => {
+  it("says when the throttle slows the copy and why, shows the pace it holds in the copy's figures, and when it lets go", () => {
+    const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
+    let now = 0;
+    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
+    const base = { type: 'throttle', migrationId: 'm1' } as const;
+    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+    progress.onEvent({ ...base, action: 'calibrated', docsPerSec: 0, p99Ms: 4, limitMs: 6 });
+    progress.onEvent({ ...base, action: 'slowed', docsPerSec: 40, p99Ms: 9.1, limitMs: 6 });
+    now = 5000;
+    progress.onEvent({
+      type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: 10, estimated: 100,
+      totalCopied: 10, totalEstimated: 100, docsPerSec: 2, etaMs: 45_000,
+    } as never);
+    progress.onEvent({ ...base, action: 'released', docsPerSec: 0, p99Ms: 5, limitMs: 6 });
+    const lines = out.text.split('\n');
+    expect(lines).to.include("throttle: the shards' p99 before copying is 4.0 ms; the copy slows down above 6.0 ms");
+    expect(lines).to.include('throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s');
+    expect(lines.some((l) => l.startsWith('copy 10%') && l.includes('held at 40 docs/s by the throttle (last p99 9.1 ms, 6.0 ms allowed)'))).to.equal(true);
+    expect(lines).to.include('throttle: p99 5.0 ms is within the 6.0 ms allowed: copying at full speed again');
   });
 });

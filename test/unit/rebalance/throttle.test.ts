@@ -89,6 +89,22 @@ describe('AdaptiveThrottle', () => {
     });
   });
 
+  it('tells each decision with the p99 that made it and the limit: calibrated, slowed, raised, released', async () => {
+    const clock = new FakeClock();
+    const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, increase: 2 }, clock);
+    const told: Array<[string, number, number, number]> = [];
+    t.onDecision = (d) => told.push([d.action, Math.round(d.docsPerSec), d.p99Ms, d.limitMs]);
+    await feed(t, clock, 10, 4);
+    await feed(t, clock, 10, 9, 10);
+    await feed(t, clock, 10, 4, 5);
+    for (let i = 0; i < 5 && t.docsPerSec > 0; i++) await feed(t, clock, 10, 4, 5);
+    expect(told[0]).to.deep.equal(['calibrated', 0, 4, 6]);
+    expect(told[1]).to.deep.equal(['slowed', 500, 9, 6]);
+    expect(told[2]).to.deep.equal(['raised', 1000, 4, 6]);
+    expect(told[told.length - 1]?.[0]).to.equal('released');
+    expect(told[told.length - 1]?.[1]).to.equal(0);
+  });
+
   context('while the copy books nothing (it is listing its next page)', () => {
     it('keeps the pace instead of raising it window after window, so the page that follows is not one burst', async () => {
       const clock = new FakeClock();
