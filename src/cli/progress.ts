@@ -99,6 +99,8 @@ export class MigrationProgress {
   #cleaned = { moves: 0, deleted: 0 };
   /** The pace the adaptive throttle holds the copy at, and why; null while it runs at full speed. */
   #pace: { docsPerSec: number; p99Ms: number; limitMs: number } | null = null;
+  /** The pace the last logged slowdown named; null at full speed. */
+  #saidPace: number | null = null;
 
   constructor(out: CliStream, options: MigrationProgressOptions) {
     this.#out = out;
@@ -263,13 +265,17 @@ export class MigrationProgress {
    * frequent and only update the figures.
    */
   #onThrottle(event: Extract<MigrationEvent, { type: 'throttle' }>): void {
-    const ms = (x: number): string => `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`;
+    const ms = (x: number): string => `${x.toFixed(1)} ms`;
     this.#pace = event.docsPerSec > 0 ? { docsPerSec: event.docsPerSec, p99Ms: event.p99Ms, limitMs: event.limitMs } : null;
     if (event.action === 'calibrated') {
       this.log(`throttle: the shards' p99 before copying is ${ms(event.p99Ms)}; the copy slows down above ${ms(event.limitMs)}`);
-    } else if (event.action === 'slowed') {
+    } else if (event.action === 'slowed' && (this.#saidPace === null || event.docsPerSec <= this.#saidPace / 2)) {
+      // Said when the copy first slows, then when it falls to half the pace last said: a pace that swings
+      // around its floor window after window shows in the figures (each window's p99), not as a line each.
+      this.#saidPace = event.docsPerSec;
       this.log(`throttle: p99 ${ms(event.p99Ms)} is over the ${ms(event.limitMs)} allowed: copying at ${Math.round(event.docsPerSec)} docs/s`);
     } else if (event.action === 'released') {
+      this.#saidPace = null;
       this.log(`throttle: p99 ${ms(event.p99Ms)} is within the ${ms(event.limitMs)} allowed: copying at full speed again`);
     }
     this.#tick(false);

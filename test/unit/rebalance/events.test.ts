@@ -68,6 +68,10 @@ describe('MigrationProgress and the adaptive throttle', () => {
     progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
     progress.onEvent({ ...base, action: 'calibrated', docsPerSec: 0, p99Ms: 4, limitMs: 6 });
     progress.onEvent({ ...base, action: 'slowed', docsPerSec: 40, p99Ms: 9.1, limitMs: 6 });
+    // Swinging around its pace, the throttle is not a line a window.
+    progress.onEvent({ ...base, action: 'raised', docsPerSec: 50, p99Ms: 5, limitMs: 6 });
+    progress.onEvent({ ...base, action: 'slowed', docsPerSec: 40, p99Ms: 9.5, limitMs: 6 });
+    progress.onEvent({ ...base, action: 'slowed', docsPerSec: 20, p99Ms: 12, limitMs: 6 });
     now = 5000;
     progress.onEvent({
       type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: 10, estimated: 100,
@@ -77,7 +81,11 @@ describe('MigrationProgress and the adaptive throttle', () => {
     const lines = out.text.split('\n');
     expect(lines).to.include("throttle: the shards' p99 before copying is 4.0 ms; the copy slows down above 6.0 ms");
     expect(lines).to.include('throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s');
-    expect(lines.some((l) => l.startsWith('copy 10%') && l.includes('held at 40 docs/s by the throttle (last p99 9.1 ms, 6.0 ms allowed)'))).to.equal(true);
+    expect(lines.filter((l) => l.startsWith('throttle: p99') && l.includes('is over'))).to.deep.equal([
+      'throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s',
+      'throttle: p99 12.0 ms is over the 6.0 ms allowed: copying at 20 docs/s',
+    ]);
+    expect(lines.some((l) => l.startsWith('copy 10%') && l.includes('held at 20 docs/s by the throttle (last p99 12.0 ms, 6.0 ms allowed)'))).to.equal(true);
     expect(lines).to.include('throttle: p99 5.0 ms is within the 6.0 ms allowed: copying at full speed again');
   });
 });
