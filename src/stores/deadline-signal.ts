@@ -188,3 +188,36 @@ export class DeadlineWatchdog {
     if (next < this.#armedAt) this.#arm(next);
   }
 }
+
+/**
+ * The watchdogs of one store, one per clock its calls' deadlines run on: nearly all on the clock the
+ * store was made with, a few on a caller's own (tests, an application's deadline on another clock).
+ */
+export class DeadlineWatchdogs {
+  readonly #home: Clock;
+  readonly #homeWatchdog: DeadlineWatchdog;
+  readonly #others = new Map<Clock, DeadlineWatchdog>();
+
+  /** Watchdogs whose usual clock is `home`. */
+  constructor(home: Clock) {
+    this.#home = home;
+    this.#homeWatchdog = new DeadlineWatchdog(home);
+  }
+
+  /** The watchdog of deadlines on `clock`. */
+  on(clock: Clock): DeadlineWatchdog {
+    if (clock === this.#home) return this.#homeWatchdog;
+    let watchdog = this.#others.get(clock);
+    if (watchdog === undefined) {
+      watchdog = new DeadlineWatchdog(clock);
+      this.#others.set(clock, watchdog);
+    }
+    return watchdog;
+  }
+
+  /** Drop every idle watchdog's timer (the store closed). */
+  close(): void {
+    this.#homeWatchdog.close();
+    for (const watchdog of this.#others.values()) watchdog.close();
+  }
+}

@@ -12,13 +12,13 @@
  */
 import { MongoClient } from 'mongodb';
 import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
-import { systemClock, type Clock } from '../clock.js';
+import { systemClock } from '../clock.js';
 import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
 import { idKey } from './bson-order.js';
 import { callWithDeadline, currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, type Deadline } from './deadline.js';
 import { currentDriverOptions } from './driver-options.js';
-import { DeadlineSignal, DeadlineWatchdog } from './deadline-signal.js';
+import { DeadlineSignal, DeadlineWatchdogs } from './deadline-signal.js';
 import { RequestScope } from './mongo-request-options.js';
 import { assertBulkOps } from './bulk-result.js';
 import { splitBulkWrite } from './mongo-bulk-write.js';
@@ -107,10 +107,8 @@ export class MongoStore implements ShardStore {
   #ready: Promise<void> | null = null;
   /** `#ready` has resolved: a call then skips waiting on it (a promise and an abort listener per call). */
   #connected = false;
-  /** Aborts the calls on `systemClock` (nearly all) when their deadline passes. */
-  readonly #systemWatchdog = new DeadlineWatchdog(systemClock);
-  /** Watchdogs of deadlines on other clocks (a caller's own `withDeadline`, tests). */
-  readonly #otherWatchdogs = new Map<Clock, DeadlineWatchdog>();
+  /** Abort the calls when their deadline passes: on `systemClock` (nearly all), or a caller's own clock. */
+  readonly #watchdogs = new DeadlineWatchdogs(systemClock);
   #closed = false;
 
   /** Creates the store; the client connects on first use. Prefer `MongoStore.connect` to fail early. */
@@ -209,7 +207,7 @@ export class MongoStore implements ShardStore {
     const left = remainingMs(bound);
     if (left <= 0) throw deadlineError(this.shardId, op);
     const signal = new DeadlineSignal(bound.at, this.shardId, op, left);
-    const watchdog = this.#watchdog(bound.clock);
+    const watchdog = this.#watchdogs.on(bound.clock);
     watchdog.watch(signal);
     const call = new RequestScope(this.shardId, this.#maxTimeMS, { at: bound.at, clock: bound.clock, signal }, currentDriverOptions(), this.#col.writeConcern);
     try {
@@ -228,17 +226,6 @@ export class MongoStore implements ShardStore {
     } finally {
       watchdog.release(signal);
     }
-  }
-
-  /** The watchdog of deadlines on `clock` (the system clock's, unless a caller's deadline runs on its own). */
-  #watchdog(clock: Clock): DeadlineWatchdog {
-    if (clock === systemClock) return this.#systemWatchdog;
-    let watchdog = this.#otherWatchdogs.get(clock);
-    if (watchdog === undefined) {
-      watchdog = new DeadlineWatchdog(clock);
-      this.#otherWatchdogs.set(clock, watchdog);
-    }
-    return watchdog;
   }
 
   #unreachable(op: string, waitedMs: number, cause: unknown): ShardkitStoreError {
@@ -522,8 +509,7 @@ export class MongoStore implements ShardStore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#systemWatchdog.close();
-    for (const watchdog of this.#otherWatchdogs.values()) watchdog.close();
+    this.#watchdogs.close();
     if (!this.#ownsClient) return;
     try {
       await this.#client.close();

@@ -23,7 +23,7 @@ import type { CircuitBreakerOptions } from './circuit-breaker.js';
 import { sleep, systemClock } from '../clock.js';
 import type { Clock } from '../clock.js';
 import { callWithDeadline, currentDeadline, deadlineError, deadlineIn, earlier, remainingMs, untilAborted, type Deadline } from './deadline.js';
-import { DeadlineSignal, DeadlineWatchdog } from './deadline-signal.js';
+import { DeadlineSignal, DeadlineWatchdogs } from './deadline-signal.js';
 import type { ShardStore } from './shard-store.js';
 import { StoreDecorator, type StoreOp } from './store-decorator.js';
 
@@ -90,7 +90,7 @@ export class ResilientStore extends StoreDecorator {
   readonly #baseMs: number;
   readonly #maxMs: number;
   readonly #clock: Clock;
-  readonly #watchdogs = new Map<Clock, DeadlineWatchdog>();
+  readonly #watchdogs: DeadlineWatchdogs;
   readonly #random: () => number;
   readonly #isRetryable: (error: unknown) => boolean;
   readonly #onRetry: ResilienceOptions['onRetry'];
@@ -105,6 +105,7 @@ export class ResilientStore extends StoreDecorator {
     this.#baseMs = nonNegative('baseDelayMs', options.baseDelayMs ?? 50);
     this.#maxMs = nonNegative('maxDelayMs', options.maxDelayMs ?? 2000);
     this.#clock = options.clock ?? systemClock;
+    this.#watchdogs = new DeadlineWatchdogs(this.#clock);
     this.#random = options.random ?? Math.random;
     this.#isRetryable = options.isRetryable ?? ((e) => isRetryableError(e) && !(e instanceof ShardkitStoreError && e.code === ErrorCode.circuitOpen));
     this.#onRetry = options.onRetry;
@@ -125,14 +126,19 @@ export class ResilientStore extends StoreDecorator {
    * contract); it abandons nothing that could still land later. One watchdog timer per clock, not a
    * timer per call (`deadline-signal.ts`).
    */
-  async #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
+  #attempt<T>(op: string, fn: () => Promise<T>, deadline: Deadline | undefined): Promise<T> {
     if (deadline === undefined) return fn();
     // A store that ends its calls by their deadline needs no watchdog of ours (a promise, a signal and a
     // listener per call on the data path).
     if (this.inner.endsCallsByDeadline === true) return callWithDeadline(deadline, fn);
+    return this.#watched(op, fn, deadline);
+  }
+
+  /** An attempt over a store that may not end it by its deadline: answered at the deadline all the same. */
+  async #watched<T>(op: string, fn: () => Promise<T>, deadline: Deadline): Promise<T> {
     const left = remainingMs(deadline);
     const signal = new DeadlineSignal(deadline.at, this.shardId, op, left);
-    const watchdog = this.#watchdog(deadline.clock);
+    const watchdog = this.#watchdogs.on(deadline.clock);
     watchdog.watch(signal);
     try {
       return await untilAborted(
@@ -143,16 +149,6 @@ export class ResilientStore extends StoreDecorator {
     } finally {
       watchdog.release(signal);
     }
-  }
-
-  /** The watchdog of attempts whose deadline runs on `clock`. */
-  #watchdog(clock: Clock): DeadlineWatchdog {
-    let watchdog = this.#watchdogs.get(clock);
-    if (watchdog === undefined) {
-      watchdog = new DeadlineWatchdog(clock);
-      this.#watchdogs.set(clock, watchdog);
-    }
-    return watchdog;
   }
 
   /**
