@@ -51,7 +51,7 @@ export function requestOptions<T extends object = {}>(
   } else {
     const left = Math.floor(remainingMs(deadline));
     if (left <= 0 || deadline.signal?.aborted === true) throw deadlineError(shardId, 'request', 'its deadline passed before it was sent');
-    // Typed AbortSignal for the driver, which (6.22) uses a signal only as AbortLike (deadline-signal.ts).
+    // The driver (6.22) uses a request's signal only as far as AbortLike goes (deadline-signal.ts).
     out = deadline.signal === undefined ? { maxTimeMS: Math.min(left, maxTimeMS) } : { maxTimeMS: Math.min(left, maxTimeMS), signal: deadline.signal };
   }
   if (extra !== undefined) Object.assign(out, extra);

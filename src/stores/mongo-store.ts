@@ -11,7 +11,7 @@
  * are single-document filters, and `replaceOne` bumps `_v` by compare-and-set on the version read.
  */
 import { MongoClient } from 'mongodb';
-import type { Collection, Document, MongoClientOptions, UpdateFilter } from 'mongodb';
+import type { Collection, Document, MongoClientOptions, UpdateFilter, WriteConcern } from 'mongodb';
 import { systemClock } from '../clock.js';
 import { resolveUri } from '../topology/credentials.js';
 import { ErrorCode, ShardkitInvalidArgumentError, ShardkitStoreError } from '../errors.js';
@@ -104,6 +104,8 @@ export class MongoStore implements ShardStore {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any
   readonly #col: Collection<any>;
   readonly #maxTimeMS: number;
+  /** The store's own write concern, the floor of the migration protocol's writes (`RequestScope.marker`). */
+  readonly #writeConcern: WriteConcern | undefined;
   #ready: Promise<void> | null = null;
   /** `#ready` has resolved: a call then skips waiting on it (a promise and an abort listener per call). */
   #connected = false;
@@ -153,6 +155,8 @@ export class MongoStore implements ShardStore {
     }
     const dbName = options.db ?? (resolved === undefined ? undefined : dbFromUri(resolved)) ?? 'shardkit';
     this.#col = this.#client.db(dbName).collection(collection);
+    // Fixed for the collection handle's life (its own, else its database's): read once, not per call.
+    this.#writeConcern = this.#col.writeConcern;
   }
 
   /** Create a store and check the shard answers `ping`; fails with `shardkit.store.unavailable` otherwise. */
@@ -209,7 +213,7 @@ export class MongoStore implements ShardStore {
     const signal = new DeadlineSignal(bound.at, this.shardId, op, left);
     const watchdog = this.#watchdogs.on(bound.clock);
     watchdog.watch(signal);
-    const call = new RequestScope(this.shardId, this.#maxTimeMS, { at: bound.at, clock: bound.clock, signal }, currentDriverOptions(), this.#col.writeConcern);
+    const call = new RequestScope(this.shardId, this.#maxTimeMS, { at: bound.at, clock: bound.clock, signal }, currentDriverOptions(), this.#writeConcern);
     try {
       if (this.#connected) return await fn(call);
       // Not connected by the deadline: the call never reached the shard, which is "unavailable".
