@@ -54,7 +54,7 @@ export interface FindCursorParts {
   readonly exec: RedirectExecutor;
   readonly keys: KeyProtocol;
   /** Counts the query as targeted or scattered (ADR 0008's metric) when it starts; never fails it. */
-  readonly countRouted?: (filter: Filter<Document>) => Promise<void>;
+  readonly countRouted?: (filter: Filter<Document>) => Promise<void> | undefined;
 }
 
 /**

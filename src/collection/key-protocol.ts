@@ -19,7 +19,7 @@ import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
 import { duplicate, isDuplicate, keptRacing, moved } from './shard-errors.js';
 import { withKeyOnInsert } from './shard-key-rules.js';
 import { replaceTombstone, upsertDocument, withPoint } from './upsert.js';
-import { type OpOutcome, type WriteOp, ZERO } from './write-ops.js';
+import { DELETED_ONE, INSERTED_ONE, type OpOutcome, type WriteOp, ZERO } from './write-ops.js';
 
 /** Attempts of one single-key write that keeps meeting a changed entry. */
 const MAX_WRITE_RETRIES = 4;
@@ -137,13 +137,13 @@ export class KeyProtocol {
           if (!(await replaceTombstone(this.#exec, view, place.owner, held.doc, doc))) {
             throw moved(place.owner, `tombstone of _id ${keyToString(id)} changed under the insert`);
           }
-          return { inserted: 1, matched: 0, modified: 0, deleted: 0, upserted: 0 };
+          return INSERTED_ONE;
         case 'free':
           break;
       }
     }
     await this.#insertAt(view, place.owner, id, doc);
-    return { inserted: 1, matched: 0, modified: 0, deleted: 0, upserted: 0 };
+    return INSERTED_ONE;
   }
 
   /** Insert at the shard that must hold the key; a duplicate there is resolved by what holds the `_id`. */
@@ -179,7 +179,7 @@ export class KeyProtocol {
     if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
     const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
     // The ring point goes with an upsert only: an update that cannot insert has no use for it.
-    const sent = upsert ? withPoint(keyed, place.h) : update;
+    const sent = upsert ? withPoint(keyed, place.h) : keyed;
     return await this.#writeOne(
       view,
       place,
@@ -286,7 +286,7 @@ export class KeyProtocol {
       // not overwritten, and the next turn reads what it left (a fence there means "moved").
       // (A document stored without a numeric `_v`, which shardkit never writes, is tombstoned as found.)
       const version = typeof current.doc._v === 'number' ? current.doc._v : undefined;
-      if (await this.#exec.callShard(view, shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return { inserted: 0, matched: 0, modified: 0, deleted: 1, upserted: 0 };
+      if (await this.#exec.callShard(view, shardId, (s) => s.tombstone(id, place.h, (version ?? 0) + 1, version))) return DELETED_ONE;
     }
     throw keptRacing(shardId, 'delete', id);
   }

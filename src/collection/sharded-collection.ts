@@ -18,6 +18,7 @@ import { bulkWriteWithMany, deleteMany, updateMany } from './multi-write.js';
 import { filterKey } from './documents.js';
 import { KeyProtocol } from './key-protocol.js';
 import { RedirectExecutor } from './redirect-executor.js';
+import type { RoutingView } from './routing-view.js';
 import { withCallOptions } from './call-options.js';
 import { checkCount, FindCursor, type FindCursorParts, findOne } from './find-cursor.js';
 import { scatterCount } from './scatter-gather.js';
@@ -182,7 +183,7 @@ export class ShardedCollection<T extends Document = Document> {
     return withCallOptions('write', 'updateOne', options, async () => {
       const f = filter as Filter<Document>;
       const outcome = await singleWrite(this.#exec, this.#keys, f, buildUpdate(update as UpdateFilter<Document>), options.upsert === true, 'updateOne');
-      if (this.#metrics !== undefined) await this.#countRouted('updateOne', f);
+      await this.#countRouted('updateOne', f);
       return toUpdateResult(outcome);
     });
   }
@@ -196,7 +197,7 @@ export class ShardedCollection<T extends Document = Document> {
     return withCallOptions('write', 'replaceOne', options, async () => {
       const f = filter as Filter<Document>;
       const outcome = await singleWrite(this.#exec, this.#keys, f, buildReplace(replacement), options.upsert === true, 'replaceOne');
-      if (this.#metrics !== undefined) await this.#countRouted('replaceOne', f);
+      await this.#countRouted('replaceOne', f);
       return toUpdateResult(outcome);
     });
   }
@@ -209,7 +210,7 @@ export class ShardedCollection<T extends Document = Document> {
     return withCallOptions('write', 'deleteOne', options, async () => {
       const f = filter as Filter<Document>;
       const outcome = await singleWrite(this.#exec, this.#keys, f, buildDelete, false, 'deleteOne');
-      if (this.#metrics !== undefined) await this.#countRouted('deleteOne', f);
+      await this.#countRouted('deleteOne', f);
       return { acknowledged: true, deletedCount: outcome.deleted };
     });
   }
@@ -232,7 +233,7 @@ export class ShardedCollection<T extends Document = Document> {
       if (key !== undefined && value !== undefined) return (await this.#keys.readMatching(view, key, f, value)) === null ? 0 : 1;
       return scatterCount(this.#exec, view, f);
     });
-    if (this.#metrics !== undefined) await this.#countRouted('countDocuments', f);
+    await this.#countRouted('countDocuments', f);
     const afterSkip = Math.max(0, total - skip);
     return limit > 0 ? Math.min(afterSkip, limit) : afterSkip;
   }
@@ -293,7 +294,7 @@ export class ShardedCollection<T extends Document = Document> {
   updateMany(filter: ShardedFilter<T>, update: UpdateFilter<T> | Document[], options: ShardedUpdateOptions = {}): Promise<ShardedUpdateResult> {
     return withCallOptions('write', 'updateMany', options, async () => {
       const result = await updateMany(this.#exec, this.#keys, filter as Filter<Document>, update as UpdateFilter<Document>, options.upsert === true);
-      if (this.#metrics !== undefined) await this.#countRouted('updateMany', filter as Filter<Document>);
+      await this.#countRouted('updateMany', filter as Filter<Document>);
       return result;
     });
   }
@@ -302,7 +303,7 @@ export class ShardedCollection<T extends Document = Document> {
   deleteMany(filter: ShardedFilter<T> = {}, options?: ShardedWriteOptions): Promise<ShardedDeleteResult> {
     return withCallOptions('write', 'deleteMany', options, async () => {
       const result = await deleteMany(this.#exec, this.#keys, filter as Filter<Document>);
-      if (this.#metrics !== undefined) await this.#countRouted('deleteMany', filter as Filter<Document>);
+      await this.#countRouted('deleteMany', filter as Filter<Document>);
       return result;
     });
   }
@@ -355,7 +356,7 @@ export class ShardedCollection<T extends Document = Document> {
 
   async #findAndModify(filter: ShardedFilter<T>, mod: Modification, options: FindOneAndModifyOptions): Promise<Document | null> {
     const result = await findOneAndModify(this.#exec, this.#keys, filter as Filter<Document>, mod, options);
-    if (this.#metrics !== undefined) await this.#countRouted(`findOneAnd${mod.kind === 'update' ? 'Update' : mod.kind === 'replace' ? 'Replace' : 'Delete'}`, filter as Filter<Document>);
+    await this.#countRouted(`findOneAnd${mod.kind === 'update' ? 'Update' : mod.kind === 'replace' ? 'Replace' : 'Delete'}`, filter as Filter<Document>);
     return result;
   }
 
@@ -370,16 +371,23 @@ export class ShardedCollection<T extends Document = Document> {
     return { op: options.op ?? 'find', ...targetFilter(view, filter as Filter<Document>) };
   }
 
-  /** Count one finished operation as targeted or scattered (ADR 0008's metric), by the filter it was given. */
-  async #countRouted(op: string, filter: Filter<Document>): Promise<void> {
-    if (this.#metrics === undefined) return;
+  /**
+   * Count one finished operation as targeted or scattered (ADR 0008's metric), by the filter it was
+   * given. Nothing to wait for without metrics or while the lease holds (undefined); a promise only
+   * when the routing state must be refreshed first. The operation is done and answered: a routing
+   * state that cannot be had now only skips its count.
+   */
+  #countRouted(op: string, filter: Filter<Document>): Promise<void> | undefined {
+    const metrics = this.#metrics;
+    if (metrics === undefined) return undefined;
+    const count = (view: RoutingView): void => metrics.countRouted(op, pinsShardKey(view, filter) ? 'targeted' : 'scattered');
     try {
-      // Once per operation: no await while the lease holds, and no list of shards to build.
       const current = this.#exec.view();
-      const view = current instanceof Promise ? await current : current;
-      this.#metrics.countRouted(op, pinsShardKey(view, filter) ? 'targeted' : 'scattered');
+      if (current instanceof Promise) return current.then(count, () => undefined);
+      count(current);
     } catch {
-      // The operation is done and answered; a routing state that cannot be had now only skips its count.
+      // Skipped, as above.
     }
+    return undefined;
   }
 }

@@ -57,6 +57,10 @@ export interface OpOutcome {
 
 /** An op that did nothing. */
 export const ZERO: OpOutcome = { inserted: 0, matched: 0, modified: 0, deleted: 0, upserted: 0 };
+/** An op that inserted one document. */
+export const INSERTED_ONE: OpOutcome = { inserted: 1, matched: 0, modified: 0, deleted: 0, upserted: 0 };
+/** An op that deleted one document. */
+export const DELETED_ONE: OpOutcome = { inserted: 0, matched: 0, modified: 0, deleted: 1, upserted: 0 };
 
 /** Refuse updates that would write shardkit's fields (`_h` included), before anything is routed. */
 function assertUpdate(update: UpdateFilter<Document> | Document[]): void {
