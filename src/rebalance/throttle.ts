@@ -89,14 +89,6 @@ export interface AdaptiveThrottleOptions {
 /** Quiet windows in a row that used a quarter of the pace or less before the throttle lets go of it. */
 const SLOW_WINDOWS = 3;
 
-/**
- * A docs-per-second pacer whose rate follows the shards' latency: additive-free AIMD on the p99 of
- * latency samples (the migrator's probes of the shards it copies between). The first window is the
- * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
- * baseline halves the rate (the first breach halves the rate measured so far), and each window
- * within it that booked documents raises the rate by `increase`, until windows in a row show the
- * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
- */
 /** A decision of the adaptive throttle, for the operator (`MigrationEvent` of type `throttle`). */
 export interface ThrottleDecision {
   /** `calibrated`: the baseline is known; `slowed`: a window's p99 broke the limit; `raised`: a calm window; `released`: unthrottled again. */
@@ -109,6 +101,14 @@ export interface ThrottleDecision {
   readonly limitMs: number;
 }
 
+/**
+ * A docs-per-second pacer whose rate follows the shards' latency: additive-free AIMD on the p99 of
+ * latency samples (the migrator's probes of the shards it copies between). The first window is the
+ * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
+ * baseline halves the rate (the first breach halves the rate measured so far), and each window
+ * within it that booked documents raises the rate by `increase`, until windows in a row show the
+ * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
+ */
 export class AdaptiveThrottle extends Throttle {
   readonly maxP99Impact: number;
   /** Told every decision (the migrator reports them as events). */
