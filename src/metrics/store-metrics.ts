@@ -84,7 +84,8 @@ export class StoreMetrics {
   readonly #shards = new Map<string, ShardState>();
   /** Calls ended since the last flush, three slots each: series, seconds, error code. */
   #ended: unknown[] = [];
-  readonly #routedPending = new Map<string, number>();
+  /** Collection operations counted since the last flush, by operation and routing mode. */
+  readonly #routedPending = new Map<string, { targeted: number; scattered: number }>();
   #scheduled = false;
 
   /** Register (or pick up, when already there) shardkit's store metrics in `registry`; default a new one. */
@@ -110,8 +111,12 @@ export class StoreMetrics {
 
   /** Record one collection operation that reached the owners of its shard-key values (`targeted`) or every shard. */
   countRouted(op: string, mode: 'targeted' | 'scattered'): void {
-    const key = mode === 'targeted' ? `${op}\u0001t` : `${op}\u0001s`;
-    this.#routedPending.set(key, (this.#routedPending.get(key) ?? 0) + 1);
+    let pending = this.#routedPending.get(op);
+    if (pending === undefined) {
+      pending = { targeted: 0, scattered: 0 };
+      this.#routedPending.set(op, pending);
+    }
+    pending[mode]++;
     this.#schedule();
   }
 
@@ -161,11 +166,12 @@ export class StoreMetrics {
       }
       if (code !== undefined) this.errors.inc({ shard: series.labels.shard, op: series.labels.op, code });
     }
-    for (const [key, n] of this.#routedPending) {
-      const [op, mode] = key.split('\u0001') as [string, string];
-      this.routed.inc({ op, mode: mode === 't' ? 'targeted' : 'scattered' }, n);
+    for (const [op, pending] of this.#routedPending) {
+      for (const mode of ['targeted', 'scattered'] as const) {
+        if (pending[mode] > 0) this.routed.inc({ op, mode }, pending[mode]);
+        pending[mode] = 0;
+      }
     }
-    this.#routedPending.clear();
   }
 
   #schedule(): void {
