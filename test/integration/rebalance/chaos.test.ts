@@ -29,6 +29,7 @@ import { MongoShardPool } from '../../../src/stores/shard-pool.js';
 import { Topology } from '../../../src/topology/topology.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
 import { testServerUris, uniqueDbName } from '../../support/servers.js';
+import { stopProcess } from '../../support/stop-process.js';
 import type { KeyLog, WriterArgs, WriterReport } from './fixtures/writer-child.js';
 
 const KILLS = Number(process.env['SHARDKIT_CHAOS_KILLS'] ?? 5);
@@ -434,8 +435,8 @@ function shardServerPid(i: number): number | null {
 
 /** SIGSTOP `pid` for `ms`, then SIGCONT (also when the wait fails). */
 async function freeze(pid: number, ms: number, during?: () => Promise<void>): Promise<void> {
-  process.kill(pid, 'SIGSTOP');
   try {
+    await stopProcess(pid);
     await sleep(ms);
     await during?.();
   } finally {

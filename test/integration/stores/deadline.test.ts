@@ -17,6 +17,7 @@ import { ErrorCode, hasErrorCode } from '../../../src/errors.js';
 import { deadlineIn, withDeadline } from '../../../src/stores/deadline.js';
 import { MongoStore } from '../../../src/stores/mongo-store.js';
 import { ResilientStore } from '../../../src/stores/resilience.js';
+import { stopProcess } from '../../support/stop-process.js';
 
 const run = promisify(execFile);
 
@@ -50,11 +51,12 @@ describe('MongoStore deadlines on FerretDB', function () {
     const caller = new ResilientStore(store, { opTimeoutMs: 400, retries: 0, breaker: false });
     try {
       await store.ping(); // the pool's one connection now exists
-      process.kill(pid, 'SIGSTOP');
       let holder: Promise<unknown> = Promise.resolve();
       let outcome: unknown;
       let waitedMs = 0;
       try {
+        // Frozen before the read below is sent: `kill` alone returns while the server may still run.
+        await stopProcess(pid);
         // A read sent to the frozen shard holds the only connection (waited for: on a loaded machine
         // the insert could otherwise take the connection first and be sent before its deadline).
         const checkedOut = once(client, 'connectionCheckedOut');
