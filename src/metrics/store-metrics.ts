@@ -31,11 +31,21 @@ type ShardOp = 'shard' | 'op';
 
 const LATENCY = 'shardkit_store_call_duration_seconds';
 
+/**
+ * Calls noted before a flush is scheduled for the next turn of the event loop, and before a caller that
+ * never yields flushes on its own path. Nothing reads the metrics between flushes without flushing
+ * first, so the batch bounds only the memory held and the work of one flush (~1 µs per call).
+ */
+const BATCH = 256;
+const HARD_BATCH = 8192;
+
 /** One shard's op as the metrics label it. */
 interface Series {
   readonly labels: Readonly<{ shard: string; op: string }>;
   readonly shard: ShardState;
   readonly key: string;
+  /** Calls ended since the last flush: given to the calls counter in one increment. */
+  ended: number;
 }
 
 /** A shard's calls in flight: counted as they start and end, given to the gauge at a flush. */
@@ -84,6 +94,8 @@ export class StoreMetrics {
   readonly #shards = new Map<string, ShardState>();
   /** Calls ended since the last flush, three slots each: series, seconds, error code. */
   #ended: unknown[] = [];
+  /** Series with calls ended since the last flush. */
+  #endedSeries = new Set<Series>();
   /** Collection operations counted since the last flush, by operation and routing mode. */
   readonly #routedPending = new Map<string, { targeted: number; scattered: number }>();
   #scheduled = false;
@@ -117,29 +129,31 @@ export class StoreMetrics {
       this.#routedPending.set(op, pending);
     }
     pending[mode]++;
-    this.#schedule();
   }
 
   /**
    * A call started; returns the function that records its end (`code` set when it failed). Both only
-   * note the call: the metrics take it in a moment later (`flush`), off the call's path, and before
-   * anyone reads them (each metric's collect, `signals`, `saturation`). Each prom-client update looks
-   * its series up by the label values, four per store call: measured on the test servers, that was
-   * most of the full stack's cost over the bare router at concurrency 1 (docs/benchmarks.md, "Data path").
+   * note the call: the metrics take calls in by the batch (`flush`), off the calls' path, and always
+   * before anyone reads them (each metric's collect, `signals`, `saturation`). Each prom-client update
+   * looks its series up by the label values, and a flush per call cost a turn of the event loop (at
+   * concurrency 1, two: one while the call was in flight, one after it). Measured on the test
+   * servers, that was most of the full stack's cost over the bare router (docs/benchmarks.md, "Data path").
    */
   start(shard: string, op: string, now: number): (end: number, code?: string) => void {
     const series = this.#series(shard, op);
     series.shard.inFlight++;
-    this.#schedule();
     let done = false;
     return (end, code) => {
       if (done) return;
       done = true;
       series.shard.inFlight--;
+      series.ended++;
+      this.#endedSeries.add(series);
       this.#ended.push(series, Math.max(0, end - now) / 1000, code);
-      // A caller that never yields to the event loop still gets its calls counted, in batches.
-      if (this.#ended.length >= 3 * 4096) this.flush();
-      else this.#schedule();
+      // A batch is taken in on the next turn of the event loop; a caller that never yields to it has
+      // its calls taken in on its own path, a larger batch at a time.
+      if (this.#ended.length >= 3 * HARD_BATCH) this.flush();
+      else if (this.#ended.length >= 3 * BATCH) this.#schedule();
     };
   }
 
@@ -154,11 +168,15 @@ export class StoreMetrics {
     }
     const ended = this.#ended;
     this.#ended = [];
+    for (const series of this.#endedSeries) {
+      this.calls.inc(series.labels, series.ended);
+      series.ended = 0;
+    }
+    this.#endedSeries.clear();
     for (let i = 0; i < ended.length; i += 3) {
       const series = ended[i] as Series;
       const seconds = ended[i + 1] as number;
       const code = ended[i + 2] as string | undefined;
-      this.calls.inc(series.labels);
       this.latency.observe(series.labels, seconds);
       if (seconds > (this.#max.get(series.key) ?? -1)) {
         this.#max.set(series.key, seconds);
@@ -194,7 +212,7 @@ export class StoreMetrics {
         state = { labels: Object.freeze({ shard }), inFlight: 0, applied: 0 };
         this.#shards.set(shard, state);
       }
-      series = { labels: Object.freeze({ shard, op }), shard: state, key: seriesKey(shard, op) };
+      series = { labels: Object.freeze({ shard, op }), shard: state, key: seriesKey(shard, op), ended: 0 };
       ops.set(op, series);
     }
     return series;

@@ -60,11 +60,17 @@ describe('StoreMetrics', function () {
       // A scrape (any metric's get, here the registry's text) takes both calls in first.
       expect(await metrics.registry.metrics()).to.contain('shardkit_store_calls_total{shard="s1",op="get"} 1');
       expect(updates).to.equal(2);
-      // And so does the next turn of the event loop, with no reader.
+      // With no reader, a call waits for a batch: no turn of the event loop is spent per call.
       await store.get('a');
       await new Promise((resolve) => setImmediate(resolve));
-      expect(updates).to.equal(3);
+      expect(updates).to.equal(2);
+      // A batch of 256 calls is taken in on the next turn, reader or not.
+      for (let i = 0; i < 255; i++) await store.get('a');
+      expect(updates).to.equal(2);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(updates).to.equal(258);
       expect(await metricValue(metrics.inFlight, { shard: 's1' })).to.equal(0);
+      expect(await metricValue(metrics.calls, { shard: 's1', op: 'get' })).to.equal(257);
     });
   });
 
