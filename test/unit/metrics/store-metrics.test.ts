@@ -64,13 +64,13 @@ describe('StoreMetrics', function () {
       await store.get('a');
       await new Promise((resolve) => setImmediate(resolve));
       expect(updates).to.equal(2);
-      // A batch of 256 calls is taken in on the next turn, reader or not.
-      for (let i = 0; i < 255; i++) await store.get('a');
+      // A batch of 64 calls is taken in on the next turn, reader or not.
+      for (let i = 0; i < 63; i++) await store.get('a');
       expect(updates).to.equal(2);
       await new Promise((resolve) => setImmediate(resolve));
-      expect(updates).to.equal(258);
+      expect(updates).to.equal(66);
       expect(await metricValue(metrics.inFlight, { shard: 's1' })).to.equal(0);
-      expect(await metricValue(metrics.calls, { shard: 's1', op: 'get' })).to.equal(257);
+      expect(await metricValue(metrics.calls, { shard: 's1', op: 'get' })).to.equal(65);
     });
   });
 
