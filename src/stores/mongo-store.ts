@@ -27,7 +27,8 @@ import { EXACT_TYPES, withProtocolValues } from './exact-types.js';
 import { replaceLive, updateLive } from './mongo-writes.js';
 import { pointRead } from './mongo-point-read.js';
 import { isFenced } from './markers.js';
-import { checksumRanges, countRangesOf, deleteIdsOf, listSpanKeys } from './mongo-span-ops.js';
+import { deleteIdsOf, indexedSpanKeys, isRangeIndexed, SmallestKeys } from './mongo-span-ops.js';
+import { passBudget, rangePass, type PassBudget } from './mongo-range-pass.js';
 import { driverBatches, findOptions } from './mongo-batches.js';
 import type {
   HashRange,
@@ -418,7 +419,16 @@ export class MongoStore implements ShardStore {
     spans.forEach((s) => assertRange(s.range));
     assertLimit(limit);
     if (spans.length === 0) return [];
-    return this.#run('spanKeys', (c) => listSpanKeys(this.#col, c.internal.bind(c), spans, limit, filter));
+    const budget = passBudget(this.shardId, 'spanKeys', this.#maxTimeMS);
+    const ranges = spans.map((s) => s.range);
+    if (await this.#rangeIndexed('spanKeys', budget, ranges[0]!)) {
+      return callWithDeadline(budget.next(), () => this.#run('spanKeys', (c) => indexedSpanKeys(this.#col, c.internal.bind(c), spans, limit, filter)));
+    }
+    // A server that scans meets the keys in no order: the whole pass, a batch at a time, keeping the
+    // page's smallest. One scan per page, as the server's own sort cost, but no batch waits for it all.
+    const keys = new SmallestKeys(spans, limit);
+    await rangePass(this.#col, (fn) => this.#run('spanKeys', fn), budget, ranges, false, filter, (_at, d) => keys.offer({ _id: d['_id'], _h: d['_h'] as number }));
+    return keys.result();
   }
 
   async fenceIds(ids: readonly unknown[], epoch: number): Promise<StoredDocument[]> {
@@ -439,7 +449,18 @@ export class MongoStore implements ShardStore {
   async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
     ranges.forEach(assertRange);
     if (ranges.length === 0) return { counts: [], indexed: true };
-    return this.#run('countRanges', (c) => countRangesOf(this.#col, c.internal.bind(c), ranges, filter));
+    const budget = passBudget(this.shardId, 'countRanges', this.#maxTimeMS);
+    const indexed = await this.#rangeIndexed('countRanges', budget, ranges[0]!);
+    if (indexed) {
+      // Counted by the `(_h, _id)` index, one count per range.
+      const counts = await callWithDeadline(budget.next(), () =>
+        this.#run('countRanges', (c) => Promise.all(ranges.map((r) => this.#col.countDocuments(andFilters(rangeFilter(r, null), filter), c.internal())))),
+      );
+      return { counts, indexed };
+    }
+    const counts = ranges.map(() => 0);
+    await rangePass(this.#col, (fn) => this.#run('countRanges', fn), budget, ranges, false, filter, (at) => (counts[at]! += 1));
+    return { counts, indexed };
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
@@ -460,7 +481,16 @@ export class MongoStore implements ShardStore {
   async checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
     ranges.forEach(assertRange);
     if (ranges.length === 0) return [];
-    return this.#run('checksumRanges', (c) => checksumRanges(this.#col, c.internal.bind(c), ranges, filter));
+    const budget = passBudget(this.shardId, 'checksumRanges', this.#maxTimeMS);
+    const indexed = await this.#rangeIndexed('checksumRanges', budget, ranges[0]!);
+    const sums = ranges.map(() => new RangeChecksum());
+    await rangePass(this.#col, (fn) => this.#run('checksumRanges', fn), budget, ranges, indexed, filter, (at, d) => sums[at]!.add(d['_id'], d['_v']));
+    return sums.map((sum) => sum.result());
+  }
+
+  /** Whether the server answers a range filter from the `(_h, _id)` index (asked once per collection handle). */
+  #rangeIndexed(op: string, budget: PassBudget, range: HashRange): Promise<boolean> {
+    return callWithDeadline(budget.next(), () => this.#run(op, (c) => isRangeIndexed(this.#col, c.internal.bind(c), range)));
   }
 
   async deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {

@@ -180,7 +180,10 @@ export interface ShardStore {
    * True when the store itself ends every call by its deadline (`deadline.ts`): it starts nothing at its
    * shard after it and answers by then (`MongoStore`, `MemoryStore`). A `ResilientStore` directly over
    * such a store then hands the deadline down without racing a watchdog of its own against each call.
-   * Absent (false) for any other store, decorators included: a hook may hold a call back.
+   * Absent (false) for any other store, decorators included: a hook may hold a call back. One exception
+   * (ADR 0003, "Passes over ranges"): `MongoStore`'s passes over ranges (`countRanges`, `checksumRanges`,
+   * `spanKeys` on a server that scans) read a batch at a time, each batch under a deadline as long as
+   * the call was given, and end by their last batch's deadline.
    */
   readonly endsCallsByDeadline?: boolean;
 
