@@ -126,6 +126,12 @@ export class MigrationProgress {
     }
     switch (event.type) {
       case 'phase':
+        if (event.phase === this.#phase && event.reverse === this.#reverse) {
+          // The same phase again after a retry: it did not end, so no end-of-phase figures (a copy
+          // retried after a shard's timeout read "copy 100%" and "found 22,064 of 41,520" each time).
+          this.log(`phase ${event.phase} at epoch ${event.liveEpoch}: again, after the retry`);
+          break;
+        }
         this.#phaseEnded();
         this.#phase = event.phase;
         this.#step = null;

@@ -89,3 +89,24 @@ describe('MigrationProgress and the adaptive throttle', () => {
     expect(lines).to.include('throttle: p99 5.0 ms is within the 6.0 ms allowed: copying at full speed again');
   });
 });
+
+describe('MigrationProgress when a phase is retried', () => {
+  it('keeps the copy open across its retries: no end-of-copy figures until the next phase begins', () => {
+    const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
+    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 }, plainEveryMs: 0 });
+    const phase = (name: 'copy' | 'sweep') => ({ type: 'phase', migrationId: 'm1', phase: name, epoch: 2, liveEpoch: 2, publishes: null, reverse: false }) as const;
+    const copied = (n: number) =>
+      ({ type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: n, estimated: 100, totalCopied: n, totalEstimated: 100, docsPerSec: 2, etaMs: 1000 }) as never;
+    progress.onEvent(phase('copy'));
+    progress.onEvent(copied(40));
+    progress.onEvent({ type: 'retry', migrationId: 'm1', phase: 'copy', attempt: 1, delayMs: 100, message: 'shard s1: spanKeys timed out' } as never);
+    progress.onEvent(phase('copy'));
+    expect(out.text).to.not.contain('the copy found');
+    expect(out.text).to.not.contain('copy 100%');
+    expect(out.text).to.contain('phase copy at epoch 2: again, after the retry');
+    progress.onEvent(copied(100));
+    progress.onEvent(phase('sweep'));
+    expect(out.text).to.contain('phase sweep at epoch 2');
+    expect(out.text).to.not.contain('the copy found');
+  });
+});
