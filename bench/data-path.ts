@@ -26,7 +26,7 @@ import type { ShardStore } from '../src/stores/shard-store.js';
 import type { TopologySpec } from '../src/topology/types.js';
 import { compiled } from './lib/compiled.js';
 import { writeBenchmarksSection } from './lib/benchmarks-doc.js';
-import { medianInterval, pairedDifferences, pairedRatios, verdict, type Interval } from './lib/paired.js';
+import { medianInterval, pairedDifferences, pairedRatios, rng, verdict, type Interval } from './lib/paired.js';
 
 // shardkit as it ships (dist/, built first): see ./lib/compiled.ts for why not src/ through tsx.
 const { ShardedCollection } = await compiled<typeof import('../src/collection/sharded-collection.js')>('collection/sharded-collection.js');
@@ -99,18 +99,6 @@ function stats(samples: number[]): Stats {
   return { ops: samples.length, p50: r(quantile(sorted, 0.5)), p90: r(quantile(sorted, 0.9)), p99: r(quantile(sorted, 0.99)), mean: r(mean) };
 }
 
-/** xorshift32: a reproducible key order without Math.random. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 2 ** 32;
-  };
-}
 
 function makeDoc(i: number): Doc {
   return { _id: `user-${i}`, n: i, name: `name ${i}`, tags: ['a', 'b', String(i % 7)] };

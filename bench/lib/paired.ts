@@ -27,8 +27,8 @@ function median(values: ArrayLike<number>): number {
   return n % 2 === 1 ? (sorted[(n - 1) / 2] as number) : ((sorted[n / 2 - 1] as number) + (sorted[n / 2] as number)) / 2;
 }
 
-/** Seeded xorshift32, so the interval of a run is reproducible. */
-function rng(seed: number): () => number {
+/** Seeded xorshift32: reproducible draws without Math.random (an interval, a benchmark's key order). */
+export function rng(seed: number): () => number {
   let x = seed >>> 0 || 1;
   return () => {
     x ^= x << 13;

@@ -35,8 +35,9 @@ const LATENCY = 'shardkit_store_call_duration_seconds';
  * Calls noted before a flush is scheduled for the next turn of the event loop, and before a caller that
  * never yields flushes on its own path. Nothing reads the metrics between flushes without flushing
  * first, so the batch bounds only the memory held and how long one flush holds the event loop (a few
- * µs per call): a reply that arrives meanwhile waits for it, so a batch of 256 showed in the full
- * stack's p99 on the test servers, while 64 keeps a flush near a tenth of a loopback read.
+ * µs per call): a reply that arrives meanwhile waits for it. 256 calls hold it for about a loopback
+ * read's time (the one benchmark run with 256 had the full stack's read p99 at +56%, against +18% with
+ * 64 and +10% with a flush per call, on a noisy host); 64 keep a flush to a fraction of one.
  */
 const BATCH = 64;
 const HARD_BATCH = 8192;
