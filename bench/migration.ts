@@ -611,8 +611,9 @@ How to read these numbers:
 - On FerretDB 1.x (SQLite, with the test servers' \`_id\` index patch, ADR 0005) every \`_id\` lookup,
   \`_id: {$in}\` batch and conditional write by \`_id\` is an index lookup, and every \`_h\` range filter a
   collection scan. What the raw \`_id\` copy does not pay is finding the documents: the migrator lists
-  each pair's moved keys (one scan of the source per page, the "listing alone" row; the \`$or\` of
-  ranges is evaluated by the client there, as it costs FerretDB more than the scan), then fences
+  each pair's moved keys (one scan of the source per page, the "listing alone" row: read in batches of
+  500 entries, each under its own deadline, with the ranges and the protocol's filter tested by the
+  client, so a page never outlasts \`opTimeoutMs\` on a large shard; ADR 0003, "Passes over ranges"), then fences
   (\`updateMany\` by \`_id\`, the "fence writes alone" row) and reads the fenced bodies back by \`_id\`.
   The copy cannot be faster than the listing plus the fence (the bound in the first row: the raw
   copy's time over theirs summed; the copy overlaps the next page's listing with this page's fence
