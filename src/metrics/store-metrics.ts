@@ -47,7 +47,7 @@ interface Series {
   readonly labels: Readonly<{ shard: string; op: string }>;
   readonly shard: ShardState;
   readonly key: string;
-  /** Calls ended since the last flush: given to the calls counter in one increment. */
+  /** Calls of the batch a flush is taking in: given to the calls counter in one increment (`flush`). */
   ended: number;
 }
 
@@ -97,8 +97,6 @@ export class StoreMetrics {
   readonly #shards = new Map<string, ShardState>();
   /** Calls ended since the last flush, three slots each: series, seconds, error code. */
   #ended: unknown[] = [];
-  /** Series with calls ended since the last flush. */
-  #endedSeries = new Set<Series>();
   /** Collection operations counted since the last flush, by operation and routing mode. */
   readonly #routedPending = new Map<string, { targeted: number; scattered: number }>();
   #scheduled = false;
@@ -150,8 +148,6 @@ export class StoreMetrics {
       if (done) return;
       done = true;
       series.shard.inFlight--;
-      series.ended++;
-      this.#endedSeries.add(series);
       this.#ended.push(series, Math.max(0, end - now) / 1000, code);
       // A batch is taken in on the next turn of the event loop; a caller that never yields to it has
       // its calls taken in on its own path, a larger batch at a time.
@@ -171,21 +167,22 @@ export class StoreMetrics {
     }
     const ended = this.#ended;
     this.#ended = [];
-    for (const series of this.#endedSeries) {
-      this.calls.inc(series.labels, series.ended);
-      series.ended = 0;
-    }
-    this.#endedSeries.clear();
+    const counted: Series[] = [];
     for (let i = 0; i < ended.length; i += 3) {
       const series = ended[i] as Series;
       const seconds = ended[i + 1] as number;
       const code = ended[i + 2] as string | undefined;
+      if (series.ended++ === 0) counted.push(series);
       this.latency.observe(series.labels, seconds);
       if (seconds > (this.#max.get(series.key) ?? -1)) {
         this.#max.set(series.key, seconds);
         this.maxLatency.set(series.labels, seconds);
       }
       if (code !== undefined) this.errors.inc({ shard: series.labels.shard, op: series.labels.op, code });
+    }
+    for (const series of counted) {
+      this.calls.inc(series.labels, series.ended);
+      series.ended = 0;
     }
     for (const [op, pending] of this.#routedPending) {
       for (const mode of ['targeted', 'scattered'] as const) {
