@@ -5,8 +5,15 @@
  * counts shardkit's markers. Pure over `ShardStore`,
  * so it runs on `MemoryStore` (demos, simulations) exactly as on MongoDB.
  *
- * All shards are scanned at once in `(_h, _id)` order and merged by `_h`: copies of one `_id` share
- * an `_h`, so duplicates meet in the merge while memory stays at one batch per shard.
+ * Each shard is read in one pass, a batch at a time (`findBatches`, each batch one call under its own
+ * deadline), in no particular order: placement needs none, and a server that cannot use the
+ * `(_h, _id)` index for a sort (FerretDB) sorted its whole collection for every page of an ordered
+ * scan, so an audit in `(_h, _id)` order was quadratic and its pages timed out on a shard of 30,000
+ * documents. A second copy of a key is found by `_id` lookups, which every server indexes, at the
+ * shards where one can be: a live document on a shard its key does not route to is looked up on every
+ * other shard, and while migrating, a live document of a moving key at its other owner. In a stable
+ * state every duplicate has a misplaced copy, so this finds them all. Memory stays at one batch per
+ * shard and the duplicates found.
  */
 import type { RoutingState } from '../router/routing-state.js';
 import { ShardkitInvalidArgumentError } from '../errors.js';
@@ -15,12 +22,9 @@ import { valueAtPath } from '../hash/key.js';
 import { Ring } from '../ring/ring.js';
 import { DEFAULT_SHARD_KEY, shardKeyOf } from '../topology/shard-key.js';
 import { idKey } from '../stores/bson-order.js';
-import { isFence, isFenced, isPlaceholder, isTombstone } from '../stores/markers.js';
-import type { HashRange, RangeCursor, ShardStore, StoredDocument } from '../stores/shard-store.js';
+import { isFence, isFenced, isLive, isPlaceholder, isTombstone } from '../stores/markers.js';
+import type { ShardStore, StoredDocument } from '../stores/shard-store.js';
 import { requireObject } from '../arguments.js';
-
-/** The whole hash space as one range. */
-const EVERYTHING: HashRange = { start: -1, end: 0xffffffff };
 
 /** Options of {@link auditPlacement}. */
 export interface PlacementAuditOptions {
@@ -90,43 +94,6 @@ function emptyCounts(): ShardAudit {
   return { documents: 0, live: 0, fenced: 0, placeholders: 0, tombstones: 0, misplaced: 0, badHash: 0, missingHash: 0, fencedAtOwner: 0 };
 }
 
-/** Reads one shard in `(_h, _id)` order, a batch at a time. */
-class ShardScan {
-  readonly shardId: string;
-  readonly #store: ShardStore;
-  readonly #batchSize: number;
-  #buffer: StoredDocument[] = [];
-  #index = 0;
-  #after: RangeCursor | null = null;
-  #exhausted = false;
-
-  constructor(shardId: string, store: ShardStore, batchSize: number) {
-    this.shardId = shardId;
-    this.#store = store;
-    this.#batchSize = batchSize;
-  }
-
-  /** The next document without consuming it, or null at the end. */
-  async peek(): Promise<StoredDocument | null> {
-    if (this.#index < this.#buffer.length) return this.#buffer[this.#index] ?? null;
-    if (this.#exhausted) return null;
-    this.#buffer = await this.#store.scanRange(EVERYTHING, this.#after, this.#batchSize);
-    this.#index = 0;
-    const last = this.#buffer[this.#buffer.length - 1];
-    if (last === undefined) {
-      this.#exhausted = true;
-      return null;
-    }
-    this.#after = { h: last._h, id: last._id };
-    if (this.#buffer.length < this.#batchSize) this.#exhausted = true;
-    return this.#buffer[0] ?? null;
-  }
-
-  next(): void {
-    this.#index += 1;
-  }
-}
-
 /** The running tally of one audit: per-shard counts, kept samples, and the rings to judge by. */
 class Tally {
   readonly shards: Record<string, ShardAudit> = {};
@@ -194,9 +161,25 @@ class Tally {
     }
   }
 
-  /** Count one stored entry of `shardId`; a live one is noted in `liveById` to find duplicates. */
-  classify(shardId: string, doc: StoredDocument, liveById: Map<string, { id: unknown; shards: string[] }>): void {
+  /** What an audit reads of each entry: its place, its markers, and its shard-key value (ADR 0008). */
+  projection(): Record<string, 1> {
+    const fields: Record<string, 1> = { _id: 1, _h: 1, _moved: 1, _ph: 1, _ts: 1 };
+    if (this.#shardKey !== DEFAULT_SHARD_KEY) fields[this.#shardKey] = 1;
+    return fields;
+  }
+
+  /**
+   * Count one stored entry of `shardId`. Answers, for a live entry, the other shards a second copy of
+   * its `_id` could be live on and be missed by the audit (see the file's comment): every other shard
+   * when it is misplaced (or its `_id` is no shard key), its other owner while its key moves; else none.
+   */
+  classify(shardId: string, doc: StoredDocument, allShards: readonly string[]): readonly string[] {
     const c = this.shards[shardId] as ShardAudit;
+    if (typeof doc._h !== 'number') {
+      // Invisible to range scans, so never migrated; counted apart from the documents (see ShardAudit).
+      c.missingHash += 1;
+      return [];
+    }
     c.documents += 1;
     const value = this.#routingValue(doc);
     const expectedOwners = value === null ? this.#ownersOfPoint(doc._h) : this.#owners(value);
@@ -205,6 +188,7 @@ class Tally {
       c.badHash += 1;
       this.sample({ kind: 'badHash', id: doc._id, h: doc._h, shards: [shardId], ...(expectedH === null ? {} : { expected: expectedH }) });
     }
+    let elsewhere: readonly string[] = [];
     if (isTombstone(doc)) {
       c.tombstones += 1;
     } else if (isPlaceholder(doc)) {
@@ -213,37 +197,88 @@ class Tally {
       c.fenced += 1;
     } else {
       c.live += 1;
-      if (expectedOwners !== null && !expectedOwners.includes(shardId)) {
-        c.misplaced += 1;
-        this.sample({ kind: 'misplaced', id: doc._id, h: doc._h, shards: [shardId], expected: expectedOwners });
+      if (expectedOwners === null || !expectedOwners.includes(shardId)) {
+        if (expectedOwners !== null) {
+          c.misplaced += 1;
+          this.sample({ kind: 'misplaced', id: doc._id, h: doc._h, shards: [shardId], expected: expectedOwners });
+        }
+        elsewhere = allShards.filter((id) => id !== shardId);
+      } else if (expectedOwners.length > 1) {
+        elsewhere = expectedOwners.filter((id) => id !== shardId);
       }
-      const key = idKey(doc._id);
-      const entry = liveById.get(key);
-      if (entry === undefined) liveById.set(key, { id: doc._id, shards: [shardId] });
-      else entry.shards.push(shardId);
     }
     if (this.#stable && !isTombstone(doc) && isFence(doc) && expectedOwners?.[0] === shardId) {
       c.fencedAtOwner += 1;
       this.sample({ kind: 'fencedAtOwner', id: doc._id, h: doc._h, shards: [shardId] });
     }
+    return elsewhere;
   }
 }
 
-/** Take every entry at ring point `h` off the scans' heads: every copy of a key sits at its point. */
-async function auditPoint(h: number, scans: readonly ShardScan[], tally: Tally): Promise<void> {
-  const liveById = new Map<string, { id: unknown; shards: string[] }>();
-  for (const scan of scans) {
-    for (let doc = await scan.peek(); doc !== null && doc._h === h; doc = await scan.peek()) {
-      scan.next();
-      tally.classify(scan.shardId, doc, liveById);
-    }
+/** The `_id`s found live on more than one shard, each with every shard it was found live on. */
+class Duplicates {
+  readonly #byId = new Map<string, { readonly id: unknown; readonly h: number; readonly shards: Set<string> }>();
+
+  note(doc: StoredDocument, shardIds: readonly string[]): void {
+    const key = idKey(doc._id);
+    const entry = this.#byId.get(key);
+    if (entry === undefined) this.#byId.set(key, { id: doc._id, h: doc._h, shards: new Set(shardIds) });
+    else for (const id of shardIds) entry.shards.add(id);
   }
-  for (const entry of liveById.values()) {
-    if (entry.shards.length > 1) {
+
+  /** Count them into `tally`, with samples (shards in the order of `allShards`). */
+  report(tally: Tally, allShards: readonly string[]): void {
+    for (const { id, h, shards } of this.#byId.values()) {
       tally.duplicates += 1;
-      tally.sample({ kind: 'duplicate', id: entry.id, h, shards: entry.shards });
+      tally.sample({ kind: 'duplicate', id, h, shards: allShards.filter((s) => shards.has(s)) });
     }
   }
+}
+
+/**
+ * Read every entry of `shardId` a batch at a time; for each batch, look up the `_id`s of its live
+ * entries that could have a second live copy at the shards `classify` names, one `_id: {$in}` query per
+ * shard.
+ */
+async function auditShard(shardId: string, ctx: AuditContext): Promise<void> {
+  const { tally, stores, allShards, batchSize, duplicates } = ctx;
+  const cursor = (stores.get(shardId) as ShardStore).findBatches({}, { batchSize, projection: tally.projection() });
+  try {
+    for (;;) {
+      const next = await cursor.next();
+      if (next.done === true || ctx.failed) return;
+      const lookups = new Map<string, StoredDocument[]>();
+      for (const doc of next.value) {
+        for (const other of tally.classify(shardId, doc, allShards)) {
+          const docs = lookups.get(other);
+          if (docs === undefined) lookups.set(other, [doc]);
+          else docs.push(doc);
+        }
+      }
+      await Promise.all(
+        [...lookups].map(async ([other, docs]) => {
+          const found = await (stores.get(other) as ShardStore).find({ _id: { $in: docs.map((d) => d._id) } }, { projection: MARKERS });
+          const live = new Set(found.filter(isLive).map((d) => idKey(d._id)));
+          for (const doc of docs) if (live.has(idKey(doc._id))) duplicates.note(doc, [shardId, other]);
+        }),
+      );
+    }
+  } finally {
+    await cursor.close();
+  }
+}
+
+/** What an `_id` lookup reads: enough to tell a live entry from a marker. */
+const MARKERS: Readonly<Record<string, 1>> = Object.freeze({ _id: 1, _moved: 1, _ph: 1, _ts: 1 });
+
+interface AuditContext {
+  readonly tally: Tally;
+  readonly duplicates: Duplicates;
+  readonly stores: ReadonlyMap<string, ShardStore>;
+  readonly allShards: readonly string[];
+  readonly batchSize: number;
+  /** Set when a shard's pass failed: the audit's answer is that error, so the others stop. */
+  failed: boolean;
 }
 
 /**
@@ -258,36 +293,32 @@ export async function auditPlacement(options: PlacementAuditOptions): Promise<Pl
   const sampleLimit = options.sampleLimit ?? 10;
   if (!Number.isInteger(batchSize) || batchSize < 1) throw new ShardkitInvalidArgumentError(`batchSize must be a positive integer, got ${batchSize}`);
   if (!Number.isInteger(sampleLimit) || sampleLimit < 0) throw new ShardkitInvalidArgumentError(`sampleLimit must be an integer >= 0, got ${sampleLimit}`);
-  const storeOf = typeof options.stores === 'function' ? options.stores : (id: string): ShardStore => {
-    const store = (options.stores as ReadonlyMap<string, ShardStore>).get(id);
-    if (store === undefined) throw new ShardkitInvalidArgumentError(`no store given for shard ${id}`);
-    return store;
-  };
-
+  const given = options.stores;
   const shardIds = [...new Set([...state.topology.shards.map((s) => s.id), ...(state.phase === 'migrating' ? state.from.shards.map((s) => s.id) : [])])];
-  const tally = new Tally(state, shardIds, sampleLimit);
-  const scans = shardIds.map((id) => new ShardScan(id, storeOf(id), batchSize));
-  for (;;) {
-    // The smallest `_h` at the head of any shard: every copy of a key sits at that point.
-    const heads = await Promise.all(scans.map((scan) => scan.peek()));
-    let h = Infinity;
-    for (const doc of heads) if (doc !== null && doc._h < h) h = doc._h;
-    if (h === Infinity) break;
-    await auditPoint(h, scans, tally);
+  const stores = new Map<string, ShardStore>();
+  for (const id of shardIds) {
+    const store = typeof given === 'function' ? given(id) : given.get(id);
+    if (store === undefined) throw new ShardkitInvalidArgumentError(`no store given for shard ${id}`);
+    stores.set(id, store);
   }
-
-  // Documents without `_h` never show up in a range scan; count them directly.
-  const { shards, samples, duplicates } = tally;
+  const tally = new Tally(state, shardIds, sampleLimit);
+  const duplicates = new Duplicates();
+  const ctx: AuditContext = { tally, duplicates, stores, allShards: shardIds, batchSize, failed: false };
   await Promise.all(
-    shardIds.map(async (id) => {
-      (shards[id] as ShardAudit).missingHash = await storeOf(id).count({ _h: { $exists: false } });
-    }),
+    shardIds.map((id) =>
+      auditShard(id, ctx).catch((error: unknown) => {
+        ctx.failed = true; // the other shards' passes stop at their next batch
+        throw error;
+      }),
+    ),
   );
+  duplicates.report(tally, shardIds);
+  const { shards, samples } = tally;
 
-  const totals = { ...emptyCounts(), duplicates };
+  const totals = { ...emptyCounts(), duplicates: tally.duplicates };
   for (const c of Object.values(shards)) {
     for (const key of Object.keys(c) as Array<keyof ShardAudit>) totals[key] += c[key];
   }
-  const ok = totals.misplaced + duplicates + totals.badHash + totals.missingHash + totals.fencedAtOwner === 0;
+  const ok = totals.misplaced + totals.duplicates + totals.badHash + totals.missingHash + totals.fencedAtOwner === 0;
   return { phase: state.phase, epoch: state.epoch, consistent: state.phase === 'stable', ok, totals, shards, samples };
 }

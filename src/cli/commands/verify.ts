@@ -7,6 +7,7 @@ import { ReportedFailure } from '../fail.js';
 import type { CliIO } from '../io.js';
 import { parseNumberOption } from '../options.js';
 import { printJson } from '../output.js';
+import { noteIfSlow } from '../slow-note.js';
 import { formatTable } from '../table.js';
 
 /** What `verify --json` prints: the audit, with `_id`s made printable. */
@@ -41,7 +42,7 @@ export function register(program: Command, io: CliIO): void {
         const state = await deployment.requireState();
         const stores = new Map<string, ShardStore>();
         for (const shard of shardsOfState(state)) stores.set(shard.id, await deployment.openShard(shard));
-        const audit = await auditPlacement({ state, stores, batchSize, sampleLimit });
+        const audit = await noteIfSlow(io, `verify: reading every document of ${stores.size} shards, ${batchSize} per round trip...`, auditPlacement({ state, stores, batchSize, sampleLimit }));
         const report: VerifyReport = {
           name: deployment.config.name,
           collection: deployment.config.collection,

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { formatStatus, statusReport, type ShardStatus, type StatusReport } from '../../../../src/cli/commands/status.js';
-import type { StoreFilter } from '../../../../src/stores/shard-store.js';
+import type { HashRange, RangeCounts, StoreFilter } from '../../../../src/stores/shard-store.js';
 import { MemoryStore } from '../../../../src/stores/memory-store.js';
 import { StoreDecorator, type StoreOp } from '../../../../src/stores/store-decorator.js';
 import { fakeDeployment } from '../../../support/serve-deployment.js';
@@ -15,11 +15,11 @@ class RacingWriterStore extends StoreDecorator {
 
   #turn: Promise<unknown> = Promise.resolve();
 
-  override count(filter: StoreFilter): Promise<number> {
+  override countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
     // One count after another, each after one more insert: what a busy writer does between them.
     const next = this.#turn.then(async () => {
       await this.inner.insert({ _id: `w${++this.#n}`, _h: 7, _v: 1 });
-      return super.count(filter);
+      return super.countRanges(ranges, filter);
     });
     this.#turn = next;
     return next;
