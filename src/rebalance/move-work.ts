@@ -31,8 +31,6 @@ interface CarryPass {
   readonly done: 'copyDone' | 'sweepDone';
   /** The sweep counts what it carries as swept: late writes the copy could not have seen. */
   readonly countSwept: boolean;
-  /** Run once a move's range is exhausted, before the move is marked done. */
-  readonly finish?: (run: MigrationRun, j: MigrationJournal, m: MoveProgress, source: ShardStore, target: ShardStore) => Promise<void>;
   /** Report progress after each batch, and feed an adaptive throttle with probes of the pair's shards. */
   readonly progress: boolean;
   /** Which source entries the pass lists, at the leg's fence epoch. */
@@ -198,7 +196,6 @@ async function carryBatches(
       const cursor = next.find((n) => n.m === m)?.span.after;
       if (cursor !== undefined) m[pass.cursor] = cursor;
       if (still.has(m)) continue;
-      if (pass.finish !== undefined) await pass.finish(run, j, m, source, target);
       m[pass.done] = true;
     }
     open = open.filter((m) => still.has(m));
@@ -260,20 +257,22 @@ class ListedPage {
 export const copyPair: PairWork = (run, j, idx, stopped) => carry({ cursor: 'cursor', done: 'copyDone', countSwept: false, progress: true, listed: copyListing }, run, j, idx, stopped);
 
 /**
- * Sweep: carry what late writers left unfenced, then lift the relics at the target. Relics are left
+ * Sweep: lift the relics at the target, then carry what late writers left unfenced. Relics are left
  * only by an aborted leg, so one listing of all the pair's ranges at the target first tells whether
- * the per-range relic scans are needed at all (on FerretDB each is a collection scan: a 2,000-document
- * sweep made 132 of them, 87-122 ms each). None can appear after that look: the sweep runs after the
- * routers' lease on the states before this leg's publish, and only those fence at an older epoch.
+ * any are there at all; none can appear after that look: the sweep runs after the routers' lease on
+ * the states before this leg's publish, and only those fence at an older epoch. Lifting them first or
+ * after the carry comes to the same: each step fences the key at the source before it writes the
+ * target, the carry takes only keys unfenced at the source, and the lifting installs the source's
+ * entry whenever it has one. A move is marked swept only once both are done, so a resume lifts again
+ * whatever a kill left.
  */
 export const sweepPair: PairWork = async (run, j, idx, stopped) => {
   const open = idx.map((i) => j.moves[i]!).filter((m) => !m.sweepDone);
   const first = open[0];
   if (first === undefined) return;
-  const target = await run.s.pool.store(first.to);
-  const relics = await target.spanKeys(spansOf(open), 1, relicFilter(j.epoch));
-  const pass: CarryPass = { cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, progress: false, listed: sweepListing };
-  await carry(relics.length > 0 ? { ...pass, finish: liftRelics } : pass, run, j, idx, stopped);
+  const [source, target] = await Promise.all([run.s.pool.store(first.from), run.s.pool.store(first.to)]);
+  await liftRelics(run, j, spansOf(open), source, target);
+  await carry({ cursor: 'sweepCursor', done: 'sweepDone', countSwept: true, progress: false, listed: sweepListing }, run, j, idx, stopped);
 };
 
 /** Entries fenced by an earlier epoch than the leg's: relics of an aborted leg. */
@@ -282,20 +281,28 @@ function relicFilter(epoch: number): StoreFilter {
 }
 
 /**
- * Resolve relics at the target: entries fenced by an earlier epoch (left there by the forward leg
- * of an aborted migration). The source is fenced for each key first, so no lagging router can
- * change it afterwards; then the source's entry, if it has data, replaces the relic, else the
- * relic's own data is the latest and is lifted (unfenced), and a relic placeholder is dropped.
- * A lifted relic is gone from the relic query, so this pass restarts from scratch on resume.
+ * Resolve relics at the target in `spans` (a pair's ranges): entries fenced by an earlier epoch (left
+ * there by the forward leg of an aborted migration). Their keys come from one listing of all the
+ * ranges per page (on FerretDB a pass over the target a batch at a time: a query per range and page
+ * sorted the whole target each time, 132 of them for a 2,000-document sweep, and timed out on a
+ * large shard), their bodies by `_id`. The source is fenced for each key first, so no lagging router
+ * can change it afterwards; then the source's entry, if it has data, replaces the relic, else the
+ * relic's own data is the latest and is lifted (unfenced), and a relic placeholder is dropped. A
+ * lifted relic is gone from the relic listing, so a resume lists from scratch.
  */
-async function liftRelics(run: MigrationRun, j: MigrationJournal, m: MoveProgress, source: ShardStore, target: ShardStore): Promise<void> {
-  const range = rangeOf(m);
+async function liftRelics(run: MigrationRun, j: MigrationJournal, spans: readonly RangeSpan[], source: ShardStore, target: ShardStore): Promise<void> {
   const { batch } = run.s;
-  let after: RangeCursor | null = null;
-  for (;;) {
+  const filter = relicFilter(j.epoch);
+  for (let open = spans; open.length > 0; ) {
     await run.checkpoint(j, false);
-    const relics = await target.scanRange(range, after, batch, relicFilter(j.epoch));
-    if (relics.length === 0) return;
+    const keys = await target.spanKeys(open, batch, filter);
+    j.counters.keysRead += keys.length;
+    open = nextSpans(open, keys, batch);
+    if (keys.length === 0) return;
+    // A relic is fenced, so final, unless a router took it back since it was listed (it is then gone
+    // from this read, and from the relics).
+    const relics = await target.find({ _id: { $in: keys.map((k) => k._id) }, ...filter }, { exactTypes: true });
+    if (relics.length === 0) continue;
     j.counters.docsRead += relics.length;
     // A relic whose data is the latest (none reached the source) is deleted below before it is
     // re-inserted unfenced; meanwhile readers fall back to the source, which must hold that data
@@ -316,12 +323,9 @@ async function liftRelics(run: MigrationRun, j: MigrationJournal, m: MoveProgres
       // A placeholder relic with nothing at the source stands for no document: deleting it is all.
     }
     await run.lock.ensure();
-    await target.deleteIds(relics.map((r) => r._id), relicFilter(j.epoch));
+    await target.deleteIds(relics.map((r) => r._id), filter);
     if (replace.length > 0) j.counters.docsInserted += await target.insertIfAbsent(replace);
     j.counters.relicsLifted += relics.length;
-    const last = relics[relics.length - 1]!;
-    after = cursorOf(last);
-    if (relics.length < batch) return;
   }
 }
 

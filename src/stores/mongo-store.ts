@@ -281,8 +281,9 @@ export class MongoStore implements ShardStore {
 
   async find(filter: StoreFilter, options: StoreFindOptions = {}): Promise<StoredDocument[]> {
     return this.#run('find', async (c) => {
+      // Bodies read to be written again (a repair, a relic) are the protocol's: at the primary.
       const exactTypes = options.exactTypes === true;
-      const docs = await this.#col.find(filter, c.read({ ...findOptions(options), ...(exactTypes ? EXACT_TYPES : {}) })).toArray();
+      const docs = await this.#col.find(filter, exactTypes ? c.internal({ ...findOptions(options), ...EXACT_TYPES }) : c.read(findOptions(options))).toArray();
       return exactTypes ? docs.map(withProtocolValues) : docs;
     });
   }

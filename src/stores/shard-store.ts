@@ -95,8 +95,10 @@ export interface StoreFindOptions {
   /**
    * Keep every value's BSON type (a double stays a double, a long a long) instead of the driver's JS
    * promotion; the protocol's fields (`_id`, `_h`, `_v`, `_moved`) still come back as JS values. For
-   * documents the caller writes again elsewhere (a migration's repair). `fence`, `fenceRange`, `fenceIds`
-   * and `scanRange` always read this way (their answers are copied to another shard).
+   * documents the caller writes again elsewhere (a migration's repair, a relic), so `MongoStore` reads
+   * them as the protocol's own reads, at the primary, whatever read preference the application set.
+   * `fence`, `fenceRange`, `fenceIds` and `scanRange` always read this way (their answers are copied to
+   * another shard).
    */
   readonly exactTypes?: boolean;
 }
