@@ -132,7 +132,8 @@ export class MigrationProgress {
           this.log(`phase ${event.phase} at epoch ${event.liveEpoch}: again, after the retry`);
           break;
         }
-        this.#phaseEnded();
+        // The forward leg's phase was cut short by an abort, not finished.
+        this.#phaseEnded(event.reverse && !this.#reverse);
         this.#phase = event.phase;
         this.#step = null;
         this.#phaseStartedAt = this.#clock.now();
@@ -214,8 +215,11 @@ export class MigrationProgress {
     }
   }
 
-  #phaseEnded(): void {
-    if (this.#phase === 'copy') this.#copyEnded();
+  #phaseEnded(aborted = false): void {
+    if (this.#phase === 'copy') {
+      if (aborted) this.#copyAborted();
+      else this.#copyEnded();
+    }
     if (this.#step !== null) {
       // The phase's last figures stay on screen (or in the log); the next phase draws below them.
       if (this.#mode === 'plain') this.#plainLine();
@@ -235,6 +239,17 @@ export class MigrationProgress {
       this.log(`purged ${this.#cleaned.moves} ranges: ${this.#cleaned.deleted} tombstones and placeholders deleted at the new owners`);
       this.#cleaned = { moves: 0, deleted: 0 };
     }
+  }
+
+  /**
+   * The copy was stopped by an abort: its figures stay as they were (an aborted copy read "copy 100%:
+   * 4000/4000" and "the copy found 4000 of the 24929 documents counted; the other 20929 were deleted
+   * since"), and the carrying back starts new bars.
+   */
+  #copyAborted(): void {
+    const { copied, estimated } = this.#copyTotals();
+    if (this.#mode === 'tty') this.#detach();
+    this.log(`copy stopped by the abort after ${copied} of ${estimated} documents: those go back to their old owners`);
   }
 
   /**

@@ -26,6 +26,15 @@ export function findOptions(options: StoreFindOptions): FindOptions {
 }
 
 /**
+ * A request's options for a cursor read in batches: not the request's `maxTimeMS` and signal, since
+ * each batch has its own deadline, which kills the cursor (see the file's comment).
+ */
+export function cursorOptions<T extends { maxTimeMS?: number; signal?: AbortSignal }>(request: T): Omit<T, 'maxTimeMS' | 'signal'> {
+  const { maxTimeMS: _perRequest, signal: _perRequestSignal, ...driver } = request;
+  return driver;
+}
+
+/**
  * A `StoreBatchCursor` over the driver cursor `open` creates (at the first batch, with the signal that
  * kills it); `run` runs one batch as one call of the store (its deadline, its error mapping).
  */

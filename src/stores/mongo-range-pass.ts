@@ -12,7 +12,7 @@ import { Query } from 'mingo';
 import type { Collection, Document } from 'mongodb';
 import { systemClock } from '../clock.js';
 import { callWithDeadline, currentDeadline, deadlineError, deadlineIn, remainingMs, type Deadline } from './deadline.js';
-import { driverBatches } from './mongo-batches.js';
+import { cursorOptions, driverBatches } from './mongo-batches.js';
 import type { RequestScope } from './mongo-request-options.js';
 import { byStart, hullFilter } from './mongo-span-ops.js';
 import type { HashRange, StoreFilter } from './shard-store.js';
@@ -105,9 +105,7 @@ export async function rangePass(
   const batches = driverBatches(
     { batchSize: PASS_BATCH, projection: PASS_FIELDS },
     (opts, c: RequestScope) => {
-      // Not the per-request maxTimeMS and signal: each batch has its own deadline, which kills the cursor.
-      const { maxTimeMS: _perRequest, signal: _perRequestSignal, ...driver } = c.internal();
-      return col.find(where, { ...driver, ...opts });
+      return col.find(where, { ...cursorOptions(c.internal()), ...opts });
     },
     (batch) => callWithDeadline(budget.next(), () => run(batch)),
   );

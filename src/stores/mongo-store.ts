@@ -29,7 +29,7 @@ import { pointRead } from './mongo-point-read.js';
 import { isFenced } from './markers.js';
 import { deleteIdsOf, indexedSpanKeys, isRangeIndexed, SmallestKeys } from './mongo-span-ops.js';
 import { passBudget, rangePass, type PassBudget } from './mongo-range-pass.js';
-import { driverBatches, findOptions } from './mongo-batches.js';
+import { cursorOptions, driverBatches, findOptions } from './mongo-batches.js';
 import type {
   HashRange,
   RangeChecksumResult,
@@ -289,14 +289,10 @@ export class MongoStore implements ShardStore {
   }
 
   findBatches(filter: StoreFilter, options: StoreBatchOptions): StoreBatchCursor {
-    // The application's read preference, read concern and comment apply; not the per-request maxTimeMS
-    // and signal: each batch has its own deadline, which kills the cursor (mongo-batches.ts).
+    // The application's read preference, read concern and comment apply (mongo-batches.ts).
     return driverBatches(
       options,
-      (opts, c: RequestScope) => {
-        const { maxTimeMS: _perRequest, signal: _perRequestSignal, ...driver } = c.read();
-        return this.#col.find(filter, { ...driver, ...opts });
-      },
+      (opts, c: RequestScope) => this.#col.find(filter, { ...cursorOptions(c.read()), ...opts }),
       (batch) => this.#run('findBatches', batch),
     );
   }

@@ -41,7 +41,34 @@ export interface ShardStatus {
   readonly error?: string;
   /** Why the shard, reached, could not be counted (a time limit on a large collection): counts unknown. */
   readonly countError?: string;
+  /**
+   * When the counts were read (wall-clock ms), when they are older than this report: `shardkit serve`
+   * reads a shard's counts again only once a multiple of the last count's time has passed.
+   */
+  readonly countedAt?: number;
 }
+
+/** A shard's counts, and when they were read when that is before the report (see `ShardStatus`). */
+export interface ShardCounts {
+  readonly documents: number;
+  readonly markers: number;
+  readonly countedAt?: number;
+}
+
+/** Counts a shard's live documents and markers (`status` reads them afresh each time: {@link countShard}). */
+export type CountShard = (shard: ShardSpec, store: ShardStore) => Promise<ShardCounts>;
+
+/**
+ * A shard's counts, read now. Markers are counted, not derived from a count of everything: a writer
+ * between two counts made `all - documents` show a marker that was never there. Each count is a pass
+ * over the whole ring, read a batch at a time where the server scans (ADR 0003, "Passes over ranges"):
+ * as one call, a count of 30,000 entries on FerretDB outlasted `opTimeoutMs: 1000` and left the counts
+ * unknown.
+ */
+export const countShard: CountShard = async (_shard, store) => {
+  const [live, marked] = await Promise.all([store.countRanges([WHOLE_RING], LIVE), store.countRanges([WHOLE_RING], MARKED)]);
+  return { documents: live.counts[0] ?? 0, markers: marked.counts[0] ?? 0 };
+};
 
 /** Every ring point: a range starts after its `start` and ends at its `end`, inclusive. */
 const WHOLE_RING: HashRange = { start: -1, end: 0xffffffff };
@@ -74,17 +101,12 @@ function redactTopology(t: TopologySpec): TopologySpec {
  * may be slow on a big or busy collection. A count that fails or times out on a shard that answered
  * its ping leaves the shard up with its counts unknown, and the reason beside them.
  */
-async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: ShardSpec, share: number): Promise<ShardStatus> {
+async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, count: CountShard, shard: ShardSpec, share: number): Promise<ShardStatus> {
   const base = { id: shard.id, weight: shard.weight, draining: shard.draining === true, uri: shard.uri === undefined ? null : redactUri(shard.uri), share };
   const { reachability, store } = await pingShard(open, shard);
   if (store === null) return { ...base, ...reachability, documents: null, markers: null };
   try {
-    // Markers are counted, not derived from a count of everything: a writer between two counts made
-    // `all - documents` show a marker that was never there. Each count is a pass over the whole ring,
-    // read a batch at a time where the server scans (ADR 0003, "Passes over ranges"): as one call, a
-    // count of 30,000 entries on FerretDB outlasted `opTimeoutMs: 1000` and left the counts unknown.
-    const [live, marked] = await Promise.all([store.countRanges([WHOLE_RING], LIVE), store.countRanges([WHOLE_RING], MARKED)]);
-    return { ...base, ...reachability, documents: live.counts[0] ?? 0, markers: marked.counts[0] ?? 0 };
+    return { ...base, ...reachability, ...(await count(shard, store)) };
   } catch (error) {
     return { ...base, ...reachability, documents: null, markers: null, countError: errorLine(error) };
   }
@@ -92,14 +114,14 @@ async function shardStatus(open: (s: ShardSpec) => Promise<ShardStore>, shard: S
 
 /**
  * The live deployment's status: routing state, lock, and every shard's reachability, latency and
- * counts, each shard reached through `open` (`shardkit serve` passes one that keeps its stores open
- * between polls).
+ * counts, each shard reached through `open` and counted by `count` (`shardkit serve` passes ones that
+ * keep its stores open and its counts for a while between polls).
  */
-export async function statusReport(deployment: Deployment, open: (shard: ShardSpec) => Promise<ShardStore>): Promise<StatusReport> {
+export async function statusReport(deployment: Deployment, open: (shard: ShardSpec) => Promise<ShardStore>, count: CountShard = countShard): Promise<StatusReport> {
   const state = await deployment.requireState();
   const lock = await deployment.configStore.readLock();
   const arcs = Ring.fromTopology(state.topology).arcs();
-  const shards = await Promise.all(shardsOfState(state).map((shard) => shardStatus(open, shard, (arcs.get(shard.id) ?? 0) / 2 ** 32)));
+  const shards = await Promise.all(shardsOfState(state).map((shard) => shardStatus(open, count, shard, (arcs.get(shard.id) ?? 0) / 2 ** 32)));
   return {
     name: deployment.config.name,
     collection: deployment.config.collection,

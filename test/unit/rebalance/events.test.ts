@@ -110,3 +110,20 @@ describe('MigrationProgress when a phase is retried', () => {
     expect(out.text).to.not.contain('the copy found');
   });
 });
+
+describe('MigrationProgress when an abort cuts the copy short', () => {
+  it('says where the copy stopped instead of ending it at 100%', () => {
+    const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
+    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 }, plainEveryMs: 0 });
+    const phase = (name: 'copy' | 'publish', reverse: boolean) => ({ type: 'phase', migrationId: 'm1', phase: name, epoch: 2, liveEpoch: 2, publishes: null, reverse }) as const;
+    const copied = (n: number) =>
+      ({ type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: n, estimated: 24929, totalCopied: n, totalEstimated: 24929, docsPerSec: 2, etaMs: 1000 }) as never;
+    progress.onEvent(phase('copy', false));
+    progress.onEvent(copied(4000));
+    progress.onEvent(phase('publish', true));
+    expect(out.text).to.contain('copy stopped by the abort after 4000 of 24929 documents: those go back to their old owners');
+    expect(out.text).to.not.contain('copy 100%');
+    expect(out.text).to.not.contain('the copy found');
+    expect(out.text).to.contain('phase publish (abort: carrying documents back)');
+  });
+});
