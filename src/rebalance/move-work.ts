@@ -165,7 +165,7 @@ async function carryBatches(
   const moves = idx.map((i) => j.moves[i]!);
   const { throttle, batch } = run.s;
   let open = openAtStart;
-  let page = new ListedPage(source, pass.listed(j.epoch), batch);
+  let page = new ListedPage(source, pass.listed(j.epoch), Math.max(batch, LISTING_PAGE));
   while (open.length > 0 && !stopped()) {
     await run.checkpoint(j, true);
     // Fence nothing while the target does not answer: what is fenced and not carried stays
@@ -204,6 +204,15 @@ async function carryBatches(
     if (pass.progress) run.progress(j, idx[Math.max(0, moves.findIndex((m) => m.end >= (keys[keys.length - 1]?._h ?? 0)))]!);
   }
 }
+
+/**
+ * Keys per page of the carry's listing: batches are taken from a page, so a page can hold many. On a
+ * server that cannot use the `(_h, _id)` index for a range (FerretDB) every page is a pass over the
+ * whole source, whatever its size: a pair moving 6,000 keys out of 30,000 documents made 12 such
+ * passes with pages of one 500-key batch, one with this. Keys only (`_id`, `_h`): about a megabyte
+ * per page. On MongoDB a page is one index range scan either way.
+ */
+const LISTING_PAGE = 10_000;
 
 /**
  * A page of listed keys the carry loop takes batches from, and the listing of the page after it,
