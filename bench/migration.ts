@@ -33,7 +33,7 @@ import { ShardedCollection } from '../src/collection/sharded-collection.js';
 import { MemoryConfigStore } from '../src/config-store/memory-config-store.js';
 import type { MigrationEvent } from '../src/rebalance/events.js';
 import { Migrator, type MigrationReport } from '../src/rebalance/migrator.js';
-import { nextSpans } from '../src/rebalance/move-work.js';
+import { LISTING_PAGE, nextSpans } from '../src/rebalance/move-work.js';
 import { planRebalance } from '../src/rebalance/plan.js';
 import { TopologyFollower } from '../src/router/follower.js';
 import { ShardRouter } from '../src/router/router.js';
@@ -349,14 +349,16 @@ async function main(): Promise<void> {
     await byHTarget.drop().catch(() => undefined);
 
     // 2c. what any copy that must find its documents pays and the raw `_id` copy does not: the
-    // migrator's listing of each pair's moved keys (one page of all its ranges), at the same concurrency.
+    // migrator's listing of each pair's moved keys (pages of all its ranges, of the migrator's size), at
+    // the same concurrency.
+    const PAGE = Math.max(BATCH, LISTING_PAGE);
     let listedKeys = 0;
     const l0 = performance.now();
     await inPool([...pairs.values()], CONCURRENCY, async (pair) => {
       for (let spans = spansOf(pair.ranges); spans.length > 0; ) {
-        const keys = await stores.get(pair.from)!.spanKeys(spans, BATCH, { _moved: { $exists: false } });
+        const keys = await stores.get(pair.from)!.spanKeys(spans, PAGE, { _moved: { $exists: false } });
         listedKeys += keys.length;
-        spans = nextSpans(spans, keys, BATCH);
+        spans = nextSpans(spans, keys, PAGE);
       }
     });
     const listMs = performance.now() - l0;
@@ -625,10 +627,11 @@ How to read these numbers:
   not prove the body listed is the body fenced, since an insert starts at \`_v: 1\` again after a
   delete (a lagging router may delete and re-insert a key between listing and fence; ADR 0002).
 - Per batch the migrator pings the target (while the page is listed), fences, reads back, and
-  inserts (\`insertMany\`); a page is listed at the full batch size and the adaptive throttle's
-  smaller batches are taken from it, the next page listed while this one is carried.
+  inserts (\`insertMany\`); a page holds up to 10,000 keys and the batches (the adaptive throttle's
+  smaller ones too) are taken from it, the next page listed while this one is carried: on FerretDB
+  each page is a pass over the whole source, one per 10,000 moved keys.
 - The sweep, verify, cleanup and purge work per pair too: the sweep lists what late writers left and
-  looks for relics once per pair (their per-range lifting runs only after an abort), verify is two
+  looks for relics once per pair (after an abort it lifts them from the same listing, a page at a time), verify is two
   checksum passes and two count passes per pair (no keys read when nobody wrote), cleanup and purge
   list the pair's markers a page at a time and delete them by \`_id\`.
 - Reads per moved document: each moved body is read once (by the fence's read-back); keys listed

@@ -43,15 +43,17 @@ export type MigrationEvent =
     }
   | {
       /**
-       * After each move of a per-move phase (copy, sweep, verify, cleanup, purge): how many of the
-       * leg's moves have finished this phase, read from the journal, so a resumed run counts what
-       * an earlier run did.
+       * As a per-move phase (copy, sweep, verify, cleanup, purge) starts in this run, and after
+       * each source/target pair ends its moves: how many of the leg's moves have finished this
+       * phase, read from the journal, so a resumed run counts what an earlier run did.
        */
       readonly type: 'phaseProgress';
       readonly migrationId: string;
       readonly phase: Phase;
       readonly done: number;
       readonly total: number;
+      /** Sent once as the phase starts in this run (its `done`: what earlier runs finished). */
+      readonly atStart?: boolean;
     }
   | { readonly type: 'wait'; readonly migrationId: string; readonly reason: 'routerLease' | 'lock'; readonly ms: number }
   /** The adaptive throttle (`--max-p99-impact`) changed the copy's pace (`ThrottleDecision`). */

@@ -142,7 +142,12 @@ async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
     run.emit(phaseEvent(j));
     const step = LEG[j.phase];
     if (step.waitAfter !== undefined) await run.waitRouters(j, j[step.waitAfter]);
-    if (step.perPair !== undefined) await forEachPair(run, j, step.perPair);
+    if (step.perPair !== undefined) {
+      // Where the phase starts in this run (what earlier runs finished), so rates count from here.
+      const start = phaseProgressEvent(j);
+      if (start?.type === 'phaseProgress') run.emit({ ...start, atStart: true });
+      await forEachPair(run, j, step.perPair);
+    }
     if (step.publish !== undefined) {
       await publish(run, j, step.publish.state(j));
       run.published();

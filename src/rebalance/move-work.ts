@@ -212,7 +212,7 @@ async function carryBatches(
  * passes with pages of one 500-key batch, one with this. Keys only (`_id`, `_h`): about a megabyte
  * per page. On MongoDB a page is one index range scan either way.
  */
-const LISTING_PAGE = 10_000;
+export const LISTING_PAGE = 10_000;
 
 /**
  * A page of listed keys the carry loop takes batches from, and the listing of the page after it,
@@ -338,6 +338,14 @@ async function liftRelics(run: MigrationRun, j: MigrationJournal, spans: readonl
   }
 }
 
+/** `items` in consecutive slices of at most `size` (`items` itself when it fits in one). */
+export function batchesOf<T>(items: readonly T[], size: number): Array<readonly T[]> {
+  if (items.length <= size) return [items];
+  const out: T[][] = [];
+  for (let at = 0; at < items.length; at += size) out.push(items.slice(at, at + size));
+  return out;
+}
+
 /** How cleanup and purge differ within their one delete loop. */
 interface MarkerPass {
   readonly done: 'cleanupDone' | 'purgeDone';
@@ -348,9 +356,10 @@ interface MarkerPass {
 
 /**
  * Delete the pass's markers of the pair's moves: their keys are listed for all the pair's ranges in
- * one query per page (the next page is listed while this one is deleted), then deleted by `_id`
- * with the pass's filter again, so an entry that changed since it was listed stays. Nothing is
- * journaled per batch: a resume lists again from the start, where only the markers left remain.
+ * one query per page of up to `LISTING_PAGE` keys (the next page is listed while this one is deleted),
+ * then deleted by `_id` a batch at a time with the pass's filter again, so an entry that changed since
+ * it was listed stays. Nothing is journaled per batch: a resume lists again from the start, where only
+ * the markers left remain.
  */
 async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJournal, idx: readonly number[], stopped: () => boolean): Promise<void> {
   const open = idx.filter((i) => !j.moves[i]![pass.done]);
@@ -358,22 +367,27 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
   const moves = open.map((i) => j.moves[i]!);
   const store = await run.s.pool.store(moves[0]![pass.at]);
   const { batch } = run.s;
+  const page = Math.max(batch, LISTING_PAGE);
   const deleted = moves.map(() => 0);
   let spans = spansOf(moves);
   let pending: Promise<RangeKey[]> | null = null;
   while (spans.length > 0) {
     if (stopped()) return;
     await run.checkpoint(j, false);
-    const keys = await (pending ?? store.spanKeys(spans, batch, pass.filter));
-    spans = nextSpans(spans, keys, batch);
-    pending = spans.length === 0 ? null : store.spanKeys(spans, batch, pass.filter);
-    // Awaited at the next batch; until then a failure must not count as unhandled.
+    const keys = await (pending ?? store.spanKeys(spans, page, pass.filter));
+    spans = nextSpans(spans, keys, page);
+    pending = spans.length === 0 ? null : store.spanKeys(spans, page, pass.filter);
+    // Awaited at the next page; until then a failure must not count as unhandled.
     pending?.catch(() => undefined);
     if (keys.length === 0) break;
-    const n = await store.deleteIds(keys.map((k) => k._id), pass.filter);
-    for (const k of keys) deleted[moves.findIndex((m) => inMove(m, k._h))]! += 1;
-    j.counters.deleted += n;
-    run.booked(n);
+    for (const part of batchesOf(keys, batch)) {
+      if (stopped()) return;
+      if (part !== keys) await run.checkpoint(j, false);
+      const n = await store.deleteIds(part.map((k) => k._id), pass.filter);
+      for (const k of part) deleted[moves.findIndex((m) => inMove(m, k._h))]! += 1;
+      j.counters.deleted += n;
+      run.booked(n);
+    }
   }
   for (const m of moves) m[pass.done] = true;
   await run.save(j);

@@ -7,7 +7,7 @@ import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
 import type { ShardStore, StoreFilter } from '../stores/shard-store.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
-import { install, nextSpans, rangeOf, spansOf, type PairWork } from './move-work.js';
+import { batchesOf, install, LISTING_PAGE, nextSpans, rangeOf, spansOf, type PairWork } from './move-work.js';
 import type { MigrationRun } from './run.js';
 
 /** What verify found for one move. */
@@ -119,22 +119,28 @@ export async function repairMissing(
   const source = await run.s.pool.store(moves[0]!.from);
   const target = await run.s.pool.store(moves[0]!.to);
   const { batch } = run.s;
+  const page = Math.max(batch, LISTING_PAGE);
   const fenced = fencedWithData(j);
   for (let spans = spansOf(moves); spans.length > 0; ) {
     await run.checkpoint(j, false);
-    const keys = await source.spanKeys(spans, batch, fenced);
-    spans = nextSpans(spans, keys, batch);
-    j.counters.keysRead += keys.length;
-    for (const k of keys) out[moveAt(moves, k._h)]!.checked++;
-    const missing = await missingAt(j, target, keys.map((k) => k._id));
-    if (missing.length === 0) continue;
-    const bodies = await source.find({ _id: { $in: missing }, ...fenced }, { exactTypes: true });
-    j.counters.docsRead += bodies.length;
-    await install(run, j, target, bodies);
-    for (const b of bodies) out[moveAt(moves, b._h)]!.repaired++;
-    j.counters.repaired += bodies.length;
-    const still = new Set((await missingAt(j, target, missing)).map(idKey));
-    for (const k of keys) if (still.has(idKey(k._id))) out[moveAt(moves, k._h)]!.stillMissing++;
+    // A page of keys (on a server that scans, each page is a pass over the source), looked up and
+    // repaired a batch at a time.
+    const listed = await source.spanKeys(spans, page, fenced);
+    spans = nextSpans(spans, listed, page);
+    j.counters.keysRead += listed.length;
+    for (const k of listed) out[moveAt(moves, k._h)]!.checked++;
+    for (const keys of batchesOf(listed, batch)) {
+      if (keys !== listed) await run.checkpoint(j, false);
+      const missing = await missingAt(j, target, keys.map((k) => k._id));
+      if (missing.length === 0) continue;
+      const bodies = await source.find({ _id: { $in: missing }, ...fenced }, { exactTypes: true });
+      j.counters.docsRead += bodies.length;
+      await install(run, j, target, bodies);
+      for (const b of bodies) out[moveAt(moves, b._h)]!.repaired++;
+      j.counters.repaired += bodies.length;
+      const still = new Set((await missingAt(j, target, missing)).map(idKey));
+      for (const k of keys) if (still.has(idKey(k._id))) out[moveAt(moves, k._h)]!.stillMissing++;
+    }
   }
   return out;
 }

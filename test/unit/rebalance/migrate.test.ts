@@ -117,6 +117,13 @@ describe('Migrator', () => {
         const last = progress[progress.length - 1]!;
         expect(last.type === 'progress' && last.totalCopied).to.equal(onS4);
         expect(events.map((e) => e.type)).to.include('done');
+        // Each per-move phase says where it starts in this run before its first pair ends, so a
+        // progress display counts its rate from there.
+        for (const phase of ['copy', 'sweep', 'verify', 'cleanup', 'purge']) {
+          const steps = events.filter((e) => e.type === 'phaseProgress' && e.phase === phase);
+          expect(steps[0], phase).to.deep.include({ done: 0, atStart: true });
+          expect(steps.slice(1).every((e) => e.type === 'phaseProgress' && e.atStart === undefined && e.done > 0), phase).to.equal(true);
+        }
       });
 
       it('waits leaseMs + opTimeoutMs before the sweep and again before cleanup', async () => {
@@ -217,6 +224,7 @@ describe('Migrator', () => {
         const cleanupListings = new Map<string, number>();
         const perPair = new Map<string, number>();
         const rangeScans: string[] = [];
+        const deleteSizes: number[] = [];
         let inFlight = 0;
         let maxInFlight = 0;
         w.hooks = {
@@ -227,6 +235,7 @@ describe('Migrator', () => {
             if (op === 'checksumRanges' || op === 'countRanges') perPair.set(`${shard} ${op}`, (perPair.get(`${shard} ${op}`) ?? 0) + 1);
             if (op === 'fenceRange' || op === 'deleteRange' || op === 'checksumRange' || op === 'countRange' || op === 'scanRange') rangeScans.push(`${shard} ${op}`);
             if (op === 'fenceIds') maxInFlight = Math.max(maxInFlight, ++inFlight);
+            if (op === 'deleteIds') deleteSizes.push((args[0] as unknown[]).length);
             // Let the other pairs run into their own fences meanwhile.
             if (op === 'fenceIds') await new Promise((r) => setImmediate(r));
           },
@@ -247,14 +256,15 @@ describe('Migrator', () => {
           // (a page holds up to 10,000 keys: on FerretDB each page is a pass over the whole source).
           movedOff.push(moved);
           expect(listings.get(id) ?? 0, `listings of ${id}`).to.equal(2);
-          // Cleanup: the same pages once more, for all the pair's ranges at once.
-          expect(cleanupListings.get(id) ?? 0, `cleanup listings of ${id}`).to.be.at.most(Math.floor(moved / batch) + 1);
+          // Cleanup: one page once more, for all the pair's ranges at once, deleted a batch at a time.
+          expect(cleanupListings.get(id) ?? 0, `cleanup listings of ${id}`).to.equal(1);
           // Verify: one checksum pass and one count pass at the source per pair, however many ranges
           // (and the pre-flight estimate's count, once per source).
           expect(perPair.get(`${id} checksumRanges`), `checksum passes at ${id}`).to.equal(1);
           expect(perPair.get(`${id} countRanges`), `count passes at ${id}`).to.equal(2);
         }
         expect(Math.max(...movedOff), 'a pair moved several batches').to.be.greaterThan(batch);
+        expect(Math.max(...deleteSizes), 'markers deleted a batch at a time').to.equal(batch);
         // The target's checks, one pass each per pair (3 pairs).
         expect(perPair.get('s4 checksumRanges')).to.equal(3);
         expect(perPair.get('s4 countRanges')).to.equal(3);
