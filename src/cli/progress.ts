@@ -412,8 +412,9 @@ export class MigrationProgress {
       if (estimated === 0 && copied === 0) return;
       line = `copy ${pct(copied, estimated).trim()}: ${this.#overall(copied, estimated)}`;
     }
-    // A phase's end repeats its last line when nothing moved since: say it once.
-    const figures = line.replace(/, elapsed .*$/, '');
+    // A phase's end repeats its last line when nothing moved since: say it once, though its rate has
+    // drifted with the time passed ("sweep 100%: 51/51 ranges, 2.4 ranges/s", then "2.3 ranges/s").
+    const figures = line.replace(/, [0-9.]+ ranges\/s.*$/, '').replace(/, elapsed .*$/, '');
     if (figures === this.#lastPlainFigures) return;
     this.#lastPlainFigures = figures;
     this.#out.write(`${line}\n`);

@@ -33,6 +33,7 @@ import { MigrationRun, type MigratorSettings } from './run.js';
 import { AdaptiveThrottle, Throttle } from './throttle.js';
 import type { Move } from '../ring/move.js';
 import { assertSameShardKey } from './plan.js';
+import { limitPasses } from './pass-slots.js';
 
 /** Options of {@link Migrator}. */
 export interface MigratorOptions {
@@ -193,7 +194,7 @@ function settingsOf(options: MigratorOptions): MigratorSettings {
   }
   return {
     config: options.config,
-    pool: options.pool,
+    pool: limitPasses(options.pool),
     owner: options.owner,
     leaseMs,
     lockLeaseMs,

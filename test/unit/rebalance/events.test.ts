@@ -142,6 +142,20 @@ describe('MigrationProgress of a phase whose pairs finish their moves together',
     expect(out.text).to.contain('verify 29%: 15/51 ranges, 0.1 ranges/s, ETA 4m48s');
   });
 
+  it("ends a phase without repeating its last line, though the rate drifted since", () => {
+    const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
+    let now = 0;
+    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
+    const step = (done: number, atStart?: boolean) => ({ type: 'phaseProgress', migrationId: 'm1', phase: 'sweep', done, total: 51, ...(atStart === undefined ? {} : { atStart }) }) as const;
+    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+    progress.onEvent(step(0, true));
+    now = 21_000;
+    progress.onEvent(step(51));
+    now = 22_000;
+    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+    expect(out.text.match(/sweep 100%: 51\/51 ranges/g)).to.have.length(1);
+  });
+
   it('counts from the first move done here when the migrator sent no start (moves of an earlier run skipped)', () => {
     const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
     let now = 0;

@@ -225,6 +225,9 @@ describe('Migrator', () => {
         const perPair = new Map<string, number>();
         const rangeScans: string[] = [];
         const deleteSizes: number[] = [];
+        const PASS_OPS = new Set(['countRanges', 'checksumRanges', 'spanKeys', 'unfencedKeys']);
+        const passesAt = new Map<string, number>();
+        const maxPassesAt = new Map<string, number>();
         let inFlight = 0;
         let maxInFlight = 0;
         w.hooks = {
@@ -236,11 +239,18 @@ describe('Migrator', () => {
             if (op === 'fenceRange' || op === 'deleteRange' || op === 'checksumRange' || op === 'countRange' || op === 'scanRange') rangeScans.push(`${shard} ${op}`);
             if (op === 'fenceIds') maxInFlight = Math.max(maxInFlight, ++inFlight);
             if (op === 'deleteIds') deleteSizes.push((args[0] as unknown[]).length);
+            if (PASS_OPS.has(op)) {
+              passesAt.set(shard, (passesAt.get(shard) ?? 0) + 1);
+              maxPassesAt.set(shard, Math.max(maxPassesAt.get(shard) ?? 0, passesAt.get(shard)!));
+              // Let the other pairs start their passes meanwhile.
+              await new Promise((r) => setImmediate(r));
+            }
             // Let the other pairs run into their own fences meanwhile.
             if (op === 'fenceIds') await new Promise((r) => setImmediate(r));
           },
-          after: (_shard, op) => {
+          after: (shard, op) => {
             if (op === 'fenceIds') inFlight--;
+            if (PASS_OPS.has(op)) passesAt.set(shard, passesAt.get(shard)! - 1);
           },
         };
         const batch = 20;
@@ -265,6 +275,8 @@ describe('Migrator', () => {
         }
         expect(Math.max(...movedOff), 'a pair moved several batches').to.be.greaterThan(batch);
         expect(Math.max(...deleteSizes), 'markers deleted a batch at a time').to.equal(batch);
+        // Every pair writes s4: verify's two passes there per pair, three pairs at once, take turns.
+        expect(maxPassesAt.get('s4'), 'passes at once at the shard every pair writes').to.equal(2);
         // The target's checks, one pass each per pair (3 pairs).
         expect(perPair.get('s4 checksumRanges')).to.equal(3);
         expect(perPair.get('s4 countRanges')).to.equal(3);
