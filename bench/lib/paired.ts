@@ -81,3 +81,29 @@ export function verdict(interval: Interval, bound: number): Verdict {
   if (interval.low > bound) return 'missed';
   return 'within noise';
 }
+
+/** The `q`-quantile of ascending `sorted`: the smallest value with at least `q` of the values at or under it. */
+function quantileOfSorted(sorted: Float64Array, q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] ?? Number.NaN;
+}
+
+/**
+ * `a`'s `q`-quantile over `b`'s, with a bootstrap 95% interval: two independent samples (an
+ * application's latencies during a migration and before it), each resampled on its own, seeded. A p99
+ * over a few thousand operations rests on its few dozen slowest; the interval says how far another
+ * run of the same length could put it.
+ */
+export function quantileRatioInterval(a: readonly number[], b: readonly number[], q: number, resamples = 2000, seed = 13): Interval {
+  if (a.length === 0 || b.length === 0) return { estimate: Number.NaN, low: Number.NaN, high: Number.NaN };
+  const random = rng(seed);
+  const draw = (values: readonly number[]): number => {
+    const sample = new Float64Array(values.length);
+    for (let i = 0; i < values.length; i++) sample[i] = values[Math.floor(random() * values.length)] as number;
+    return quantileOfSorted(sample.sort(), q);
+  };
+  const ratios = new Float64Array(resamples);
+  for (let r = 0; r < resamples; r++) ratios[r] = draw(a) / draw(b);
+  ratios.sort();
+  const estimate = quantileOfSorted(Float64Array.from(a).sort(), q) / quantileOfSorted(Float64Array.from(b).sort(), q);
+  return { estimate, low: ratios[Math.floor(resamples * 0.025)] as number, high: ratios[Math.ceil(resamples * 0.975) - 1] as number };
+}

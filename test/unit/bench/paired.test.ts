@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { medianInterval, pairedDifferences, pairedRatios, verdict } from '../../../bench/lib/paired.js';
+import { medianInterval, pairedDifferences, pairedRatios, quantileRatioInterval, verdict } from '../../../bench/lib/paired.js';
 
 describe('bench/lib/paired', function () {
   it('compares each round of blocks with the same round of the other path, so a drift shared by both cancels', function () {
@@ -39,5 +39,21 @@ describe('bench/lib/paired', function () {
     expect(pairedDifferences([5, 7, 9], [4, 4])).to.deep.equal([1, 3]);
     expect(() => pairedRatios([1], [1], 0)).to.throw(RangeError, /block/);
     expect(medianInterval([]).estimate).to.be.NaN;
+  });
+
+  it('brackets a p99 ratio by resampling both samples: narrow over many operations, wide over few', function () {
+    // Latencies 1..1000 ms before, twice as slow during: the p99 ratio is 2.
+    const before = Array.from({ length: 1000 }, (_, i) => i + 1);
+    const during = before.map((x) => 2 * x);
+    const many = quantileRatioInterval(during, before, 0.99);
+    expect(many.estimate).to.equal(2);
+    expect(many.low).to.be.below(2).and.above(1.8);
+    expect(many.high).to.be.above(2).and.below(2.2);
+    expect(verdict(many, 1.5)).to.equal('missed');
+    expect(quantileRatioInterval(during, before, 0.99)).to.deep.equal(many);
+    // The same shape over 100 operations: its p99 is its slowest one or two, and the interval widens.
+    const few = quantileRatioInterval(during.filter((_, i) => i % 10 === 0), before.filter((_, i) => i % 10 === 5), 0.99);
+    expect(few.high - few.low).to.be.above(2 * (many.high - many.low));
+    expect(quantileRatioInterval([], before, 0.99).estimate).to.be.NaN;
   });
 });
