@@ -10,6 +10,7 @@ import { Ring } from '../../../src/ring/ring.js';
 import { MongoStore } from '../../../src/stores/mongo-store.js';
 import type { StoredDocument } from '../../../src/stores/shard-store.js';
 import type { TopologySpec } from '../../../src/topology/types.js';
+import { busyOnBatches } from '../../support/busy-batches.js';
 import { testServerUris, uniqueDbName } from '../../support/servers.js';
 
 const { shards } = testServerUris();
@@ -39,16 +40,8 @@ describe('auditPlacement on a MongoDB-wire server', function () {
     const docs: StoredDocument[] = Array.from({ length: n }, (_, i) => ({ _id: i, _h: ring.hash.point(i), _v: 1, name: `user ${i}` }));
     const plain = new MongoClient(uri);
     const monitored = new MongoClient(uri, { monitorCommands: true });
-    let batches = 0;
-    // Every batch's answer holds this process for 60 ms: 10 batches or more take 600 ms, over the stores' 250.
-    monitored.on('commandSucceeded', (e) => {
-      if (e.databaseName !== db || (e.commandName !== 'find' && e.commandName !== 'getMore')) return;
-      batches++;
-      const until = performance.now() + 60;
-      while (performance.now() < until) {
-        // busy: as a slow shard or a loaded client would
-      }
-    });
+    // Every batch's answer holds this process for 60 ms: 7 batches or more take 420 ms, over the stores' 250.
+    const batches = busyOnBatches(monitored, db, 60);
     try {
       for (const id of ['s1', 's2']) {
         const mine = docs.filter((d) => ring.route(d._id as number) === id);
@@ -66,7 +59,7 @@ describe('auditPlacement on a MongoDB-wire server', function () {
       expect(report.totals.duplicates).to.equal(1);
       expect(report.samples.find((s) => s.kind === 'duplicate')).to.deep.include({ id: stray._id, shards: ['s1', 's2'] });
       expect(report.ok).to.equal(false);
-      expect(batches, 'batches of 1000 entries, and one _id lookup').to.be.at.least(7);
+      expect(batches.count, 'batches of 1000 entries, and one _id lookup').to.be.at.least(7);
       // Well over the stores' 250 ms: as one call it would have timed out.
       expect(tookMs).to.be.above(400);
     } finally {

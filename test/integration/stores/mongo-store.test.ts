@@ -5,6 +5,7 @@ import { ErrorCode, ShardkitStoreError } from '../../../src/errors.js';
 import { MongoStore } from '../../../src/stores/mongo-store.js';
 import { testServerUris, uniqueDbName } from '../../support/servers.js';
 import { describeShardStoreContract } from '../../support/shard-store-contract.js';
+import { busyOnBatches } from '../../support/busy-batches.js';
 
 const { shards } = testServerUris();
 const uri = shards[0] as string;
@@ -206,16 +207,8 @@ describe('MongoStore', function () {
     // a shard of that size however often it was resumed.
     it('read a pass a batch at a time, each batch under a deadline of its own, where one call would time out', async function () {
       const monitored = new MongoClient(uri, { monitorCommands: true });
-      let batches = 0;
       // Every batch's answer holds this process for 60 ms: 10 batches or more take 600 ms, over the store's 250.
-      monitored.on('commandSucceeded', (e) => {
-        if (e.databaseName !== db || (e.commandName !== 'find' && e.commandName !== 'getMore')) return;
-        batches++;
-        const until = performance.now() + 60;
-        while (performance.now() < until) {
-          // busy: as a slow shard or a loaded client would
-        }
-      });
+      const batches = busyOnBatches(monitored, db, 60);
       try {
         const store = new MongoStore({ shardId: 's1', client: monitored, db, collection: `long${++seq}`, opTimeoutMs: 250 });
         const n = 6000;
@@ -225,17 +218,17 @@ describe('MongoStore', function () {
         }
         await plain.close();
         const whole = [{ start: -1, end: 4294967295 }];
-        batches = 0;
+        batches.count = 0;
         const { counts } = await store.countRanges(whole);
         expect(counts).to.deep.equal([n]);
         const { indexed } = await store.countRanges([{ start: 0, end: 1 }]);
-        if (!indexed) expect(batches, 'the scan in batches').to.be.at.least(10);
-        batches = 0;
+        if (!indexed) expect(batches.count, 'the scan in batches').to.be.at.least(10);
+        batches.count = 0;
         const started = performance.now();
         const [sum] = await store.checksumRanges(whole, { _moved: { $exists: false } });
         const tookMs = performance.now() - started;
         expect(sum?.count).to.equal(n);
-        expect(batches).to.be.at.least(10);
+        expect(batches.count).to.be.at.least(10);
         // Well over the store's 250 ms: as one call (what a pass was before) it would have timed out.
         expect(tookMs).to.be.above(500);
       } finally {

@@ -35,6 +35,37 @@ function partition(n: number): { moving: string[]; staying: string[] } {
   return { moving: moving.slice(0, n), staying: staying.slice(0, n) };
 }
 
+/**
+ * Stores holding, for each entry, a live copy of key `idOf(n)` on each shard of `where` (once per
+ * shard), with the misplaced copies (on no shard of `owners(id)`) and the duplicated keys counted.
+ */
+async function scatter(
+  shardIds: string[],
+  entries: ReadonlyArray<{ n: number; where: string[] }>,
+  idOf: (n: number) => string,
+  owners: (id: string) => string[],
+): Promise<{ s: Map<string, MemoryStore>; placed: Map<string, Set<string>>; misplaced: number; duplicates: number }> {
+  const s = stores(shardIds);
+  const placed = new Map<string, Set<string>>();
+  for (const { n, where } of entries) {
+    const id = idOf(n);
+    const set = placed.get(id) ?? new Set<string>();
+    for (const shard of where) {
+      if (set.has(shard)) continue;
+      set.add(shard);
+      await s.get(shard)!.insert(doc(id));
+    }
+    placed.set(id, set);
+  }
+  let misplaced = 0;
+  let duplicates = 0;
+  for (const [id, set] of placed) {
+    for (const shard of set) if (!owners(id).includes(shard)) misplaced += 1;
+    if (set.size > 1) duplicates += 1;
+  }
+  return { s, placed, misplaced, duplicates };
+}
+
 const stable: RoutingState = { phase: 'stable', epoch: 1, topology: R1 };
 const migrating: RoutingState = { phase: 'migrating', epoch: 2, from: R1, topology: R2, migrationId: 'm1' };
 
@@ -166,24 +197,7 @@ describe('auditPlacement', function () {
           fc.array(fc.record({ n: fc.integer({ min: 0, max: keys.length - 1 }), where: fc.subarray(shardIds, { minLength: 1 }) }), { maxLength: 40 }),
           fc.integer({ min: 1, max: 9 }),
           async (entries, batchSize) => {
-            const s = stores(shardIds);
-            const placed = new Map<string, Set<string>>();
-            for (const { n, where } of entries) {
-              const id = keys[n]!;
-              const set = placed.get(id) ?? new Set<string>();
-              for (const shard of where) {
-                if (set.has(shard)) continue;
-                set.add(shard);
-                await s.get(shard)!.insert(doc(id));
-              }
-              placed.set(id, set);
-            }
-            let misplaced = 0;
-            let duplicates = 0;
-            for (const [id, set] of placed) {
-              for (const shard of set) if (shard !== ring1.route(id) && shard !== ring2.route(id)) misplaced += 1;
-              if (set.size > 1) duplicates += 1;
-            }
+            const { s, placed, misplaced, duplicates } = await scatter(shardIds, entries, (n) => keys[n]!, (id) => [ring1.route(id), ring2.route(id)]);
             const report = await auditPlacement({ state: migrating, stores: s, batchSize, sampleLimit: 1000 });
             expect(report.totals.misplaced).to.equal(misplaced);
             expect(report.totals.duplicates).to.equal(duplicates);
@@ -244,24 +258,7 @@ describe('auditPlacement', function () {
           fc.array(fc.record({ n: fc.integer({ min: 0, max: 60 }), where: fc.subarray(shardIds, { minLength: 1 }) }), { maxLength: 40 }),
           fc.integer({ min: 1, max: 9 }),
           async (entries, batchSize) => {
-            const s = stores(shardIds);
-            const placed = new Map<string, Set<string>>();
-            for (const { n, where } of entries) {
-              const id = `k${n}`;
-              const set = placed.get(id) ?? new Set<string>();
-              for (const shard of where) {
-                if (set.has(shard)) continue;
-                set.add(shard);
-                await s.get(shard)!.insert(doc(id));
-              }
-              placed.set(id, set);
-            }
-            let misplaced = 0;
-            let duplicates = 0;
-            for (const [id, set] of placed) {
-              for (const shard of set) if (shard !== ring1.route(id)) misplaced += 1;
-              if (set.size > 1) duplicates += 1;
-            }
+            const { s, misplaced, duplicates } = await scatter(shardIds, entries, (n) => `k${n}`, (id) => [ring1.route(id)]);
             const report = await auditPlacement({ state: stable, stores: s, batchSize });
             expect(report.totals.misplaced).to.equal(misplaced);
             expect(report.totals.duplicates).to.equal(duplicates);
