@@ -197,15 +197,13 @@ class Tally {
       c.fenced += 1;
     } else {
       c.live += 1;
-      if (expectedOwners === null || !expectedOwners.includes(shardId)) {
-        if (expectedOwners !== null) {
-          c.misplaced += 1;
-          this.sample({ kind: 'misplaced', id: doc._id, h: doc._h, shards: [shardId], expected: expectedOwners });
-        }
-        elsewhere = allShards.filter((id) => id !== shardId);
-      } else if (expectedOwners.length > 1) {
-        elsewhere = expectedOwners.filter((id) => id !== shardId);
+      if (expectedOwners !== null && !expectedOwners.includes(shardId)) {
+        c.misplaced += 1;
+        this.sample({ kind: 'misplaced', id: doc._id, h: doc._h, shards: [shardId], expected: expectedOwners });
       }
+      // No owner known (no shard key) or not here: a second copy could be anywhere; else at the other owner.
+      const others = expectedOwners === null || !expectedOwners.includes(shardId) ? allShards : expectedOwners;
+      elsewhere = others.filter((id) => id !== shardId);
     }
     if (this.#stable && !isTombstone(doc) && isFence(doc) && expectedOwners?.[0] === shardId) {
       c.fencedAtOwner += 1;

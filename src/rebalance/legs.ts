@@ -60,14 +60,17 @@ function settledState(j: MigrationJournal): RoutingState {
 /** The last phase progress each run reported, so a pair's end repeats no move's line. */
 const lastProgress = new WeakMap<MigrationRun, string>();
 
-/** Report how far the phase is over its moves, from the journal, when that changed. */
-function emitPhaseProgress(run: MigrationRun, j: MigrationJournal): void {
+/**
+ * Report how far the phase is over its moves, from the journal, when that changed; `atStart` as the
+ * phase starts in this run (always reported: it says where rates count from).
+ */
+function emitPhaseProgress(run: MigrationRun, j: MigrationJournal, atStart = false): void {
   const progress = phaseProgressEvent(j);
   if (progress === null || progress.type !== 'phaseProgress') return;
   const key = `${progress.migrationId}:${progress.phase}:${progress.done}`;
-  if (lastProgress.get(run) === key) return;
+  if (!atStart && lastProgress.get(run) === key) return;
   lastProgress.set(run, key);
-  run.emit(progress);
+  run.emit(atStart ? { ...progress, atStart } : progress);
 }
 
 /**
@@ -144,8 +147,7 @@ async function runLeg(run: MigrationRun, j: MigrationJournal): Promise<void> {
     if (step.waitAfter !== undefined) await run.waitRouters(j, j[step.waitAfter]);
     if (step.perPair !== undefined) {
       // Where the phase starts in this run (what earlier runs finished), so rates count from here.
-      const start = phaseProgressEvent(j);
-      if (start?.type === 'phaseProgress') run.emit({ ...start, atStart: true });
+      emitPhaseProgress(run, j, true);
       await forEachPair(run, j, step.perPair);
     }
     if (step.publish !== undefined) {

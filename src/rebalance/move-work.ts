@@ -380,9 +380,10 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
     // Awaited at the next page; until then a failure must not count as unhandled.
     pending?.catch(() => undefined);
     if (keys.length === 0) break;
-    for (const part of batchesOf(keys, batch)) {
+    for (const [i, part] of batchesOf(keys, batch).entries()) {
       if (stopped()) return;
-      if (part !== keys) await run.checkpoint(j, false);
+      // The page's first batch follows the checkpoint above.
+      if (i > 0) await run.checkpoint(j, false);
       const n = await store.deleteIds(part.map((k) => k._id), pass.filter);
       for (const k of part) deleted[moves.findIndex((m) => inMove(m, k._h))]! += 1;
       j.counters.deleted += n;

@@ -129,8 +129,9 @@ export async function repairMissing(
     spans = nextSpans(spans, listed, page);
     j.counters.keysRead += listed.length;
     for (const k of listed) out[moveAt(moves, k._h)]!.checked++;
-    for (const keys of batchesOf(listed, batch)) {
-      if (keys !== listed) await run.checkpoint(j, false);
+    for (const [i, keys] of batchesOf(listed, batch).entries()) {
+      // The page's first batch follows the checkpoint above.
+      if (i > 0) await run.checkpoint(j, false);
       const missing = await missingAt(j, target, keys.map((k) => k._id));
       if (missing.length === 0) continue;
       const bodies = await source.find({ _id: { $in: missing }, ...fenced }, { exactTypes: true });
