@@ -75,7 +75,13 @@ describe('MigrationProgress and the adaptive throttle', () => {
     now = 5000;
     progress.onEvent({
       type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: 10, estimated: 100,
-      totalCopied: 10, totalEstimated: 100, docsPerSec: 2, etaMs: 45_000,
+      totalCopied: 10, totalEstimated: 100, docsPerSec: 15, etaMs: 6_000,
+    } as never);
+    // Raised far past what the copy achieves, the throttle no longer holds it: it allows that pace.
+    progress.onEvent({ ...base, action: 'raised', docsPerSec: 12622, p99Ms: 5, limitMs: 6 });
+    progress.onEvent({
+      type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: 20, estimated: 100,
+      totalCopied: 20, totalEstimated: 100, docsPerSec: 380, etaMs: 1_000,
     } as never);
     progress.onEvent({ ...base, action: 'released', docsPerSec: 0, p99Ms: 5, limitMs: 6 });
     const lines = out.text.split('\n');
@@ -86,6 +92,9 @@ describe('MigrationProgress and the adaptive throttle', () => {
       'throttle: p99 12.0 ms is over the 6.0 ms allowed: copying at 20 docs/s',
     ]);
     expect(lines.some((l) => l.startsWith('copy 10%') && l.includes('held at 20 docs/s by the throttle (last p99 12.0 ms, 6.0 ms allowed)'))).to.equal(true);
+    const raised = lines.find((l) => l.startsWith('copy 20%'));
+    expect(raised).to.include('380 docs/s').and.include('the throttle allows up to 12622 docs/s (last p99 5.0 ms, 6.0 ms allowed)');
+    expect(raised).not.to.include('held at');
     expect(lines).to.include('throttle: p99 5.0 ms is within the 6.0 ms allowed: copying at full speed again');
   });
 });
