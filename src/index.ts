@@ -79,6 +79,8 @@ export type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
+  RangeTallies,
+  RangeTallyResult,
   ShardStore,
   StoreBatchCursor,
   StoreBatchOptions,

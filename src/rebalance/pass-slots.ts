@@ -15,7 +15,7 @@ import type { StoreProvider } from '../stores/store-provider.js';
 export const PASSES_PER_SHARD = 2;
 
 /** The contract calls that read whole ranges (on a server that scans, the whole shard). */
-const PASSES: ReadonlySet<StoreOp> = new Set<StoreOp>(['countRanges', 'checksumRanges', 'spanKeys', 'unfencedKeys']);
+const PASSES: ReadonlySet<StoreOp> = new Set<StoreOp>(['countRanges', 'checksumRanges', 'tallyRanges', 'spanKeys', 'unfencedKeys']);
 
 /** One shard's slots: a pass takes one, or waits for one to be handed on. */
 class Slots {

@@ -39,8 +39,8 @@ function moveAt(moves: readonly MoveProgress[], h: number): number {
  * of the disagreeing ranges are listed without bodies and looked up at the target. A missing one
  * (the copier or a router was killed between fence and copy) is carried over and checked again; only
  * what is still missing counts as a mismatch, and any mismatch fails with
- * `shardkit.migration.verifyFailed` before the commit. Four passes per pair (two checksums, two
- * counts), whatever the number of its ranges.
+ * `shardkit.migration.verifyFailed` before the commit. Two passes per pair (one over the source, one
+ * over the target, each a checksum and a count), whatever the number of its ranges.
  */
 export const verifyPair: PairWork = async (run, j, idx, stopped) => {
   const open = idx.filter((i) => !j.moves[i]!.verifyDone);
@@ -52,19 +52,19 @@ export const verifyPair: PairWork = async (run, j, idx, stopped) => {
   const ranges = moves.map(rangeOf);
   const fenced = fencedWithData(j);
   // After the sweep no router adds an unfenced entry at the source or a relic at the target, so the
-  // four passes may run at once.
-  const [fromSums, toSums, unfenced, relics] = await Promise.all([
-    source.checksumRanges(ranges, fenced),
-    target.checksumRanges(ranges, UNFENCED),
-    source.countRanges(ranges, UNFENCED),
-    target.countRanges(ranges, { _moved: { $lt: j.epoch }, _ph: { $exists: false } }),
+  // two passes may run at once: each reads its shard once for a checksum and a count.
+  const [from, to] = await Promise.all([
+    source.tallyRanges(ranges, { checksums: [fenced], counts: [UNFENCED] }),
+    target.tallyRanges(ranges, { checksums: [UNFENCED], counts: [{ _moved: { $lt: j.epoch }, _ph: { $exists: false } }] }),
   ]);
+  const fromSums = from.checksums[0]!;
+  const toSums = to.checksums[0]!;
   const checks: MoveCheck[] = moves.map((_, k) => ({
     checked: fromSums[k]!.count,
     repaired: 0,
     mismatches: 0,
-    unfenced: unfenced.counts[k] ?? 0,
-    dataRelics: relics.counts[k] ?? 0,
+    unfenced: from.counts[0]?.[k] ?? 0,
+    dataRelics: to.counts[0]?.[k] ?? 0,
   }));
   const differ = moves.filter((_, k) => fromSums[k]!.count !== toSums[k]!.count || fromSums[k]!.checksum !== toSums[k]!.checksum);
   if (differ.length > 0) {

@@ -18,7 +18,7 @@ import { sameData } from './exact-types.js';
 import { isFenced, isLive, isTombstone } from './markers.js';
 import { applySimpleUpdate } from './simple-update.js';
 import { guardedPipeline } from './store-aggregate.js';
-import type { HashRange, RangeChecksumResult, RangeCursor, RangeCounts, RangeKey, RangeSpan, ShardStore, StoreAggregateOptions, StoreBatchCursor,
+import type { HashRange, RangeChecksumResult, RangeCursor, RangeCounts, RangeKey, RangeSpan, RangeTallies, RangeTallyResult, ShardStore, StoreAggregateOptions, StoreBatchCursor,
   StoreBatchOptions, StoreBulkResult, StoredDocument, StoreFilter, StoreFindOptions, StoreWriteOp, WriteOutcome } from './shard-store.js';
 import {
   assertEpoch,
@@ -536,6 +536,13 @@ export class MemoryStore implements ShardStore {
 
   async checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
     return Promise.all(ranges.map((r) => this.checksumRange(r, filter)));
+  }
+
+  /** Every figure is read at once, with no other call in between: one pass, as the contract says. */
+  async tallyRanges(ranges: readonly HashRange[], tallies: RangeTallies): Promise<RangeTallyResult> {
+    const counts = Promise.all((tallies.counts ?? []).map(async (f) => (await this.countRanges(ranges, f)).counts));
+    const checksums = Promise.all((tallies.checksums ?? []).map((f) => this.checksumRanges(ranges, f)));
+    return { counts: await counts, checksums: await checksums };
   }
 
   async deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {

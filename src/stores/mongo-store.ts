@@ -28,13 +28,15 @@ import { replaceLive, updateLive } from './mongo-writes.js';
 import { pointRead } from './mongo-point-read.js';
 import { isFenced } from './markers.js';
 import { deleteIdsOf, indexedSpanKeys, isRangeIndexed, SmallestKeys } from './mongo-span-ops.js';
-import { passBudget, rangePass, type PassBudget } from './mongo-range-pass.js';
+import { passBudget, rangePass, tallyPass, type PassBudget } from './mongo-range-pass.js';
 import { cursorOptions, driverBatches, findOptions } from './mongo-batches.js';
 import type {
   HashRange,
   RangeChecksumResult,
   RangeCursor,
   RangeCounts,
+  RangeTallies,
+  RangeTallyResult,
   RangeKey,
   RangeSpan,
   ShardStore,
@@ -444,20 +446,8 @@ export class MongoStore implements ShardStore {
   }
 
   async countRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeCounts> {
-    ranges.forEach(assertRange);
-    if (ranges.length === 0) return { counts: [], indexed: true };
-    const budget = passBudget(this.shardId, 'countRanges', this.#maxTimeMS);
-    const indexed = await this.#rangeIndexed('countRanges', budget, ranges[0]!);
-    if (indexed) {
-      // Counted by the `(_h, _id)` index, one count per range.
-      const counts = await callWithDeadline(budget.next(), () =>
-        this.#run('countRanges', (c) => Promise.all(ranges.map((r) => this.#col.countDocuments(andFilters(rangeFilter(r, null), filter), c.internal())))),
-      );
-      return { counts, indexed };
-    }
-    const counts = ranges.map(() => 0);
-    await rangePass(this.#col, (fn) => this.#run('countRanges', fn), budget, ranges, false, filter, (at) => (counts[at]! += 1));
-    return { counts, indexed };
+    const { result, indexed } = await this.#tally('countRanges', ranges, { counts: [filter ?? {}] });
+    return { counts: result.counts[0] ?? [], indexed };
   }
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
@@ -476,13 +466,32 @@ export class MongoStore implements ShardStore {
   }
 
   async checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
+    return (await this.#tally('checksumRanges', ranges, { checksums: [filter ?? {}] })).result.checksums[0] ?? [];
+  }
+
+  async tallyRanges(ranges: readonly HashRange[], tallies: RangeTallies): Promise<RangeTallyResult> {
+    return (await this.#tally('tallyRanges', ranges, tallies)).result;
+  }
+
+  /**
+   * The figures of `tallies` over `ranges`, as `op`. Counts alone on a server that uses the
+   * `(_h, _id)` index are counted by it, one count per range and filter; anything else is a pass
+   * (`tallyPass`), one for all the figures where it can.
+   */
+  async #tally(op: string, ranges: readonly HashRange[], tallies: RangeTallies): Promise<{ result: RangeTallyResult; indexed: boolean }> {
     ranges.forEach(assertRange);
-    if (ranges.length === 0) return [];
-    const budget = passBudget(this.shardId, 'checksumRanges', this.#maxTimeMS);
-    const indexed = await this.#rangeIndexed('checksumRanges', budget, ranges[0]!);
-    const sums = ranges.map(() => new RangeChecksum());
-    await rangePass(this.#col, (fn) => this.#run('checksumRanges', fn), budget, ranges, indexed, filter, (at, d) => sums[at]!.add(d['_id'], d['_v']));
-    return sums.map((sum) => sum.result());
+    const counts = tallies.counts ?? [];
+    const checksums = tallies.checksums ?? [];
+    if (ranges.length === 0) return { result: { counts: counts.map(() => []), checksums: checksums.map(() => []) }, indexed: true };
+    const budget = passBudget(this.shardId, op, this.#maxTimeMS);
+    const indexed = await this.#rangeIndexed(op, budget, ranges[0]!);
+    if (indexed && checksums.length === 0) {
+      const counted = await callWithDeadline(budget.next(), () =>
+        this.#run(op, (c) => Promise.all(counts.map((f) => Promise.all(ranges.map((r) => this.#col.countDocuments(andFilters(rangeFilter(r, null), f), c.internal())))))),
+      );
+      return { result: { counts: counted, checksums: [] }, indexed };
+    }
+    return { result: await tallyPass(this.#col, (fn) => this.#run(op, fn), budget, ranges, indexed, tallies), indexed };
   }
 
   /** Whether the server answers a range filter from the `(_h, _id)` index (asked once per collection handle). */

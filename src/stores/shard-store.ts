@@ -70,6 +70,21 @@ export interface RangeCounts {
   readonly indexed: boolean;
 }
 
+/**
+ * What one pass over hash ranges computes (`tallyRanges`): per range, the entries matching each filter
+ * of `counts`, and the `checksumRange` of those matching each filter of `checksums`.
+ */
+export interface RangeTallies {
+  readonly counts?: readonly StoreFilter[];
+  readonly checksums?: readonly StoreFilter[];
+}
+
+/** Result of `tallyRanges`: `counts[f][r]` for the `f`-th count filter and the `r`-th range; `checksums` likewise. */
+export interface RangeTallyResult {
+  readonly counts: number[][];
+  readonly checksums: RangeChecksumResult[][];
+}
+
 /** A key as the routing index holds it. */
 export interface RangeKey {
   readonly _id: unknown;
@@ -286,6 +301,14 @@ export interface ShardStore {
    * them: on a server that scans its collection for a range filter, one scan instead of one per range.
    */
   checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]>;
+  /**
+   * Several {@link countRanges} and {@link checksumRanges} of the same `ranges` from one pass over them,
+   * the answers as of that one pass (ADR 0003, "Passes over ranges"): on a server that scans its
+   * collection for a range filter, one scan instead of one per figure. Verify's source and target
+   * passes and `status`'s counts use it. Filters on the protocol's fields only (all the migrator's) are
+   * tested by the client during the one pass; a pass with any other filter reads once per filter.
+   */
+  tallyRanges(ranges: readonly HashRange[], tallies: RangeTallies): Promise<RangeTallyResult>;
   /** Delete the entries among `ids` that still match `filter`, by `_id`; returns how many. Idempotent. */
   deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number>;
   /** Delete up to `limit` documents in `range` matching `filter` (e.g. fenced ones); returns how many. */

@@ -16,6 +16,8 @@ import type {
   RangeCounts,
   RangeKey,
   RangeSpan,
+  RangeTallies,
+  RangeTallyResult,
   ShardStore,
   StoreAggregateOptions,
   StoreBatchCursor,
@@ -135,6 +137,9 @@ export abstract class StoreDecorator implements ShardStore {
   }
   checksumRanges(ranges: readonly HashRange[], filter?: StoreFilter): Promise<RangeChecksumResult[]> {
     return this.#call('checksumRanges', () => this.inner.checksumRanges(ranges, filter), [ranges, filter]);
+  }
+  tallyRanges(ranges: readonly HashRange[], tallies: RangeTallies): Promise<RangeTallyResult> {
+    return this.#call('tallyRanges', () => this.inner.tallyRanges(ranges, tallies), [ranges, tallies]);
   }
   deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {
     return this.#call('deleteIds', () => this.inner.deleteIds(ids, filter), [ids, filter]);

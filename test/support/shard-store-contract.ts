@@ -646,6 +646,36 @@ export function describeShardStoreContract(name: string, options: ShardStoreCont
       });
     });
 
+    describe('#tallyRanges', function () {
+      it('answers each count and checksum as countRanges and checksumRanges would, protocol filters and others alike', async function () {
+        await mixed();
+        await store.insertIfAbsent([doc('lo', 1), doc('hi', 9, { a: 1 }), doc('t', 4, { _ts: true })]);
+        await store.fence([{ id: 'a', h: 5 }], 2);
+        const ranges = [
+          { start: 8, end: 9 },
+          { start: 0, end: 4 },
+          { start: 4, end: 5 },
+        ];
+        const live = { _moved: { $exists: false }, _ts: { $exists: false } };
+        const fenced = { _moved: 2 };
+        const marked = { $or: [{ _moved: { $exists: true } }, { _ts: true }] };
+        // Protocol filters: the figures of one pass.
+        const tally = await store.tallyRanges(ranges, { counts: [live, marked], checksums: [fenced, {}] });
+        expect(tally.counts).to.deep.equal([(await store.countRanges(ranges, live)).counts, (await store.countRanges(ranges, marked)).counts]);
+        expect(tally.checksums).to.deep.equal([await store.checksumRanges(ranges, fenced), await store.checksumRanges(ranges)]);
+        expect(tally.counts[1]!.reduce((a, b) => a + b), 'the fence and the tombstone').to.equal(2);
+        expect(tally.checksums[0]!.map((s) => s.count)).to.deep.equal([0, 0, 1]);
+        // A filter on an application field as well.
+        const mixedFilters = await store.tallyRanges(ranges, { counts: [{ a: 1 }], checksums: [live] });
+        expect(mixedFilters.counts).to.deep.equal([(await store.countRanges(ranges, { a: 1 })).counts]);
+        expect(mixedFilters.counts[0]![0], 'hi').to.equal(1);
+        expect(mixedFilters.checksums).to.deep.equal([await store.checksumRanges(ranges, live)]);
+        expect(await store.tallyRanges(ranges, {})).to.deep.equal({ counts: [], checksums: [] });
+        expect(await store.tallyRanges([], { counts: [live], checksums: [live] })).to.deep.equal({ counts: [[]], checksums: [[]] });
+        await expectMisuse(store.tallyRanges([{ start: 5, end: 4 }], { counts: [live] }));
+      });
+    });
+
     describe('#countRange', function () {
       it('counts documents in the range, optionally filtered', async function () {
         await mixed();

@@ -60,14 +60,14 @@ export type CountShard = (shard: ShardSpec, store: ShardStore) => Promise<ShardC
 
 /**
  * A shard's counts, read now. Markers are counted, not derived from a count of everything: a writer
- * between two counts made `all - documents` show a marker that was never there. Each count is a pass
- * over the whole ring, read a batch at a time where the server scans (ADR 0003, "Passes over ranges"):
- * as one call, a count of 30,000 entries on FerretDB outlasted `opTimeoutMs: 1000` and left the counts
- * unknown.
+ * between two counts made `all - documents` show a marker that was never there. Both are counted in
+ * one pass over the whole ring (`tallyRanges`), read a batch at a time where the server scans (ADR
+ * 0003, "Passes over ranges"): as one call, a count of 30,000 entries on FerretDB outlasted
+ * `opTimeoutMs: 1000` and left the counts unknown; as two passes, 120,000 entries took 13 s.
  */
 export const countShard: CountShard = async (_shard, store) => {
-  const [live, marked] = await Promise.all([store.countRanges([WHOLE_RING], LIVE), store.countRanges([WHOLE_RING], MARKED)]);
-  return { documents: live.counts[0] ?? 0, markers: marked.counts[0] ?? 0 };
+  const { counts } = await store.tallyRanges([WHOLE_RING], { counts: [LIVE, MARKED] });
+  return { documents: counts[0]?.[0] ?? 0, markers: counts[1]?.[0] ?? 0 };
 };
 
 /** Every ring point: a range starts after its `start` and ends at its `end`, inclusive. */

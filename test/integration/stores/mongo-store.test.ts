@@ -202,6 +202,34 @@ describe('MongoStore', function () {
       }
     });
 
+    it("tallyRanges reads the ranges once for all its protocol figures, once per filter for any other", async function () {
+      const finds: Document[] = [];
+      const monitored = new MongoClient(uri, { monitorCommands: true });
+      monitored.on('commandStarted', (e: CommandStartedEvent) => {
+        if (e.databaseName === db && e.commandName === 'find' && e.command['projection']?.['_ph'] === 1) finds.push(e.command['filter'] as Document);
+      });
+      try {
+        const store = new MongoStore({ shardId: 's1', client: monitored, db, collection: `tally${++seq}` });
+        // Ranges (20i, 20i + 10] hold the even keys; a is 1 on every other of them.
+        await store.insertIfAbsent(Array.from({ length: 40 }, (_, i) => ({ _id: `k${i}`, _h: i * 10 + 1, _v: 1, a: Math.floor(i / 2) % 2 })));
+        await store.fence([{ id: 'k4', h: 41 }, { id: 'k6', h: 61 }], 2);
+        const ranges = Array.from({ length: 20 }, (_, i) => ({ start: i * 20, end: i * 20 + 10 }));
+        finds.length = 0;
+        const live = { _moved: { $exists: false } };
+        const tally = await store.tallyRanges(ranges, { checksums: [{ _moved: 2 }], counts: [live, { _moved: { $exists: true } }] });
+        expect(finds.length, 'one pass for the three figures').to.equal(1);
+        expect(tally.counts[0]!.reduce((a, b) => a + b)).to.equal(18);
+        expect(tally.counts[1]!.reduce((a, b) => a + b)).to.equal(2);
+        expect(tally.checksums[0]).to.deep.equal(await store.checksumRanges(ranges, { _moved: 2 }));
+        finds.length = 0;
+        const other = await store.tallyRanges(ranges, { checksums: [{ a: 1 }], counts: [live] });
+        expect(finds.length, 'a pass per filter when one names an application field').to.equal(2);
+        expect(other.checksums[0]!.reduce((n, r) => n + r.count, 0)).to.equal(10);
+      } finally {
+        await monitored.close();
+      }
+    });
+
     // Regression: verify's passes ran as one call each, under one opTimeoutMs; on FerretDB a pass over
     // 50,000 entries took 2.3 to 2.5 s against the migrator's default 2 s, so verify could not finish on
     // a shard of that size however often it was resumed.

@@ -225,7 +225,7 @@ describe('Migrator', () => {
         const perPair = new Map<string, number>();
         const rangeScans: string[] = [];
         const deleteSizes: number[] = [];
-        const PASS_OPS = new Set(['countRanges', 'checksumRanges', 'spanKeys', 'unfencedKeys']);
+        const PASS_OPS = new Set(['countRanges', 'checksumRanges', 'tallyRanges', 'spanKeys', 'unfencedKeys']);
         const passesAt = new Map<string, number>();
         const maxPassesAt = new Map<string, number>();
         let inFlight = 0;
@@ -235,7 +235,7 @@ describe('Migrator', () => {
             const cleanup = op === 'spanKeys' && JSON.stringify(args[2]) === JSON.stringify({ _moved: { $exists: true } });
             if ((op === 'unfencedKeys' || op === 'spanKeys') && !cleanup) listings.set(shard, (listings.get(shard) ?? 0) + 1);
             if (cleanup) cleanupListings.set(shard, (cleanupListings.get(shard) ?? 0) + 1);
-            if (op === 'checksumRanges' || op === 'countRanges') perPair.set(`${shard} ${op}`, (perPair.get(`${shard} ${op}`) ?? 0) + 1);
+            if (op === 'checksumRanges' || op === 'countRanges' || op === 'tallyRanges') perPair.set(`${shard} ${op}`, (perPair.get(`${shard} ${op}`) ?? 0) + 1);
             if (op === 'fenceRange' || op === 'deleteRange' || op === 'checksumRange' || op === 'countRange' || op === 'scanRange') rangeScans.push(`${shard} ${op}`);
             if (op === 'fenceIds') maxInFlight = Math.max(maxInFlight, ++inFlight);
             if (op === 'deleteIds') deleteSizes.push((args[0] as unknown[]).length);
@@ -268,18 +268,20 @@ describe('Migrator', () => {
           expect(listings.get(id) ?? 0, `listings of ${id}`).to.equal(2);
           // Cleanup: one page once more, for all the pair's ranges at once, deleted a batch at a time.
           expect(cleanupListings.get(id) ?? 0, `cleanup listings of ${id}`).to.equal(1);
-          // Verify: one checksum pass and one count pass at the source per pair, however many ranges
-          // (and the pre-flight estimate's count, once per source).
-          expect(perPair.get(`${id} checksumRanges`), `checksum passes at ${id}`).to.equal(1);
-          expect(perPair.get(`${id} countRanges`), `count passes at ${id}`).to.equal(2);
+          // Verify: one pass at the source per pair (its checksum and its count), however many ranges;
+          // the pre-flight estimate's count, once per source.
+          expect(perPair.get(`${id} tallyRanges`), `verify passes at ${id}`).to.equal(1);
+          expect(perPair.get(`${id} checksumRanges`), `checksum passes at ${id}`).to.equal(undefined);
+          expect(perPair.get(`${id} countRanges`), `count passes at ${id}`).to.equal(1);
         }
         expect(Math.max(...movedOff), 'a pair moved several batches').to.be.greaterThan(batch);
         expect(Math.max(...deleteSizes), 'markers deleted a batch at a time').to.equal(batch);
-        // Every pair writes s4: verify's two passes there per pair, three pairs at once, take turns.
+        // Every pair writes s4: verify's passes there, three pairs at once, take turns.
         expect(maxPassesAt.get('s4'), 'passes at once at the shard every pair writes').to.equal(2);
-        // The target's checks, one pass each per pair (3 pairs).
-        expect(perPair.get('s4 checksumRanges')).to.equal(3);
-        expect(perPair.get('s4 countRanges')).to.equal(3);
+        // The target's checks, one pass per pair (3 pairs).
+        expect(perPair.get('s4 tallyRanges')).to.equal(3);
+        expect(perPair.get('s4 checksumRanges')).to.equal(undefined);
+        expect(perPair.get('s4 countRanges')).to.equal(undefined);
         expect(maxInFlight, 'pairs copied at once').to.equal(3);
         expect(report.readsPerMoved).to.equal(1);
         expect(report.counters.keysRead, 'quiet ranges verify by checksum alone').to.equal(0);
@@ -714,7 +716,7 @@ describe('Migrator', () => {
         let done = false;
         w.hooks = {
           before: async (shard, method) => {
-            if (done || method !== 'checksumRanges') return;
+            if (done || method !== 'tallyRanges') return;
             done = true;
             // Break the lease assumption on purpose: a write lands at the old owner after the sweep.
             const journal = await w.config.readJournal('migration:app');

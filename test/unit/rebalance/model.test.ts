@@ -466,7 +466,7 @@ async function routerLoop(w: World, actor: string, stop: { stopped: boolean }): 
 }
 
 /** Store methods that never change a store; any other call marks its store for the next check. */
-const READ_ONLY = new Set(['get', 'find', 'findBatches', 'count', 'scanRange', 'unfencedKeys', 'countRange', 'countRanges', 'checksumRange', 'ping', 'hasRoutingIndex']);
+const READ_ONLY = new Set(['get', 'find', 'findBatches', 'count', 'scanRange', 'unfencedKeys', 'countRange', 'countRanges', 'checksumRange', 'checksumRanges', 'tallyRanges', 'ping', 'hasRoutingIndex']);
 
 function isLiveEntry(d: StoredDocument): boolean {
   return d._moved === undefined && d._ph !== true && d._ts !== true;
