@@ -636,8 +636,8 @@ How to read these numbers:
   smaller ones too) are taken from it, the next page listed while this one is carried: on FerretDB
   each page is a pass over the whole source, one per 10,000 moved keys.
 - The sweep, verify, cleanup and purge work per pair too: the sweep lists what late writers left and
-  looks for relics once per pair (after an abort it lifts them from the same listing, a page at a time), verify is two
-  checksum passes and two count passes per pair (no keys read when nobody wrote), cleanup and purge
+  looks for relics once per pair (after an abort it lifts them from the same listing, a page at a time), verify is one
+  pass per shard of a pair, a checksum and a count each (no keys read when nobody wrote), cleanup and purge
   list the pair's markers a page at a time and delete them by \`_id\`.
 - Reads per moved document: each moved body is read once (by the fence's read-back); keys listed
   without bodies are counted apart (\`keysListed\`).

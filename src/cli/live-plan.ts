@@ -158,21 +158,29 @@ async function countPairs(
   stores: ReadonlyMap<string, ShardStore>,
   onCounted: (done: number, total: number, docs: number) => void,
 ): Promise<{ moves: LivePlan['moves']; pairs: PairCount[]; scannedShards: string[] }> {
-  // One countRanges per source: by index where the server can, else one pass over the source.
+  // One countRanges per source, all sources at once (as `status` counts its shards): by index where
+  // the server can, else one pass over the source. One after another, 4 FerretDB sources of 30,000
+  // documents took 15 s to count.
   const docsOf = new Map<Move, number>();
   const scannedShards: string[] = [];
   let rangesCounted = 0;
   let docsCounted = 0;
   onCounted(0, plan.moves.length, 0);
-  for (const source of new Set(plan.moves.map((m) => m.from))) {
-    const ranges = plan.moves.filter((m) => m.from === source);
-    const { counts, indexed } = await providerOf(stores).store(source).countRanges(ranges, LIVE);
-    ranges.forEach((m, i) => docsOf.set(m, counts[i] ?? 0));
-    if (!indexed) scannedShards.push(source);
-    rangesCounted += ranges.length;
-    docsCounted += counts.reduce((a, b) => a + b, 0);
-    onCounted(rangesCounted, plan.moves.length, docsCounted);
-  }
+  const sources = [...new Set(plan.moves.map((m) => m.from))];
+  const indexedAt = await Promise.all(
+    sources.map(async (source) => {
+      const ranges = plan.moves.filter((m) => m.from === source);
+      const { counts, indexed } = await providerOf(stores).store(source).countRanges(ranges, LIVE);
+      ranges.forEach((m, i) => docsOf.set(m, counts[i] ?? 0));
+      rangesCounted += ranges.length;
+      docsCounted += counts.reduce((a, b) => a + b, 0);
+      onCounted(rangesCounted, plan.moves.length, docsCounted);
+      return indexed;
+    }),
+  );
+  sources.forEach((source, k) => {
+    if (!indexedAt[k]) scannedShards.push(source);
+  });
   const moves: Array<LivePlan['moves'][number]> = [];
   const pairs = new Map<string, { from: string; to: string; ranges: number; docs: number }>();
   for (const m of plan.moves) {

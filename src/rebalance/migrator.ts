@@ -385,18 +385,20 @@ export class Migrator {
 
   /**
    * Live documents per move, for progress and ETA: one `countRanges` per source (one pass over it on
-   * a server that cannot count ranges by index), renewing the lock between sources, which it holds
-   * already while counting.
+   * a server that cannot count ranges by index), all sources at once, as `plan` counts them. The lock
+   * is renewed first; its own timer renews it while they count.
    */
   async #estimate(run: MigrationRun, moves: readonly Move[]): Promise<MoveProgress[]> {
     const bySource = new Map<string, Move[]>();
     for (const m of moves) bySource.set(m.from, [...(bySource.get(m.from) ?? []), m]);
     const estimated = new Map<Move, number>();
-    for (const [source, ranges] of bySource) {
-      await run.lock.renew();
-      const { counts } = await (await this.#s.pool.store(source)).countRanges(ranges, { _moved: { $exists: false }, _ph: { $exists: false } });
-      ranges.forEach((m, i) => estimated.set(m, counts[i] ?? 0));
-    }
+    await run.lock.renew();
+    await Promise.all(
+      [...bySource].map(async ([source, ranges]) => {
+        const { counts } = await (await this.#s.pool.store(source)).countRanges(ranges, { _moved: { $exists: false }, _ph: { $exists: false } });
+        ranges.forEach((m, i) => estimated.set(m, counts[i] ?? 0));
+      }),
+    );
     return moves.map((m) => freshMove(m.start, m.end, m.from, m.to, estimated.get(m) ?? 0));
   }
 

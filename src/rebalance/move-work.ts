@@ -116,6 +116,25 @@ function spansAfter(pass: CarryPass, open: readonly MoveProgress[], keys: readon
   ).map((span) => ({ m: byStart.get(span.range.start)!, span }));
 }
 
+/**
+ * The keys of the entries matching `filter` in `spans`, a page of up to `page` keys at a time, in
+ * `(_h, _id)` order; the next page is listed while the caller works on this one (the listing only
+ * reads). Cleanup, purge and verify's repair list their pair's ranges this way; the copy and the sweep
+ * page by the cursors they journal instead (`ListedPage`).
+ */
+export async function* listedPages(store: ShardStore, spans: readonly RangeSpan[], page: number, filter: StoreFilter): AsyncGenerator<RangeKey[]> {
+  let open = spans;
+  let pending: Promise<RangeKey[]> | null = open.length === 0 ? null : store.spanKeys(open, page, filter);
+  while (pending !== null) {
+    const keys = await pending;
+    open = nextSpans(open, keys, page);
+    pending = open.length === 0 ? null : store.spanKeys(open, page, filter);
+    // Awaited at the next page; until then (or when the caller stops early) a failure must not count as unhandled.
+    pending?.catch(() => undefined);
+    if (keys.length > 0) yield keys;
+  }
+}
+
 /** The spans of `moves` from their starts. */
 export function spansOf(moves: readonly MoveProgress[]): RangeSpan[] {
   return moves.map((m) => ({ range: rangeOf(m), after: null }));
@@ -367,23 +386,11 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
   const moves = open.map((i) => j.moves[i]!);
   const store = await run.s.pool.store(moves[0]![pass.at]);
   const { batch } = run.s;
-  const page = Math.max(batch, LISTING_PAGE);
   const deleted = moves.map(() => 0);
-  let spans = spansOf(moves);
-  let pending: Promise<RangeKey[]> | null = null;
-  while (spans.length > 0) {
-    if (stopped()) return;
-    await run.checkpoint(j, false);
-    const keys = await (pending ?? store.spanKeys(spans, page, pass.filter));
-    spans = nextSpans(spans, keys, page);
-    pending = spans.length === 0 ? null : store.spanKeys(spans, page, pass.filter);
-    // Awaited at the next page; until then a failure must not count as unhandled.
-    pending?.catch(() => undefined);
-    if (keys.length === 0) break;
-    for (const [i, part] of batchesOf(keys, batch).entries()) {
+  for await (const keys of listedPages(store, spansOf(moves), Math.max(batch, LISTING_PAGE), pass.filter)) {
+    for (const part of batchesOf(keys, batch)) {
       if (stopped()) return;
-      // The page's first batch follows the checkpoint above.
-      if (i > 0) await run.checkpoint(j, false);
+      await run.checkpoint(j, false);
       const n = await store.deleteIds(part.map((k) => k._id), pass.filter);
       for (const k of part) deleted[moves.findIndex((m) => inMove(m, k._h))]! += 1;
       j.counters.deleted += n;

@@ -1,13 +1,13 @@
 /**
  * Verify, per source/target pair (ADR 0002 item 2): the checks of every move of the pair come from
- * one pass per check over all the pair's ranges, not one per range, and the repair of what a kill
+ * one pass over all the pair's ranges at each of its two shards, not one per range or check, and the repair of what a kill
  * between fence and copy left behind lists the pair's fenced keys in one query per page.
  */
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
 import type { ShardStore, StoreFilter } from '../stores/shard-store.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
-import { batchesOf, install, LISTING_PAGE, nextSpans, rangeOf, spansOf, type PairWork } from './move-work.js';
+import { batchesOf, install, listedPages, LISTING_PAGE, rangeOf, spansOf, type PairWork } from './move-work.js';
 import type { MigrationRun } from './run.js';
 
 /** What verify found for one move. */
@@ -119,19 +119,14 @@ export async function repairMissing(
   const source = await run.s.pool.store(moves[0]!.from);
   const target = await run.s.pool.store(moves[0]!.to);
   const { batch } = run.s;
-  const page = Math.max(batch, LISTING_PAGE);
   const fenced = fencedWithData(j);
-  for (let spans = spansOf(moves); spans.length > 0; ) {
-    await run.checkpoint(j, false);
-    // A page of keys (on a server that scans, each page is a pass over the source), looked up and
-    // repaired a batch at a time.
-    const listed = await source.spanKeys(spans, page, fenced);
-    spans = nextSpans(spans, listed, page);
+  // Pages of keys (on a server that scans, each page is a pass over the source), looked up and
+  // repaired a batch at a time.
+  for await (const listed of listedPages(source, spansOf(moves), Math.max(batch, LISTING_PAGE), fenced)) {
     j.counters.keysRead += listed.length;
     for (const k of listed) out[moveAt(moves, k._h)]!.checked++;
-    for (const [i, keys] of batchesOf(listed, batch).entries()) {
-      // The page's first batch follows the checkpoint above.
-      if (i > 0) await run.checkpoint(j, false);
+    for (const keys of batchesOf(listed, batch)) {
+      await run.checkpoint(j, false);
       const missing = await missingAt(j, target, keys.map((k) => k._id));
       if (missing.length === 0) continue;
       const bodies = await source.find({ _id: { $in: missing }, ...fenced }, { exactTypes: true });

@@ -35,7 +35,7 @@ function reason(error: unknown): string {
 
 /**
  * How many times its own duration a shard's count is kept before it is read again. A count is a pass
- * over the whole shard (on FerretDB a read of every entry: 13 s for 4 shards of 30,000 documents on
+ * over the whole shard (on FerretDB a read of every entry: 9 s for 4 shards of 30,000 documents on
  * the test servers); read at every 2 s poll it would keep the shards scanning without pause, during a
  * migration too. Kept for ten times its duration, counting costs a shard at most a tenth of its time;
  * a quick count (a small or indexed shard) is read again at every poll.

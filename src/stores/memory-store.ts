@@ -522,9 +522,7 @@ export class MemoryStore implements ShardStore {
 
   async countRange(range: HashRange, filter?: StoreFilter): Promise<number> {
     this.#check();
-    let n = 0;
-    for (const _ of this.#range(range, null, filter)) n++;
-    return n;
+    return [...this.#range(range, null, filter)].length;
   }
 
   async checksumRange(range: HashRange, filter?: StoreFilter): Promise<RangeChecksumResult> {
@@ -539,10 +537,9 @@ export class MemoryStore implements ShardStore {
   }
 
   /** Every figure is read at once, with no other call in between: one pass, as the contract says. */
-  async tallyRanges(ranges: readonly HashRange[], tallies: RangeTallies): Promise<RangeTallyResult> {
-    const counts = Promise.all((tallies.counts ?? []).map(async (f) => (await this.countRanges(ranges, f)).counts));
-    const checksums = Promise.all((tallies.checksums ?? []).map((f) => this.checksumRanges(ranges, f)));
-    return { counts: await counts, checksums: await checksums };
+  async tallyRanges(ranges: readonly HashRange[], { counts = [], checksums = [] }: RangeTallies): Promise<RangeTallyResult> {
+    const counted = counts.map(async (f) => (await this.countRanges(ranges, f)).counts);
+    return { counts: await Promise.all(counted), checksums: await Promise.all(checksums.map((f) => this.checksumRanges(ranges, f))) };
   }
 
   async deleteIds(ids: readonly unknown[], filter: StoreFilter): Promise<number> {

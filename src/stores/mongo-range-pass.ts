@@ -20,8 +20,9 @@ import { andFilters, bucketOf, RangeChecksum, rangeFilter } from './store-filter
 
 /**
  * Entries per batch. Alone, a batch of 2,000 entries of a FerretDB scan took 0.1 to 0.2 s on the test
- * servers, but verify runs four passes per pair and the pairs at once, eight scans on the new shard:
- * batches of 2,000 then outlasted a 1 s `opTimeoutMs`. 500 keep a batch near a tenth of that.
+ * servers, but verify then ran four passes per pair and the pairs at once, eight scans on the new
+ * shard: batches of 2,000 outlasted a 1 s `opTimeoutMs`. 500 keep a batch near a tenth of that (verify
+ * now runs two passes per pair, at most two at a time per shard).
  */
 const PASS_BATCH = 500;
 
