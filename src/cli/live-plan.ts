@@ -153,7 +153,8 @@ export function countingNotes(io: CliIO, everyMs = 2000): (done: number, total: 
   };
 }
 
-async function countPairs(
+/** The live documents of each move and pair of `plan`, counted at the sources, and the sources that scanned to count. */
+export async function countPairs(
   plan: RebalancePlan,
   stores: ReadonlyMap<string, ShardStore>,
   onCounted: (done: number, total: number, docs: number) => void,

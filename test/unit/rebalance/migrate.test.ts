@@ -230,8 +230,12 @@ describe('Migrator', () => {
         const maxPassesAt = new Map<string, number>();
         let inFlight = 0;
         let maxInFlight = 0;
+        let counting = 0;
+        let mostCounting = 0;
         w.hooks = {
           before: async (shard, op, args) => {
+            // The estimate's counts, one per source: at once.
+            if (op === 'countRanges') mostCounting = Math.max(mostCounting, ++counting);
             const cleanup = op === 'spanKeys' && JSON.stringify(args[2]) === JSON.stringify({ _moved: { $exists: true } });
             if ((op === 'unfencedKeys' || op === 'spanKeys') && !cleanup) listings.set(shard, (listings.get(shard) ?? 0) + 1);
             if (cleanup) cleanupListings.set(shard, (cleanupListings.get(shard) ?? 0) + 1);
@@ -249,6 +253,7 @@ describe('Migrator', () => {
             if (op === 'fenceIds') await new Promise((r) => setImmediate(r));
           },
           after: (shard, op) => {
+            if (op === 'countRanges') counting--;
             if (op === 'fenceIds') inFlight--;
             if (PASS_OPS.has(op)) passesAt.set(shard, passesAt.get(shard)! - 1);
           },
@@ -283,6 +288,7 @@ describe('Migrator', () => {
         expect(perPair.get('s4 checksumRanges')).to.equal(undefined);
         expect(perPair.get('s4 countRanges')).to.equal(undefined);
         expect(maxInFlight, 'pairs copied at once').to.equal(3);
+        expect(mostCounting, 'sources counted at once by the estimate').to.equal(3);
         expect(report.readsPerMoved).to.equal(1);
         expect(report.counters.keysRead, 'quiet ranges verify by checksum alone').to.equal(0);
       });
