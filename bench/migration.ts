@@ -99,7 +99,7 @@ async function application(
   stop: () => boolean,
   record: () => boolean,
   out: number[],
-  moving?: { readonly ids: ReadonlySet<string>; readonly out: number[]; readonly still: number[] },
+  moving?: { readonly ids: ReadonlySet<string>; readonly out: number[]; readonly still: number[]; readonly reads: number[]; readonly writes: number[] },
 ): Promise<{ errors: number }> {
   let errors = 0;
   let x = 2463534242;
@@ -116,8 +116,9 @@ async function application(
       for (let i = 0; !stop(); i++) {
         const id = `user-${next() % DOCS}`;
         const t0 = performance.now();
+        const read = (i + worker) % 2 === 0;
         try {
-          if ((i + worker) % 2 === 0) await coll.findOne({ _id: id });
+          if (read) await coll.findOne({ _id: id });
           else await coll.updateOne({ _id: id }, { $set: { n: i } });
         } catch {
           errors += 1;
@@ -126,7 +127,12 @@ async function application(
         if (!record()) continue;
         const ms = performance.now() - t0;
         out.push(ms);
-        if (moving !== undefined) (moving.ids.has(id) ? moving.out : moving.still).push(ms);
+        if (moving === undefined) continue;
+        if (!moving.ids.has(id)) moving.still.push(ms);
+        else {
+          moving.out.push(ms);
+          (read ? moving.reads : moving.writes).push(ms);
+        }
       }
     }),
   );
@@ -393,7 +399,9 @@ async function main(): Promise<void> {
     const movingIds = new Set([...pairs.values()].flatMap((p) => p.ids));
     const duringMoving: number[] = [];
     const duringStill: number[] = [];
-    const app = application(coll, () => stopApp, () => copying, during, { ids: movingIds, out: duringMoving, still: duringStill });
+    const movingReads: number[] = [];
+    const movingWrites: number[] = [];
+    const app = application(coll, () => stopApp, () => copying, during, { ids: movingIds, out: duringMoving, still: duringStill, reads: movingReads, writes: movingWrites });
     const b = await migrate(
       config,
       stores,
@@ -464,6 +472,8 @@ async function main(): Promise<void> {
         during: duringStats,
         duringMoving: stats(duringMoving),
         duringStill: stats(duringStill),
+        duringMovingReads: stats(movingReads),
+        duringMovingWrites: stats(movingWrites),
         after: stats(afterSamples),
         errorsBefore: baselineErrors,
         errorsDuring: duringErrors,
@@ -516,7 +526,17 @@ type Result = {
   load: { atStart: number[]; atEnd: number[] };
   migrationA: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
   migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
-  application: { before: Stats; during: Stats; duringMoving?: Stats; duringStill?: Stats; after?: Stats; errorsBefore: number; errorsDuring: number };
+  application: {
+    before: Stats;
+    during: Stats;
+    duringMoving?: Stats;
+    duringStill?: Stats;
+    duringMovingReads?: Stats;
+    duringMovingWrites?: Stats;
+    after?: Stats;
+    errorsBefore: number;
+    errorsDuring: number;
+  };
   targets: { throughputVsRaw: number; throughputVsRawById: number; readsPerMoved: number; readsPerMovedUnderLoad: number; p99Ratio: number; p99RatioInterval?: Interval };
 };
 
@@ -532,9 +552,14 @@ function splitNote(r: Result): string {
   return (
     `Operations on keys that stay put measure the copy's load on the shards: p99 ${still.p99} ms, ` +
     `${(still.p99 / before.p99).toFixed(2)}x the baseline, over ${still.ops} operations. Operations on keys that move ` +
-    `(${moving.ops}) pay the migrating state's protocol whatever the copy's pace (a read tries the new owner, then ` +
-    `the old one; a write fences the old owner first, three \`_id\`-indexed round trips): p99 ${moving.p99} ms, ` +
-    `${(moving.p99 / before.p99).toFixed(2)}x the baseline.`
+    `(${moving.ops}) pay the migrating state's protocol whatever the copy's pace (a read of a key not copied yet tries ` +
+    `the new owner, then the old one; a write to it reads the new owner, fences the old one, copies the key and writes it, ` +
+    `four \`_id\`-indexed round trips and a read of the routing state): p99 ${moving.p99} ms, ` +
+    `${(moving.p99 / before.p99).toFixed(2)}x the baseline` +
+    (r.application.duringMovingReads === undefined || r.application.duringMovingWrites === undefined
+      ? '.'
+      : `: their reads ${r.application.duringMovingReads.p99} ms (${(r.application.duringMovingReads.p99 / before.p99).toFixed(2)}x), ` +
+        `their writes ${r.application.duringMovingWrites.p99} ms (${(r.application.duringMovingWrites.p99 / before.p99).toFixed(2)}x).`)
   );
 }
 
@@ -610,7 +635,7 @@ Time per phase in ms, the three router-lease waits (${(p['leaseMs'] ?? 0) + (p['
 | before | ${r.application.before.ops} | ${r.application.before.p50} | ${r.application.before.p99} | ${r.application.before.mean} | ${r.application.errorsBefore} |
 | during copy | ${r.application.during.ops} | ${r.application.during.p50} | ${r.application.during.p99} | ${r.application.during.mean} | ${r.application.errorsDuring} |
 ${appRow('during copy, keys that move', r.application.duringMoving)}
-${appRow('during copy, keys that stay', r.application.duringStill)}
+${r.application.duringMovingReads === undefined ? '' : `${appRow('during copy, keys that move: reads', r.application.duringMovingReads)}\n`}${r.application.duringMovingWrites === undefined ? '' : `${appRow('during copy, keys that move: writes', r.application.duringMovingWrites)}\n`}${appRow('during copy, keys that stay', r.application.duringStill)}
 ${appRow('after the migration (same load, no copy)', r.application.after)}
 
 How to read these numbers:
