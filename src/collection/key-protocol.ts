@@ -104,12 +104,22 @@ export class KeyProtocol {
       if (entry.kind === 'fence') throw moved(place.owner, `_id is fenced for migration epoch ${String(entry.epoch)}`);
       return entry.kind === 'live' ? { doc: entry.doc, shardId: place.owner } : null;
     }
+    // Both owners are read at once (ADR 0002, "Reads of a moving key"): the new owner's answer decides
+    // alone whenever it holds the key, and the old owner's is awaited only when it does not. Read one
+    // after the other, a key not copied yet cost two round trips.
+    const fromOld = this.#exec.readAt(view, place.old, id);
+    // Awaited below unless the new owner decides; until then a failure must not count as unhandled.
+    fromOld.catch(() => undefined);
     const atNew = entryKind(view, await this.#exec.readAt(view, place.owner, id));
     if (atNew.kind === 'live') return { doc: atNew.doc, shardId: place.owner };
     if (atNew.kind === 'tombstone') return null;
     if (atNew.newer) throw moved(place.owner, `_id ${keyToString(id)} moved on at epoch ${String(atNew.epoch)}`);
     // A fence left at the new owner by an earlier migration is no copy: the old owner still has the data.
-    const atOld = entryKind(view, await this.#exec.readAt(view, place.old, id));
+    let atOld = entryKind(view, await fromOld);
+    // Nothing at the old owner may be an answer from before a writer took a relic at the new owner back
+    // (ADR 0003: the relic's data goes to the old owner first, then the relic is deleted): read it again,
+    // after the new owner, as one read after the other would have.
+    if (!atOld.newer && !atOld.data && atOld.kind !== 'tombstone') atOld = entryKind(view, await this.#exec.readAt(view, place.old, id));
     if (atOld.newer) throw moved(place.old, `_id ${keyToString(id)} moved at epoch ${String(atOld.epoch)}`);
     if (atOld.data) {
       if (atOld.fenced) await this.#exec.confirmMigrating(view, place.old, id);

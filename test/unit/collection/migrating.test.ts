@@ -72,6 +72,53 @@ describe('ShardedCollection while migrating', () => {
       expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: -1 });
     });
 
+    it('reads both owners of a key not copied yet at once: one round trip, not two', async () => {
+      const [k] = moving as [number];
+      const { coll, pool, oldOf } = await seeded([k]);
+      const old = r1.route(k);
+      let inFlight = 0;
+      let most = 0;
+      pool.before = async (shardId, op) => {
+        if (op !== 'get' || (shardId !== old && shardId !== 'd')) return;
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setImmediate(r));
+        inFlight--;
+      };
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k });
+      expect(most, 'reads in flight at once').to.equal(2);
+      await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
+      most = 0;
+      expect(await coll.findOne({ _id: k }), 'fenced, not copied').to.deep.equal({ _id: k, b: k % 3, n: k });
+      expect(most).to.equal(2);
+    });
+
+    it('answers from the new owner once it holds the key, without waiting for the old owner', async () => {
+      const [k] = moving as [number];
+      const { coll, pool, copy } = await seeded([k]);
+      await copy(k);
+      const old = r1.route(k);
+      let release: () => void = () => undefined;
+      // The old owner does not answer until the test lets it: the read must not wait for it.
+      pool.before = (shardId, op) => (shardId === old && op === 'get' ? new Promise<void>((r) => (release = r)) : Promise.resolve());
+      try {
+        expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k });
+        expect(pool.count(old, 'get'), 'the old owner was asked as well').to.equal(1);
+      } finally {
+        release();
+      }
+    });
+
+    it('does not let a failed read of the old owner fail a read the new owner answers', async () => {
+      const [k] = moving as [number];
+      const { coll, pool, copy } = await seeded([k]);
+      await copy(k);
+      const old = r1.route(k);
+      pool.before = async (shardId, op) => {
+        if (shardId === old && op === 'get') throw new Error('old owner down');
+      };
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k });
+    });
+
     it('answers not found for a tombstone at the new owner and for a placeholder at the old one', async () => {
       const [k1, k2] = moving as [number, number];
       const { coll, copy, newOf, oldOf } = await seeded([k1]);
@@ -351,6 +398,34 @@ describe('ShardedCollection while migrating', () => {
       expect(await back.findOne({ _id: k1 })).to.deep.equal({ _id: k1, b: k1 % 3, n: k1 });
       expect(await back.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: -2 });
       expect(await back.findOne({ _id: k3 })).to.equal(null);
+    });
+
+    // Found by reasoning while the two reads went concurrent: the old owner answered "nothing" before a
+    // writer took the relic back (its data copied there, then the relic deleted), and the new owner was
+    // read inside that window: nothing at either, where the key held its data throughout.
+    it('reads the data a writer is taking back from a relic, whichever owner answers first', async () => {
+      const [k] = moving as [number];
+      const { pool, oldOf, newOf } = await seeded([k]);
+      // Forward leg: a router fenced k at its R1 owner and died before copying it to d: a relic with data there.
+      await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
+      const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool });
+      const relicAt = r1.route(k);
+      let oldAnswered: () => void = () => undefined;
+      const answered = new Promise<void>((r) => (oldAnswered = r));
+      pool.after = (shardId, op) => {
+        if (shardId === 'd' && op === 'get') oldAnswered();
+      };
+      pool.before = async (shardId, op) => {
+        if (shardId !== relicAt || op !== 'get') return;
+        pool.before = undefined;
+        await answered;
+        // A writer's takeBackRelic, up to the window between deleting the relic and installing d's entry.
+        const relic = (await oldOf(k).get(k))!;
+        await newOf(k).insertIfAbsent([copyForTarget(relic)]);
+        await newOf(k).fence([{ id: k, h: r1.point(k) }], EPOCH + 1);
+        await oldOf(k).deleteRange({ start: r1.point(k) - 1, end: r1.point(k) }, { _id: k, _moved: { $lt: EPOCH + 1 } }, 1);
+      };
+      expect(await back.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k });
     });
 
     it('writes keys the reverse copier has not reached yet, taking over what the old owner holds', async () => {
