@@ -419,6 +419,7 @@ async function main(): Promise<void> {
     );
     log(`application during: ${JSON.stringify(stats(during))}`);
     log(`  keys that move: ${JSON.stringify(stats(duringMoving))}; keys that stay: ${JSON.stringify(stats(duringStill))}`);
+    log(`  keys that move, reads: ${JSON.stringify(stats(movingReads))}; writes: ${JSON.stringify(stats(movingWrites))}`);
 
     // 6. the baseline again once the migration is over: the machine's other jobs change its load
     // during a long copy, and the before/after pair says how much of the difference is theirs.
@@ -670,7 +671,7 @@ How to read these numbers:
   jobs: the two baselines, before and after the migration, differ by what those jobs did meanwhile. A
   p99 over a few thousand operations rests on its few dozen slowest, so the p99 row carries a
   bootstrap 95% interval of the ratio (both samples resampled, seeded): \`yes\` when all of it is at
-  or under 1.5x, \`**no**\` when all of it is over, \`within noise\` otherwise. ${splitNote(r)} The adaptive throttle probes the pair's shards with point reads, takes a baseline p99 before
+  or under 1.5x, \`**no**\` when all of it is over, \`within noise\` otherwise. ${splitNote(r)} The adaptive throttle probes the pair's shards with point reads and updates that match nothing, takes a baseline p99 before
   the copy, starts at 50 docs/s in batches of 100 ms of work, decides every 8 probes (~100 ms),
   halving its pace on a breach of the allowed impact and raising it by a quarter after a quiet window
   in which the copy booked documents.

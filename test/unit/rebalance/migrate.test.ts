@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { ErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
+import { PROBE_ID } from '../../../src/rebalance/move-work.js';
 import type { MigrationEvent } from '../../../src/rebalance/events.js';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import type { RoutingState } from '../../../src/router/routing-state.js';
@@ -295,12 +296,12 @@ describe('Migrator', () => {
     });
 
     context('when given an allowed p99 impact instead of a pace', () => {
-      it('times point reads of both shards of a pair before its first fence, and copies everything', async () => {
+      it('times point reads and writes of both shards of a pair before its first fence, and copies everything', async () => {
         const w = new World();
         const from = baseTopology();
         await w.init(from, ['s4']);
         const expected = await w.seed(100);
-        const probed = new Set<string>();
+        const probed = { get: new Set<string>(), updateOne: new Set<string>() };
         let probesBeforeCopy = 0;
         let copying = false;
         const sources = new Set<string>();
@@ -310,8 +311,9 @@ describe('Migrator', () => {
               copying = true;
               sources.add(shard);
             }
-            if (op === 'get' && String(args[0]).includes('shardkit-probe')) {
-              probed.add(shard);
+            const id = op === 'get' ? args[0] : op === 'updateOne' ? (args[0] as { _id?: unknown })._id : undefined;
+            if ((op === 'get' || op === 'updateOne') && String(id).includes('shardkit-probe')) {
+              probed[op].add(shard);
               if (!copying) probesBeforeCopy++;
             }
           },
@@ -319,8 +321,37 @@ describe('Migrator', () => {
         const report = await w.migrator({ maxP99Impact: 1.5 }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
         expect(report.outcome).to.equal('completed');
         await w.assertSettled((await w.state()).topology, expected);
-        expect([...probed].sort()).to.deep.equal([...sources, 's4'].sort());
+        expect([...probed.get].sort()).to.deep.equal([...sources, 's4'].sort());
+        expect([...probed.updateOne].sort(), 'writes probed too').to.deep.equal([...sources, 's4'].sort());
         expect(probesBeforeCopy, 'a baseline window per pair before any fence').to.be.at.least(40);
+        // The write probe matches nothing: it leaves no document behind.
+        for (const store of w.stores.values()) expect(await store.get(PROBE_ID)).to.equal(null);
+      });
+
+      // Regression: the probes were point reads only. On FerretDB (SQLite) reads do not wait for the
+      // copy's batch writes and the application's writes do, so the throttle never saw what those waited.
+      it('slows the copy when writes wait though reads do not', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(200);
+        let copying = false;
+        w.hooks = {
+          before: async (_shard, op, args) => {
+            if (op === 'fenceIds') copying = true;
+            // Once the copy runs, a write waits 20 ms, a read nothing: what the copy's write lock does.
+            if (copying && op === 'updateOne' && String((args[0] as { _id?: unknown })._id).includes('shardkit-probe')) {
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+        };
+        const decisions: string[] = [];
+        const report = await w
+          .migrator({ maxP99Impact: 1.5, onEvent: (e) => void (e.type === 'throttle' && decisions.push(e.action)) })
+          .start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect(decisions, 'slowed by the writes').to.include('slowed');
       });
 
       it('lists each source once for its pages while the warm-up fences in small batches (a listing is a scan on FerretDB)', async () => {
