@@ -57,8 +57,12 @@ function sweepListing(): StoreFilter {
  * so every probe failed there (ADR 0005).
  */
 export const PROBE_ID = '\u{10FFFF}shardkit-probe';
-/** Pause between two probe rounds: enough samples for a decision every few seconds, negligible load. */
-const PROBE_MS = 25;
+/**
+ * Pause between two probe rounds. A round times a read and a write at each of the pair's two shards:
+ * 4 samples, so a window of 8 fills in two rounds, about every 100 ms, at 80 calls a second per pair
+ * (pairs that share a shard each probe it: four pairs into a new shard send it 160 a second).
+ */
+const PROBE_MS = 50;
 
 /**
  * What an application's point read and point write cost on a shard now. Both are asked: a server may

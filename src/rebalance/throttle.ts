@@ -71,7 +71,7 @@ export interface AdaptiveThrottleOptions {
   readonly increase?: number;
   /**
    * Samples per decision once the baseline is taken (default `window`). Fewer react within a short
-   * copy: with the migrator's probes (two shards every 25 ms), 8 samples decide about every 100 ms.
+   * copy: with the migrator's probes (a read and a write at two shards every 50 ms), 8 samples decide about every 100 ms.
    */
   readonly decisionWindow?: number;
   /**
