@@ -59,8 +59,8 @@ function sweepListing(): StoreFilter {
 export const PROBE_ID = '\u{10FFFF}shardkit-probe';
 /**
  * Pause between two probe rounds. A round times a read and a write at each of the pair's two shards:
- * 4 samples, so a window of 8 fills in two rounds, about every 100 ms, at 80 calls a second per pair
- * (pairs that share a shard each probe it: four pairs into a new shard send it 160 a second).
+ * 4 samples, so a window of 8 fills in two rounds, about every 100 ms, at 40 calls a second per shard
+ * however many pairs share it (`lastProbed`).
  */
 const PROBE_MS = 50;
 
@@ -77,14 +77,26 @@ const PROBES: ReadonlyArray<(store: ShardStore) => Promise<unknown>> = [
 ];
 
 /**
+ * When each shard of a run was last probed. Pairs that share a shard (every pair into an added one)
+ * take turns at it: a round skips a shard another pair probed less than `PROBE_MS` ago, so the
+ * throttle sees each shard once a round however many pairs copy to or from it.
+ */
+const lastProbed = new WeakMap<MigrationRun, Map<string, number>>();
+
+/**
  * Time the {@link PROBES} on `stores` into an adaptive throttle: until its baseline is taken when
  * `calibrate` (before any copy), else until `done()`.
  */
 async function probe(run: MigrationRun, stores: readonly ShardStore[], calibrate: boolean, done: () => boolean): Promise<void> {
   const { throttle, clock } = run.s;
   if (!(throttle instanceof AdaptiveThrottle)) return;
+  let probed = lastProbed.get(run);
+  if (probed === undefined) lastProbed.set(run, (probed = new Map()));
   while (calibrate ? throttle.calibrating : !done()) {
     for (const store of stores) {
+      // Claimed before the first await, so two pairs never probe one shard in the same turn.
+      if (clock.now() - (probed.get(store.shardId) ?? Number.NEGATIVE_INFINITY) < PROBE_MS) continue;
+      probed.set(store.shardId, clock.now());
       for (const ask of PROBES) {
         const t0 = clock.now();
         try {

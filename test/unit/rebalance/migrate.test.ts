@@ -328,6 +328,27 @@ describe('Migrator', () => {
         for (const store of w.stores.values()) expect(await store.get(PROBE_ID)).to.equal(null);
       });
 
+      it('probes a shard the pairs share once a round, not once per pair', async () => {
+        const w = new World();
+        const from = baseTopology(['s1', 's2', 's3'], 32);
+        await w.init(from, ['s4']);
+        const expected = await w.seed(600);
+        const probedAt = new Map<string, number[]>();
+        w.hooks = {
+          before: async (shard, op, args) => {
+            if (op === 'get' && String(args[0]).includes('shardkit-probe')) probedAt.set(shard, [...(probedAt.get(shard) ?? []), w.clock.now()]);
+          },
+        };
+        const report = await w.migrator({ maxP99Impact: 1.5, batchSize: 20, concurrency: 3 }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        const atS4 = probedAt.get('s4') ?? [];
+        expect(atS4.length, 'rounds at s4').to.be.greaterThan(10);
+        const gaps = atS4.slice(1).map((t, i) => t - atS4[i]!);
+        // On the World's clock. Each of the three pairs probed s4 every round before: most gaps were far under a round.
+        expect(gaps.filter((g) => g < 40).length, `gaps under 40 ms of ${gaps.length}`).to.be.at.most(1);
+      });
+
       // Regression: the probes were point reads only. On FerretDB (SQLite) reads do not wait for the
       // copy's batch writes and the application's writes do, so the throttle never saw what those waited.
       it('slows the copy when writes wait though reads do not', async () => {
