@@ -8,6 +8,7 @@ import { openDeployment, type Deployment } from '../deployment/deployment.js';
 import type { RoutingState } from '../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError } from '../errors.js';
 import { planRebalance, type RebalancePlan } from '../rebalance/plan.js';
+import { countAtSources } from '../rebalance/source-counts.js';
 import { withBalancedTokens } from '../ring/placement.js';
 import { systemClock } from '../clock.js';
 import type { ShardStore } from '../stores/shard-store.js';
@@ -16,7 +17,6 @@ import { Topology } from '../topology/topology.js';
 import type { ShardSpec, TopologySpec } from '../topology/types.js';
 import type { CliIO } from './io.js';
 import { parseNumberOption, usageError } from './options.js';
-import type { Move } from '../ring/move.js';
 import { printJson } from './output.js';
 import { formatDuration } from './progress.js';
 import { formatTable } from './table.js';
@@ -159,28 +159,13 @@ export async function countPairs(
   stores: ReadonlyMap<string, ShardStore>,
   onCounted: (done: number, total: number, docs: number) => void,
 ): Promise<{ moves: LivePlan['moves']; pairs: PairCount[]; scannedShards: string[] }> {
-  // One countRanges per source, all sources at once (as `status` counts its shards): by index where
-  // the server can, else one pass over the source. One after another, 4 FerretDB sources of 30,000
-  // documents took 15 s to count.
-  const docsOf = new Map<Move, number>();
-  const scannedShards: string[] = [];
   let rangesCounted = 0;
   let docsCounted = 0;
   onCounted(0, plan.moves.length, 0);
-  const sources = [...new Set(plan.moves.map((m) => m.from))];
-  const indexedAt = await Promise.all(
-    sources.map(async (source) => {
-      const ranges = plan.moves.filter((m) => m.from === source);
-      const { counts, indexed } = await providerOf(stores).store(source).countRanges(ranges, LIVE);
-      ranges.forEach((m, i) => docsOf.set(m, counts[i] ?? 0));
-      rangesCounted += ranges.length;
-      docsCounted += counts.reduce((a, b) => a + b, 0);
-      onCounted(rangesCounted, plan.moves.length, docsCounted);
-      return indexed;
-    }),
-  );
-  sources.forEach((source, k) => {
-    if (!indexedAt[k]) scannedShards.push(source);
+  const { docs: docsOf, scanned: scannedShards } = await countAtSources(plan.moves, providerOf(stores), LIVE, (ranges, docs) => {
+    rangesCounted += ranges;
+    docsCounted += docs;
+    onCounted(rangesCounted, plan.moves.length, docsCounted);
   });
   const moves: Array<LivePlan['moves'][number]> = [];
   const pairs = new Map<string, { from: string; to: string; ranges: number; docs: number }>();
@@ -193,7 +178,7 @@ export async function countPairs(
     pair.docs += docs;
     pairs.set(key, pair);
   }
-  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)), scannedShards };
+  return { moves, pairs: [...pairs.values()].sort((a, b) => a.from.localeCompare(b.from) || a.to.localeCompare(b.to)), scannedShards: [...scannedShards] };
 }
 
 /** Build the live plan: the moves, the documents per pair and the time at `throttle`. */

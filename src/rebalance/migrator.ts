@@ -34,6 +34,7 @@ import { AdaptiveThrottle, Throttle } from './throttle.js';
 import type { Move } from '../ring/move.js';
 import { assertSameShardKey } from './plan.js';
 import { limitPasses } from './pass-slots.js';
+import { countAtSources } from './source-counts.js';
 
 /** Options of {@link Migrator}. */
 export interface MigratorOptions {
@@ -384,22 +385,14 @@ export class Migrator {
   }
 
   /**
-   * Live documents per move, for progress and ETA: one `countRanges` per source (one pass over it on
-   * a server that cannot count ranges by index), all sources at once, as `plan` counts them. The lock
-   * is renewed first; its own timer renews it while they count.
+   * Documents and tombstones per move (what the copy carries), for progress and ETA, counted at the
+   * sources as `plan` counts them (`countAtSources`). The lock is renewed first; its own timer renews
+   * it while they count.
    */
   async #estimate(run: MigrationRun, moves: readonly Move[]): Promise<MoveProgress[]> {
-    const bySource = new Map<string, Move[]>();
-    for (const m of moves) bySource.set(m.from, [...(bySource.get(m.from) ?? []), m]);
-    const estimated = new Map<Move, number>();
     await run.lock.renew();
-    await Promise.all(
-      [...bySource].map(async ([source, ranges]) => {
-        const { counts } = await (await this.#s.pool.store(source)).countRanges(ranges, { _moved: { $exists: false }, _ph: { $exists: false } });
-        ranges.forEach((m, i) => estimated.set(m, counts[i] ?? 0));
-      }),
-    );
-    return moves.map((m) => freshMove(m.start, m.end, m.from, m.to, estimated.get(m) ?? 0));
+    const { docs } = await countAtSources(moves, this.#s.pool, { _moved: { $exists: false }, _ph: { $exists: false } });
+    return moves.map((m) => freshMove(m.start, m.end, m.from, m.to, docs.get(m) ?? 0));
   }
 
   /**
