@@ -124,6 +124,11 @@ function inMove(m: MoveProgress, h: number): boolean {
   return m.start < h && h <= m.end;
 }
 
+/** Index of the move of `moves` (disjoint) holding point `h`, or -1. */
+export function moveAt(moves: readonly MoveProgress[], h: number): number {
+  return moves.findIndex((m) => inMove(m, h));
+}
+
 /**
  * The spans still to list after a page of `keys` (in `(_h, _id)` order, `limit` asked): a short page
  * ends every span; otherwise a span wholly before the page's last key is exhausted, the span holding
@@ -423,7 +428,7 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
       if (stopped()) return;
       await run.checkpoint(j, false);
       const n = await store.deleteIds(part.map((k) => k._id), pass.filter);
-      for (const k of part) deleted[moves.findIndex((m) => inMove(m, k._h))]! += 1;
+      for (const k of part) deleted[moveAt(moves, k._h)]! += 1;
       j.counters.deleted += n;
       run.booked(n);
     }

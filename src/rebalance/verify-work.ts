@@ -6,8 +6,9 @@
 import { ErrorCode, ShardkitConflictError } from '../errors.js';
 import { idKey } from '../stores/bson-order.js';
 import type { ShardStore, StoreFilter } from '../stores/shard-store.js';
+import { UNFENCED } from '../stores/store-filters.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
-import { batchesOf, install, listedPages, LISTING_PAGE, rangeOf, spansOf, type PairWork } from './move-work.js';
+import { batchesOf, install, listedPages, LISTING_PAGE, moveAt, rangeOf, spansOf, type PairWork } from './move-work.js';
 import type { MigrationRun } from './run.js';
 
 /** What verify found for one move. */
@@ -24,12 +25,6 @@ function fencedWithData(j: MigrationJournal): StoreFilter {
   return { _moved: j.epoch, _ph: { $exists: false } };
 }
 
-const UNFENCED: StoreFilter = { _moved: { $exists: false } };
-
-/** Index of the move of `moves` (disjoint) holding point `h`, or -1. */
-function moveAt(moves: readonly MoveProgress[], h: number): number {
-  return moves.findIndex((m) => m.start < h && h <= m.end);
-}
 
 /**
  * Verify the pair's moves: every source entry fenced by this leg that holds data (a document or a
