@@ -145,9 +145,10 @@ export async function tallyPass(
     ...(tallies.checksums ?? []).map((filter, f) => ({ filter, visit: (at: number, d: Document) => sums[f]![at]!.add(d['_id'], d['_v']) })),
   ];
   if (figures.every(({ filter }) => onMarkersOnly(filter))) {
-    const tested = figures.map(({ filter, visit }) => ({ test: new Query(filter), visit }));
+    // An empty filter (a plain count or checksum) takes every entry: no test per entry for it.
+    const tested = figures.map(({ filter, visit }) => ({ test: Object.keys(filter).length === 0 ? null : new Query(filter), visit }));
     await rangePass(col, run, budget, ranges, indexed, undefined, (at, d) => {
-      for (const { test, visit } of tested) if (test.test(d)) visit(at, d);
+      for (const { test, visit } of tested) if (test === null || test.test(d)) visit(at, d);
     });
   } else {
     for (const { filter, visit } of figures) await rangePass(col, run, budget, ranges, indexed, filter, visit);
