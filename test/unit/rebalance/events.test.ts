@@ -138,40 +138,38 @@ describe('MigrationProgress when an abort cuts the copy short', () => {
 });
 
 describe('MigrationProgress of a phase whose pairs finish their moves together', () => {
-  it('counts its rate from where the phase started, not from the first pair to finish', () => {
+  /** Plain progress on a clock the test sets, a per-move `phase` of `total` moves begun at epoch 2. */
+  function phaseRun(phase: 'verify' | 'sweep' | 'cleanup', total: number) {
     const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
-    let now = 0;
-    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
-    const step = (done: number, atStart?: boolean) => ({ type: 'phaseProgress', migrationId: 'm1', phase: 'verify', done, total: 51, ...(atStart === undefined ? {} : { atStart }) }) as const;
-    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+    const clock = { now: 0 };
+    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => clock.now }, plainEveryMs: 0 });
+    const step = (done: number, atStart?: boolean) => ({ type: 'phaseProgress', migrationId: 'm1', phase, done, total, ...(atStart === undefined ? {} : { atStart }) }) as const;
+    progress.onEvent({ type: 'phase', migrationId: 'm1', phase, epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+    return { out, clock, progress, step };
+  }
+
+  it('counts its rate from where the phase started, not from the first pair to finish', () => {
+    const { out, clock, progress, step } = phaseRun('verify', 51);
     progress.onEvent(step(0, true));
-    now = 120_000;
+    clock.now = 120_000;
     // The first pair's 15 ranges end at once, 2 minutes in: 15 ranges in 120 s, 36 left.
     progress.onEvent(step(15));
     expect(out.text).to.contain('verify 29%: 15/51 ranges, 0.1 ranges/s, ETA 4m48s');
   });
 
   it("ends a phase without repeating its last line, though the rate drifted since", () => {
-    const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
-    let now = 0;
-    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
-    const step = (done: number, atStart?: boolean) => ({ type: 'phaseProgress', migrationId: 'm1', phase: 'sweep', done, total: 51, ...(atStart === undefined ? {} : { atStart }) }) as const;
-    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'sweep', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+    const { out, clock, progress, step } = phaseRun('sweep', 51);
     progress.onEvent(step(0, true));
-    now = 21_000;
+    clock.now = 21_000;
     progress.onEvent(step(51));
-    now = 22_000;
+    clock.now = 22_000;
     progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'verify', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
     expect(out.text.match(/sweep 100%: 51\/51 ranges/g)).to.have.length(1);
   });
 
   it('counts from the first move done here when the migrator sent no start (moves of an earlier run skipped)', () => {
-    const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
-    let now = 0;
-    const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
-    const step = (done: number) => ({ type: 'phaseProgress', migrationId: 'm1', phase: 'cleanup', done, total: 10 }) as const;
-    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'cleanup', epoch: 3, liveEpoch: 3, publishes: null, reverse: false });
-    now = 10_000;
+    const { out, clock, progress, step } = phaseRun('cleanup', 10);
+    clock.now = 10_000;
     progress.onEvent(step(6));
     expect(out.text).to.contain('cleanup 60%: 6/10 ranges, 0.1 ranges/s');
   });
