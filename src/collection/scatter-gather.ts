@@ -78,6 +78,7 @@ export async function resolveFenced(
 ): Promise<{ kept: StoredDocument[]; replacements: StoredDocument[] }> {
   const kept: StoredDocument[] = [];
   const byNewOwner = new Map<string, StoredDocument[]>();
+  const relicsByOldOwner = new Map<string, StoredDocument[]>();
   for (const doc of fenced) {
     const entry = entryKind(view, doc);
     if (!entry.data) continue;
@@ -86,14 +87,14 @@ export async function resolveFenced(
     const before = view.from === undefined ? owner : ownerOfStored(view.from, doc);
     if (owner === shardId) {
       if (before === shardId) throw moved(shardId, `a document it owns is fenced (epoch ${String(entry.epoch)})`);
+      if (entry.older) push(relicsByOldOwner, before, doc);
       continue;
     }
     if (before !== shardId) continue;
-    const list = byNewOwner.get(owner);
-    if (list === undefined) byNewOwner.set(owner, [doc]);
-    else list.push(doc);
+    push(byNewOwner, owner, doc);
   }
   const replacements: StoredDocument[] = [];
+  const relics = await Promise.all([...relicsByOldOwner].map(([before, docs]) => standingRelics(exec, view, before, docs)));
   await Promise.all(
     [...byNewOwner].map(async ([owner, docs]) => {
       const atNew = await exec.callShard(view, owner, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
@@ -113,7 +114,30 @@ export async function resolveFenced(
   // Fenced copies the new owners had nothing for count only while the migration still runs.
   const [first] = kept;
   if (first !== undefined) await exec.confirmMigrating(view, shardId, first._id as ShardKey);
-  return { kept, replacements };
+  return { kept: kept.concat(...relics), replacements };
+}
+
+function push(groups: Map<string, StoredDocument[]>, shardId: string, doc: StoredDocument): void {
+  const list = groups.get(shardId);
+  if (list === undefined) groups.set(shardId, [doc]);
+  else list.push(doc);
+}
+
+/**
+ * The relics among `docs` (an aborted leg's fences with data at their keys' owner) that stand in for
+ * their keys: those whose old owner `before` holds neither data nor a tombstone for the `_id` (a router
+ * of the aborted leg fenced the key and died before copying it), as a single-key read decides
+ * (`KeyProtocol.locate`, ADR 0003). The old owner is read after the relic was, as that read does.
+ */
+async function standingRelics(exec: RedirectExecutor, view: RoutingView, before: string, docs: readonly StoredDocument[]): Promise<StoredDocument[]> {
+  const atOld = await exec.callShard(view, before, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
+  const held = new Set<string>();
+  for (const d of atOld) {
+    const entry = entryKind(view, d);
+    if (entry.newer) throw moved(before, `a document here was fenced at epoch ${String(entry.epoch)}`);
+    if (entry.data || entry.kind === 'tombstone') held.add(idKey(d._id));
+  }
+  return docs.filter((d) => !held.has(idKey(d._id)));
 }
 
 /** The documents of a scatter-gather `find`, merged in the server's sort order, markers included. */

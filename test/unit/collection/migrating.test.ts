@@ -400,6 +400,25 @@ describe('ShardedCollection while migrating', () => {
       expect(await back.findOne({ _id: k3 })).to.equal(null);
     });
 
+    // Model test seed 66564: a scatter-gather dropped every relic, and an updateMany skipped a key that
+    // existed throughout (a router of the forward leg had fenced it and died before copying it).
+    it('counts a relic in scatter-gather reads and multi-writes only where the old owner holds neither data nor a tombstone', async () => {
+      const [k1, k2, k3] = moving as [number, number, number];
+      const { pool, copy, oldOf, newOf } = await seeded([k1, k2, k3]);
+      for (const k of [k1, k2, k3]) await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
+      await copy(k2);
+      await newOf(k2).updateOne({ _id: k2 }, { $set: { n: -2 } });
+      await newOf(k3).tombstone(k3, r2.point(k3), 2);
+      const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool });
+      const all = { _id: { $in: [k1, k2, k3] } };
+      const want = [{ _id: k1, b: k1 % 3, n: k1 }, { _id: k2, b: k2 % 3, n: -2 }].sort((x, y) => x._id - y._id);
+      expect(await back.find(all, { sort: { _id: 1 } }).toArray()).to.deep.equal(want);
+      expect(await back.countDocuments(all)).to.equal(2);
+      expect((await back.updateMany(all, { $inc: { n: 100 } })).matchedCount).to.equal(2);
+      expect(await back.findOne({ _id: k1 })).to.include({ n: k1 + 100 });
+      expect(await back.findOne({ _id: k2 })).to.include({ n: 98 });
+    });
+
     // Found by reasoning while the two reads went concurrent: the old owner answered "nothing" before a
     // writer took the relic back (its data copied there, then the relic deleted), and the new owner was
     // read inside that window: nothing at either, where the key held its data throughout.

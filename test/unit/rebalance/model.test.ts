@@ -55,9 +55,10 @@ const TRACE = process.env['SHARDKIT_MODEL_TRACE'];
 /**
  * Seeds outside the default range that once failed, run with every sweep so their bugs stay fixed:
  * 6619, a router still on migrating(e+1) after the commit reading (and copying back) the old owner's
- * fenced copy of a document a router on stable(e+2) had deleted.
+ * fenced copy of a document a router on stable(e+2) had deleted. 66564, an updateMany on an aborted
+ * migration's reverse leg skipping a key whose only data was a relic (scatter-gather dropped relics).
  */
-const FOUND_SEEDS: readonly number[] = [6619];
+const FOUND_SEEDS: readonly number[] = [6619, 66564];
 
 /** A cheap assertion for the hot loop (chai's proxies cost more than the model itself). */
 function holds(ok: boolean, message: () => string): void {
