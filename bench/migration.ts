@@ -99,7 +99,14 @@ async function application(
   stop: () => boolean,
   record: () => boolean,
   out: number[],
-  moving?: { readonly ids: ReadonlySet<string>; readonly out: number[]; readonly still: number[]; readonly reads: number[]; readonly writes: number[] },
+  moving?: {
+    readonly ids: ReadonlySet<string>;
+    readonly out: number[];
+    readonly still: number[];
+    readonly reads: number[];
+    readonly writes: number[];
+    readonly stillWrites: number[];
+  },
 ): Promise<{ errors: number }> {
   let errors = 0;
   let x = 2463534242;
@@ -128,8 +135,10 @@ async function application(
         const ms = performance.now() - t0;
         out.push(ms);
         if (moving === undefined) continue;
-        if (!moving.ids.has(id)) moving.still.push(ms);
-        else {
+        if (!moving.ids.has(id)) {
+          moving.still.push(ms);
+          if (!read) moving.stillWrites.push(ms);
+        } else {
           moving.out.push(ms);
           (read ? moving.reads : moving.writes).push(ms);
         }
@@ -394,14 +403,23 @@ async function main(): Promise<void> {
     stopApp = false;
     const live = (await config.load())!;
     const back: TopologySpec = { ...from, epoch: live.epoch + 1 };
-    // Split by key: an operation on a key that moves pays the migrating state's protocol (read the new
-    // owner, then the old; fence the old owner before a write), whatever the copy's pace.
+    // Split by key: an operation on a key that moves pays the migrating state's protocol (read both
+    // owners; write at the old owner until the copy fences it, then move it and write at the new one),
+    // whatever the copy's pace.
     const movingIds = new Set([...pairs.values()].flatMap((p) => p.ids));
     const duringMoving: number[] = [];
     const duringStill: number[] = [];
     const movingReads: number[] = [];
     const movingWrites: number[] = [];
-    const app = application(coll, () => stopApp, () => copying, during, { ids: movingIds, out: duringMoving, still: duringStill, reads: movingReads, writes: movingWrites });
+    const stillWrites: number[] = [];
+    const app = application(coll, () => stopApp, () => copying, during, {
+      ids: movingIds,
+      out: duringMoving,
+      still: duringStill,
+      reads: movingReads,
+      writes: movingWrites,
+      stillWrites,
+    });
     const b = await migrate(
       config,
       stores,
@@ -420,6 +438,7 @@ async function main(): Promise<void> {
     log(`application during: ${JSON.stringify(stats(during))}`);
     log(`  keys that move: ${JSON.stringify(stats(duringMoving))}; keys that stay: ${JSON.stringify(stats(duringStill))}`);
     log(`  keys that move, reads: ${JSON.stringify(stats(movingReads))}; writes: ${JSON.stringify(stats(movingWrites))}`);
+    log(`  keys that stay, writes: ${JSON.stringify(stats(stillWrites))}`);
 
     // 6. the baseline again once the migration is over: the machine's other jobs change its load
     // during a long copy, and the before/after pair says how much of the difference is theirs.
@@ -475,6 +494,7 @@ async function main(): Promise<void> {
         duringStill: stats(duringStill),
         duringMovingReads: stats(movingReads),
         duringMovingWrites: stats(movingWrites),
+        duringStillWrites: stats(stillWrites),
         after: stats(afterSamples),
         errorsBefore: baselineErrors,
         errorsDuring: duringErrors,
@@ -534,6 +554,7 @@ type Result = {
     duringStill?: Stats;
     duringMovingReads?: Stats;
     duringMovingWrites?: Stats;
+    duringStillWrites?: Stats;
     after?: Stats;
     errorsBefore: number;
     errorsDuring: number;
@@ -553,9 +574,10 @@ function splitNote(r: Result): string {
   return (
     `Operations on keys that stay put measure the copy's load on the shards: p99 ${still.p99} ms, ` +
     `${(still.p99 / before.p99).toFixed(2)}x the baseline, over ${still.ops} operations. Operations on keys that move ` +
-    `(${moving.ops}) pay the migrating state's protocol whatever the copy's pace (a read of a key not copied yet tries ` +
-    `the new owner, then the old one; a write to it reads the new owner, fences the old one, copies the key and writes it, ` +
-    `four \`_id\`-indexed round trips and a read of the routing state): p99 ${moving.p99} ms, ` +
+    `(${moving.ops}) pay the migrating state's protocol whatever the copy's pace (a read asks both owners at once; ` +
+    `a write to a key the copy has not fenced yet goes to the old owner, the new owner read meanwhile, one \`_id\`-indexed ` +
+    `round trip; once the copy fenced it and until it lands, a write reads the new owner, fences the old one, copies the key ` +
+    `and writes it, four round trips and a read of the routing state): p99 ${moving.p99} ms, ` +
     `${(moving.p99 / before.p99).toFixed(2)}x the baseline` +
     (r.application.duringMovingReads === undefined || r.application.duringMovingWrites === undefined
       ? '.'
@@ -636,7 +658,7 @@ Time per phase in ms, the three router-lease waits (${(p['leaseMs'] ?? 0) + (p['
 | before | ${r.application.before.ops} | ${r.application.before.p50} | ${r.application.before.p99} | ${r.application.before.mean} | ${r.application.errorsBefore} |
 | during copy | ${r.application.during.ops} | ${r.application.during.p50} | ${r.application.during.p99} | ${r.application.during.mean} | ${r.application.errorsDuring} |
 ${appRow('during copy, keys that move', r.application.duringMoving)}
-${r.application.duringMovingReads === undefined ? '' : `${appRow('during copy, keys that move: reads', r.application.duringMovingReads)}\n`}${r.application.duringMovingWrites === undefined ? '' : `${appRow('during copy, keys that move: writes', r.application.duringMovingWrites)}\n`}${appRow('during copy, keys that stay', r.application.duringStill)}
+${r.application.duringMovingReads === undefined ? '' : `${appRow('during copy, keys that move: reads', r.application.duringMovingReads)}\n`}${r.application.duringMovingWrites === undefined ? '' : `${appRow('during copy, keys that move: writes', r.application.duringMovingWrites)}\n`}${appRow('during copy, keys that stay', r.application.duringStill)}${r.application.duringStillWrites === undefined ? '' : `\n${appRow('during copy, keys that stay: writes', r.application.duringStillWrites)}`}
 ${appRow('after the migration (same load, no copy)', r.application.after)}
 
 How to read these numbers:

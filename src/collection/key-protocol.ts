@@ -13,7 +13,7 @@ import type { ShardKey } from '../hash/types.js';
 import type { ShardStore, StoredDocument, WriteOutcome } from '../stores/shard-store.js';
 import { onlyKey } from './documents.js';
 import { entryKind, turnsAway } from './entry.js';
-import { prepareNewOwner } from './new-owner.js';
+import { type MovingPlace, prepareNewOwner } from './new-owner.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
 import { duplicate, isDuplicate, keptRacing, moved } from './shard-errors.js';
@@ -186,7 +186,11 @@ export class KeyProtocol {
 
   async #update(view: RoutingView, place: KeyPlace, filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): Promise<OpOutcome> {
     const { id } = place;
-    if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
+    if (place.old !== undefined) {
+      const early = await this.#atOldOwner(view, { ...place, old: place.old }, (s) => s.updateOne(filter, update));
+      if (early.outcome !== undefined) return early.outcome;
+      await prepareNewOwner(this.#exec, view, { ...place, old: place.old }, early.readNew);
+    }
     const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
     // The ring point goes with an upsert only: an update that cannot insert has no use for it.
     const sent = upsert ? withPoint(keyed, place.h) : keyed;
@@ -202,9 +206,35 @@ export class KeyProtocol {
 
   async #replace(view: RoutingView, place: KeyPlace, filter: Filter<Document>, replacement: Document, upsert: boolean): Promise<OpOutcome> {
     const { id } = place;
-    if (place.old !== undefined) await prepareNewOwner(this.#exec, view, { ...place, old: place.old });
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
+    if (place.old !== undefined) {
+      const early = await this.#atOldOwner(view, { ...place, old: place.old }, (s) => s.replaceOne(filter, doc));
+      if (early.outcome !== undefined) return early.outcome;
+      await prepareNewOwner(this.#exec, view, { ...place, old: place.old }, early.readNew);
+    }
     return await this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
+  }
+
+  /**
+   * A write to a moving key goes to its old owner while that owner still holds it unfenced (ADR 0002,
+   * decision 8): neither the copier nor a router has taken the key yet, so the new owner holds no copy
+   * of it, and the fence that comes later carries this write with the body. One call where moving the
+   * key first took four. The new owner is read meanwhile: when the old owner turns the write away (the
+   * key fenced or absent there, or the filter not matching it), the move goes on from that read.
+   * Never an upsert's insert: a document inserted at the old owner after the copy passed its range
+   * would be left behind.
+   */
+  async #atOldOwner(
+    view: RoutingView,
+    place: MovingPlace,
+    write: (store: ShardStore) => Promise<WriteOutcome>,
+  ): Promise<{ readonly outcome?: OpOutcome; readonly readNew: Promise<StoredDocument | null> }> {
+    const readNew = this.#exec.readAt(view, place.owner, place.id);
+    // Used only when the old owner turns the write away; until then a failure must not count as unhandled.
+    readNew.catch(() => undefined);
+    const atOld = await this.#exec.callShard(view, place.old, write);
+    if (atOld.matched === 0) return { readNew };
+    return { outcome: { inserted: 0, matched: atOld.matched, modified: atOld.modified, deleted: 0, upserted: 0 }, readNew };
   }
 
   /**

@@ -5,8 +5,8 @@
  * path, whose filter is the caller's filter re-checked at apply time, pinned to that `_id`. So, while a
  * range moves, a document that matches throughout the call is written exactly once: never skipped
  * because it moved between two shards' writes (the `_id` was found once, and its write follows the key
- * wherever the protocol holds it), never applied to two copies (a key is written at one owner only,
- * after the old owner's copy is fenced).
+ * wherever the protocol holds it), never applied to two copies (a key is written at its one unfenced
+ * copy: at the old owner before the copier fences it, at the new owner after; ADR 0002, decision 8).
  *
  * What holds for documents that change during the call is what mongos gives a multi-update: no
  * snapshot. A document inserted (or changed to match) after the scatter reached its shard is not

@@ -1,7 +1,8 @@
 /**
  * The migrating-phase half of a single-key write (ADR 0002: "write at the new owner after fencing at the
  * old"): before a router on `migrating(e)` writes a moving key at its new owner, it fences the key at the
- * old owner and copies what was there insert-if-absent. A relic at the new owner (an aborted leg's fence
+ * old owner and copies what was there insert-if-absent. (An update or replace first tries the old owner,
+ * which takes it while it holds the key unfenced: `KeyProtocol`, ADR 0002 decision 8.) A relic at the new owner (an aborted leg's fence
  * older than the view) is first taken back by the copier's own steps for that one key (ADR 0003, rules 1
  * and 2). Every entry met is judged by `entryKind`.
  */
@@ -34,9 +35,15 @@ const FREE: NewOwnerHolds = { kind: 'free' };
  * insert-if-absent. Updates, replaces and deletes then write at the new owner whatever this returns;
  * an insert fails as a duplicate on `live` (at the new owner) and `copied` (at the old one), replaces a
  * `tombstone`, and inserts on `free`. A fence at the new owner that is no relic means "moved".
+ * `readNew` is the new owner's read when the caller started it already (it must precede the fence).
  */
-export async function prepareNewOwner(exec: RedirectExecutor, view: RoutingView, place: MovingPlace): Promise<NewOwnerHolds> {
-  const atNew = await takeBackRelic(exec, view, place, entryKind(view, await exec.readAt(view, place.owner, place.id)));
+export async function prepareNewOwner(
+  exec: RedirectExecutor,
+  view: RoutingView,
+  place: MovingPlace,
+  readNew: Promise<StoredDocument | null> = exec.readAt(view, place.owner, place.id),
+): Promise<NewOwnerHolds> {
+  const atNew = await takeBackRelic(exec, view, place, entryKind(view, await readNew));
   switch (atNew.kind) {
     case 'live':
     case 'tombstone':

@@ -55,8 +55,9 @@ export type * from './types.js';
  * Every stored document carries `_h` (the ring point of its `_id`) and `_v` (a version bumped by every
  * write); these and the migration markers are stripped from everything returned. While the routing
  * state is `migrating`, a key whose owner changes is read at both owners at once, the new owner's
- * answer deciding whenever it holds the key, and written only at the new owner after fencing it at
- * the old one (ADR 0002). A shard that
+ * answer deciding whenever it holds the key; an update or replace of it is written at the old owner
+ * while that owner still holds it unfenced, otherwise at the new owner after fencing it at the old one
+ * (ADR 0002, decision 8). A shard that
  * answers "moved" sends the operation back through a refreshed routing state, at most `maxRedirects`
  * times (then `shardkit.router.redirectLimit`).
  *

@@ -7,7 +7,7 @@ import type { TopologySpec } from '../topology/types.js';
 
 /**
  * What routers follow. `stable(e, R)` routes by R; `migrating(e, R1 -> R2)` routes keys whose owner
- * changes by the online migration protocol of ADR 0002 (writes fence the old owner, then go to the new one; reads ask both). Epochs only grow;
+ * changes by the online migration protocol of ADR 0002 (writes go to the one unfenced copy, else fence the old owner and go to the new one; reads ask both). Epochs only grow;
  * every change is a compare-and-set on the epoch.
  */
 export type RoutingState =

@@ -95,9 +95,10 @@ describe('ShardedCollection', () => {
         expect(r).to.include({ matchedCount: 60, modifiedCount: 60 });
         for (const id of IDS) expect(pool.count(id, 'bulkWrite')).to.equal(1);
         expect(pool.count('d', 'bulkWrite')).to.equal(0);
+        // Not reached by the copier: each written at its old owner (ADR 0002, decision 8).
         for (const k of moving) {
-          expect(await pool.raw('d').get(k)).to.include({ n: k + 1 });
-          expect(await pool.raw(r1.route(k)).get(k)).to.include({ _moved: 2, n: k });
+          expect(await pool.raw('d').get(k)).to.equal(null);
+          expect(await pool.raw(r1.route(k)).get(k)).to.include({ n: k + 1 }).and.not.have.property('_moved');
         }
         expect((await during.find({}, { sort: { _id: 1 } }).toArray()).map((d) => d['n'])).to.deep.equal(keys.map((k) => k + 1));
       });
@@ -140,7 +141,12 @@ describe('ShardedCollection', () => {
         await coll.insertMany(keys.map((i) => ({ _id: i, n: i })));
         const fresh = new ShardedCollection({ name: 'bulk', routing: new StaticRoutingSource(migrating(R1, R2, 2)), pool });
         const moving = keys.filter((k) => r1.route(k) !== r2.route(k));
-        for (const k of moving) await fresh.updateOne({ _id: k }, { $set: { touched: true } });
+        // The copier fences and copies the moving keys; a router on the migrating state then writes them.
+        for (const k of moving) {
+          const [fenced] = await pool.raw(r1.route(k)).fence([{ id: k, h: r2.point(k) }], 2);
+          await pool.raw('d').insertIfAbsent([copyForTarget(fenced as StoredDocument)]);
+          await fresh.updateOne({ _id: k }, { $set: { touched: true } });
+        }
         const routing = new LaggingSource(stable(R1), migrating(R1, R2, 2));
         const stale = new ShardedCollection({ name: 'bulk', routing, pool });
         const r = await stale.bulkWrite([

@@ -167,10 +167,14 @@ describe('ShardedCollection driver options', () => {
     it('counts what the shards hold while a range moves: fenced copies and their copies too (an estimate)', async () => {
       const r1 = ShardRouter.fromTopology(R1);
       const r2 = ShardRouter.fromTopology(R2);
-      const { coll } = await seeded(migrating(R1, R2, 2));
+      const { pool, coll } = await seeded(migrating(R1, R2, 2));
       const moving = Array.from({ length: 40 }, (_, i) => `k${i}`).filter((k) => r1.route(k) !== r2.route(k));
       expect(moving.length).to.be.greaterThan(0);
-      for (const k of moving) await coll.updateOne({ _id: k }, { $inc: { n: 1 } });
+      // Written after the copier fenced them, they are copied to their new owners (ADR 0002).
+      for (const k of moving) {
+        await pool.raw(r1.route(k)).fence([{ id: k, h: r2.point(k) }], 2);
+        await coll.updateOne({ _id: k }, { $inc: { n: 1 } });
+      }
       expect(await coll.countDocuments({})).to.equal(40);
       expect(await coll.estimatedDocumentCount()).to.equal(40 + moving.length);
     });

@@ -168,6 +168,9 @@ describe('ShardedCollection: a copy in flight across the commit', () => {
       },
     };
     const lagging = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R1, R2, MIGRATING)), pool: gated });
+    // The copier has fenced the key (its copy in flight), so the update cannot write it at the old
+    // owner (ADR 0002, decision 8): it copies the fenced body to the new owner itself.
+    await pool.raw(r1.route(k)).fence([{ id: k, h: r2.point(k) }], MIGRATING);
     const update = lagging.updateOne({ _id: k }, { $set: { n: 2 } });
     await atGate;
     // Meanwhile: the migrator copies the fenced key and commits; a router on the committed state deletes it.

@@ -140,9 +140,29 @@ describe('ShardedCollection while migrating', () => {
   });
 
   describe('writes to a moving key', () => {
-    it('updateOne fences the old owner, copies, then updates at the new owner', async () => {
+    it('updateOne of a key the copier has not reached writes it at the old owner, in one call there', async () => {
+      const [k] = moving as [number];
+      const { pool, coll, oldOf, newOf, copy } = await seeded([k]);
+      pool.resetCounts();
+      const r = await coll.updateOne({ _id: k }, { $inc: { n: 1000 } });
+      expect(r).to.include({ matchedCount: 1, modifiedCount: 1 });
+      const [from, to] = [r1.route(k), r2.route(k)];
+      // The old owner took the write; the new owner was only read (ADR 0002, decision 8).
+      expect(pool.counts(from)).to.deep.equal({ updateOne: 1 });
+      expect(pool.counts(to)).to.deep.equal({ get: 1 });
+      expect(await oldOf(k).get(k)).to.include({ n: k + 1000, _v: 2 }).and.not.have.property('_moved');
+      expect(await newOf(k).get(k)).to.equal(null);
+      expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k + 1000 });
+      // The copier's fence, when it comes, carries the write with the body.
+      await copy(k);
+      expect(await newOf(k).get(k)).to.include({ n: k + 1000, _v: 2 });
+    });
+
+    it('updateOne of a key fenced at the old owner copies it, then updates at the new owner', async () => {
       const [k] = moving as [number];
       const { coll, oldOf, newOf } = await seeded([k]);
+      // A fence whose copy is in flight (the copier's, or a router's that died before copying).
+      await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
       const r = await coll.updateOne({ _id: k }, { $inc: { n: 1000 } });
       expect(r.matchedCount).to.equal(1);
       expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH, n: k, _v: 1 });
@@ -150,11 +170,35 @@ describe('ShardedCollection while migrating', () => {
       expect(await coll.findOne({ _id: k })).to.deep.equal({ _id: k, b: k % 3, n: k + 1000 });
     });
 
-    it('replaceOne and an upsert of a new key land at the new owner only', async () => {
+    it('updateOne of a key the new owner holds writes it there, whatever the old owner answered', async () => {
+      const [k1, k2] = moving as [number, number];
+      const { coll, oldOf, newOf, copy } = await seeded([k1]);
+      await copy(k1);
+      expect((await coll.updateOne({ _id: k1 }, { $inc: { n: 1 } })).modifiedCount).to.equal(1);
+      expect(await newOf(k1).get(k1)).to.include({ n: k1 + 1, _v: 2 });
+      expect(await oldOf(k1).get(k1)).to.include({ n: k1, _moved: EPOCH });
+      // A key at neither owner: no upsert, nothing written, nothing matched.
+      expect((await coll.updateOne({ _id: k2 }, { $set: { n: 1 } })).matchedCount).to.equal(0);
+      expect(await newOf(k2).get(k2)).to.equal(null);
+    });
+
+    it('a write the old owner turns away for its filter goes on to the new owner and matches nothing there', async () => {
+      const [k] = moving as [number];
+      const { coll, oldOf, newOf } = await seeded([k]);
+      expect((await coll.updateOne({ _id: k, n: -1 }, { $set: { z: 1 } })).matchedCount).to.equal(0);
+      expect(await newOf(k).get(k)).to.include({ n: k }).and.not.have.property('z');
+      expect(await oldOf(k).get(k)).to.include({ _moved: EPOCH });
+    });
+
+    it('replaceOne replaces the key where it is; an upsert of a new key lands at the new owner only', async () => {
       const [k1, k2] = moving as [number, number];
       const { coll, oldOf, newOf } = await seeded([k1]);
       await coll.replaceOne({ _id: k1 }, { z: 1 });
-      expect(await newOf(k1).get(k1)).to.include({ z: 1, _v: 2 });
+      expect(await oldOf(k1).get(k1)).to.include({ z: 1, _v: 2 }).and.not.have.property('_moved');
+      expect(await coll.findOne({ _id: k1 })).to.deep.equal({ _id: k1, z: 1 });
+      // An upsert that finds the key at the old owner updates it there, as any update does.
+      expect((await coll.updateOne({ _id: k1 }, { $set: { y: 1 } }, { upsert: true })).upsertedCount).to.equal(0);
+      expect(await oldOf(k1).get(k1)).to.include({ z: 1, y: 1, _v: 3 });
       await coll.updateOne({ _id: k2 }, { $set: { z: 2 } }, { upsert: true });
       expect(await oldOf(k2).get(k2)).to.include({ _ph: true, _moved: EPOCH });
       expect(await newOf(k2).get(k2)).to.include({ z: 2, _h: r2.point(k2) });
@@ -269,7 +313,8 @@ describe('ShardedCollection while migrating', () => {
       await coll.updateOne({ _id: k1 }, { $set: { n: 1 } });
       await coll.insertOne({ _id: k2, n: 2 });
       expect(learning.known.has('d')).to.equal(true);
-      expect(await pool.raw('d').get(k1)).to.include({ n: 1 });
+      expect(await pool.raw('d').get(k2)).to.include({ n: 2 });
+      expect(await coll.findOne({ _id: k1 })).to.include({ n: 1 });
       expect(await coll.findOne({ _id: k2 })).to.deep.equal({ _id: k2, n: 2 });
       const stableAfter = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(stable(R2, EPOCH + 1)), pool: new LearningPool(pool, R1) });
       expect(await stableAfter.findOne({ _id: k2 })).to.deep.equal({ _id: k2, n: 2 });
@@ -279,8 +324,9 @@ describe('ShardedCollection while migrating', () => {
   context('when a router is still on the old epoch', () => {
     it('is turned away by the fence at the old owner, refreshes and writes at the new owner', async () => {
       const [k1, k2, k3, k4] = moving as [number, number, number, number];
-      const { pool, coll, newOf } = await seeded([k1, k2, k3]);
-      // The up-to-date router touches the keys first, fencing them at their old owners.
+      const { pool, coll, newOf, copy } = await seeded([k1, k2, k3]);
+      // The copier fences them at their old owners first; the up-to-date router then writes them.
+      for (const k of [k1, k2, k3]) await copy(k);
       await coll.updateOne({ _id: k1 }, { $set: { seen: 1 } });
       await coll.updateOne({ _id: k2 }, { $set: { seen: 1 } });
       await coll.updateOne({ _id: k3 }, { $set: { seen: 1 } });
@@ -367,7 +413,8 @@ describe('ShardedCollection while migrating', () => {
 
     it('returns only the new owner version even when it no longer matches the filter', async () => {
       const [k] = moving as [number];
-      const { coll, oldOf } = await seeded([k]);
+      const { coll, oldOf, copy } = await seeded([k]);
+      await copy(k);
       await coll.updateOne({ _id: k }, { $set: { b: 99 } });
       expect(await oldOf(k).get(k)).to.include({ b: k % 3, _moved: EPOCH });
       expect(await coll.find({ b: k % 3 }).toArray()).to.deep.equal([]);
@@ -461,10 +508,12 @@ describe('ShardedCollection while migrating', () => {
       await oldOf(k5).fence([{ id: k5, h: r2.point(k5) }], EPOCH);
       const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool, maxRedirects: 0 });
 
+      // k1's only unfenced copy is at d, the reverse leg's old owner: the update goes there, and the
+      // relic stays for the reverse copier (ADR 0002, decision 8).
       expect((await back.updateOne({ _id: k1 }, { $inc: { n: 10 } })).modifiedCount).to.equal(1);
       expect(await back.findOne({ _id: k1 })).to.deep.equal({ _id: k1, b: k1 % 3, n: 9 });
-      expect(await oldOf(k1).get(k1)).to.include({ n: 9 }).and.not.have.property('_moved');
-      expect(await newOf(k1).get(k1)).to.include({ n: -1, _moved: EPOCH + 1 });
+      expect(await newOf(k1).get(k1)).to.include({ n: 9 }).and.not.have.property('_moved');
+      expect(await oldOf(k1).get(k1)).to.include({ n: k1, _moved: EPOCH });
 
       expect((await back.updateOne({ _id: k2 }, { $inc: { n: 10 } })).matchedCount).to.equal(0);
       expect(await back.findOne({ _id: k2 })).to.equal(null);
@@ -481,8 +530,8 @@ describe('ShardedCollection while migrating', () => {
       await back.insertOne({ _id: k5, n: 5 });
       expect(await back.findOne({ _id: k5 })).to.deep.equal({ _id: k5, n: 5 });
       expect(back.redirects).to.equal(0);
-      // Nothing is left for the reverse copier to carry: every key is fenced at d with the reverse epoch.
-      for (const k of [k1, k2, k3, k4, k5]) expect((await newOf(k).get(k))?._moved, String(k)).to.equal(EPOCH + 1);
+      // Nothing is left for the reverse copier to carry but k1: every key it moved is fenced at d with the reverse epoch.
+      for (const k of [k2, k3, k4, k5]) expect((await newOf(k).get(k))?._moved, String(k)).to.equal(EPOCH + 1);
     });
 
     it('leaves a relic alone for reads and for a fence newer than the router', async () => {
@@ -491,7 +540,7 @@ describe('ShardedCollection while migrating', () => {
       await copy(k1);
       const lagging = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH)), pool, maxRedirects: 0 });
       // A fence at the new owner with the router's own epoch is not a relic: it means the router is behind.
-      const error = await rejection(lagging.updateOne({ _id: k1 }, { $set: { n: 1 } }));
+      const error = await rejection(lagging.deleteOne({ _id: k1 }));
       expect(error.code).to.equal(ErrorCode.redirectLimit);
       expect(await oldOf(k1).get(k1)).to.include({ _moved: EPOCH });
     });

@@ -254,7 +254,7 @@ describe('ShardedCollection with shard key tenant', () => {
   });
 
   describe('while the tenant moves', () => {
-    it('reads and writes a moving tenant at its new owner, and targets both owners', async () => {
+    it('writes a moving tenant where it is, then at its new owner once fenced, and targets both owners', async () => {
       const to = keyed([...IDS, 'e'], 'tenant', 2);
       const next = ShardRouter.fromTopology(to);
       const moving = Array.from({ length: 500 }, (_, i) => `m${i}`).find((x) => next.route(x) === 'e');
@@ -266,8 +266,13 @@ describe('ShardedCollection with shard key tenant', () => {
       const during = new ShardedCollection<Doc>({ name: 'orders', routing: new StaticRoutingSource(state), pool });
       expect((await during.explain({ tenant })).shards).to.deep.equal([router.route(tenant), 'e'].sort());
       expect(await during.updateOne({ _id: 'k', tenant }, { $inc: { n: 1 } })).to.include({ matchedCount: 1 });
-      expect(await pool.raw('e').get('k')).to.include({ n: 2, tenant, _h: next.point(tenant) });
-      expect(await read(during, { tenant })).to.deep.equal([{ _id: 'k', tenant, n: 2 }]);
+      // Not reached by the copier yet: written at the old owner (ADR 0002, decision 8).
+      expect(await pool.raw(router.route(tenant)).get('k')).to.include({ n: 2 }).and.not.have.property('_moved');
+      // Once the copier fenced it there, the next write moves it to the new owner and writes it there.
+      await pool.raw(router.route(tenant)).fence([{ id: 'k', h: next.point(tenant) }], 2);
+      expect(await during.updateOne({ _id: 'k', tenant }, { $inc: { n: 1 } })).to.include({ matchedCount: 1 });
+      expect(await pool.raw('e').get('k')).to.include({ n: 3, tenant, _h: next.point(tenant) });
+      expect(await read(during, { tenant })).to.deep.equal([{ _id: 'k', tenant, n: 3 }]);
     });
   });
 });

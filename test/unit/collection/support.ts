@@ -50,6 +50,11 @@ export class SpyPool {
     return this.calls.get(shardId)?.get(method) ?? 0;
   }
 
+  /** Every method called on `shardId`'s store since the last reset, with its count. */
+  counts(shardId: string): Record<string, number> {
+    return Object.fromEntries(this.calls.get(shardId) ?? []);
+  }
+
   resetCounts(): void {
     for (const m of this.calls.values()) m.clear();
   }

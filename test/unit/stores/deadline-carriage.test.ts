@@ -87,7 +87,9 @@ describe('carrying a shard call deadline', function () {
     pool.before = async (_shardId, op) => {
       seen.push({ op, at: currentDeadline()?.at });
     };
-    // A write to a moving key: fence at the old owner, copy to the new, then the write, one after another.
+    // A write to a moving key whose copy is in flight (fenced at the old owner, not at the new one yet):
+    // the write at the old owner matches nothing, then fence, copy to the new owner and the write there.
+    await pool.raw(r1.route(moving)).fence([{ id: moving, h: r2.point(moving) }], 2);
     await coll.updateOne({ _id: moving }, { $set: { n: -5 } });
     expect(seen.map((s) => s.op)).to.include.members(['fence', 'insertIfAbsent', 'updateOne']);
     const first = seen[0]?.at;
