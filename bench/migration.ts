@@ -391,11 +391,16 @@ async function main(): Promise<void> {
     await follower.refresh();
     const baselineSamples: number[] = [];
     let stopApp = false;
-    const baseline = application(coll, () => stopApp, () => true, baselineSamples);
+    // The keys migration B moves back, split in the baseline too: their writes land on the shard the
+    // copy will read, which the baseline shows before any copy runs.
+    const movingIds = new Set([...pairs.values()].flatMap((p) => p.ids));
+    const beforeSplit = { ids: movingIds, out: [] as number[], still: [] as number[], reads: [] as number[], writes: [] as number[], stillWrites: [] as number[] };
+    const baseline = application(coll, () => stopApp, () => true, baselineSamples, beforeSplit);
     await new Promise((resolve) => setTimeout(resolve, APP_MS));
     stopApp = true;
     const baselineErrors = (await baseline).errors;
     log(`application before: ${JSON.stringify(stats(baselineSamples))}`);
+    log(`  keys that will move, writes: ${JSON.stringify(stats(beforeSplit.writes))}; keys that stay, writes: ${JSON.stringify(stats(beforeSplit.stillWrites))}`);
 
     // 5. migration B: remove s2 with the application running; latency recorded during the copy
     const during: number[] = [];
@@ -406,7 +411,6 @@ async function main(): Promise<void> {
     // Split by key: an operation on a key that moves pays the migrating state's protocol (read both
     // owners; write at the old owner until the copy fences it, then move it and write at the new one),
     // whatever the copy's pace.
-    const movingIds = new Set([...pairs.values()].flatMap((p) => p.ids));
     const duringMoving: number[] = [];
     const duringStill: number[] = [];
     const movingReads: number[] = [];

@@ -153,7 +153,9 @@ describe('a migration on MongoDB-wire servers keeps every BSON type', function (
       const moving = keys.filter((k) => r1.route(k) !== r2.route(k));
       expect(moving.length, 'keys that move to s4').to.be.greaterThan(0);
       const during = new ShardedCollection({ name: COLLECTION, routing: new StaticRoutingSource({ phase: 'migrating', epoch: 2, from: from.toJSON(), topology: to.toJSON(), migrationId: 'm-types' }), pool });
-      // A write of another field: the router fences the key at its old owner and copies it to s4 first.
+      // The copier has fenced the keys at their old owners, their copies in flight: a write of another
+      // field then copies each key to s4 itself, read back from its fence, before writing it there.
+      for (const _id of moving) await pool.store(r1.route(_id)).fence([{ id: _id, h: r2.point(_id) }], 2);
       for (const _id of moving) expect((await during.updateOne({ _id }, { $set: { touched: true } })).modifiedCount).to.equal(1);
       const copies = await raw.db(rdb).collection(COLLECTION).find({ _id: { $in: moving } as never }, { promoteValues: false, promoteLongs: false }).toArray();
       expect(copies, 'every moved key at s4').to.have.length(moving.length);

@@ -162,7 +162,7 @@ describe('ShardedCollection on MongoDB-wire servers', function () {
   });
 
   context('while migrating to a fourth shard', function () {
-    it('fences at the old owner, writes at the new one, and leaves tombstones for deletes', async function () {
+    it('writes an unfenced key at its old owner, a fenced one at the new owner after copying it, and leaves tombstones for deletes', async function () {
       expect(shards.length, 'this test needs a fourth shard server').to.be.at.least(4);
       const grown = topology.with({ kind: 'add', shard: { id: 's4', weight: 1, uri: shards[3] as string } });
       const r2 = ShardRouter.fromTopology(grown);
@@ -176,9 +176,13 @@ describe('ShardedCollection on MongoDB-wire servers', function () {
         const ids = Array.from({ length: 60 }, (_, i) => `mig-${i}`);
         await coll.insertMany(ids.map((_id, n) => ({ _id, n })));
         const moving = ids.filter((id) => router.route(id) !== r2.route(id));
-        expect(moving.length).to.be.at.least(3);
-        const [up, del, again] = moving as [string, string, string];
+        expect(moving.length).to.be.at.least(4);
+        const [up, del, again, early] = moving as [string, string, string, string];
+        // The copier fenced `up` (its copy in flight): the update copies it to s4 and writes it there.
+        await (await migPool.store(router.route(up))).fence([{ id: up, h: r2.point(up) }], 2);
         await during.updateOne({ _id: up }, { $inc: { n: 1000 } });
+        // `early` is not fenced yet: the update is written at its old owner (ADR 0002, decision 8).
+        expect((await during.updateOne({ _id: early }, { $inc: { n: 1000 } })).modifiedCount).to.equal(1);
         await during.deleteOne({ _id: del });
         await during.deleteOne({ _id: again });
         await during.insertOne({ _id: again, n: -1 });
@@ -186,6 +190,9 @@ describe('ShardedCollection on MongoDB-wire servers', function () {
         const at = (shard: string, id: string) => (raw.get(shard) as Document[]).find((d) => d['_id'] === id);
         expect(at(router.route(up), up)).to.include({ _moved: 2 });
         expect(at('s4', up)).to.include({ n: ids.indexOf(up) + 1000, _v: 2 });
+        expect(at(router.route(early), early)).to.include({ n: ids.indexOf(early) + 1000, _v: 2 }).and.not.have.property('_moved');
+        expect(at('s4', early)).to.equal(undefined);
+        expect(await during.findOne({ _id: early })).to.deep.equal({ _id: early, n: ids.indexOf(early) + 1000 });
         expect(at('s4', del)).to.include({ _ts: true });
         expect(at('s4', again)).to.include({ n: -1 });
         expect(at('s4', again)?.['_ts']).to.equal(undefined);
