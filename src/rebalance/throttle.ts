@@ -97,7 +97,10 @@ export interface ThrottleDecision {
   readonly docsPerSec: number;
   /** The p99 of the window that decided, ms. */
   readonly p99Ms: number;
-  /** The p99 allowed: the baseline's times `maxP99Impact`, ms. */
+  /**
+   * The p99 a decision window is allowed, ms: `maxP99Impact` times the baseline's quantile that a
+   * window of this size's p99 estimates (its largest sample: the 8/9 quantile for 8 samples).
+   */
   readonly limitMs: number;
 }
 
@@ -105,7 +108,7 @@ export interface ThrottleDecision {
  * A docs-per-second pacer whose rate follows the shards' latency: additive-free AIMD on the p99 of
  * latency samples (the migrator's probes of the shards it copies between). The first window is the
  * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
- * baseline halves the rate (the first breach halves the rate measured so far), and each window
+ * same statistic of the baseline (the quantile a window of its size's p99 estimates) halves the rate (the first breach halves the rate measured so far), and each window
  * within it that booked documents raises the rate by `increase`, until windows in a row show the
  * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
  */
@@ -121,6 +124,8 @@ export class AdaptiveThrottle extends Throttle {
   readonly #batchMs: number;
   #samples: number[] = [];
   #baselineP99: number | null = null;
+  /** The limit a decision window's p99 is held to (ms), once the baseline is taken. */
+  #limit = 0;
   #windowStart = 0;
   #windowDocs = 0;
   #slowWindows = 0;
@@ -164,16 +169,22 @@ export class AdaptiveThrottle extends Throttle {
     if (!Number.isFinite(latencyMs) || latencyMs < 0) return;
     this.#samples.push(latencyMs);
     if (this.#samples.length < (this.#baselineP99 === null ? this.#window : this.#decisionWindow)) return;
-    const p99 = percentile(this.#samples, 0.99);
+    const samples = this.#samples;
+    const p99 = percentile(samples, 0.99);
     this.#samples = [];
     const now = this.clock.now();
     const before = this.docsPerSec;
     let action: ThrottleDecision['action'] | undefined;
     if (this.#baselineP99 === null) {
       this.#baselineP99 = p99;
+      // Like with like: a decision window's p99 is its largest sample, which on a window of n samples
+      // estimates the n/(n+1) quantile, not the p99 of the larger baseline window. Held to the
+      // baseline's p99, eight samples had to stretch the shards' whole tail before a breach showed
+      // (the application's p99 went to 2x under maxP99Impact 1.5).
+      this.#limit = this.maxP99Impact * percentile(samples, windowQuantile(this.#decisionWindow));
       if (this.#startRate > 0) this.setRate(Math.max(this.#minRate, this.#startRate));
       action = 'calibrated';
-    } else if (p99 > this.#baselineP99 * this.maxP99Impact) {
+    } else if (p99 > this.#limit) {
       this.#slowWindows = 0;
       const elapsed = now - this.#windowStart;
       // Unthrottled so far: start from half the rate the window actually achieved.
@@ -195,7 +206,7 @@ export class AdaptiveThrottle extends Throttle {
     this.#windowStart = now;
     this.#windowDocs = 0;
     if (action !== undefined && this.#baselineP99 !== null) {
-      this.onDecision?.({ action, docsPerSec: this.docsPerSec, p99Ms: p99, limitMs: this.#baselineP99 * this.maxP99Impact });
+      this.onDecision?.({ action, docsPerSec: this.docsPerSec, p99Ms: p99, limitMs: this.#limit });
     }
   }
 
@@ -204,6 +215,14 @@ export class AdaptiveThrottle extends Throttle {
     if (this.#batchMs === 0 || this.docsPerSec === 0) return max;
     return Math.max(1, Math.min(max, Math.ceil((this.docsPerSec * this.#batchMs) / 1000)));
   }
+}
+
+/**
+ * The quantile a window of `n` samples' p99 estimates: its largest sample (nearest rank, n < 100)
+ * lies at the n/(n+1) quantile on average; from 100 samples on, the p99 itself.
+ */
+function windowQuantile(n: number): number {
+  return Math.min(0.99, n / (n + 1));
 }
 
 /** Nearest-rank percentile of unsorted samples. */

@@ -136,6 +136,25 @@ describe('AdaptiveThrottle', () => {
       expect(t.batchSize(2), 'never above the configured batch').to.equal(2);
     });
 
+    it('holds a short window to the baseline quantile its largest sample estimates, not to the baseline p99', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 40, decisionWindow: 8, startDocsPerSec: 50, batchMs: 100 }, clock);
+      const told: number[] = [];
+      t.onDecision = (d) => told.push(d.limitMs);
+      // A shard with a long tail: most calls take 2 ms, one in ten 20 ms.
+      for (let i = 0; i < 40; i++) await feed(t, clock, 1, i % 10 === 9 ? 20 : 2);
+      expect(t.baselineP99).to.equal(20);
+      // Eight samples estimate the 8/9 quantile, 2 ms here: the limit is 3 ms, not 30.
+      expect(told[0]).to.equal(3);
+      // The copy doubles every call's latency: eight samples rarely hold one of the tail, and held to
+      // 1.5x the baseline p99 (30 ms) they never broke it. Held to 1.5x the quantile they estimate, they do.
+      await feed(t, clock, 8, 4, 1);
+      expect(t.docsPerSec).to.equal(25);
+      // Within the allowed impact, the pace grows again.
+      await feed(t, clock, 8, 2.9, 1);
+      expect(t.docsPerSec).to.equal(31.25);
+    });
+
     it('rejects a decision window, warm-up pace or batch time out of range', () => {
       const clock = new FakeClock();
       expect(() => new AdaptiveThrottle({ maxP99Impact: 1.5, decisionWindow: 0 }, clock)).to.throw(TypeError, /decisionWindow/);
