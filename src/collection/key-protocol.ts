@@ -13,7 +13,7 @@ import type { ShardKey } from '../hash/types.js';
 import type { ShardStore, StoredDocument, WriteOutcome } from '../stores/shard-store.js';
 import { onlyKey } from './documents.js';
 import { entryKind, turnsAway } from './entry.js';
-import { type MovingPlace, prepareNewOwner } from './new-owner.js';
+import { type MovingPlace, NewOwnerHints, prepareNewOwner } from './new-owner.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { type KeyPlace, placeKey, type RoutingView } from './routing-view.js';
 import { duplicate, isDuplicate, keptRacing, moved } from './shard-errors.js';
@@ -21,12 +21,19 @@ import { withKeyOnInsert } from './shard-key-rules.js';
 import { replaceTombstone, upsertDocument, withPoint } from './upsert.js';
 import { DELETED_ONE, INSERTED_ONE, type OpOutcome, type WriteOp, ZERO } from './write-ops.js';
 
+/** What a single-key update or replace that matched reports. */
+function applied(outcome: WriteOutcome): OpOutcome {
+  return { inserted: 0, matched: outcome.matched, modified: outcome.modified, deleted: 0, upserted: 0 };
+}
+
 /** Attempts of one single-key write that keeps meeting a changed entry. */
 const MAX_WRITE_RETRIES = 4;
 
 /** Reads and writes one key under a routing view; a "moved" it throws is the executor's to redirect. */
 export class KeyProtocol {
   readonly #exec: RedirectExecutor;
+  /** Moving keys found at their new owner: their updates go there first (`NewOwnerHints`). */
+  readonly #atNew = new NewOwnerHints();
 
   constructor(exec: RedirectExecutor) {
     this.#exec = exec;
@@ -111,6 +118,7 @@ export class KeyProtocol {
     // Awaited below unless the new owner decides; until then a failure must not count as unhandled.
     fromOld.catch(() => undefined);
     const atNew = entryKind(view, await this.#exec.readAt(view, place.owner, id));
+    if (atNew.kind === 'live' || atNew.kind === 'tombstone') this.#atNew.note(view.epoch, id);
     if (atNew.kind === 'live') return { doc: atNew.doc, shardId: place.owner };
     if (atNew.kind === 'tombstone') return null;
     if (atNew.newer) throw moved(place.owner, `_id ${keyToString(id)} moved on at epoch ${String(atNew.epoch)}`);
@@ -187,9 +195,9 @@ export class KeyProtocol {
   async #update(view: RoutingView, place: KeyPlace, filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): Promise<OpOutcome> {
     const { id } = place;
     if (place.old !== undefined) {
-      const early = await this.#atOldOwner(view, { ...place, old: place.old }, (s) => s.updateOne(filter, update));
+      const early = await this.#movingFirst(view, { ...place, old: place.old }, (s) => s.updateOne(filter, update));
       if (early.outcome !== undefined) return early.outcome;
-      await prepareNewOwner(this.#exec, view, { ...place, old: place.old }, early.readNew);
+      await this.#prepare(view, { ...place, old: place.old }, early.readNew);
     }
     const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
     // The ring point goes with an upsert only: an update that cannot insert has no use for it.
@@ -208,33 +216,46 @@ export class KeyProtocol {
     const { id } = place;
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
     if (place.old !== undefined) {
-      const early = await this.#atOldOwner(view, { ...place, old: place.old }, (s) => s.replaceOne(filter, doc));
+      const early = await this.#movingFirst(view, { ...place, old: place.old }, (s) => s.replaceOne(filter, doc));
       if (early.outcome !== undefined) return early.outcome;
-      await prepareNewOwner(this.#exec, view, { ...place, old: place.old }, early.readNew);
+      await this.#prepare(view, { ...place, old: place.old }, early.readNew);
     }
     return await this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
   }
 
   /**
-   * A write to a moving key goes to its old owner while that owner still holds it unfenced (ADR 0002,
-   * decision 8): neither the copier nor a router has taken the key yet, so the new owner holds no copy
-   * of it, and the fence that comes later carries this write with the body. One call where moving the
-   * key first took four. The new owner is read meanwhile: when the old owner turns the write away (the
-   * key fenced or absent there, or the filter not matching it), the move goes on from that read.
-   * Never an upsert's insert: a document inserted at the old owner after the copy passed its range
-   * would be left behind.
+   * The first try of an update or replace of a moving key (ADR 0002, decision 8): at the old owner,
+   * which takes it while it holds the key unfenced (neither the copier nor a router has taken the key
+   * yet, so the new owner holds no copy of it, and the fence that comes later carries this write with
+   * the body): one call where moving the key first took four. The new owner is read meanwhile: when
+   * the old owner turns the write away (the key fenced or absent there, or the filter not matching
+   * it), the move goes on from that read. A key this router already found at the new owner is tried
+   * there first instead. Never an upsert's insert: a document inserted at the old owner after the copy
+   * passed its range would be left behind.
    */
-  async #atOldOwner(
+  async #movingFirst(
     view: RoutingView,
     place: MovingPlace,
     write: (store: ShardStore) => Promise<WriteOutcome>,
-  ): Promise<{ readonly outcome?: OpOutcome; readonly readNew: Promise<StoredDocument | null> }> {
+  ): Promise<{ readonly outcome: OpOutcome } | { readonly outcome?: undefined; readonly readNew: Promise<StoredDocument | null> }> {
+    // A key already found at the new owner is written there first: one call, where the old owner would
+    // turn the write away. The two are tried one after the other, never at once: a write the old owner
+    // applied just before the copier fenced it travels with the copy, and must not apply again here.
+    if (this.#atNew.has(view.epoch, place.id)) {
+      const atNew = await this.#exec.callShard(view, place.owner, write);
+      if (atNew.matched > 0) return { outcome: applied(atNew) };
+    }
     const readNew = this.#exec.readAt(view, place.owner, place.id);
     // Used only when the old owner turns the write away; until then a failure must not count as unhandled.
     readNew.catch(() => undefined);
     const atOld = await this.#exec.callShard(view, place.old, write);
-    if (atOld.matched === 0) return { readNew };
-    return { outcome: { inserted: 0, matched: atOld.matched, modified: atOld.modified, deleted: 0, upserted: 0 }, readNew };
+    return atOld.matched === 0 ? { readNew } : { outcome: applied(atOld) };
+  }
+
+  /** `prepareNewOwner`, noting a key the new owner now holds. */
+  async #prepare(view: RoutingView, place: MovingPlace, readNew: Promise<StoredDocument | null>): Promise<void> {
+    const held = await prepareNewOwner(this.#exec, view, place, readNew);
+    if (held.kind !== 'free') this.#atNew.note(view.epoch, place.id);
   }
 
   /**

@@ -7,6 +7,8 @@
  * and 2). Every entry met is judged by `entryKind`.
  */
 import { keyToString } from '../hash/key.js';
+import type { ShardKey } from '../hash/types.js';
+import { idKey } from '../stores/bson-order.js';
 import type { StoredDocument } from '../stores/shard-store.js';
 import { copyForTarget } from './documents.js';
 import { type Entry, entryKind } from './entry.js';
@@ -102,4 +104,35 @@ async function fenceAtOld(exec: RedirectExecutor, view: RoutingView, place: Movi
     throw moved(place.old, `_id ${keyToString(place.id)} was fenced by a newer migration (epoch ${String(entry.epoch)})`);
   }
   return entry;
+}
+
+/**
+ * Moving keys a router found at their new owner during one migrating epoch (ADR 0002, decision 8): the
+ * new owner's entry never goes back within an epoch (decision 7), so a later update of such a key is
+ * sent there first, one call instead of a turned-away write at the old owner and then one at the new.
+ * A hint only: the write at the new owner is conditional like any, and one that matches nothing goes
+ * the usual way. Bounded: forgotten when it fills up, and when the epoch changes.
+ */
+export class NewOwnerHints {
+  readonly #max: number;
+  readonly #keys = new Set<string>();
+  #epoch = -1;
+
+  constructor(max = 10_000) {
+    this.#max = max;
+  }
+
+  /** Note that `id` was found at its new owner under the migrating state of `epoch`. */
+  note(epoch: number, id: ShardKey): void {
+    if (epoch !== this.#epoch || this.#keys.size >= this.#max) {
+      this.#keys.clear();
+      this.#epoch = epoch;
+    }
+    this.#keys.add(idKey(id));
+  }
+
+  /** Whether `id` was found at its new owner under the migrating state of `epoch`. */
+  has(epoch: number, id: ShardKey): boolean {
+    return epoch === this.#epoch && this.#keys.has(idKey(id));
+  }
 }

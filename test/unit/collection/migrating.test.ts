@@ -3,6 +3,7 @@ import fc from 'fast-check';
 import type { Document } from 'mongodb';
 import { ShardedCollection } from '../../../src/collection/sharded-collection.js';
 import { copyForTarget } from '../../../src/collection/documents.js';
+import { NewOwnerHints } from '../../../src/collection/new-owner.js';
 import { ErrorCode, ShardkitError, ShardkitInputError } from '../../../src/errors.js';
 import { ShardRouter } from '../../../src/router/router.js';
 import { StaticRoutingSource } from '../../../src/router/routing-source.js';
@@ -180,6 +181,37 @@ describe('ShardedCollection while migrating', () => {
       // A key at neither owner: no upsert, nothing written, nothing matched.
       expect((await coll.updateOne({ _id: k2 }, { $set: { n: 1 } })).matchedCount).to.equal(0);
       expect(await newOf(k2).get(k2)).to.equal(null);
+    });
+
+    it('sends a later update of a key it found at the new owner there first, in one call', async () => {
+      const [k1, k2] = moving as [number, number];
+      const { pool, coll, copy, oldOf, newOf } = await seeded([k1, k2]);
+      await copy(k1);
+      await copy(k2);
+      // The first update learns where k1 is (turned away at the old owner); a read teaches k2's place.
+      await coll.updateOne({ _id: k1 }, { $inc: { n: 1 } });
+      await coll.findOne({ _id: k2 });
+      pool.resetCounts();
+      expect((await coll.updateOne({ _id: k1 }, { $inc: { n: 1 } })).modifiedCount).to.equal(1);
+      expect((await coll.replaceOne({ _id: k2 }, { n: 0 })).modifiedCount).to.equal(1);
+      expect(pool.counts(r1.route(k1))).to.deep.equal({});
+      expect(pool.counts(r2.route(k1))).to.deep.equal({ updateOne: 1, replaceOne: 1 });
+      expect(await newOf(k1).get(k1)).to.include({ n: k1 + 2, _v: 3 });
+      expect(await oldOf(k1).get(k1)).to.include({ n: k1, _moved: EPOCH });
+      // A hinted write the new owner does not match goes the usual way and matches nothing either.
+      expect((await coll.updateOne({ _id: k1, n: -1 }, { $set: { z: 1 } })).matchedCount).to.equal(0);
+      expect(await newOf(k1).get(k1)).to.not.have.property('z');
+    });
+
+    it('forgets the keys it found at new owners when the epoch changes or when they fill it up', () => {
+      const hints = new NewOwnerHints(2);
+      hints.note(EPOCH, 1);
+      hints.note(EPOCH, 'a');
+      expect([hints.has(EPOCH, 1), hints.has(EPOCH, '1'), hints.has(EPOCH, 'a'), hints.has(EPOCH + 1, 1)]).to.deep.equal([true, false, true, false]);
+      hints.note(EPOCH, 2);
+      expect([hints.has(EPOCH, 1), hints.has(EPOCH, 2)], 'full: forgotten, then the new key').to.deep.equal([false, true]);
+      hints.note(EPOCH + 1, 3);
+      expect([hints.has(EPOCH, 2), hints.has(EPOCH + 1, 3)]).to.deep.equal([false, true]);
     });
 
     it('a write the old owner turns away for its filter goes on to the new owner and matches nothing there', async () => {
