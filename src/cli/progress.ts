@@ -291,7 +291,13 @@ export class MigrationProgress {
     const ms = (x: number): string => `${x.toFixed(1)} ms`;
     this.#pace = event.docsPerSec > 0 ? { docsPerSec: event.docsPerSec, p99Ms: event.p99Ms, limitMs: event.limitMs } : null;
     if (event.action === 'calibrated') {
-      this.log(`throttle: the shards' p99 before copying is ${ms(event.p99Ms)}; the copy slows down above ${ms(event.limitMs)}`);
+      // The limit multiplies what the slowest of a decision window's probes typically took before the
+      // copy, not the baseline's p99 over its longer window: said as such, so a limit below that p99 reads right.
+      const n = event.windowSamples;
+      this.log(
+        `throttle: before copying, the slowest of ${n} probes of the shards typically took ${ms(event.baselineMs)} (p99 ${ms(event.p99Ms)}); ` +
+          `the copy slows down when the slowest of ${n} takes over ${ms(event.limitMs)}`,
+      );
     } else if (event.action === 'slowed' && (this.#saidPace === null || event.docsPerSec <= this.#saidPace / 2)) {
       // Said when the copy first slows, then when it falls to half the pace last said: a pace that swings
       // around its floor window after window shows in the figures (each window's p99), not as a line each.

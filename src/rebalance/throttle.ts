@@ -102,6 +102,13 @@ export interface ThrottleDecision {
    * window of this size's p99 estimates (its largest sample: the 8/9 quantile for 8 samples).
    */
   readonly limitMs: number;
+  /**
+   * What the limit multiplies, ms: the baseline's quantile a decision window's p99 estimates (for a
+   * window of 8 samples, its 8/9 quantile: what the slowest of 8 probes typically took before the copy).
+   */
+  readonly baselineMs: number;
+  /** Samples per decision window. */
+  readonly windowSamples: number;
 }
 
 /**
@@ -126,6 +133,8 @@ export class AdaptiveThrottle extends Throttle {
   #baselineP99: number | null = null;
   /** The limit a decision window's p99 is held to (ms), once the baseline is taken. */
   #limit = 0;
+  /** The baseline's quantile that `#limit` multiplies (ms). */
+  #baselineWindowMs = 0;
   #windowStart = 0;
   #windowDocs = 0;
   #slowWindows = 0;
@@ -181,7 +190,8 @@ export class AdaptiveThrottle extends Throttle {
       // estimates the n/(n+1) quantile, not the p99 of the larger baseline window. Held to the
       // baseline's p99, eight samples had to stretch the shards' whole tail before a breach showed
       // (the application's p99 went to 2x under maxP99Impact 1.5).
-      this.#limit = this.maxP99Impact * percentile(samples, windowQuantile(this.#decisionWindow));
+      this.#baselineWindowMs = percentile(samples, windowQuantile(this.#decisionWindow));
+      this.#limit = this.maxP99Impact * this.#baselineWindowMs;
       if (this.#startRate > 0) this.setRate(Math.max(this.#minRate, this.#startRate));
       action = 'calibrated';
     } else if (p99 > this.#limit) {
@@ -206,7 +216,14 @@ export class AdaptiveThrottle extends Throttle {
     this.#windowStart = now;
     this.#windowDocs = 0;
     if (action !== undefined && this.#baselineP99 !== null) {
-      this.onDecision?.({ action, docsPerSec: this.docsPerSec, p99Ms: p99, limitMs: this.#limit });
+      this.onDecision?.({
+        action,
+        docsPerSec: this.docsPerSec,
+        p99Ms: p99,
+        limitMs: this.#limit,
+        baselineMs: this.#baselineWindowMs,
+        windowSamples: this.#decisionWindow,
+      });
     }
   }
 

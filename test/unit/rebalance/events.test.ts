@@ -64,9 +64,10 @@ describe('MigrationProgress and the adaptive throttle', () => {
     const out = { text: '', isTTY: false, columns: 200, write(t: string): void { this.text += t; } };
     let now = 0;
     const progress = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
-    const base = { type: 'throttle', migrationId: 'm1' } as const;
+    const base = { type: 'throttle', migrationId: 'm1', baselineMs: 4, windowSamples: 8 } as const;
     progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
-    progress.onEvent({ ...base, action: 'calibrated', docsPerSec: 0, p99Ms: 4, limitMs: 6 });
+    // The baseline's p99 over its 40 probes is above the limit: the limit multiplies what the slowest of 8 took.
+    progress.onEvent({ ...base, action: 'calibrated', docsPerSec: 0, p99Ms: 7, limitMs: 6 });
     progress.onEvent({ ...base, action: 'slowed', docsPerSec: 40, p99Ms: 9.1, limitMs: 6 });
     // Swinging around its pace, the throttle is not a line a window.
     progress.onEvent({ ...base, action: 'raised', docsPerSec: 50, p99Ms: 5, limitMs: 6 });
@@ -85,7 +86,9 @@ describe('MigrationProgress and the adaptive throttle', () => {
     } as never);
     progress.onEvent({ ...base, action: 'released', docsPerSec: 0, p99Ms: 5, limitMs: 6 });
     const lines = out.text.split('\n');
-    expect(lines).to.include("throttle: the shards' p99 before copying is 4.0 ms; the copy slows down above 6.0 ms");
+    expect(lines).to.include(
+      'throttle: before copying, the slowest of 8 probes of the shards typically took 4.0 ms (p99 7.0 ms); the copy slows down when the slowest of 8 takes over 6.0 ms',
+    );
     expect(lines).to.include('throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s');
     expect(lines.filter((l) => l.startsWith('throttle: p99') && l.includes('is over'))).to.deep.equal([
       'throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s',
