@@ -349,6 +349,30 @@ describe('Migrator', () => {
         expect(gaps.filter((g) => g < 40).length, `gaps under 40 ms of ${gaps.length}`).to.be.at.most(1);
       });
 
+      // A walkthrough's cleanup of 2,911 markers took 37 s: the deletes were paced at the pace the copy
+      // ended at, and nothing probed the shards any more to raise it.
+      it('keeps probing the shard that cleanup and purge delete at, so their pace follows it', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(100);
+        let phase = '';
+        const probedIn = new Map<string, Set<string>>();
+        w.hooks = {
+          before: (shard, op, args) => {
+            if (op === 'get' && String(args[0]).includes('shardkit-probe')) probedIn.set(phase, (probedIn.get(phase) ?? new Set()).add(shard));
+          },
+        };
+        const onEvent = (e: MigrationEvent): void => void (e.type === 'phase' && (phase = e.phase));
+        const report = await w.migrator({ maxP99Impact: 1.5, onEvent }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        const sources = [...(probedIn.get('copy') ?? [])].filter((s) => s !== 's4').sort();
+        expect(sources.length, 'sources probed during the copy').to.be.greaterThan(0);
+        expect([...(probedIn.get('cleanup') ?? [])].sort(), 'the sources, whose fences cleanup deletes').to.deep.equal(sources);
+        expect([...(probedIn.get('purge') ?? [])], 'the target, whose markers purge deletes').to.deep.equal(['s4']);
+      });
+
       // Regression: the probes were point reads only. On FerretDB (SQLite) reads do not wait for the
       // copy's batch writes and the application's writes do, so the throttle never saw what those waited.
       it('slows the copy when writes wait though reads do not', async () => {
