@@ -373,6 +373,35 @@ describe('Migrator', () => {
         expect([...(probedIn.get('purge') ?? [])], 'the target, whose markers purge deletes').to.deep.equal(['s4']);
       });
 
+      it('deletes markers in batches of the pace the throttle holds, not whole configured batches', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        const expected = await w.seed(900);
+        let phase = '';
+        const cleanupBatches: number[] = [];
+        w.hooks = {
+          before: async (_shard, op, args) => {
+            if (phase === 'cleanup' && op === 'deleteIds') {
+              cleanupBatches.push((args[0] as unknown[]).length);
+              await new Promise((r) => setTimeout(r, 20));
+            }
+            // During cleanup the shards' writes wait: the throttle slows the deletes down.
+            if (phase === 'cleanup' && op === 'updateOne' && String((args[0] as { _id?: unknown })._id).includes('shardkit-probe')) {
+              await new Promise((r) => setTimeout(r, 20));
+            }
+          },
+        };
+        const onEvent = (e: MigrationEvent): void => void (e.type === 'phase' && (phase = e.phase));
+        const report = await w.migrator({ maxP99Impact: 1.5, batchSize: 10, onEvent }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        expect(report.outcome).to.equal('completed');
+        await w.assertSettled((await w.state()).topology, expected);
+        expect(cleanupBatches.length).to.be.greaterThan(0);
+        // Once the throttle has slowed the deletes (to 50 docs/s or less), a batch holds 100 ms of work at
+        // that pace: 5 markers or fewer, where whole configured batches kept 10 to the end.
+        expect(cleanupBatches.slice(-3).every((n) => n <= 5), `cleanup batches ${JSON.stringify(cleanupBatches)}`).to.equal(true);
+      });
+
       // Regression: the probes were point reads only. On FerretDB (SQLite) reads do not wait for the
       // copy's batch writes and the application's writes do, so the throttle never saw what those waited.
       it('slows the copy when writes wait though reads do not', async () => {
