@@ -466,7 +466,11 @@ describe('ShardedCollection while migrating', () => {
   });
 
   context('when an abort runs the migration back (R2 -> R1) over relics of the forward leg', () => {
-    it('reads a relic only where the old owner holds neither data nor a tombstone', async () => {
+    /**
+     * Three keys fenced at their R1 owners by the forward leg: k1 never copied (its relic holds the only
+     * data), k2 copied and updated at d, k3 deleted at d (a tombstone); and a collection on the reverse leg.
+     */
+    async function relicLayout() {
       const [k1, k2, k3] = moving as [number, number, number];
       const { pool, copy, oldOf, newOf } = await seeded([k1, k2, k3]);
       for (const k of [k1, k2, k3]) await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
@@ -474,6 +478,11 @@ describe('ShardedCollection while migrating', () => {
       await newOf(k2).updateOne({ _id: k2 }, { $set: { n: -2 } });
       await newOf(k3).tombstone(k3, r2.point(k3), 2);
       const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool });
+      return { back, k1, k2, k3 };
+    }
+
+    it('reads a relic only where the old owner holds neither data nor a tombstone', async () => {
+      const { back, k1, k2, k3 } = await relicLayout();
       expect(await back.findOne({ _id: k1 })).to.deep.equal({ _id: k1, b: k1 % 3, n: k1 });
       expect(await back.findOne({ _id: k2 })).to.deep.equal({ _id: k2, b: k2 % 3, n: -2 });
       expect(await back.findOne({ _id: k3 })).to.equal(null);
@@ -482,13 +491,7 @@ describe('ShardedCollection while migrating', () => {
     // Model test seed 66564: a scatter-gather dropped every relic, and an updateMany skipped a key that
     // existed throughout (a router of the forward leg had fenced it and died before copying it).
     it('counts a relic in scatter-gather reads and multi-writes only where the old owner holds neither data nor a tombstone', async () => {
-      const [k1, k2, k3] = moving as [number, number, number];
-      const { pool, copy, oldOf, newOf } = await seeded([k1, k2, k3]);
-      for (const k of [k1, k2, k3]) await oldOf(k).fence([{ id: k, h: r2.point(k) }], EPOCH);
-      await copy(k2);
-      await newOf(k2).updateOne({ _id: k2 }, { $set: { n: -2 } });
-      await newOf(k3).tombstone(k3, r2.point(k3), 2);
-      const back = new ShardedCollection({ name: 'm', routing: new StaticRoutingSource(migrating(R2, R1, EPOCH + 1)), pool });
+      const { back, k1, k2, k3 } = await relicLayout();
       const all = { _id: { $in: [k1, k2, k3] } };
       const want = [{ _id: k1, b: k1 % 3, n: k1 }, { _id: k2, b: k2 % 3, n: -2 }].sort((x, y) => x._id - y._id);
       expect(await back.find(all, { sort: { _id: 1 } }).toArray()).to.deep.equal(want);

@@ -351,22 +351,28 @@ describe('Migrator', () => {
 
       // A walkthrough's cleanup of 2,911 markers took 37 s: the deletes were paced at the pace the copy
       // ended at, and nothing probed the shards any more to raise it.
-      it('keeps probing the shard that cleanup and purge delete at, so their pace follows it', async () => {
+      /**
+       * A migration adding s4 under `maxP99Impact: 1.5` over `docs` documents, `before` told the phase
+       * each store call runs in; checked complete and settled.
+       */
+      async function adaptiveByPhase(docs: number, before: (phase: string, shard: string, op: string, args: readonly unknown[]) => void | Promise<void>, batchSize?: number): Promise<void> {
         const w = new World();
         const from = baseTopology();
         await w.init(from, ['s4']);
-        const expected = await w.seed(100);
+        const expected = await w.seed(docs);
         let phase = '';
-        const probedIn = new Map<string, Set<string>>();
-        w.hooks = {
-          before: (shard, op, args) => {
-            if (op === 'get' && String(args[0]).includes('shardkit-probe')) probedIn.set(phase, (probedIn.get(phase) ?? new Set()).add(shard));
-          },
-        };
+        w.hooks = { before: (shard, op, args) => before(phase, shard, op, args) };
         const onEvent = (e: MigrationEvent): void => void (e.type === 'phase' && (phase = e.phase));
-        const report = await w.migrator({ maxP99Impact: 1.5, onEvent }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
+        const report = await w.migrator({ maxP99Impact: 1.5, onEvent, ...(batchSize === undefined ? {} : { batchSize }) }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
         expect(report.outcome).to.equal('completed');
         await w.assertSettled((await w.state()).topology, expected);
+      }
+
+      it('keeps probing the shard that cleanup and purge delete at, so their pace follows it', async () => {
+        const probedIn = new Map<string, Set<string>>();
+        await adaptiveByPhase(100, (phase, shard, op, args) => {
+          if (op === 'get' && String(args[0]).includes('shardkit-probe')) probedIn.set(phase, (probedIn.get(phase) ?? new Set()).add(shard));
+        });
         const sources = [...(probedIn.get('copy') ?? [])].filter((s) => s !== 's4').sort();
         expect(sources.length, 'sources probed during the copy').to.be.greaterThan(0);
         expect([...(probedIn.get('cleanup') ?? [])].sort(), 'the sources, whose fences cleanup deletes').to.deep.equal(sources);
@@ -374,14 +380,10 @@ describe('Migrator', () => {
       });
 
       it('deletes markers in batches of the pace the throttle holds, not whole configured batches', async () => {
-        const w = new World();
-        const from = baseTopology();
-        await w.init(from, ['s4']);
-        const expected = await w.seed(900);
-        let phase = '';
         const cleanupBatches: number[] = [];
-        w.hooks = {
-          before: async (_shard, op, args) => {
+        await adaptiveByPhase(
+          900,
+          async (phase, _shard, op, args) => {
             if (phase === 'cleanup' && op === 'deleteIds') {
               cleanupBatches.push((args[0] as unknown[]).length);
               await new Promise((r) => setTimeout(r, 20));
@@ -391,11 +393,8 @@ describe('Migrator', () => {
               await new Promise((r) => setTimeout(r, 20));
             }
           },
-        };
-        const onEvent = (e: MigrationEvent): void => void (e.type === 'phase' && (phase = e.phase));
-        const report = await w.migrator({ maxP99Impact: 1.5, batchSize: 10, onEvent }).start(from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }));
-        expect(report.outcome).to.equal('completed');
-        await w.assertSettled((await w.state()).topology, expected);
+          10,
+        );
         expect(cleanupBatches.length).to.be.greaterThan(0);
         // Once the throttle has slowed the deletes (to 50 docs/s or less), a batch holds 100 ms of work at
         // that pace: 5 markers or fewer, where whole configured batches kept 10 to the end.
