@@ -12,7 +12,7 @@ import type { StoredDocument } from '../stores/shard-store.js';
 import { documentComparator, normalizeSort, sortDocument } from './compare.js';
 import { matchesFilter, pushedProjection, stripMarkers } from './documents.js';
 import { isLive } from '../stores/markers.js';
-import { entryKind } from './entry.js';
+import { type Entry, entryKind } from './entry.js';
 import type { RedirectExecutor } from './redirect-executor.js';
 import { ownerOfStored, type RoutingView } from './routing-view.js';
 import { moved } from './shard-errors.js';
@@ -94,23 +94,19 @@ export async function resolveFenced(
     push(byNewOwner, owner, doc);
   }
   const replacements: StoredDocument[] = [];
-  const relics = await Promise.all([...relicsByOldOwner].map(([before, docs]) => standingRelics(exec, view, before, docs)));
-  await Promise.all(
-    [...byNewOwner].map(async ([owner, docs]) => {
-      const atNew = await exec.callShard(view, owner, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
-      const present = new Map<string, StoredDocument>();
-      for (const d of atNew) {
-        const entry = entryKind(view, d);
-        if (entry.newer) throw moved(owner, `a document here was fenced at epoch ${String(entry.epoch)}`);
-        if (entry.kind === 'live' || entry.kind === 'tombstone') present.set(idKey(d._id), d);
-      }
-      for (const doc of docs) {
-        const copy = present.get(idKey(doc._id));
-        if (copy === undefined) kept.push(doc);
-        else if (isLive(copy)) replacements.push(copy);
-      }
-    }),
-  );
+  const [relics] = await Promise.all([
+    Promise.all([...relicsByOldOwner].map(([before, docs]) => standingRelics(exec, view, before, docs))),
+    Promise.all(
+      [...byNewOwner].map(async ([owner, docs]) => {
+        const present = await entriesAt(exec, view, owner, docs, (e) => e.kind === 'live' || e.kind === 'tombstone');
+        for (const doc of docs) {
+          const copy = present.get(idKey(doc._id));
+          if (copy === undefined) kept.push(doc);
+          else if (isLive(copy)) replacements.push(copy);
+        }
+      }),
+    ),
+  ]);
   // Fenced copies the new owners had nothing for count only while the migration still runs.
   const [first] = kept;
   if (first !== undefined) await exec.confirmMigrating(view, shardId, first._id as ShardKey);
@@ -124,19 +120,34 @@ function push(groups: Map<string, StoredDocument[]>, shardId: string, doc: Store
 }
 
 /**
+ * The entries `shardId` holds for the `_id`s of `docs` that `holds` accepts, by `idKey`, read in one
+ * `_id` lookup; a fence newer than the view there means "moved".
+ */
+async function entriesAt(
+  exec: RedirectExecutor,
+  view: RoutingView,
+  shardId: string,
+  docs: readonly StoredDocument[],
+  holds: (entry: Entry) => boolean,
+): Promise<Map<string, StoredDocument>> {
+  const found = await exec.callShard(view, shardId, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
+  const held = new Map<string, StoredDocument>();
+  for (const d of found) {
+    const entry = entryKind(view, d);
+    if (entry.newer) throw moved(shardId, `a document here was fenced at epoch ${String(entry.epoch)}`);
+    if (holds(entry)) held.set(idKey(d._id), d);
+  }
+  return held;
+}
+
+/**
  * The relics among `docs` (an aborted leg's fences with data at their keys' owner) that stand in for
  * their keys: those whose old owner `before` holds neither data nor a tombstone for the `_id` (a router
  * of the aborted leg fenced the key and died before copying it), as a single-key read decides
  * (`KeyProtocol.locate`, ADR 0003). The old owner is read after the relic was, as that read does.
  */
 async function standingRelics(exec: RedirectExecutor, view: RoutingView, before: string, docs: readonly StoredDocument[]): Promise<StoredDocument[]> {
-  const atOld = await exec.callShard(view, before, (s) => s.find({ _id: { $in: docs.map((d) => d._id) } }));
-  const held = new Set<string>();
-  for (const d of atOld) {
-    const entry = entryKind(view, d);
-    if (entry.newer) throw moved(before, `a document here was fenced at epoch ${String(entry.epoch)}`);
-    if (entry.data || entry.kind === 'tombstone') held.add(idKey(d._id));
-  }
+  const held = await entriesAt(exec, view, before, docs, (e) => e.data || e.kind === 'tombstone');
   return docs.filter((d) => !held.has(idKey(d._id)));
 }
 
