@@ -195,9 +195,8 @@ export class KeyProtocol {
   async #update(view: RoutingView, place: KeyPlace, filter: Filter<Document>, update: UpdateFilter<Document> | Document[], upsert: boolean): Promise<OpOutcome> {
     const { id } = place;
     if (place.old !== undefined) {
-      const early = await this.#movingFirst(view, { ...place, old: place.old }, (s) => s.updateOne(filter, update));
-      if (early.outcome !== undefined) return early.outcome;
-      await this.#prepare(view, { ...place, old: place.old }, early.readNew);
+      const early = await this.#moving(view, { ...place, old: place.old }, (s) => s.updateOne(filter, update));
+      if (early !== undefined) return early;
     }
     const keyed = upsert ? withKeyOnInsert(update, view.shardKey, place.value) : update;
     // The ring point goes with an upsert only: an update that cannot insert has no use for it.
@@ -216,46 +215,38 @@ export class KeyProtocol {
     const { id } = place;
     const doc: StoredDocument = { ...replacement, _id: id, _h: place.h, _v: 1 };
     if (place.old !== undefined) {
-      const early = await this.#movingFirst(view, { ...place, old: place.old }, (s) => s.replaceOne(filter, doc));
-      if (early.outcome !== undefined) return early.outcome;
-      await this.#prepare(view, { ...place, old: place.old }, early.readNew);
+      const early = await this.#moving(view, { ...place, old: place.old }, (s) => s.replaceOne(filter, doc));
+      if (early !== undefined) return early;
     }
     return await this.#writeOne(view, place, filter, upsert, (s) => s.replaceOne(filter, doc, { upsert }), () => doc);
   }
 
   /**
-   * The first try of an update or replace of a moving key (ADR 0002, decision 8): at the old owner,
-   * which takes it while it holds the key unfenced (neither the copier nor a router has taken the key
-   * yet, so the new owner holds no copy of it, and the fence that comes later carries this write with
-   * the body): one call where moving the key first took four. The new owner is read meanwhile: when
-   * the old owner turns the write away (the key fenced or absent there, or the filter not matching
-   * it), the move goes on from that read. A key this router already found at the new owner is tried
-   * there first instead. Never an upsert's insert: a document inserted at the old owner after the copy
-   * passed its range would be left behind.
+   * An update or replace of a moving key (ADR 0002, decision 8): first at the old owner, which takes it
+   * while it holds the key unfenced (neither the copier nor a router has taken the key yet, so the new
+   * owner holds no copy of it, and the fence that comes later carries this write with the body): one
+   * call where moving the key first took four. The new owner is read meanwhile: when the old owner turns
+   * the write away (the key fenced or absent there, or the filter not matching it), the key is moved
+   * from that read (`prepareNewOwner`) and undefined returned, for the caller to write at the new owner.
+   * A key this router already found at the new owner is tried there first instead. Never an upsert's
+   * insert: a document inserted at the old owner after the copy passed its range would be left behind.
    */
-  async #movingFirst(
-    view: RoutingView,
-    place: MovingPlace,
-    write: (store: ShardStore) => Promise<WriteOutcome>,
-  ): Promise<{ readonly outcome: OpOutcome } | { readonly outcome?: undefined; readonly readNew: Promise<StoredDocument | null> }> {
+  async #moving(view: RoutingView, place: MovingPlace, write: (store: ShardStore) => Promise<WriteOutcome>): Promise<OpOutcome | undefined> {
     // A key already found at the new owner is written there first: one call, where the old owner would
     // turn the write away. The two are tried one after the other, never at once: a write the old owner
     // applied just before the copier fenced it travels with the copy, and must not apply again here.
     if (this.#atNew.has(view.epoch, place.id)) {
       const atNew = await this.#exec.callShard(view, place.owner, write);
-      if (atNew.matched > 0) return { outcome: applied(atNew) };
+      if (atNew.matched > 0) return applied(atNew);
     }
     const readNew = this.#exec.readAt(view, place.owner, place.id);
     // Used only when the old owner turns the write away; until then a failure must not count as unhandled.
     readNew.catch(() => undefined);
     const atOld = await this.#exec.callShard(view, place.old, write);
-    return atOld.matched === 0 ? { readNew } : { outcome: applied(atOld) };
-  }
-
-  /** `prepareNewOwner`, noting a key the new owner now holds. */
-  async #prepare(view: RoutingView, place: MovingPlace, readNew: Promise<StoredDocument | null>): Promise<void> {
+    if (atOld.matched > 0) return applied(atOld);
     const held = await prepareNewOwner(this.#exec, view, place, readNew);
     if (held.kind !== 'free') this.#atNew.note(view.epoch, place.id);
+    return undefined;
   }
 
   /**
