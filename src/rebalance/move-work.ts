@@ -114,6 +114,22 @@ async function probe(run: MigrationRun, stores: readonly ShardStore[], calibrate
 }
 
 /**
+ * Run `work` while an adaptive throttle probes `stores` (its baseline first, if not taken yet), so the
+ * pace of the work follows their latency; the probes stop when the work ends or `stopped()` turns true.
+ */
+async function whileProbing<T>(run: MigrationRun, stores: readonly ShardStore[], stopped: () => boolean, work: () => Promise<T>): Promise<T> {
+  let finished = false;
+  await probe(run, stores, true, () => true);
+  const probing = probe(run, stores, false, () => finished || stopped());
+  try {
+    return await work();
+  } finally {
+    finished = true;
+    await probing;
+  }
+}
+
+/**
  * The work of one phase on the moves of one source/target pair (`idx`, indices into the journal's
  * moves, in plan order). `stopped` turns true when a concurrent pair failed: the work then ends at
  * its next batch without marking anything done, so the caller can hand the failure on.
@@ -192,17 +208,9 @@ async function carry(pass: CarryPass, run: MigrationRun, j: MigrationJournal, id
   const target = await run.s.pool.store(first.to);
   const open = moves.filter((m) => !m[pass.done]);
   if (open.length === 0) return;
-  let finished = false;
   if (pass.progress) run.names(j);
   // The sweep's carry is paced like the copy's, so it keeps the throttle watching the pair's shards too.
-  await probe(run, [source, target], true, () => true);
-  const probing = probe(run, [source, target], false, () => finished || stopped());
-  try {
-    await carryBatches(pass, run, j, idx, open, source, target, stopped);
-  } finally {
-    finished = true;
-    await probing;
-  }
+  await whileProbing(run, [source, target], stopped, () => carryBatches(pass, run, j, idx, open, source, target, stopped));
 }
 
 async function carryBatches(
@@ -424,13 +432,10 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
   // The deletes are paced like the copy, so an adaptive throttle keeps watching the shard they write:
   // without probes it held them at the pace the copy ended at, however idle the shard was by then
   // (a walkthrough's cleanup of 2,911 markers took 37 s at a pace set during the copy).
-  let finished = false;
-  await probe(run, [store], true, () => true);
-  const probing = probe(run, [store], false, () => finished || stopped());
-  try {
+  const completed = await whileProbing(run, [store], stopped, async () => {
     for await (const keys of listedPages(store, spansOf(moves), Math.max(batch, LISTING_PAGE), pass.filter)) {
       for (let at = 0; at < keys.length; ) {
-        if (stopped()) return;
+        if (stopped()) return false;
         await run.checkpoint(j, false);
         // Batches of the throttle's size, as the copy's: a whole batch booked at a pace the probes
         // lowered meanwhile made the next checkpoint wait for it (25 s for 500 markers at 20 docs/s).
@@ -442,10 +447,9 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
         run.booked(n);
       }
     }
-  } finally {
-    finished = true;
-    await probing;
-  }
+    return true;
+  });
+  if (!completed) return;
   for (const m of moves) m[pass.done] = true;
   await run.save(j);
   open.forEach((i, k) => run.emit({ type: 'cleanup', migrationId: j.id, move: i, deleted: deleted[k]! }));
