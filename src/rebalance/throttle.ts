@@ -115,7 +115,8 @@ export interface ThrottleDecision {
  * A docs-per-second pacer whose rate follows the shards' latency: additive-free AIMD on the p99 of
  * latency samples (the migrator's probes of the shards it copies between). The first window is the
  * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
- * same statistic of the baseline (the quantile a window of its size's p99 estimates) halves the rate (the first breach halves the rate measured so far), and each window
+ * same statistic of the baseline (the quantile a window of its size's p99 estimates) halves the rate
+ * (the first breach halves the rate measured so far), and each window
  * within it that booked documents raises the rate by `increase`, until windows in a row show the
  * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
  */
@@ -131,9 +132,7 @@ export class AdaptiveThrottle extends Throttle {
   readonly #batchMs: number;
   #samples: number[] = [];
   #baselineP99: number | null = null;
-  /** The limit a decision window's p99 is held to (ms), once the baseline is taken. */
-  #limit = 0;
-  /** The baseline's quantile that `#limit` multiplies (ms). */
+  /** The baseline's quantile a decision window's p99 estimates (ms), once the baseline is taken. */
   #baselineWindowMs = 0;
   #windowStart = 0;
   #windowDocs = 0;
@@ -188,13 +187,11 @@ export class AdaptiveThrottle extends Throttle {
       this.#baselineP99 = p99;
       // Like with like: a decision window's p99 is its largest sample, which on a window of n samples
       // estimates the n/(n+1) quantile, not the p99 of the larger baseline window. Held to the
-      // baseline's p99, eight samples had to stretch the shards' whole tail before a breach showed
-      // (the application's p99 went to 2x under maxP99Impact 1.5).
+      // baseline's p99, eight samples had to stretch the shards' whole tail before a breach showed.
       this.#baselineWindowMs = percentile(samples, windowQuantile(this.#decisionWindow));
-      this.#limit = this.maxP99Impact * this.#baselineWindowMs;
       if (this.#startRate > 0) this.setRate(Math.max(this.#minRate, this.#startRate));
       action = 'calibrated';
-    } else if (p99 > this.#limit) {
+    } else if (p99 > this.#limitMs()) {
       this.#slowWindows = 0;
       const elapsed = now - this.#windowStart;
       // Unthrottled so far: start from half the rate the window actually achieved.
@@ -220,11 +217,16 @@ export class AdaptiveThrottle extends Throttle {
         action,
         docsPerSec: this.docsPerSec,
         p99Ms: p99,
-        limitMs: this.#limit,
+        limitMs: this.#limitMs(),
         baselineMs: this.#baselineWindowMs,
         windowSamples: this.#decisionWindow,
       });
     }
+  }
+
+  /** The p99 a decision window is allowed, ms. */
+  #limitMs(): number {
+    return this.maxP99Impact * this.#baselineWindowMs;
   }
 
   /** While paced with `batchMs`, the documents of `batchMs` at the current pace (at least 1, at most `max`). */
