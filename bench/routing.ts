@@ -191,7 +191,8 @@ interface LookupResults {
 const ROUTER = 'router xxhash32 (cache 5000)';
 const ROUTER_EXACT = 'router xxhash32 (cache 5000, exact LRU)';
 /** A plain `Map` read: what a cache keyed by the string could cost at the least, whoever wrote it. */
-const MAP_ALONE = 'Map.get alone (any Map-based cache)';
+const PEEK_ALONE = 'lru-cache peek alone';
+const MAP_ALONE = 'Map.get alone (bound: the hot set is a Map)';
 /** Zipf bound: what a lookup pays to reach a key that is not in the CPU caches, reading none of its code units. */
 const ZIPF_TOUCH = 'pick the key and read its length alone (bound)';
 /** Sampled recency at 1 hit in 4 and 1 in 16 (the default before issue 11's third round), beside the default 1 in 64 (ADR 0004). */
@@ -282,7 +283,7 @@ function lookupSections(keys: readonly string[]): LookupResults {
       lookupCase(ROUTER_S16, hotKeys, (k) => p.sample16.route(k)),
       lookupCase('router xxhash32 (no cache)', hotKeys, (k) => p.uncached.route(k)),
       lookupCase('router ketama (cache 5000)', hotKeys, (k) => p.ketCached.route(k)),
-      lookupCase('lru-cache peek alone (bound)', hotKeys, (k) => peekOnly.peek(k)),
+      lookupCase(PEEK_ALONE, hotKeys, (k) => peekOnly.peek(k)),
       lookupCase('lru-cache get alone', hotKeys, (k) => getOnly.get(k)),
       lookupCase(MAP_ALONE, hotKeys, (k) => plainMap.get(k)),
     ],
@@ -620,8 +621,8 @@ ${t(lookups.zipf, 'hashring.get (cache 5000)')}
 
 Hit rate over the run (benchmark.js's warm-up and every sample): ${Object.entries(lookups.zipfHitRates ?? {})
     .map(([name, rate]) => `${name} ${(100 * rate).toFixed(2)}%`)
-    .join(', ')}. The default router refreshes a key's recency on one hit in ${DEFAULT_RECENCY_SAMPLE} (lru-cache \`peek\` on the others);
-the exact LRU refreshes it on every hit (\`recencySample: 1\`).
+    .join(', ')}. The default router refreshes a key's recency on one hit in ${DEFAULT_RECENCY_SAMPLE} that lru-cache answers (\`peek\` on the others;
+hits its hot set answers refresh nothing); the exact LRU refreshes it on every hit and keeps no hot set (\`recencySample: 1\`).
 
 ### Hash functions on 8-40 byte keys
 
@@ -681,18 +682,18 @@ function notes(targets: readonly Target[], lookups: LookupResults, hashTimings: 
   const ns = (rows: readonly Timing[], name: string): number => byName(rows, name).nsPerOp;
   const out: string[] = [];
   const hrHot = ns(lookups.hot, HR);
-  const peek = ns(lookups.hot, 'lru-cache peek alone (bound)');
+  const peek = ns(lookups.hot, PEEK_ALONE);
   const map = ns(lookups.hot, MAP_ALONE);
   const router = ns(lookups.hot, ROUTER);
   const hotUncached = ns(lookups.hot, 'router xxhash32 (no cache)');
   out.push(
-    `- **Hot, same string objects (${mark(T.hot)}).** Bounded by lru-cache itself, which the brief chose: \`peek\` alone on the` +
-      ` same keys costs ${peek.toFixed(1)} ns against hashring's ${hrHot.toFixed(1)} ns, so no router that reads lru-cache once per hit` +
-      ` can beat ${(hrHot / peek).toFixed(2)}x in this run. The router's hit costs ${router.toFixed(1)} ns, ${(router - peek).toFixed(1)} ns` +
-      ` above \`peek\` alone (its shard count and the 1-in-${DEFAULT_RECENCY_SAMPLE} \`get\` that keeps recency). Going without the cache does not help a hot key:` +
-      ` an uncached lookup costs ${hotUncached.toFixed(1)} ns here, ${(hotUncached / map).toFixed(1)}x a plain \`Map.get\` (${map.toFixed(1)} ns),` +
-      ' because hashing reads every code unit of the key (cold notes) where a `Map` reuses the hash V8 keeps in the string.' +
-      ` Even a cache of our own over a \`Map\` would be bounded at ${(hrHot / map).toFixed(2)}x.` +
+    `- **Hot, same string objects (${mark(T.hot)}).** Bounded by a \`Map\` probe: a hit the router's hot set answers (ADR 0004: the keys` +
+      ` lru-cache answered lately, in a \`Map\` asked first) costs one \`Map.get\` and its shard's count. \`Map.get\` alone on the same keys` +
+      ` costs ${map.toFixed(1)} ns against hashring's ${hrHot.toFixed(1)} ns, so no router keyed by the string can beat ${(hrHot / map).toFixed(2)}x in this run.` +
+      ` The router's hit costs ${router.toFixed(1)} ns, ${(router - map).toFixed(1)} ns above \`Map.get\` alone (the call into \`route()\`, its loads and the count).` +
+      ` Through lru-cache alone a hit is bounded by its \`peek\` (${peek.toFixed(1)} ns: at most ${(hrHot / peek).toFixed(2)}x).` +
+      ` Going without the cache does not help a hot key: an uncached lookup costs ${hotUncached.toFixed(1)} ns here, ${(hotUncached / map).toFixed(1)}x a plain` +
+      ' `Map.get`, because hashing reads every code unit of the key (cold notes) where a `Map` reuses the hash V8 keeps in the string.' +
       " hashring's own cache is an object dictionary that finds an internalized string by pointer.",
   );
   const hrCold = ns(lookups.cold, HR);

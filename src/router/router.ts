@@ -32,8 +32,9 @@ export interface ShardRouterOptions {
    */
   readonly cacheSize?: number;
   /**
-   * One cache hit in this many (per shard) refreshes the key's recency with lru-cache's `get`; the
-   * others read with `peek`, which leaves its recency list alone. 1 makes the cache an exact LRU.
+   * One hit lru-cache answers in this many (per shard) refreshes the key's recency with its `get`;
+   * the others read with `peek`, which leaves its recency list alone, and hits the hot set answers
+   * (ADR 0004) refresh nothing. 1 makes the cache an exact LRU, without a hot set.
    * Default {@link DEFAULT_RECENCY_SAMPLE}. A power of two in 1..{@link MAX_RECENCY_SAMPLE}
    * (`shardkit.invalidArgument` otherwise).
    */
@@ -50,6 +51,8 @@ export interface RouterStats {
   readonly misses: number;
   /** Keys in the cache now. */
   readonly cached: number;
+  /** Keys in the hot set in front of the cache now (at most a quarter of `cacheSize`; ADR 0004). */
+  readonly hot: number;
   /** True while the cache is bypassed because too few lookups hit it (see {@link ShardRouter}). */
   readonly cacheBypassed: boolean;
   /** Lookups routed to each shard id, over every epoch since the last reset. */
@@ -125,6 +128,19 @@ class EpochState {
    */
   front: LRUCache<string, number> | undefined;
   /**
+   * The hot set (ADR 0004): the keys the cache answered lately, in a plain `Map` asked before the
+   * cache (one hash-table probe per hit, where lru-cache's `peek` adds its index and value arrays
+   * and a call). A hit the cache answers promotes its key here; the set starts afresh, empty, when
+   * it holds {@link EpochState.hotMax} keys. Its hits count like the cache's and refresh no recency.
+   * It belongs to this epoch like the cache, whose shard indices it holds.
+   */
+  hot = new Map<string, number>();
+  /**
+   * Most keys in {@link EpochState.hot}: a quarter of the cache, rounded down; 0 (no hot set) for an
+   * exact LRU (`recencySample` 1), whose every hit must refresh its key.
+   */
+  readonly hotMax: number;
+  /**
    * Lookups the inline uncached path takes before the next one goes out of line: to the next probe
    * while bypassing, {@link NO_PROBE} without a cache.
    */
@@ -152,6 +168,14 @@ class EpochState {
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
     this.recencyMask = recencySample - 1;
     this.front = this.cache;
+    this.hotMax = recencySample === 1 ? 0 : cacheSize >>> 2;
+  }
+
+  /** A hit the cache answered: into the hot set, which starts afresh when full. */
+  promote(key: string, owner: number): void {
+    if (this.hotMax === 0) return;
+    if (this.hot.size >= this.hotMax) this.hot = new Map();
+    this.hot.set(key, owner);
   }
 
   /** True while the cache is bypassed because too few lookups hit it (a scan, a cold workload). */
@@ -270,9 +294,11 @@ class Doorkeeper {
  * canonical bytes every time and never cached: their string form would cost as much to build as the
  * lookup it saves. Any string is a safe cache key, `__proto__` included (lru-cache keeps keys in a `Map`).
  *
- * Hits: a hit reads lru-cache with `peek` and refreshes the key's recency with `get` on one hit in
- * {@link ShardRouterOptions.recencySample} per shard (sampled recency, ADR 0004); it does no other
- * bookkeeping than its shard's count, from which hits are derived.
+ * Hits: a lookup asks the hot set first (a `Map` of the keys the cache answered lately, at most a
+ * quarter of `cacheSize`; ADR 0004), then reads lru-cache with `peek`, refreshing the key's recency
+ * with `get` on one of its hits in {@link ShardRouterOptions.recencySample} per shard (sampled
+ * recency) and promoting the key to the hot set. A hit does no other bookkeeping than its shard's
+ * count, from which hits are derived.
  *
  * Cold workloads: a key enters the cache only on its second sighting (a doorkeeper bitset indexed
  * by the ring point), and when fewer than a quarter of lookups hit the cache over a window of
@@ -352,10 +378,16 @@ export class ShardRouter {
     const s = this.#state;
     const front = s.front;
     if (front !== undefined) {
+      const hot = s.hot.get(key);
+      if (hot !== undefined) {
+        s.counts[hot]!++;
+        return s.ids[hot]!;
+      }
       const cached = front.peek(key, PEEK);
       PEEK.status = undefined;
       if (cached !== undefined) {
         if ((++s.counts[cached]! & s.recencyMask) === 0) front.get(key);
+        s.promote(key, cached);
         return s.ids[cached]!;
       }
       return this.#miss(s, key);
@@ -477,6 +509,7 @@ export class ShardRouter {
       hits: this.#pastHits + s.hits(),
       misses: this.#pastMisses + s.missCount(),
       cached: s.cache?.size ?? 0,
+      hot: s.hot.size,
       cacheBypassed: s.bypass,
       // fromEntries defines own data properties, so no shard id can reach Object.prototype.
       perShard: Object.fromEntries(perShard),

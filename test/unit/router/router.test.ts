@@ -314,6 +314,53 @@ describe('router/ShardRouter', function () {
       });
     });
 
+    context('the hot set in front of the cache', function () {
+      it('answers a key the cache answered lately, even once the cache has evicted it', function () {
+        // One shard, 8 entries, so a hot set of 2. a is admitted on its second lookup and promoted by
+        // its hit; eight keys admitted after it evict it from the cache (its hit only peeked).
+        const router = ShardRouter.fromTopology(spec(['only']), { cacheSize: 8 });
+        for (let r = 0; r < 3; r++) router.route('a');
+        expect(router.stats()).to.include({ hits: 1, hot: 1 });
+        for (let i = 0; i < 8; i++) for (let r = 0; r < 2; r++) router.route(`k${i}`);
+        expect(router.stats().cached).to.equal(8);
+        router.resetStats();
+        expect(router.route('a')).to.equal('only');
+        expect(router.stats()).to.include({ hits: 1, misses: 0 });
+      });
+
+      it('holds at most a quarter of cacheSize keys, and starts afresh when full', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 8 });
+        for (const k of ['x', 'y', 'z']) for (let r = 0; r < 2; r++) router.route(k);
+        expect(router.stats().hot).to.equal(0);
+        router.route('x');
+        router.route('y');
+        expect(router.stats().hot).to.equal(2);
+        router.route('z');
+        expect(router.stats().hot).to.equal(1);
+        router.route('x');
+        expect(router.stats()).to.include({ hot: 2, hits: 4 });
+        for (let r = 0; r < 3; r++) for (let i = 0; i < 100; i++) router.route(`k${i}`);
+        expect(router.stats().hot).to.be.at.most(2);
+      });
+
+      it('is not kept by an exact LRU (recencySample 1), whose every hit refreshes its key', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 100, recencySample: 1 });
+        for (let r = 0; r < 4; r++) for (let i = 0; i < 50; i++) router.route(`k${i}`);
+        // 100 hits (a doorkeeper false positive may admit a key on its first lookup: one more).
+        expect(router.stats().hits).to.be.at.least(100);
+        expect(router.stats().hot).to.equal(0);
+      });
+
+      it('starts empty in a new epoch', function () {
+        const t1 = Topology.from(spec(['a', 'b']));
+        const router = ShardRouter.fromTopology(t1, { cacheSize: 100 });
+        for (let r = 0; r < 3; r++) for (let i = 0; i < 20; i++) router.route(`k${i}`);
+        expect(router.stats().hot).to.equal(20);
+        router.setTopology(t1.with({ kind: 'add', shard: { id: 'c', weight: 1 } }));
+        expect(router.stats().hot).to.equal(0);
+      });
+    });
+
     context('when the cache is disabled', function () {
       it('never hits', function () {
         const router = ShardRouter.fromTopology(spec(['a', 'b']), { cacheSize: 0 });
@@ -342,11 +389,12 @@ describe('router/ShardRouter', function () {
             const t3 = t2.with({ kind: 'remove', id: 'a' });
             const router = ShardRouter.fromTopology(t1, { cacheSize });
             for (const t of [t2, t3]) {
-              // Warm the cache under the old epoch so stale entries would exist if not cleared.
-              for (let r = 0; r < 3; r++) for (const k of keys) router.route(k);
+              // Warm the cache and the hot set under the old epoch so stale entries would exist if not
+              // cleared: a key is admitted on its second lookup and promoted on its third.
+              for (let r = 0; r < 4; r++) for (const k of keys) router.route(k);
               router.setTopology(t);
               const ring = Ring.fromTopology(t);
-              for (let r = 0; r < 3; r++) for (const k of keys) expect(router.route(k)).to.equal(ring.route(k));
+              for (let r = 0; r < 4; r++) for (const k of keys) expect(router.route(k)).to.equal(ring.route(k));
               expect(router.epoch).to.equal(t.epoch);
             }
           },
