@@ -67,7 +67,8 @@ describe('router/ShardRouter', function () {
 
   describe('#route', function () {
     for (const hash of ['xxhash32', 'ketama'] as HashName[]) {
-      for (const cacheSize of [0, 3, 1000]) {
+      // 8: a hot set of 2 that starts afresh all the time; 3: too small for a hot set.
+      for (const cacheSize of [0, 3, 8, 1000]) {
         context(`when the hash is ${hash} and cacheSize is ${cacheSize}`, function () {
           it('answers exactly what ring.route answers, for every kind of key, repeatedly', function () {
             const t = spec(['s1', 's2', 's3', 's4'], { hash });
@@ -75,8 +76,9 @@ describe('router/ShardRouter', function () {
             const ring = Ring.fromTopology(t);
             fc.assert(
               fc.property(fc.array(anyKey(), { maxLength: 30 }), (keys) => {
-                // Each key three times: the second sighting admits it, the third is a hit.
-                for (const key of [...keys, ...keys, ...keys]) expect(router.route(key)).to.equal(ring.route(key));
+                // Each key four times: the second sighting admits it, the third is a hit that promotes
+                // it to the hot set, the fourth a hit there.
+                for (const key of [...keys, ...keys, ...keys, ...keys]) expect(router.route(key)).to.equal(ring.route(key));
               }),
               { numRuns: 150 },
             );
