@@ -381,24 +381,29 @@ describe('Migrator', () => {
 
       it('deletes markers in batches of the pace the throttle holds, not whole configured batches', async () => {
         const cleanupBatches: number[] = [];
+        let deleting = 0;
         await adaptiveByPhase(
-          900,
+          2000,
           async (phase, _shard, op, args) => {
+            // A delete holds the shard's write lock a millisecond per marker; a write that comes
+            // meanwhile (the throttle's probe) waits 20 ms: the throttle slows the deletes down.
             if (phase === 'cleanup' && op === 'deleteIds') {
-              cleanupBatches.push((args[0] as unknown[]).length);
-              await new Promise((r) => setTimeout(r, 20));
+              const n = (args[0] as unknown[]).length;
+              cleanupBatches.push(n);
+              deleting++;
+              await new Promise((r) => setTimeout(r, n));
+              deleting--;
             }
-            // During cleanup the shards' writes wait: the throttle slows the deletes down.
-            if (phase === 'cleanup' && op === 'updateOne' && String((args[0] as { _id?: unknown })._id).includes('shardkit-probe')) {
+            if (phase === 'cleanup' && deleting > 0 && op === 'updateOne' && String((args[0] as { _id?: unknown })._id).includes('shardkit-probe')) {
               await new Promise((r) => setTimeout(r, 20));
             }
           },
-          10,
+          100,
         );
         expect(cleanupBatches.length).to.be.greaterThan(0);
-        // Once the throttle has slowed the deletes (to 50 docs/s or less), a batch holds 100 ms of work at
-        // that pace: 5 markers or fewer, where whole configured batches kept 10 to the end.
-        expect(cleanupBatches.slice(-3).every((n) => n <= 5), `cleanup batches ${JSON.stringify(cleanupBatches)}`).to.equal(true);
+        // Once the throttle has slowed the deletes (to 50 docs/s or less), a batch holds 1 s of work at
+        // that pace: 50 markers or fewer, where whole configured batches kept 100 to the end.
+        expect(cleanupBatches.slice(-3).every((n) => n <= 50), `cleanup batches ${JSON.stringify(cleanupBatches)}`).to.equal(true);
       });
 
       // Regression: the probes were point reads only. On FerretDB (SQLite) reads do not wait for the
@@ -431,7 +436,8 @@ describe('Migrator', () => {
         const w = new World();
         const from = baseTopology(['s1', 's2', 's3'], 32);
         await w.init(from, ['s4']);
-        const expected = await w.seed(400);
+        // Enough for several warm-up batches (1 s of work from 50 docs/s) at every source.
+        const expected = await w.seed(4000);
         const copyListings = new Map<string, number>();
         const fences = new Map<string, number>();
         const count = (m: Map<string, number>, shard: string): void => void m.set(shard, (m.get(shard) ?? 0) + 1);
