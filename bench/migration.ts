@@ -409,8 +409,8 @@ async function main(): Promise<void> {
     const live = (await config.load())!;
     const back: TopologySpec = { ...from, epoch: live.epoch + 1 };
     // Split by key: an operation on a key that moves pays the migrating state's protocol (read both
-    // owners; write at the old owner until the copy fences it, then move it and write at the new one),
-    // whatever the copy's pace.
+    // owners; write at the old owner until the copy fences it, then move it and write at the new one)
+    // on top of the copy's load, which the keys that stay show alone.
     const duringMoving: number[] = [];
     const duringStill: number[] = [];
     const movingReads: number[] = [];
@@ -583,7 +583,7 @@ function splitNote(r: Result): string {
   return (
     `Operations on keys that stay put measure the copy's load on the shards: p99 ${still.p99} ms, ` +
     `${(still.p99 / before.p99).toFixed(2)}x the baseline, over ${still.ops} operations. Operations on keys that move ` +
-    `(${moving.ops}) pay the migrating state's protocol whatever the copy's pace (ADR 0002, decisions 7 and 8: a read asks ` +
+    `(${moving.ops}) pay the migrating state's protocol (ADR 0002, decisions 7 and 8: a read asks ` +
     `both owners at once; a write to a key the copy has not fenced yet goes to the old owner, one \`_id\`-indexed round trip, ` +
     `the new owner read meanwhile; a write to a key the copy has landed is turned away there and written at the new owner, ` +
     `two round trips, one once the router has met the key there; between the copy's fence and its insert, a write ` +
