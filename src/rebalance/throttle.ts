@@ -137,6 +137,8 @@ export class AdaptiveThrottle extends Throttle {
   #windowStart = 0;
   #windowDocs = 0;
   #slowWindows = 0;
+  /** Quiet windows since the pace last changed in which the copy booked documents or waited out the ones it booked. */
+  #pacedWindows = 0;
 
   constructor(options: AdaptiveThrottleOptions, clock: Clock) {
     super(0, clock);
@@ -193,21 +195,29 @@ export class AdaptiveThrottle extends Throttle {
       action = 'calibrated';
     } else if (p99 > this.#limitMs()) {
       this.#slowWindows = 0;
+      this.#pacedWindows = 0;
       const elapsed = now - this.#windowStart;
       // Unthrottled so far: start from half the rate the window actually achieved.
       const current = this.docsPerSec > 0 ? this.docsPerSec : elapsed > 0 ? (this.#windowDocs * 1000) / elapsed : this.#minRate;
       this.setRate(Math.max(this.#minRate, current / 2));
       action = 'slowed';
+    } else if (this.docsPerSec > 0 && this.#windowDocs === 0 && this.delay() > 0) {
+      // Quiet while the copy waits out the batch it booked: the raise it earns comes with its next batch.
+      this.#pacedWindows++;
     } else if (this.docsPerSec > 0 && this.#windowDocs > 0) {
-      // A window in which nothing was booked (the copy was listing its next page) says nothing about
-      // the pace: raising it there let the pace grow 1.25x per idle window and the copy burst through
-      // the page afterwards (10.9x the application's p99 on 10,000 documents).
-      const next = this.docsPerSec * this.#increase;
+      // A window in which nothing was booked nor waited out (the copy was listing its next page) says
+      // nothing about the pace: raising it there let the pace grow 1.25x per idle window and the copy
+      // burst through the page afterwards (10.9x the application's p99 on 10,000 documents). A batch
+      // books once for all its work (batchMs of it), so the quiet windows it was paced over raise the
+      // pace together when the next one books: `increase` each, at most doubling per batch.
+      this.#pacedWindows++;
+      const next = this.docsPerSec * Math.min(2, this.#increase ** this.#pacedWindows);
       const used = now > this.#windowStart ? (this.#windowDocs * 1000) / (now - this.#windowStart) : 0;
       // Back to unthrottled once the copy itself, not the pace, is what holds it, window after window.
       this.#slowWindows = next > 4 * used ? this.#slowWindows + 1 : 0;
       if (this.#slowWindows >= SLOW_WINDOWS) this.setRate(0);
       else if (this.#slowWindows === 0) this.setRate(next);
+      this.#pacedWindows = 0;
       if (this.docsPerSec !== before) action = this.docsPerSec === 0 ? 'released' : 'raised';
     }
     this.#windowStart = now;

@@ -118,6 +118,27 @@ describe('AdaptiveThrottle', () => {
     });
   });
 
+  context('with batches of 1 s of work (as the migrator builds it), each booked once', () => {
+    it('raises the pace when the next batch books, for the quiet windows the last one was paced over, at most doubling it', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, decisionWindow: 4, startDocsPerSec: 20, batchMs: 1000 }, clock);
+      await feed(t, clock, 10, 4);
+      expect(t.batchSize(500), '1 s of work at 20 docs/s').to.equal(20);
+      await feed(t, clock, 4, 4, 20);
+      expect(t.docsPerSec, 'the window that booked the batch').to.equal(25);
+      // The copy waits out its 20 documents (800 ms at 25 docs/s): 20 quiet windows that book nothing.
+      for (let i = 0; t.delay() > 0 && i < 200; i++) await feed(t, clock, 1, 4);
+      expect(t.docsPerSec, 'no raise while it waits').to.equal(25);
+      await feed(t, clock, 4, 4, t.batchSize(500));
+      expect(t.docsPerSec, '1.25x per window it was paced over, capped at 2x').to.equal(50);
+      // A breach while it waits forgets them: the next batch raises by one window only.
+      await feed(t, clock, 4, 9);
+      const halved = t.docsPerSec;
+      await feed(t, clock, 4, 4, t.batchSize(500));
+      expect(t.docsPerSec).to.equal(halved * 1.25);
+    });
+  });
+
   context('with a warm-up and short decisions (as the migrator builds it)', () => {
     it('starts at the warm-up pace in small batches, grows while the shards hold, and reacts within a few samples', async () => {
       const clock = new FakeClock();
