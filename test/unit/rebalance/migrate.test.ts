@@ -452,8 +452,10 @@ describe('Migrator', () => {
         expect(report.outcome).to.equal('completed');
         await w.assertSettled((await w.state()).topology, expected);
         expect(fences.size, 'every source fenced').to.equal(3);
-        for (const [shard, n] of fences) {
-          expect(n, `batches fenced at ${shard}`).to.be.greaterThan(1);
+        // The pace grows while the shards hold, so the later sources may take one batch; the warm-up's
+        // small ones come from one listing all the same.
+        expect(Math.max(...fences.values()), `batches fenced per source ${JSON.stringify([...fences])}`).to.be.greaterThan(1);
+        for (const shard of fences.keys()) {
           expect(copyListings.get(shard), `copy listings of ${shard}: one page holds all its moved keys`).to.equal(1);
         }
       });
