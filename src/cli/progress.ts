@@ -85,6 +85,8 @@ export class MigrationProgress {
   #phase = '';
   /** Moves done in the current per-move phase, from the journal, and when/where this run's count of it began. */
   #step: { done: number; total: number; doneAtStart: number; startedAt: number } | null = null;
+  /** Markers cleanup or purge deleted in this phase so far (`markersDeleted` events). */
+  #stepMarkers = 0;
   /** Journal totals of the copy from the last progress event (they include what a previous run copied). */
   #journalTotals: { copied: number; estimated: number } | null = null;
   readonly #startedAt: number;
@@ -138,6 +140,7 @@ export class MigrationProgress {
         this.#phaseEnded(event.reverse && !this.#reverse);
         this.#phase = event.phase;
         this.#step = null;
+        this.#stepMarkers = 0;
         this.#phaseStartedAt = this.#clock.now();
         if (event.reverse && !this.#reverse) {
           // The abort leg moves the same ranges back: start the bars again.
@@ -177,6 +180,10 @@ export class MigrationProgress {
       case 'cleanup':
         this.#cleaned.moves += 1;
         this.#cleaned.deleted += event.deleted;
+        break;
+      case 'markersDeleted':
+        this.#stepMarkers += event.deleted;
+        if (this.#step !== null) this.#tick(false);
         break;
       case 'throttle':
         this.#onThrottle(event);
@@ -341,7 +348,8 @@ export class MigrationProgress {
     const secs = (this.#clock.now() - step.startedAt) / 1000;
     const rate = secs > 0 ? (step.done - step.doneAtStart) / secs : 0;
     const eta = step.done >= step.total ? 0 : rate > 0 ? ((step.total - step.done) * 1000) / rate : null;
-    return `${step.done}/${step.total} ranges, ${rate.toFixed(1)} ranges/s, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
+    const markers = this.#stepMarkers > 0 ? `, ${this.#stepMarkers} markers deleted` : '';
+    return `${step.done}/${step.total} ranges${markers}, ${rate.toFixed(1)} ranges/s, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
   }
 
   #elapsed(): string {

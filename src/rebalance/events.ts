@@ -67,6 +67,12 @@ export type MigrationEvent =
       readonly mismatches: number;
     }
   | { readonly type: 'cleanup'; readonly migrationId: string; readonly move: number; readonly deleted: number }
+  /**
+   * After each batch of deletes in cleanup or purge: the fences, placeholders or tombstones it
+   * deleted. A range can hold thousands of them, so its end alone would leave an operator waiting
+   * minutes without a line.
+   */
+  | { readonly type: 'markersDeleted'; readonly migrationId: string; readonly phase: Phase; readonly deleted: number }
   | { readonly type: 'abortRequested'; readonly migrationId: string; readonly by: string }
   | {
       /** A transient fault stopped a step; the run backs off and repeats it (ADR 0006). */

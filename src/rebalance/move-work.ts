@@ -445,6 +445,7 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
         for (const k of part) deleted[moveAt(moves, k._h)]! += 1;
         j.counters.deleted += n;
         run.booked(n);
+        run.emit({ type: 'markersDeleted', migrationId: j.id, phase: j.phase, deleted: n });
       }
     }
     return true;

@@ -170,6 +170,22 @@ describe('MigrationProgress of a phase whose pairs finish their moves together',
     expect(out.text.match(/sweep 100%: 51\/51 ranges/g)).to.have.length(1);
   });
 
+  it('says the markers deleted so far while a range with thousands of them is cleaned up, instead of nothing for minutes', () => {
+    const { out, clock, progress, step } = phaseRun('cleanup', 51);
+    progress.onEvent(step(0, true));
+    for (let i = 1; i <= 3; i++) {
+      clock.now = i * 1000;
+      progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 20 });
+    }
+    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, 20 markers deleted');
+    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, 60 markers deleted');
+    progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'purge', epoch: 3, liveEpoch: 3, publishes: null, reverse: false });
+    progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 0, total: 51, atStart: true });
+    progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 51, total: 51 });
+    expect(out.text, 'a new phase counts its own').to.contain('purge 100%: 51/51 ranges, ');
+    expect(out.text).not.to.match(/purge 100%: 51\/51 ranges, 60 markers/);
+  });
+
   it('counts from the first move done here when the migrator sent no start (moves of an earlier run skipped)', () => {
     const { out, clock, progress, step } = phaseRun('cleanup', 10);
     clock.now = 10_000;
