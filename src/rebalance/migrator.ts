@@ -153,8 +153,8 @@ const DEFAULT_CONCURRENCY = 1;
  * How the migrator's adaptive throttle reacts within a copy of a few seconds (issue 11): a decision
  * per 8 probe samples (about 100 ms with two shards probed every 25 ms) instead of one per 40, a
  * warm-up from 50 docs/s raised by a quarter per quiet decision, and batches of 1 s of work at the
- * current pace. A batch costs the shards about five requests whatever its size (ping, fence, read
- * back, insert, checkpoint), so batches of 100 ms sent each pair's shards ten of them a second at any
+ * current pace. A batch costs the pair's shards about four requests whatever its size (ping, fence,
+ * read back, insert), so batches of 100 ms sent each pair's shards ten batches a second at any
  * pace; the application's p99 during the copy was about a quarter higher with them (ADR 0002, item 6).
  */
 const ADAPTIVE = { decisionWindow: 8, startDocsPerSec: 50, batchMs: 1000 } as const;

@@ -116,9 +116,10 @@ export interface ThrottleDecision {
  * latency samples (the migrator's probes of the shards it copies between). The first window is the
  * baseline, taken before any copy; afterwards each window whose p99 exceeds `maxP99Impact` times the
  * same statistic of the baseline (the quantile a window of its size's p99 estimates) halves the rate
- * (the first breach halves the rate measured so far), and each window
- * within it that booked documents raises the rate by `increase`, until windows in a row show the
- * copy using a quarter of the pace or less: then the migrator runs unthrottled again.
+ * (the first breach halves the rate measured so far), and each window within it that booked
+ * documents raises the rate by `increase`, once more for every quiet window since the last booking in
+ * which the copy waited out the work it booked (at most doubling it per booking), until windows in a
+ * row show the copy using a quarter of the pace or less: then the migrator runs unthrottled again.
  */
 export class AdaptiveThrottle extends Throttle {
   readonly maxP99Impact: number;
@@ -137,7 +138,7 @@ export class AdaptiveThrottle extends Throttle {
   #windowStart = 0;
   #windowDocs = 0;
   #slowWindows = 0;
-  /** Quiet windows since the pace last changed in which the copy booked documents or waited out the ones it booked. */
+  /** Quiet windows since the last booking (or breach) in which the copy waited out the documents it booked. */
   #pacedWindows = 0;
 
   constructor(options: AdaptiveThrottleOptions, clock: Clock) {
