@@ -9,6 +9,7 @@ import type { RoutingState } from '../router/routing-state.js';
 import { ErrorCode, ShardkitConflictError, ShardkitStoreError } from '../errors.js';
 import { planRebalance, type RebalancePlan } from '../rebalance/plan.js';
 import { countAtSources } from '../rebalance/source-counts.js';
+import { MARKER_DELETE_COST } from '../rebalance/throttle.js';
 import { withBalancedTokens } from '../ring/placement.js';
 import { systemClock } from '../clock.js';
 import type { ShardStore } from '../stores/shard-store.js';
@@ -196,8 +197,9 @@ export async function livePlan(io: CliIO, deployment: Deployment, prepared: Prep
     docsToMove,
     scannedShards,
     throttle,
-    // Copy and cleanup both run at the pace: cleanup deletes about as many markers as were moved.
-    estimatedMs: throttle === null ? null : Math.round((2 * docsToMove * 1000) / throttle) + leaseWaitsMs,
+    // Copy and cleanup both run at the pace: cleanup deletes about as many markers as were moved
+    // (their fences), each booked at a quarter of a document (MARKER_DELETE_COST).
+    estimatedMs: throttle === null ? null : Math.round(((1 + MARKER_DELETE_COST) * docsToMove * 1000) / throttle) + leaseWaitsMs,
     leaseWaitsMs,
   };
 }

@@ -50,7 +50,7 @@ export interface MigratorOptions {
   readonly opTimeoutMs: number;
   /** Documents per fence/copy/delete batch (default 500). */
   readonly batchSize?: number;
-  /** Copy and cleanup pace in documents per second (default: unthrottled). */
+  /** Copy and cleanup pace in documents per second, a marker deleted counting a quarter of one (default: unthrottled). */
   readonly throttleDocsPerSec?: number;
   /**
    * Instead of a fixed pace: the shards' p99 latency allowed during the copy, as a multiple of the

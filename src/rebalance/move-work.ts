@@ -10,7 +10,7 @@ import { idKey } from '../stores/bson-order.js';
 import type { HashRange, RangeCursor, RangeKey, RangeSpan, ShardStore, StoreFilter, StoredDocument } from '../stores/shard-store.js';
 import type { MigrationJournal, MoveProgress } from './journal.js';
 import type { MigrationRun } from './run.js';
-import { AdaptiveThrottle } from './throttle.js';
+import { AdaptiveThrottle, MARKER_DELETE_COST } from './throttle.js';
 
 function stripFence(doc: StoredDocument): StoredDocument {
   const { _moved: _ignored, ...rest } = doc;
@@ -439,12 +439,13 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
         await run.checkpoint(j, false);
         // Batches of the throttle's size, as the copy's: a whole batch booked at a pace the probes
         // lowered meanwhile made the next checkpoint wait for it (25 s for 500 markers at 20 docs/s).
-        const part = keys.slice(at, at + run.s.throttle.batchSize(batch));
+        // A marker costs a quarter of a copied document (MARKER_DELETE_COST), so a batch holds four times as many.
+        const part = keys.slice(at, at + run.s.throttle.batchSize(batch, MARKER_DELETE_COST));
         at += part.length;
         const n = await store.deleteIds(part.map((k) => k._id), pass.filter);
         for (const k of part) deleted[moveAt(moves, k._h)]! += 1;
         j.counters.deleted += n;
-        run.booked(n);
+        run.booked(n, MARKER_DELETE_COST);
         run.emit({ type: 'markersDeleted', migrationId: j.id, phase: j.phase, deleted: n });
       }
     }

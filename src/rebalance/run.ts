@@ -160,11 +160,14 @@ export class MigrationRun {
     await this.s.config.writeJournal(controlKey(j.name), value, this.lock.generation);
   }
 
-  /** Book `n` documents of work: for the throttle and this run's rate. */
-  booked(n: number): void {
+  /**
+   * Book `n` items of work for this run's rate, and `n * cost` documents' worth of it for the
+   * throttle (a marker deleted costs `MARKER_DELETE_COST` of a document copied, throttle.ts).
+   */
+  booked(n: number, cost = 1): void {
     if (n > 0) this.#progressAt = this.s.clock.now();
     this.#docs += n;
-    this.s.throttle.consume(n);
+    this.s.throttle.consume(n * cost);
   }
 
   /** Name `j` in the events nothing else names it in (the throttle's decisions). */

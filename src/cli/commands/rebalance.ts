@@ -371,7 +371,7 @@ export function register(program: Command, io: CliIO): void {
     .argument('[action]', `one of ${ACTIONS.join(', ')} (default: start, which needs --to)`, 'start')
     .requiredOption('--config <file>', 'shardkit config file (JSON or YAML)')
     .option('--to <file>', 'target topology file (start only)')
-    .option('--throttle <docsPerSec>', 'copy and cleanup pace (default: unthrottled)')
+    .option('--throttle <docsPerSec>', 'copy pace in documents/s; cleanup deletes 4 markers per document (default: unthrottled)')
     .option('--batch-size <n>', 'documents per fence/copy/delete batch', '500')
     .option('--lock-lease-ms <ms>', `lease of the migration lock, renewed every third of it (default max(leaseMs, ${LOCK_LEASE_MS}))`)
     .option('--retry-budget-ms <ms>', `how long one transient fault may be retried before the run stops (default ${RETRY_BUDGET_MS}; 0: never retry)`)

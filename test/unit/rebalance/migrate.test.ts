@@ -398,12 +398,13 @@ describe('Migrator', () => {
               await new Promise((r) => setTimeout(r, 20));
             }
           },
-          100,
+          400,
         );
         expect(cleanupBatches.length).to.be.greaterThan(0);
         // Once the throttle has slowed the deletes (to 50 docs/s or less), a batch holds 1 s of work at
-        // that pace: 50 markers or fewer, where whole configured batches kept 100 to the end.
-        expect(cleanupBatches.slice(-3).every((n) => n <= 50), `cleanup batches ${JSON.stringify(cleanupBatches)}`).to.equal(true);
+        // that pace, a marker costing a quarter of a document: 200 markers or fewer, where whole
+        // configured batches kept 400 to the end.
+        expect(cleanupBatches.slice(-3).every((n) => n <= 200), `cleanup batches ${JSON.stringify(cleanupBatches)}`).to.equal(true);
       });
 
       // Regression: the probes were point reads only. On FerretDB (SQLite) reads do not wait for the
@@ -498,8 +499,29 @@ describe('Migrator', () => {
           from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }),
         );
         const moved = report.counters.docsMoved;
-        // Copy and cleanup each book every moved document (cleanup deletes one fence per document).
-        expect(w.now - t0).to.be.at.least(((2 * moved - 2 * 7) * 1000) / 50);
+        expect(report.counters.deleted, 'one fence per moved document').to.equal(moved);
+        // The copy books every moved document, cleanup every fence at a quarter of one (MARKER_DELETE_COST).
+        expect(w.now - t0).to.be.at.least(((1.25 * moved - 2 * 7) * 1000) / 50);
+      });
+
+      it('deletes markers four times as fast as it copies documents, at the same pace', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        await w.seed(400);
+        const began = new Map<string, number>();
+        const onEvent = (e: MigrationEvent): void => void (e.type === 'phase' && began.set(e.phase, w.now));
+        const report = await w.migrator({ throttleDocsPerSec: 50, leaseMs: 10, opTimeoutMs: 0, onEvent }).start(
+          from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }),
+        );
+        const moved = report.counters.docsMoved;
+        expect(moved).to.be.greaterThan(50);
+        const copyMs = began.get('sweep')! - began.get('copy')!;
+        const cleanupMs = began.get('purge')! - began.get('cleanup')!;
+        // Debt is paid before each batch, so each phase waits for all its work but its last batch.
+        expect(copyMs, 'copy').to.be.at.least(((moved - 7) * 1000) / 50);
+        expect(cleanupMs, 'cleanup').to.be.at.least(((moved / 4 - 7) * 1000) / 50);
+        expect(cleanupMs, 'cleanup against the copy').to.be.below(copyMs / 2);
       });
     });
 

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { AdaptiveThrottle, Throttle } from '../../../src/rebalance/throttle.js';
+import { AdaptiveThrottle, MARKER_DELETE_COST, Throttle } from '../../../src/rebalance/throttle.js';
 import { FakeClock } from '../../support/fake-clock.js';
 
 /** Feed `n` samples of `ms` each, booking `docs` documents and moving the clock 10 ms per sample. */
@@ -124,6 +124,8 @@ describe('AdaptiveThrottle', () => {
       const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, decisionWindow: 4, startDocsPerSec: 20, batchMs: 1000 }, clock);
       await feed(t, clock, 10, 4);
       expect(t.batchSize(500), '1 s of work at 20 docs/s').to.equal(20);
+      expect(t.batchSize(500, MARKER_DELETE_COST), 'markers deleted, a quarter of a document each').to.equal(80);
+      expect(t.batchSize(50, MARKER_DELETE_COST), 'never above the configured batch').to.equal(50);
       await feed(t, clock, 4, 4, 20);
       expect(t.docsPerSec, 'the window that booked the batch').to.equal(25);
       // The copy waits out its 20 documents (800 ms at 25 docs/s): 20 quiet windows that book nothing.
