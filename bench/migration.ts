@@ -19,7 +19,8 @@
  * 4. **application baseline**: `APP_CONCURRENCY` loops of point reads and updates through
  *    ShardedCollection for `APP_MS`, latency per operation;
  * 5. **migration B** (the same documents back) with the application running and the adaptive
- *    throttle (`--max-p99-impact`, default 1.5): its latency during the copy phase against step 4;
+ *    throttle (`--max-p99-impact`, default 1.5): its latency during the copy phase against step 4, and
+ *    while cleanup deletes the markers (from its first batch to the purge);
  * 6. the application alone again for `APP_MS`: a second baseline, after the migration.
  * With `--write`: bench/results/migration.json and the "## Migration" section of docs/benchmarks.md.
  */
@@ -107,6 +108,8 @@ async function application(
     readonly writes: number[];
     readonly stillWrites: number[];
   },
+  /** A second window to record into (the cleanup's deletes), when it is on. */
+  also?: { readonly record: () => boolean; readonly out: number[] },
 ): Promise<{ errors: number }> {
   let errors = 0;
   let x = 2463534242;
@@ -131,8 +134,9 @@ async function application(
           errors += 1;
           continue;
         }
-        if (!record()) continue;
         const ms = performance.now() - t0;
+        if (also?.record() === true) also.out.push(ms);
+        if (!record()) continue;
         out.push(ms);
         if (moving === undefined) continue;
         if (!moving.ids.has(id)) {
@@ -163,6 +167,7 @@ async function migrate(
   to: TopologySpec,
   onCopy?: (copying: boolean) => void,
   maxP99Impact?: number,
+  onCleanup?: (deleting: boolean) => void,
 ): Promise<MigrationRun> {
   let copyStart = 0;
   let copyEnd = 0;
@@ -185,6 +190,9 @@ async function migrate(
     onEvent: (e: MigrationEvent) => {
       // The router-lease waits are the protocol's, not work: left out of the phase they precede.
       if (e.type === 'wait' && e.reason === 'routerLease') phaseAt += e.ms;
+      // The cleanup's deletes, from the first batch (after its router-lease wait) to the purge.
+      if (e.type === 'markersDeleted' && e.phase === 'cleanup') onCleanup?.(true);
+      if (e.type === 'phase' && e.phase === 'purge') onCleanup?.(false);
       if (e.type !== 'phase') return;
       endPhase(performance.now());
       phase = e.phase;
@@ -416,14 +424,24 @@ async function main(): Promise<void> {
     const movingReads: number[] = [];
     const movingWrites: number[] = [];
     const stillWrites: number[] = [];
-    const app = application(coll, () => stopApp, () => copying, during, {
-      ids: movingIds,
-      out: duringMoving,
-      still: duringStill,
-      reads: movingReads,
-      writes: movingWrites,
-      stillWrites,
-    });
+    // And while cleanup deletes the markers (a marker costs a quarter of a copied document, ADR 0002 item 6).
+    const duringCleanup: number[] = [];
+    let deleting = false;
+    const app = application(
+      coll,
+      () => stopApp,
+      () => copying,
+      during,
+      {
+        ids: movingIds,
+        out: duringMoving,
+        still: duringStill,
+        reads: movingReads,
+        writes: movingWrites,
+        stillWrites,
+      },
+      { record: () => deleting, out: duringCleanup },
+    );
     const b = await migrate(
       config,
       stores,
@@ -432,6 +450,9 @@ async function main(): Promise<void> {
         copying = c;
       },
       MAX_P99_IMPACT,
+      (d) => {
+        deleting = d;
+      },
     );
     stopApp = true;
     const duringErrors = (await app).errors;
@@ -443,6 +464,7 @@ async function main(): Promise<void> {
     log(`  keys that move: ${JSON.stringify(stats(duringMoving))}; keys that stay: ${JSON.stringify(stats(duringStill))}`);
     log(`  keys that move, reads: ${JSON.stringify(stats(movingReads))}; writes: ${JSON.stringify(stats(movingWrites))}`);
     log(`  keys that stay, writes: ${JSON.stringify(stats(stillWrites))}`);
+    log(`application during cleanup: ${JSON.stringify(stats(duringCleanup))} (${b.report.counters.deleted} markers deleted in ${b.phaseMs['cleanup'] ?? '?'} ms)`);
 
     // 6. the baseline again once the migration is over: the machine's other jobs change its load
     // during a long copy, and the before/after pair says how much of the difference is theirs.
@@ -499,6 +521,7 @@ async function main(): Promise<void> {
         duringMovingReads: stats(movingReads),
         duringMovingWrites: stats(movingWrites),
         duringStillWrites: stats(stillWrites),
+        duringCleanup: stats(duringCleanup),
         beforeMovingWrites: stats(beforeSplit.writes),
         beforeStillWrites: stats(beforeSplit.stillWrites),
         after: stats(afterSamples),
@@ -552,7 +575,7 @@ type Result = {
   listing?: { docs: number; ms: number; docsPerSec: number };
   load: { atStart: number[]; atEnd: number[] };
   migrationA: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
-  migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
+  migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number>; counters?: { deleted: number } };
   application: {
     before: Stats;
     /** The baseline's writes to the keys migration B moves (at the shard the copy reads) and to the others. */
@@ -564,12 +587,28 @@ type Result = {
     duringMovingReads?: Stats;
     duringMovingWrites?: Stats;
     duringStillWrites?: Stats;
+    /** While cleanup deleted the markers (from its first batch to the purge). */
+    duringCleanup?: Stats;
     after?: Stats;
     errorsBefore: number;
     errorsDuring: number;
   };
   targets: { throughputVsRaw: number; throughputVsRawById: number; readsPerMoved: number; readsPerMovedUnderLoad: number; p99Ratio: number; p99RatioInterval?: Interval };
 };
+
+/** What migration B's cleanup deleted, how fast, and what the application met meanwhile. */
+function cleanupNote(r: Result): string {
+  const b = r.migrationB;
+  const ms = b.phaseMs['cleanup'];
+  const during = r.application.duringCleanup;
+  if (b.counters === undefined || ms === undefined || during === undefined) return '';
+  return (
+    `\nMigration B's cleanup deleted ${b.counters.deleted} markers (the moved documents' fences; this application inserts nothing, so no placeholders) in ` +
+    `${ms} ms, ${Math.round((b.counters.deleted * 1000) / ms)} a second, a marker booked at a quarter of a copied document ` +
+    `(ADR 0002, item 6); the application's p99 meanwhile was ${during.p99} ms over ${during.ops} operations, ` +
+    `${(during.p99 / r.application.before.p99).toFixed(2)}x the baseline.`
+  );
+}
 
 /** One row of the application table (errors are counted for all keys together). */
 function appRow(name: string, st: Stats | undefined): string {
@@ -671,6 +710,7 @@ Time per phase in ms, the three router-lease waits (${(p['leaseMs'] ?? 0) + (p['
 |---|---:|---:|---:|---:|---:|---:|
 | A (idle) | ${phaseCells(a.phaseMs)} | ${a.totalMs} |
 | B (under load) | ${phaseCells(b.phaseMs)} | ${b.totalMs} |
+${cleanupNote(r)}
 
 | application | ops | p50 ms | p99 ms | mean ms | errors |
 |---|---:|---:|---:|---:|---:|
@@ -678,7 +718,7 @@ Time per phase in ms, the three router-lease waits (${(p['leaseMs'] ?? 0) + (p['
 ${r.application.beforeMovingWrites === undefined ? '' : `${appRow('before, keys that will move: writes', r.application.beforeMovingWrites)}\n`}${r.application.beforeStillWrites === undefined ? '' : `${appRow('before, keys that stay: writes', r.application.beforeStillWrites)}\n`}| during copy | ${r.application.during.ops} | ${r.application.during.p50} | ${r.application.during.p99} | ${r.application.during.mean} | ${r.application.errorsDuring} |
 ${appRow('during copy, keys that move', r.application.duringMoving)}
 ${r.application.duringMovingReads === undefined ? '' : `${appRow('during copy, keys that move: reads', r.application.duringMovingReads)}\n`}${r.application.duringMovingWrites === undefined ? '' : `${appRow('during copy, keys that move: writes', r.application.duringMovingWrites)}\n`}${appRow('during copy, keys that stay', r.application.duringStill)}${r.application.duringStillWrites === undefined ? '' : `\n${appRow('during copy, keys that stay: writes', r.application.duringStillWrites)}`}
-${appRow('after the migration (same load, no copy)', r.application.after)}
+${r.application.duringCleanup === undefined ? '' : `${appRow('during cleanup (markers deleted)', r.application.duringCleanup)}\n`}${appRow('after the migration (same load, no copy)', r.application.after)}
 
 How to read these numbers:
 
