@@ -87,6 +87,8 @@ export class MigrationProgress {
   #step: { done: number; total: number; doneAtStart: number; startedAt: number } | null = null;
   /** Markers cleanup or purge deleted in this phase so far (`markersDeleted` events). */
   #stepMarkers = 0;
+  /** Markers cleanup or purge listed in this phase so far (`markersListed` events): found, not all there are. */
+  #stepListed = 0;
   /** Journal totals of the copy from the last progress event (they include what a previous run copied). */
   #journalTotals: { copied: number; estimated: number } | null = null;
   readonly #startedAt: number;
@@ -141,6 +143,7 @@ export class MigrationProgress {
         this.#phase = event.phase;
         this.#step = null;
         this.#stepMarkers = 0;
+        this.#stepListed = 0;
         this.#phaseStartedAt = this.#clock.now();
         if (event.reverse && !this.#reverse) {
           // The abort leg moves the same ranges back: start the bars again.
@@ -184,6 +187,9 @@ export class MigrationProgress {
       case 'markersDeleted':
         this.#stepMarkers += event.deleted;
         if (this.#step !== null) this.#tick(false);
+        break;
+      case 'markersListed':
+        this.#stepListed += event.listed;
         break;
       case 'throttle':
         this.#onThrottle(event);
@@ -342,14 +348,21 @@ export class MigrationProgress {
     this.#tick(false);
   }
 
-  /** `12/30 ranges, 2.1 ranges/s, ETA 6.0s` for the current per-move phase. */
+  /**
+   * `12/30 ranges, 2.1 ranges/s, ETA 6.0s` for the current per-move phase; in cleanup and purge also
+   * the markers deleted of those found so far and their rate (`0/51 ranges, markers: 4780 deleted of
+   * 5370 found so far, 0.0 ranges/s, 96 markers/s, …`): a pair's ranges end together once all its markers
+   * are gone, so the ranges alone stood at 0% for minutes while thousands went.
+   */
   #stepFigures(): string {
     const step = this.#step!;
     const secs = (this.#clock.now() - step.startedAt) / 1000;
     const rate = secs > 0 ? (step.done - step.doneAtStart) / secs : 0;
     const eta = step.done >= step.total ? 0 : rate > 0 ? ((step.total - step.done) * 1000) / rate : null;
-    const markers = this.#stepMarkers > 0 ? `, ${this.#stepMarkers} markers deleted` : '';
-    return `${step.done}/${step.total} ranges${markers}, ${rate.toFixed(1)} ranges/s, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
+    const found = Math.max(this.#stepListed, this.#stepMarkers);
+    const markers = found > 0 ? `, markers: ${this.#stepMarkers} deleted of ${found} found so far` : '';
+    const markerRate = this.#stepMarkers > 0 && secs > 0 ? `, ${Math.round(this.#stepMarkers / secs)} markers/s` : '';
+    return `${step.done}/${step.total} ranges${markers}, ${rate.toFixed(1)} ranges/s${markerRate}, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
   }
 
   #elapsed(): string {

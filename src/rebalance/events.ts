@@ -73,6 +73,11 @@ export type MigrationEvent =
    * minutes without a line.
    */
   | { readonly type: 'markersDeleted'; readonly migrationId: string; readonly phase: Phase; readonly deleted: number }
+  /**
+   * As cleanup or purge lists a page of a pair's markers (before it deletes them): how many. Pairs list
+   * as they start, so the sum over a phase is what was found so far, not a total known up front.
+   */
+  | { readonly type: 'markersListed'; readonly migrationId: string; readonly phase: Phase; readonly listed: number }
   | { readonly type: 'abortRequested'; readonly migrationId: string; readonly by: string }
   | {
       /** A transient fault stopped a step; the run backs off and repeats it (ADR 0006). */

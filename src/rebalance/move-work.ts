@@ -434,6 +434,7 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
   // (a walkthrough's cleanup of 2,911 markers took 37 s at a pace set during the copy).
   const completed = await whileProbing(run, [store], stopped, async () => {
     for await (const keys of listedPages(store, spansOf(moves), Math.max(batch, LISTING_PAGE), pass.filter)) {
+      if (keys.length > 0) run.emit({ type: 'markersListed', migrationId: j.id, phase: j.phase, listed: keys.length });
       for (let at = 0; at < keys.length; ) {
         if (stopped()) return false;
         await run.checkpoint(j, false);

@@ -170,20 +170,26 @@ describe('MigrationProgress of a phase whose pairs finish their moves together',
     expect(out.text.match(/sweep 100%: 51\/51 ranges/g)).to.have.length(1);
   });
 
-  it('says the markers deleted so far while a range with thousands of them is cleaned up, instead of nothing for minutes', () => {
+  it('says the markers deleted of those found so far, and their rate, while a range with thousands of them is cleaned up, instead of nothing for minutes', () => {
     const { out, clock, progress, step } = phaseRun('cleanup', 51);
     progress.onEvent(step(0, true));
+    progress.onEvent({ type: 'markersListed', migrationId: 'm1', phase: 'cleanup', listed: 100 });
     for (let i = 1; i <= 3; i++) {
       clock.now = i * 1000;
       progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 20 });
     }
-    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, 20 markers deleted');
-    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, 60 markers deleted');
+    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, markers: 20 deleted of 100 found so far, 0.0 ranges/s, 20 markers/s');
+    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, markers: 60 deleted of 100 found so far, 0.0 ranges/s, 20 markers/s');
+    // The next pair lists its markers as it starts: found so far grows.
+    progress.onEvent({ type: 'markersListed', migrationId: 'm1', phase: 'cleanup', listed: 50 });
+    clock.now = 4000;
+    progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 40 });
+    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, markers: 100 deleted of 150 found so far, 0.0 ranges/s, 25 markers/s');
     progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'purge', epoch: 3, liveEpoch: 3, publishes: null, reverse: false });
     progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 0, total: 51, atStart: true });
     progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 51, total: 51 });
     expect(out.text, 'a new phase counts its own').to.contain('purge 100%: 51/51 ranges, ');
-    expect(out.text).not.to.match(/purge 100%: 51\/51 ranges, 60 markers/);
+    expect(out.text).not.to.match(/purge 100%: 51\/51 ranges, markers/);
   });
 
   it('counts from the first move done here when the migrator sent no start (moves of an earlier run skipped)', () => {

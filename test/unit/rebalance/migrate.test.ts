@@ -523,6 +523,28 @@ describe('Migrator', () => {
         expect(cleanupMs, 'cleanup').to.be.at.least(((moved / 4 - 7) * 1000) / 50);
         expect(cleanupMs, 'cleanup against the copy').to.be.below(copyMs / 2);
       });
+
+      it('tells how many markers cleanup found before it deletes them, and every batch it deleted', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        await w.seed(400);
+        const seen: string[] = [];
+        const sums = { listed: 0, deleted: 0 };
+        const onEvent = (e: MigrationEvent): void => {
+          if ((e.type !== 'markersListed' && e.type !== 'markersDeleted') || e.phase !== 'cleanup') return;
+          seen.push(e.type);
+          if (e.type === 'markersListed') sums.listed += e.listed;
+          else sums.deleted += e.deleted;
+        };
+        const report = await w.migrator({ throttleDocsPerSec: 400, batchSize: 50, leaseMs: 10, opTimeoutMs: 0, onEvent }).start(
+          from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }),
+        );
+        expect(report.counters.deleted, 'one fence per moved document').to.equal(report.counters.docsMoved);
+        expect(sums).to.deep.equal({ listed: report.counters.deleted, deleted: report.counters.deleted });
+        expect(seen[0], 'found before any is deleted').to.equal('markersListed');
+        expect(seen.filter((t) => t === 'markersDeleted').length, 'a batch at a time').to.be.greaterThan(1);
+      });
     });
 
     context('when a lagging router writes at the old owner after the copy, before the lease wait ends', () => {
