@@ -358,11 +358,31 @@ export class MigrationProgress {
     const step = this.#step!;
     const secs = (this.#clock.now() - step.startedAt) / 1000;
     const rate = secs > 0 ? (step.done - step.doneAtStart) / secs : 0;
-    const eta = step.done >= step.total ? 0 : rate > 0 ? ((step.total - step.done) * 1000) / rate : null;
-    const found = Math.max(this.#stepListed, this.#stepMarkers);
+    let eta = step.done >= step.total ? 0 : rate > 0 ? ((step.total - step.done) * 1000) / rate : null;
+    const found = this.#markersFound();
     const markers = found > 0 ? `, markers: ${this.#stepMarkers} deleted of ${found} found so far` : '';
-    const markerRate = this.#stepMarkers > 0 && secs > 0 ? `, ${Math.round(this.#stepMarkers / secs)} markers/s` : '';
-    return `${step.done}/${step.total} ranges${markers}, ${rate.toFixed(1)} ranges/s${markerRate}, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
+    const markerRate = this.#stepMarkers > 0 && secs > 0 ? this.#stepMarkers / secs : 0;
+    // While markers are left to delete, their rate says when the ones found so far are gone.
+    if (step.done < step.total && markerRate > 0 && this.#stepMarkers < found) eta = ((found - this.#stepMarkers) * 1000) / markerRate;
+    const markersPerSec = markerRate > 0 ? `, ${Math.round(markerRate)} markers/s` : '';
+    return `${step.done}/${step.total} ranges${markers}, ${rate.toFixed(1)} ranges/s${markersPerSec}, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
+  }
+
+  /** Markers cleanup or purge found so far in this phase (a batch deleted was found, whatever was told). */
+  #markersFound(): number {
+    return Math.max(this.#stepListed, this.#stepMarkers);
+  }
+
+  /**
+   * How far the current per-move phase is, as [done, total]: by ranges, or while cleanup or purge
+   * delete markers, by the markers deleted of those found so far when that is further, short of the
+   * whole until the ranges are done.
+   */
+  #stepShare(): [number, number] {
+    const { done, total } = this.#step!;
+    const found = this.#markersFound();
+    if (done >= total || found === 0 || this.#stepMarkers * total <= done * found) return [done, total];
+    return this.#stepMarkers < found ? [this.#stepMarkers, found] : [99, 100];
   }
 
   #elapsed(): string {
@@ -434,15 +454,15 @@ export class MigrationProgress {
   }
 
   #stepLine(): string {
-    const step = this.#step!;
-    return `  ${this.#phase.padEnd(7)} ${progressBar(step.total === 0 ? 1 : step.done / step.total, this.#barWidth)} ${pct(step.done, step.total)} ${this.#stepFigures()}`;
+    const [done, total] = this.#stepShare();
+    return `  ${this.#phase.padEnd(7)} ${progressBar(total === 0 ? 1 : done / total, this.#barWidth)} ${pct(done, total)} ${this.#stepFigures()}`;
   }
 
   #plainLine(): void {
     this.#lastPlain = this.#clock.now();
     let line: string;
     if (this.#step !== null) {
-      line = `${this.#phase} ${pct(this.#step.done, this.#step.total).trim()}: ${this.#stepFigures()}`;
+      line = `${this.#phase} ${pct(...this.#stepShare()).trim()}: ${this.#stepFigures()}`;
     } else {
       const { copied, estimated } = this.#copyTotals();
       if (estimated === 0 && copied === 0) return;

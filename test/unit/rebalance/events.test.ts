@@ -178,13 +178,20 @@ describe('MigrationProgress of a phase whose pairs finish their moves together',
       clock.now = i * 1000;
       progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 20 });
     }
-    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, markers: 20 deleted of 100 found so far, 0.0 ranges/s, 20 markers/s');
-    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, markers: 60 deleted of 100 found so far, 0.0 ranges/s, 20 markers/s');
+    // A pair's ranges end together once its markers are gone: the share and the ETA go by the markers.
+    expect(out.text).to.contain('cleanup 20%: 0/51 ranges, markers: 20 deleted of 100 found so far, 0.0 ranges/s, 20 markers/s, ETA 4.0s');
+    expect(out.text).to.contain('cleanup 60%: 0/51 ranges, markers: 60 deleted of 100 found so far, 0.0 ranges/s, 20 markers/s, ETA 2.0s');
     // The next pair lists its markers as it starts: found so far grows.
     progress.onEvent({ type: 'markersListed', migrationId: 'm1', phase: 'cleanup', listed: 50 });
     clock.now = 4000;
     progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 40 });
-    expect(out.text).to.contain('cleanup 0%: 0/51 ranges, markers: 100 deleted of 150 found so far, 0.0 ranges/s, 25 markers/s');
+    expect(out.text).to.contain('cleanup 66%: 0/51 ranges, markers: 100 deleted of 150 found so far, 0.0 ranges/s, 25 markers/s, ETA 2.0s');
+    // Every marker found is gone, yet ranges are left (a pair that has not listed yet): not 100%.
+    clock.now = 5000;
+    progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 50 });
+    expect(out.text).to.contain('cleanup 99%: 0/51 ranges, markers: 150 deleted of 150 found so far, 0.0 ranges/s, 30 markers/s, ETA --');
+    progress.onEvent(step(12));
+    expect(out.text, 'the markers further along than the ranges').to.contain('cleanup 99%: 12/51 ranges, markers: 150 deleted of 150 found so far');
     progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'purge', epoch: 3, liveEpoch: 3, publishes: null, reverse: false });
     progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 0, total: 51, atStart: true });
     progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 51, total: 51 });
