@@ -362,8 +362,9 @@ export class MigrationProgress {
     const found = this.#markersFound();
     const markers = found > 0 ? `, markers: ${this.#stepMarkers} deleted of ${found} found so far` : '';
     const markerRate = this.#stepMarkers > 0 && secs > 0 ? this.#stepMarkers / secs : 0;
-    // While markers are left to delete, their rate says when the ones found so far are gone.
-    if (step.done < step.total && markerRate > 0 && this.#stepMarkers < found) eta = ((found - this.#stepMarkers) * 1000) / markerRate;
+    // While markers are left to delete, their rate says when the ones found so far are gone; once they
+    // are, the ranges end with them, unless a pair has yet to list its own: the ranges' rate says nothing.
+    if (step.done < step.total && found > 0) eta = markerRate > 0 && this.#stepMarkers < found ? ((found - this.#stepMarkers) * 1000) / markerRate : null;
     const markersPerSec = markerRate > 0 ? `, ${Math.round(markerRate)} markers/s` : '';
     return `${step.done}/${step.total} ranges${markers}, ${rate.toFixed(1)} ranges/s${markersPerSec}, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}`;
   }

@@ -191,7 +191,7 @@ describe('MigrationProgress of a phase whose pairs finish their moves together',
     progress.onEvent({ type: 'markersDeleted', migrationId: 'm1', phase: 'cleanup', deleted: 50 });
     expect(out.text).to.contain('cleanup 99%: 0/51 ranges, markers: 150 deleted of 150 found so far, 0.0 ranges/s, 30 markers/s, ETA --');
     progress.onEvent(step(12));
-    expect(out.text, 'the markers further along than the ranges').to.contain('cleanup 99%: 12/51 ranges, markers: 150 deleted of 150 found so far');
+    expect(out.text, 'the markers further along than the ranges').to.contain('cleanup 99%: 12/51 ranges, markers: 150 deleted of 150 found so far, 2.4 ranges/s, 30 markers/s, ETA --');
     progress.onEvent({ type: 'phase', migrationId: 'm1', phase: 'purge', epoch: 3, liveEpoch: 3, publishes: null, reverse: false });
     progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 0, total: 51, atStart: true });
     progress.onEvent({ type: 'phaseProgress', migrationId: 'm1', phase: 'purge', done: 51, total: 51 });
