@@ -159,6 +159,8 @@ interface MigrationRun {
   readonly copyDocsPerSec: number;
   /** Milliseconds per phase, router-lease waits excluded (they are `LEASE_MS + OP_TIMEOUT_MS` each, by protocol). */
   readonly phaseMs: Record<string, number>;
+  /** The adaptive throttle's decisions during the copy, by action (`slowed`, `raised`, `released`). */
+  readonly copyDecisions: Record<string, number>;
 }
 
 async function migrate(
@@ -174,6 +176,7 @@ async function migrate(
   const phaseMs: Record<string, number> = {};
   let phase = '';
   let phaseAt = 0;
+  const copyDecisions: Record<string, number> = {};
   const endPhase = (now: number): void => {
     if (phase !== '') phaseMs[phase] = Math.round((phaseMs[phase] ?? 0) + now - phaseAt);
   };
@@ -190,6 +193,7 @@ async function migrate(
     onEvent: (e: MigrationEvent) => {
       // The router-lease waits are the protocol's, not work: left out of the phase they precede.
       if (e.type === 'wait' && e.reason === 'routerLease') phaseAt += e.ms;
+      if (e.type === 'throttle' && phase === 'copy') copyDecisions[e.action] = (copyDecisions[e.action] ?? 0) + 1;
       // The cleanup's deletes, from the first batch (after its router-lease wait) to the purge.
       if (e.type === 'markersDeleted' && e.phase === 'cleanup') onCleanup?.(true);
       if (e.type === 'phase' && e.phase === 'purge') onCleanup?.(false);
@@ -211,7 +215,7 @@ async function migrate(
   const totalMs = performance.now() - t0;
   endPhase(performance.now());
   const copyMs = copyEnd - copyStart;
-  return { report, totalMs, copyMs, copyDocsPerSec: (report.counters.docsMoved * 1000) / copyMs, phaseMs };
+  return { report, totalMs, copyMs, copyDocsPerSec: (report.counters.docsMoved * 1000) / copyMs, phaseMs, copyDecisions };
 }
 
 /** Each range from its start, as the migrator's listing takes them. */
@@ -458,7 +462,7 @@ async function main(): Promise<void> {
     const duringErrors = (await app).errors;
     log(
       `migration B (remove ${added.id}, under load): ${b.report.counters.docsMoved} documents, copy ${b.copyMs.toFixed(0)} ms ` +
-        `(${b.copyDocsPerSec.toFixed(0)} docs/s), ${b.report.readsPerMoved.toFixed(3)} reads per moved document`,
+        `(${b.copyDocsPerSec.toFixed(0)} docs/s), ${b.report.readsPerMoved.toFixed(3)} reads per moved document; throttle decisions during the copy ${JSON.stringify(b.copyDecisions)}`,
     );
     log(`application during: ${JSON.stringify(stats(during))}`);
     log(`  keys that move: ${JSON.stringify(stats(duringMoving))}; keys that stay: ${JSON.stringify(stats(duringStill))}`);
@@ -512,6 +516,7 @@ async function main(): Promise<void> {
         readsPerMoved: b.report.readsPerMoved,
         counters: b.report.counters,
         phaseMs: b.phaseMs,
+        copyDecisions: b.copyDecisions,
       },
       application: {
         before: beforeStats,
@@ -575,7 +580,7 @@ type Result = {
   listing?: { docs: number; ms: number; docsPerSec: number };
   load: { atStart: number[]; atEnd: number[] };
   migrationA: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number> };
-  migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number>; counters?: { deleted: number } };
+  migrationB: { docsMoved: number; copyMs: number; totalMs: number; copyDocsPerSec: number; readsPerMoved: number; phaseMs: Record<string, number>; counters?: { deleted: number }; copyDecisions?: Record<string, number> };
   application: {
     before: Stats;
     /** The baseline's writes to the keys migration B moves (at the shard the copy reads) and to the others. */
