@@ -309,13 +309,13 @@ export class MigrationProgress {
       const n = event.windowSamples;
       this.log(
         `throttle: before copying, the slowest of ${n} probes of the shards typically took ${ms(event.baselineMs)} (p99 ${ms(event.p99Ms)}); ` +
-          `the copy slows down when the slowest of ${n} takes over ${ms(event.limitMs)}`,
+          `the copy slows down when the slowest of ${n} takes over ${ms(event.limitMs)} twice in a row`,
       );
     } else if (event.action === 'slowed' && (this.#saidPace === null || event.docsPerSec <= this.#saidPace / 2)) {
       // Said when the copy first slows, then when it falls to half the pace last said: a pace that swings
       // around its floor window after window shows in the figures (each window's p99), not as a line each.
       this.#saidPace = event.docsPerSec;
-      this.log(`throttle: p99 ${ms(event.p99Ms)} is over the ${ms(event.limitMs)} allowed: copying at ${Math.round(event.docsPerSec)} docs/s`);
+      this.log(`throttle: p99 ${ms(event.p99Ms)} is over the ${ms(event.limitMs)} allowed, a second window in a row: copying at ${Math.round(event.docsPerSec)} docs/s`);
     } else if (event.action === 'released') {
       this.#saidPace = null;
       this.log(`throttle: p99 ${ms(event.p99Ms)} is within the ${ms(event.limitMs)} allowed: copying at full speed again`);

@@ -55,7 +55,7 @@ export interface MigratorOptions {
   /**
    * Instead of a fixed pace: the shards' p99 latency allowed during the copy, as a multiple of the
    * p99 the migrator measures before it (> 1, e.g. 1.5). The migrator probes the shards it copies
-   * between and halves its pace when the bound is exceeded, raising it again while it holds
+   * between and halves its pace when the bound is exceeded twice in a row, raising it again while it holds
    * ({@link AdaptiveThrottle}). Not with `throttleDocsPerSec`.
    */
   readonly maxP99Impact?: number;

@@ -87,12 +87,12 @@ describe('MigrationProgress and the adaptive throttle', () => {
     progress.onEvent({ ...base, action: 'released', docsPerSec: 0, p99Ms: 5, limitMs: 6 });
     const lines = out.text.split('\n');
     expect(lines).to.include(
-      'throttle: before copying, the slowest of 8 probes of the shards typically took 4.0 ms (p99 7.0 ms); the copy slows down when the slowest of 8 takes over 6.0 ms',
+      'throttle: before copying, the slowest of 8 probes of the shards typically took 4.0 ms (p99 7.0 ms); the copy slows down when the slowest of 8 takes over 6.0 ms twice in a row',
     );
-    expect(lines).to.include('throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s');
+    expect(lines).to.include('throttle: p99 9.1 ms is over the 6.0 ms allowed, a second window in a row: copying at 40 docs/s');
     expect(lines.filter((l) => l.startsWith('throttle: p99') && l.includes('is over'))).to.deep.equal([
-      'throttle: p99 9.1 ms is over the 6.0 ms allowed: copying at 40 docs/s',
-      'throttle: p99 12.0 ms is over the 6.0 ms allowed: copying at 20 docs/s',
+      'throttle: p99 9.1 ms is over the 6.0 ms allowed, a second window in a row: copying at 40 docs/s',
+      'throttle: p99 12.0 ms is over the 6.0 ms allowed, a second window in a row: copying at 20 docs/s',
     ]);
     expect(lines.some((l) => l.startsWith('copy 10%') && l.includes('held at 20 docs/s by the throttle (last p99 12.0 ms, 6.0 ms allowed)'))).to.equal(true);
     const raised = lines.find((l) => l.startsWith('copy 20%'));

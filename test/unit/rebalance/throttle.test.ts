@@ -55,7 +55,9 @@ describe('AdaptiveThrottle', () => {
       await feed(t, clock, 10, 4);
       // 100 documents per 10 ms sample: 10,000 docs/s achieved while unthrottled.
       await feed(t, clock, 10, 7, 100);
-      expect(t.docsPerSec).to.equal(5000);
+      expect(t.docsPerSec, 'one window over the limit holds the pace').to.equal(0);
+      await feed(t, clock, 10, 7, 100);
+      expect(t.docsPerSec, 'the next one in a row halves it').to.equal(5000);
       await feed(t, clock, 10, 7);
       expect(t.docsPerSec).to.equal(2500);
       for (let i = 0; i < 12; i++) await feed(t, clock, 10, 7);
@@ -68,9 +70,26 @@ describe('AdaptiveThrottle', () => {
       const clock = new FakeClock();
       const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 20 }, clock);
       await feed(t, clock, 20, 4);
-      await feed(t, clock, 19, 4, 10);
-      await feed(t, clock, 1, 30, 10);
+      for (let w = 0; w < 2; w++) {
+        await feed(t, clock, 19, 4, 10);
+        await feed(t, clock, 1, 30, 10);
+      }
       expect(t.docsPerSec).to.be.greaterThan(0);
+    });
+
+    it('holds the pace on one window over the limit alone, which is too often noise', async () => {
+      const clock = new FakeClock();
+      const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, decisionWindow: 4, startDocsPerSec: 100 }, clock);
+      await feed(t, clock, 10, 4);
+      // Every other window over the limit, none twice in a row: never slowed.
+      for (let i = 0; i < 10; i++) {
+        await feed(t, clock, 4, 9);
+        await feed(t, clock, 4, 4);
+      }
+      expect(t.docsPerSec).to.be.at.least(100);
+      await feed(t, clock, 4, 9);
+      await feed(t, clock, 4, 9);
+      expect(t.docsPerSec, 'two in a row').to.be.below(100);
     });
   });
 
@@ -79,6 +98,7 @@ describe('AdaptiveThrottle', () => {
       const clock = new FakeClock();
       const t = new AdaptiveThrottle({ maxP99Impact: 1.5, window: 10, increase: 2 }, clock);
       await feed(t, clock, 10, 4);
+      await feed(t, clock, 10, 9, 10);
       await feed(t, clock, 10, 9, 10);
       const slowed = t.docsPerSec;
       expect(slowed).to.equal(500);
@@ -95,6 +115,7 @@ describe('AdaptiveThrottle', () => {
     const told: Array<[string, number, number, number]> = [];
     t.onDecision = (d) => told.push([d.action, Math.round(d.docsPerSec), d.p99Ms, d.limitMs]);
     await feed(t, clock, 10, 4);
+    await feed(t, clock, 10, 9, 10);
     await feed(t, clock, 10, 9, 10);
     await feed(t, clock, 10, 4, 5);
     for (let i = 0; i < 5 && t.docsPerSec > 0; i++) await feed(t, clock, 10, 4, 5);
@@ -135,7 +156,9 @@ describe('AdaptiveThrottle', () => {
       expect(t.docsPerSec, '1.25x per window it was paced over, capped at 2x').to.equal(50);
       // A breach while it waits forgets them: the next batch raises by one window only.
       await feed(t, clock, 4, 9);
+      await feed(t, clock, 4, 9);
       const halved = t.docsPerSec;
+      expect(halved).to.equal(25);
       await feed(t, clock, 4, 4, t.batchSize(500));
       expect(t.docsPerSec).to.equal(halved * 1.25);
     });
@@ -154,7 +177,9 @@ describe('AdaptiveThrottle', () => {
       await feed(t, clock, 3, 9, 1);
       expect(t.docsPerSec, 'no decision before the fourth sample').to.equal(62.5);
       await feed(t, clock, 1, 9, 1);
-      expect(t.docsPerSec, 'a breach within 4 samples halves it').to.equal(31.25);
+      expect(t.docsPerSec, 'one window over the limit holds it').to.equal(62.5);
+      await feed(t, clock, 4, 9, 1);
+      expect(t.docsPerSec, 'a second one in a row, 4 samples later, halves it').to.equal(31.25);
       expect(t.batchSize(500)).to.equal(4);
       expect(t.batchSize(2), 'never above the configured batch').to.equal(2);
     });
@@ -171,7 +196,7 @@ describe('AdaptiveThrottle', () => {
       expect(told[0]).to.equal(3);
       // The copy doubles every call's latency: eight samples rarely hold one of the tail, and held to
       // 1.5x the baseline p99 (30 ms) they never broke it. Held to 1.5x the quantile they estimate, they do.
-      await feed(t, clock, 8, 4, 1);
+      await feed(t, clock, 16, 4, 1);
       expect(t.docsPerSec).to.equal(25);
       // Within the allowed impact, the pace grows again.
       await feed(t, clock, 8, 2.9, 1);
