@@ -132,28 +132,7 @@ export class MigrationProgress {
     }
     switch (event.type) {
       case 'phase':
-        if (event.phase === this.#phase && event.reverse === this.#reverse) {
-          // The same phase again after a retry: it did not end, so no end-of-phase figures (a copy
-          // retried after a shard's timeout read "copy 100%" and "found 22,064 of 41,520" each time).
-          this.log(`phase ${event.phase} at epoch ${event.liveEpoch}: again, after the retry`);
-          break;
-        }
-        // The forward leg's phase was cut short by an abort, not finished.
-        this.#phaseEnded(event.reverse && !this.#reverse);
-        this.#phase = event.phase;
-        this.#step = null;
-        this.#stepMarkers = 0;
-        this.#stepListed = 0;
-        this.#phaseStartedAt = this.#clock.now();
-        if (event.reverse && !this.#reverse) {
-          // The abort leg moves the same ranges back: start the bars again.
-          this.#reverse = true;
-          this.#moves.clear();
-        }
-        this.log(
-          `phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.liveEpoch}` +
-            (event.publishes === null ? '' : `, publishing epoch ${event.publishes}`),
-        );
+        this.#onPhase(event);
         break;
       case 'progress':
         this.#moves.set(event.move, { from: event.from, to: event.to, copied: event.copied, estimated: event.estimated });
@@ -208,6 +187,32 @@ export class MigrationProgress {
         );
         break;
     }
+  }
+
+  /** A phase begins (or begins again after a retry). */
+  #onPhase(event: Extract<MigrationEvent, { type: 'phase' }>): void {
+    if (event.phase === this.#phase && event.reverse === this.#reverse) {
+      // The same phase again after a retry: it did not end, so no end-of-phase figures (a copy
+      // retried after a shard's timeout read "copy 100%" and "found 22,064 of 41,520" each time).
+      this.log(`phase ${event.phase} at epoch ${event.liveEpoch}: again, after the retry`);
+      return;
+    }
+    // The forward leg's phase was cut short by an abort, not finished.
+    this.#phaseEnded(event.reverse && !this.#reverse);
+    this.#phase = event.phase;
+    this.#step = null;
+    this.#stepMarkers = 0;
+    this.#stepListed = 0;
+    this.#phaseStartedAt = this.#clock.now();
+    if (event.reverse && !this.#reverse) {
+      // The abort leg moves the same ranges back: start the bars again.
+      this.#reverse = true;
+      this.#moves.clear();
+    }
+    this.log(
+      `phase ${event.phase}${event.reverse ? ' (abort: carrying documents back)' : ''} at epoch ${event.liveEpoch}` +
+        (event.publishes === null ? '' : `, publishing epoch ${event.publishes}`),
+    );
   }
 
   /** Print a line above the bars (TTY) or as is (plain); nothing in JSON mode. */
