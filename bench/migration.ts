@@ -760,8 +760,8 @@ How to read these numbers:
   or under 1.5x, \`**no**\` when all of it is over, \`within noise\` otherwise. ${splitNote(r)} The adaptive throttle probes the pair's shards with point reads and updates that match nothing, takes a baseline p99 before
   the copy, starts at 50 docs/s in batches of 1 s of work, decides every 8 probes (~100 ms),
   halving its pace when their largest exceeds the allowed impact times the baseline's 8/9 quantile (the
-  quantile the largest of 8 estimates) and raising it by a quarter after a quiet window in which the copy
-  booked documents.
+  quantile the largest of 8 estimates) in two windows in a row (one alone is too often noise: ADR 0002,
+  item 6), and raising it by a quarter after a quiet window in which the copy booked documents.
 `;
 }
 
