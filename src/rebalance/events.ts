@@ -96,7 +96,7 @@ export type MigrationEvent =
 
 /**
  * The progress of move `i`: its own and the total copied/estimated counts (an estimate never below
- * what was copied), and the rate of this run, `runDocs` booked in `elapsedMs`, with the ETA it gives.
+ * what was copied), and the rate of this run, `runDocs` copied in `elapsedMs`, with the ETA it gives.
  */
 export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number, runDocs: number): MigrationEvent {
   const m = j.moves[i]!;

@@ -248,9 +248,12 @@ async function carryBatches(
     const carried = await install(run, j, target, docs);
     j.counters.docsMoved += carried;
     if (pass.countSwept) j.counters.swept += carried;
+    let copied = 0;
     for (const d of docs) {
       const m = d._ph === true ? undefined : moves.find((x) => inMove(x, d._h));
-      if (m !== undefined) m.copied++;
+      if (m === undefined) continue;
+      m.copied++;
+      copied++;
     }
     const still = new Set(next.map((n) => n.m));
     for (const m of open) {
@@ -262,6 +265,7 @@ async function carryBatches(
     open = open.filter((m) => still.has(m));
     await run.save(j);
     run.booked(keys.length);
+    run.copied(copied);
     if (pass.progress) run.progress(j, idx[Math.max(0, moves.findIndex((m) => m.end >= (keys[keys.length - 1]?._h ?? 0)))]!);
   }
 }

@@ -161,13 +161,21 @@ export class MigrationRun {
   }
 
   /**
-   * Book `n` items of work for this run's rate, and `n * cost` documents' worth of it for the
-   * throttle (a marker deleted costs `MARKER_DELETE_COST` of a document copied, throttle.ts).
+   * Book `n` items of work done (keys fenced, markers deleted), `n * cost` documents' worth of it for
+   * the throttle (a marker deleted costs `MARKER_DELETE_COST` of a document copied, throttle.ts).
    */
   booked(n: number, cost = 1): void {
     if (n > 0) this.#progressAt = this.s.clock.now();
-    this.#docs += n;
     this.s.throttle.consume(n * cost);
+  }
+
+  /**
+   * Count `n` documents copied into their moves for this run's rate, the unit the progress counts
+   * and the ETA divides: not the keys booked, which include the placeholders of keys inserted during
+   * the copy (a walkthrough's rate rose from 23 to 36 docs/s while its count stood at 320 documents).
+   */
+  copied(n: number): void {
+    this.#docs += n;
   }
 
   /** Name `j` in the events nothing else names it in (the throttle's decisions). */

@@ -504,6 +504,35 @@ describe('Migrator', () => {
         expect(w.now - t0).to.be.at.least(((1.25 * moved - 2 * 7) * 1000) / 50);
       });
 
+      it('reports the rate of documents copied, the unit of its count and ETA, not of keys fenced', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        await w.seed(400);
+        // Half of each batch's keys are gone by the time the copy fences them (an application deleted
+        // them): the copy books every key it fenced, but copies only the others.
+        w.hooks = {
+          before: async (shard, op, args) => {
+            if (op !== 'fenceIds') return;
+            const ids = args[0] as unknown[];
+            await w.stores.get(shard)!.deleteIds(ids.filter((_, i) => i % 2 === 0), {});
+          },
+        };
+        const events: MigrationEvent[] = [];
+        const report = await w.migrator({ throttleDocsPerSec: 50, leaseMs: 10, opTimeoutMs: 0, onEvent: (e) => events.push(e) }).start(
+          from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }),
+        );
+        expect(report.outcome).to.equal('completed');
+        const progress = events.flatMap((e) => (e.type === 'progress' ? [e] : []));
+        const last = progress[progress.length - 1]!;
+        expect(last.totalCopied, 'documents copied').to.equal(report.counters.docsMoved);
+        expect(last.totalCopied).to.be.greaterThan(50);
+        // Keys fenced at 50 a second, half of them copied: 25 documents a second, not 50.
+        expect(last.docsPerSec).to.be.within(20, 30);
+        const mid = progress[Math.floor(progress.length / 2)]!;
+        expect(mid.etaMs).to.be.closeTo(((mid.totalEstimated - mid.totalCopied) * 1000) / mid.docsPerSec, 1);
+      });
+
       it('deletes markers four times as fast as it copies documents, at the same pace', async () => {
         const w = new World();
         const from = baseTopology();
