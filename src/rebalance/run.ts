@@ -171,8 +171,9 @@ export class MigrationRun {
 
   /**
    * Count `n` documents copied into their moves for this run's rate, the unit the progress counts
-   * and the ETA divides: not the keys booked, which include the placeholders of keys inserted during
-   * the copy (a walkthrough's rate rose from 23 to 36 docs/s while its count stood at 320 documents).
+   * and the ETA divides: not the keys booked, which include keys listed that the fence then did not
+   * copy (a key deleted meanwhile, say; a walkthrough's rate rose from 23 to 36 docs/s while its count
+   * stood at 320 documents, for a cause not yet found).
    */
   copied(n: number): void {
     this.#docs += n;
