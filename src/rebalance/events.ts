@@ -37,9 +37,17 @@ export type MigrationEvent =
       /** Totals over all moves. */
       readonly totalCopied: number;
       readonly totalEstimated: number;
-      /** Documents per second in this run, and the remaining time at that rate (null: unknown). */
+      /** Documents per second in this run, and the remaining time at that rate (null: unknown), as of this event. */
       readonly docsPerSec: number;
       readonly etaMs: number | null;
+      /**
+       * What that rate divides: the documents this run copied (counted with the moves' `copied`, so
+       * the totals above include them) and the time since this run began copying. A display that
+       * shows the rate later divides by the time passed since (the CLI does), or a rate taken just
+       * after a batch stands beside a later elapsed time.
+       */
+      readonly runCopied: number;
+      readonly runElapsedMs: number;
     }
   | {
       /**
@@ -123,6 +131,8 @@ export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number,
     totalEstimated,
     docsPerSec,
     etaMs,
+    runCopied: runDocs,
+    runElapsedMs: elapsedMs,
   };
 }
 

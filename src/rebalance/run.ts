@@ -171,9 +171,8 @@ export class MigrationRun {
 
   /**
    * Count `n` documents copied into their moves for this run's rate, the unit the progress counts
-   * and the ETA divides: not the keys booked, which include keys listed that the fence then did not
-   * copy (a key deleted meanwhile, say; a walkthrough's rate rose from 23 to 36 docs/s while its count
-   * stood at 320 documents, for a cause not yet found).
+   * and the ETA divides (not the keys booked for the throttle). Counted when the moves' `copied` are,
+   * so the rate and the totals beside it agree.
    */
   copied(n: number): void {
     this.#docs += n;

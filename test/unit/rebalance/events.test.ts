@@ -76,13 +76,13 @@ describe('MigrationProgress and the adaptive throttle', () => {
     now = 5000;
     progress.onEvent({
       type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: 10, estimated: 100,
-      totalCopied: 10, totalEstimated: 100, docsPerSec: 15, etaMs: 6_000,
+      totalCopied: 10, totalEstimated: 100, docsPerSec: 15, etaMs: 6_000, runCopied: 10, runElapsedMs: 2000 / 3,
     } as never);
     // Raised far past what the copy achieves, the throttle no longer holds it: it allows that pace.
     progress.onEvent({ ...base, action: 'raised', docsPerSec: 12622, p99Ms: 5, limitMs: 6 });
     progress.onEvent({
       type: 'progress', migrationId: 'm1', phase: 'copy', move: 0, moves: 1, from: 's1', to: 's2', copied: 20, estimated: 100,
-      totalCopied: 20, totalEstimated: 100, docsPerSec: 380, etaMs: 1_000,
+      totalCopied: 20, totalEstimated: 100, docsPerSec: 380, etaMs: 1_000, runCopied: 20, runElapsedMs: 1000 / 19,
     } as never);
     progress.onEvent({ ...base, action: 'released', docsPerSec: 0, p99Ms: 5, limitMs: 6 });
     const lines = out.text.split('\n');

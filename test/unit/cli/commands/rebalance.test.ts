@@ -17,8 +17,19 @@ function buffer(isTTY: boolean): { write(t: string): void; isTTY: boolean; colum
   return { write: (t: string) => void (text += t), isTTY, columns: 100, text: () => text };
 }
 
-/** A progress event; `totals` are the journal's over every move (default: this move's alone). */
-const progress = (move: number, from: string, to: string, copied: number, estimated: number, totals: [number, number] = [copied, estimated]): MigrationEvent => ({
+/**
+ * A progress event; `totals` are the journal's over every move (default: this move's alone), all
+ * copied by this run at 250 documents a second unless `run` says otherwise.
+ */
+const progress = (
+  move: number,
+  from: string,
+  to: string,
+  copied: number,
+  estimated: number,
+  totals: [number, number] = [copied, estimated],
+  run: { copied: number; elapsedMs: number } = { copied: totals[0], elapsedMs: totals[0] * 4 },
+): MigrationEvent => ({
   type: 'progress',
   migrationId: 'm',
   phase: 'copy',
@@ -32,6 +43,8 @@ const progress = (move: number, from: string, to: string, copied: number, estima
   totalEstimated: totals[1],
   docsPerSec: 250,
   etaMs: 4000,
+  runCopied: run.copied,
+  runElapsedMs: run.elapsedMs,
 });
 
 describe('rebalance', () => {
@@ -177,7 +190,7 @@ describe('rebalance', () => {
       const text = out.text();
       expect(text).to.contain('s1 -> s3 █████░░░░░  50% 5/10');
       expect(text).to.contain('s2 -> s3 ██████████ 100% 30/30');
-      expect(text).to.match(/overall {2}█{9}░  87% 35\/40 docs, 250 docs\/s, ETA 4\.0s/);
+      expect(text).to.match(/overall {2}█{9}░  87% 35\/40 docs, 250 docs\/s, ETA 0\.0s/);
       expect(text).to.contain('\u001b[3A');
     });
 
@@ -211,6 +224,26 @@ describe('rebalance', () => {
       expect(text).to.contain("waiting 5.0s for every router's lease");
     });
 
+    // Regression (issue 11's walkthrough): a line printed seconds after a batch showed the rate as of
+    // that batch, "copy 4%: 80/1887 docs, 106 docs/s, elapsed 4.1s" for a copy going at 20 docs/s.
+    it('divides the copy rate and ETA by the time passed up to the line, not to the last batch', () => {
+      const out = buffer(false);
+      let now = 0;
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 1000 });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent(progress(0, 's1', 's5', 20, 500, [20, 1887], { copied: 20, elapsedMs: 700 }));
+      expect(out.text()).to.match(/^copy 1%: 20\/1887 docs, 29 docs\/s, ETA 1m05s/m);
+      // The other pairs' batches land within the same 50 ms, inside the interval between lines.
+      now = 50;
+      p.onEvent(progress(1, 's2', 's5', 60, 500, [80, 1887], { copied: 80, elapsedMs: 750 }));
+      expect(out.text()).to.not.contain('80/1887');
+      // The next line, on the throttle's decision 3.2 s later: 80 documents in 3.95 s is 20 a second,
+      // and the 1807 to go take 1m29s at that rate.
+      now = 3250;
+      p.onEvent({ type: 'throttle', migrationId: 'm', action: 'slowed', docsPerSec: 25, p99Ms: 16, limitMs: 5.3, baselineMs: 3.5, windowSamples: 8 });
+      expect(out.text()).to.match(/^copy 4%: 80\/1887 docs, 20 docs\/s, ETA 1m29s, elapsed 3\.3s, held at 25 docs\/s by the throttle/m);
+    });
+
     // Regression (issue 10): after a resume the overall line summed only the moves this run had
     // reported (`16/16 docs` next to `ETA 7m40s`).
     it('takes the overall totals from the journal after a resume', () => {
@@ -224,7 +257,7 @@ describe('rebalance', () => {
       p.onEvent(progress(1, 's2', 's5', 16, 2020, [2016, 4020]));
       // The copy keeps its document figures: ranges done say less.
       p.onEvent({ type: 'phaseProgress', migrationId: 'm', phase: 'copy', done: 1, total: 2 });
-      expect(out.text()).to.match(/^copy 50%: 2016\/4020 docs, 250 docs\/s, ETA 4\.0s, elapsed 0\.0s$/m);
+      expect(out.text()).to.match(/^copy 50%: 2016\/4020 docs, 250 docs\/s, ETA 8\.0s, elapsed 0\.0s$/m);
       expect(out.text()).to.not.contain('ranges');
     });
 
