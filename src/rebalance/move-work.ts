@@ -227,8 +227,10 @@ async function carryBatches(
   const { throttle, batch } = run.s;
   let open = openAtStart;
   let page = new ListedPage(source, pass.listed(j.epoch), Math.max(batch, LISTING_PAGE));
+  // When this pair's last batch fits the pace: the pair waits for its own work, not the other pairs'.
+  let due: number | null | undefined;
   while (open.length > 0 && !stopped()) {
-    await run.checkpoint(j, true);
+    await run.checkpoint(j, true, due);
     // Fence nothing while the target does not answer: what is fenced and not carried stays
     // unwritable for the application until it is (ADR 0002). Asked while a page is listed.
     if (page.consumed) {
@@ -268,7 +270,7 @@ async function carryBatches(
     }
     open = open.filter((m) => still.has(m));
     await run.save(j);
-    run.booked(keys.length);
+    due = run.booked(keys.length);
     if (pass.progress) run.progress(j, idx[Math.max(0, moves.findIndex((m) => m.end >= (keys[keys.length - 1]?._h ?? 0)))]!);
   }
 }
@@ -436,6 +438,7 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
   const store = await run.s.pool.store(moves[0]![pass.at]);
   const { batch } = run.s;
   const deleted = moves.map(() => 0);
+  let due: number | null | undefined;
   // The deletes are paced like the copy, so an adaptive throttle keeps watching the shard they write:
   // without probes it held them at the pace the copy ended at, however idle the shard was by then
   // (a walkthrough's cleanup of 2,911 markers took 37 s at a pace set during the copy).
@@ -444,7 +447,7 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
       if (keys.length > 0) run.emit({ type: 'markersListed', migrationId: j.id, phase: j.phase, listed: keys.length });
       for (let at = 0; at < keys.length; ) {
         if (stopped()) return false;
-        await run.checkpoint(j, false);
+        await run.checkpoint(j, false, due);
         // Batches of the throttle's size, as the copy's: a whole batch booked at a pace the probes
         // lowered meanwhile made the next checkpoint wait for it (25 s for 500 markers at 20 docs/s).
         // A marker costs a quarter of a copied document (MARKER_DELETE_COST), so a batch holds four times as many.
@@ -453,7 +456,7 @@ async function deleteMarkers(pass: MarkerPass, run: MigrationRun, j: MigrationJo
         const n = await store.deleteIds(part.map((k) => k._id), pass.filter);
         for (const k of part) deleted[moveAt(moves, k._h)]! += 1;
         j.counters.deleted += n;
-        run.booked(n, MARKER_DELETE_COST);
+        due = run.booked(n, MARKER_DELETE_COST);
         run.emit({ type: 'markersDeleted', migrationId: j.id, phase: j.phase, deleted: n });
       }
     }

@@ -79,14 +79,15 @@ export class MigrationRun {
 
   /**
    * Between two batches: honour Ctrl-C, keep the lock, notice an abort request (on the forward leg,
-   * before commit) and pace to the throttle.
+   * before commit) and pace to the throttle: until `due`, what this worker's last {@link booked}
+   * returned, so the pairs sharing the throttle take turns (without it, until all booked work fits).
    */
-  async checkpoint(j: MigrationJournal, abortable: boolean): Promise<void> {
+  async checkpoint(j: MigrationJournal, abortable: boolean, due?: number | null): Promise<void> {
     const { clock, throttle, config } = this.s;
     if (this.#interrupted()) throw interruptedError(j);
     // Pace in slices of a third of the lease, renewing the lock between them, so a low rate never
     // lets the lock lapse while the migrator is merely waiting.
-    for (let wait = throttle.delay(); wait > 0; wait = throttle.delay()) {
+    for (let wait = throttle.delay(due); wait > 0; wait = throttle.delay(due)) {
       await sleep(clock, Math.min(wait, this.#slice()), this.#signal);
       if (this.#interrupted()) throw interruptedError(j);
       await this.lock.renew();
@@ -163,10 +164,11 @@ export class MigrationRun {
   /**
    * Book `n` items of work done (keys fenced, markers deleted), `n * cost` documents' worth of it for
    * the throttle (a marker deleted costs `MARKER_DELETE_COST` of a document copied, throttle.ts).
+   * Returns when that work fits the pace, for the booking worker's next {@link checkpoint}.
    */
-  booked(n: number, cost = 1): void {
+  booked(n: number, cost = 1): number | null {
     if (n > 0) this.#progressAt = this.s.clock.now();
-    this.s.throttle.consume(n * cost);
+    return this.s.throttle.consume(n * cost);
   }
 
   /**

@@ -37,17 +37,28 @@ export class Throttle {
     if (docsPerSec === 0) this.#nextAt = null;
   }
 
-  /** Book `n` documents of work just done. */
-  consume(n: number): void {
-    if (this.#rate === 0 || n <= 0) return;
+  /**
+   * Book `n` documents of work just done. Returns when that work fits the rate (on the clock's
+   * monotonic time), or null when nothing is owed (unthrottled, or nothing booked). Work booked while
+   * earlier work is still owed is paced after it, so whoever shares the throttle shares the rate.
+   */
+  consume(n: number): number | null {
+    if (this.#rate === 0 || n <= 0) return null;
     const now = this.clock.now();
     const base = this.#nextAt === null || this.#nextAt < now ? now : this.#nextAt;
     this.#nextAt = base + (n * 1000) / this.#rate;
+    return this.#nextAt;
   }
 
-  /** Milliseconds until the booked work fits the rate (0: go on). */
-  delay(): number {
-    return this.#nextAt === null ? 0 : Math.max(0, this.#nextAt - this.clock.now());
+  /**
+   * Milliseconds to wait (0: go on): until `until`, what one {@link consume} returned, so that the
+   * workers sharing this throttle each wait for their own work and take turns; without it, until all
+   * the work booked fits the rate. Workers that all waited for all the work were let go together and
+   * sent their next batches at once: four pairs copying from one shard fenced there together every
+   * few seconds, which the adaptive throttle's probes saw as one long stall.
+   */
+  delay(until: number | null = this.#nextAt): number {
+    return this.#nextAt === null || until === null ? 0 : Math.max(0, until - this.clock.now());
   }
 
   /**
@@ -199,9 +210,9 @@ export class AdaptiveThrottle extends Throttle {
     return this.#baselineP99;
   }
 
-  override consume(n: number): void {
+  override consume(n: number): number | null {
     this.#windowDocs += Math.max(0, n);
-    super.consume(n);
+    return super.consume(n);
   }
 
   /** Record one latency sample (ms) of a shard the migrator works on; decides once a window is full. */

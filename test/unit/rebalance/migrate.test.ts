@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { sleep } from '../../../src/clock.js';
 import { ErrorCode } from '../../../src/errors.js';
 import { Phase } from '../../../src/rebalance/journal.js';
 import { PROBE_ID } from '../../../src/rebalance/move-work.js';
@@ -549,6 +550,33 @@ describe('Migrator', () => {
         const progress = events.flatMap((e) => (e.type === 'progress' ? [e] : []));
         expect(new Set(progress.map((e) => e.from)).size, 'pairs').to.be.greaterThan(1);
         expect(progress.map((e) => e.totalCopied - e.runCopied)).to.deep.equal(progress.map(() => 0));
+      });
+
+      // The migration benchmark's trace: pairs that waited for all the work booked were let go
+      // together, and every pair of a shard that was removed fenced there at once, each round.
+      it('lets the pairs take turns at the pace instead of fencing all at once after each wait', async () => {
+        const w = new World();
+        const from = baseTopology();
+        await w.init(from, ['s4']);
+        await w.seed(400);
+        const fencedAt: number[] = [];
+        // A fence takes 30 ms of the clock, as on the test servers: the pairs' batches overlap when let go together.
+        w.hooks = {
+          before: async (_shard, op, args) => {
+            if (op !== 'fenceIds' || (args[0] as unknown[]).length === 0) return;
+            fencedAt.push(w.now);
+            await sleep(w.clock, 30);
+          },
+        };
+        // A lease of seconds, as in production: a pair waits out the pace in one sleep, not slices of 3 ms.
+        const report = await w.migrator({ throttleDocsPerSec: 100, batchSize: 10, concurrency: 3, leaseMs: 3000 }).start(
+          from.with({ kind: 'add', shard: { id: 's4', weight: 1 } }),
+        );
+        expect(report.outcome).to.equal('completed');
+        // The first round goes together (nothing was owed yet); after it, one batch at a time.
+        const later = fencedAt.slice(3);
+        expect(later.length).to.be.greaterThan(10);
+        expect(new Set(later).size, 'fences at distinct times').to.equal(later.length);
       });
 
       it('deletes markers four times as fast as it copies documents, at the same pace', async () => {
