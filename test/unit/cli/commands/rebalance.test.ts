@@ -244,6 +244,16 @@ describe('rebalance', () => {
       expect(out.text()).to.match(/^copy 4%: 80\/1887 docs, 20 docs\/s, ETA 1m29s, elapsed 3\.3s, held at 25 docs\/s by the throttle/m);
     });
 
+    it('takes the ETA at the pace the throttle holds the copy at when that is below its rate so far', () => {
+      const out = buffer(false);
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => 0 }, plainEveryMs: 0 });
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent({ type: 'throttle', migrationId: 'm', action: 'slowed', docsPerSec: 20, p99Ms: 9.7, limitMs: 6.7, baselineMs: 4.5, windowSamples: 8 });
+      p.onEvent(progress(0, 's1', 's5', 1522, 1796, [1522, 1796], { copied: 1522, elapsedMs: 15_070 }));
+      // 274 documents to go at 20 a second, not at the 101 a second of the copy so far.
+      expect(out.text()).to.match(/^copy 84%: 1522\/1796 docs, 101 docs\/s, ETA 14s, elapsed 0\.0s, held at 20 docs\/s by the throttle/m);
+    });
+
     // Regression (issue 10): after a resume the overall line summed only the moves this run had
     // reported (`16/16 docs` next to `ETA 7m40s`).
     it('takes the overall totals from the journal after a resume', () => {
