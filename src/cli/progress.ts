@@ -108,7 +108,8 @@ export class MigrationProgress {
   #verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
   #cleaned = { moves: 0, deleted: 0 };
   /** The pace the adaptive throttle holds the copy at, and why; null while it runs at full speed. */
-  #pace: { docsPerSec: number; p99Ms: number; limitMs: number } | null = null;
+  /** `p99Ms` is the last decision window's (null until one decided: the baseline's p99 is another statistic). */
+  #pace: { docsPerSec: number; p99Ms: number | null; limitMs: number } | null = null;
   /** The pace the last logged slowdown named; null at full speed. */
   #saidPace: number | null = null;
 
@@ -309,7 +310,10 @@ export class MigrationProgress {
    */
   #onThrottle(event: Extract<MigrationEvent, { type: 'throttle' }>): void {
     const ms = (x: number): string => `${x.toFixed(1)} ms`;
-    this.#pace = event.docsPerSec > 0 ? { docsPerSec: event.docsPerSec, p99Ms: event.p99Ms, limitMs: event.limitMs } : null;
+    // The baseline's p99 is over its 40 probes, not a decision window's 8: beside the limit on the copy's
+    // line it read "(last p99 10.0 ms, 6.7 ms allowed)" though nothing was over it.
+    const p99Ms = event.action === 'calibrated' ? null : event.p99Ms;
+    this.#pace = event.docsPerSec > 0 ? { docsPerSec: event.docsPerSec, p99Ms, limitMs: event.limitMs } : null;
     if (event.action === 'calibrated') {
       // The limit multiplies what the slowest of a decision window's probes typically took before the
       // copy, not the baseline's p99 over its longer window: said as such, so a limit below that p99 reads right.
@@ -339,7 +343,7 @@ export class MigrationProgress {
   #throttleNote(): string {
     const p = this.#pace;
     if (p === null) return '';
-    const figures = `(last p99 ${p.p99Ms.toFixed(1)} ms, ${p.limitMs.toFixed(1)} ms allowed)`;
+    const figures = p.p99Ms === null ? `(${p.limitMs.toFixed(1)} ms allowed)` : `(last p99 ${p.p99Ms.toFixed(1)} ms, ${p.limitMs.toFixed(1)} ms allowed)`;
     if (p.docsPerSec > THROTTLE_BOUNDS * this.#docsPerSec()) return `, the throttle allows up to ${Math.round(p.docsPerSec)} docs/s ${figures}`;
     return `, held at ${Math.round(p.docsPerSec)} docs/s by the throttle ${figures}`;
   }

@@ -254,6 +254,24 @@ describe('rebalance', () => {
       expect(out.text()).to.match(/^copy 84%: 1522\/1796 docs, 101 docs\/s, ETA 14s, elapsed 0\.0s, held at 20 docs\/s by the throttle/m);
     });
 
+    // Found in a walkthrough: the first copy line read "(last p99 10.0 ms, 6.7 ms allowed)" before any
+    // decision window, the p99 being the baseline's over its 40 probes, not a window's slowest of 8.
+    it("names no window's p99 beside the limit before the first window decided", () => {
+      const out = buffer(false);
+      let now = 0;
+      const p = new MigrationProgress(out, { mode: 'plain', clock: { ...systemClock, now: () => now }, plainEveryMs: 0 });
+      const base = { type: 'throttle', migrationId: 'm', baselineMs: 4.5, limitMs: 6.7, windowSamples: 8 } as const;
+      p.onEvent({ type: 'phase', migrationId: 'm', phase: 'copy', epoch: 2, liveEpoch: 2, publishes: null, reverse: false });
+      p.onEvent({ ...base, action: 'calibrated', docsPerSec: 50, p99Ms: 10 });
+      p.onEvent(progress(0, 's1', 's5', 20, 500, [20, 1812], { copied: 20, elapsedMs: 700 }));
+      expect(out.text()).to.contain('docs/s by the throttle (6.7 ms allowed)');
+      expect(out.text()).to.not.contain('last p99 10.0 ms');
+      now = 2000;
+      p.onEvent({ ...base, action: 'slowed', docsPerSec: 25, p99Ms: 12.3 });
+      p.onEvent(progress(1, 's2', 's5', 20, 500, [40, 1812], { copied: 40, elapsedMs: 2700 }));
+      expect(out.text()).to.contain('held at 25 docs/s by the throttle (last p99 12.3 ms, 6.7 ms allowed)');
+    });
+
     // Regression (issue 10): after a resume the overall line summed only the moves this run had
     // reported (`16/16 docs` next to `ETA 7m40s`).
     it('takes the overall totals from the journal after a resume', () => {
