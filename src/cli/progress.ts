@@ -7,7 +7,7 @@
  */
 import { redactedJson } from '../redact.js';
 import { systemClock, type Clock } from '../clock.js';
-import type { MigrationEvent } from '../rebalance/events.js';
+import { etaMs, type MigrationEvent } from '../rebalance/events.js';
 import type { CliStream } from './io.js';
 
 /** How progress is shown. */
@@ -107,8 +107,10 @@ export class MigrationProgress {
   #lastPlainFigures = '';
   #verify = { moves: 0, checked: 0, repaired: 0, mismatches: 0 };
   #cleaned = { moves: 0, deleted: 0 };
-  /** The pace the adaptive throttle holds the copy at, and why; null while it runs at full speed. */
-  /** `p99Ms` is the last decision window's (null until one decided: the baseline's p99 is another statistic). */
+  /**
+   * The pace the adaptive throttle holds the copy at, and why; null while it runs at full speed.
+   * `p99Ms` is the last decision window's (null until one decided: the baseline's p99 is another statistic).
+   */
   #pace: { docsPerSec: number; p99Ms: number | null; limitMs: number } | null = null;
   /** The pace the last logged slowdown named; null at full speed. */
   #saidPace: number | null = null;
@@ -336,15 +338,15 @@ export class MigrationProgress {
 
   /**
    * `, held at 40 docs/s by the throttle (last p99 9.1 ms, 7.5 ms allowed)` while the throttle paces the
-   * copy. Once the throttle has raised its pace far past what the copy achieves, something else bounds
+   * copy. Once the throttle has raised its pace far past what the copy achieves (`rate`, docs/s), something else bounds
    * it (the listing, the servers): a walkthrough printed "held at 12622 docs/s by the throttle" beside
    * "380 docs/s", so the note then says what the throttle allows instead.
    */
-  #throttleNote(): string {
+  #throttleNote(rate: number): string {
     const p = this.#pace;
     if (p === null) return '';
     const figures = p.p99Ms === null ? `(${p.limitMs.toFixed(1)} ms allowed)` : `(last p99 ${p.p99Ms.toFixed(1)} ms, ${p.limitMs.toFixed(1)} ms allowed)`;
-    if (p.docsPerSec > THROTTLE_BOUNDS * this.#docsPerSec()) return `, the throttle allows up to ${Math.round(p.docsPerSec)} docs/s ${figures}`;
+    if (p.docsPerSec > THROTTLE_BOUNDS * rate) return `, the throttle allows up to ${Math.round(p.docsPerSec)} docs/s ${figures}`;
     return `, held at ${Math.round(p.docsPerSec)} docs/s by the throttle ${figures}`;
   }
 
@@ -438,10 +440,9 @@ export class MigrationProgress {
     // The rest goes no faster than the pace the throttle holds now: a walkthrough's line read "ETA 2.7s"
     // at the 101 docs/s of the copy so far beside "held at 20 docs/s", and the copy took 8 s more.
     const pace = this.#phase === 'copy' && this.#pace !== null ? Math.min(rate, this.#pace.docsPerSec) : rate;
-    const eta = copied >= estimated ? 0 : pace > 0 ? ((estimated - copied) * 1000) / pace : null;
     return (
-      `${copied}/${estimated} docs, ${Math.round(rate)} docs/s, ETA ${formatDuration(eta)}, elapsed ${this.#elapsed()}` +
-      (this.#phase === 'copy' ? this.#throttleNote() : '') +
+      `${copied}/${estimated} docs, ${Math.round(rate)} docs/s, ETA ${formatDuration(etaMs(estimated - copied, pace))}, elapsed ${this.#elapsed()}` +
+      (this.#phase === 'copy' ? this.#throttleNote(rate) : '') +
       (extra === '' ? '' : `, ${extra}`)
     );
   }

@@ -102,6 +102,11 @@ export type MigrationEvent =
     }
   | { readonly type: 'done'; readonly migrationId: string; readonly outcome: 'completed' | 'aborted'; readonly counters: MigrationCounters };
 
+/** Milliseconds to copy `remaining` documents at `docsPerSec`: 0 when none remain, null at no rate. */
+export function etaMs(remaining: number, docsPerSec: number): number | null {
+  return remaining <= 0 ? 0 : docsPerSec > 0 ? Math.round((remaining * 1000) / docsPerSec) : null;
+}
+
 /**
  * The progress of move `i`: its own and the total copied/estimated counts (an estimate never below
  * what was copied), and the rate of this run, `runDocs` copied in `elapsedMs`, with the ETA it gives.
@@ -115,8 +120,6 @@ export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number,
     totalEstimated += Math.max(x.estimated, x.copied);
   }
   const docsPerSec = elapsedMs > 0 ? (runDocs * 1000) / elapsedMs : 0;
-  const remaining = totalEstimated - totalCopied;
-  const etaMs = remaining <= 0 ? 0 : docsPerSec > 0 ? Math.round((remaining * 1000) / docsPerSec) : null;
   return {
     type: 'progress',
     migrationId: j.id,
@@ -130,7 +133,7 @@ export function progressEvent(j: MigrationJournal, i: number, elapsedMs: number,
     totalCopied,
     totalEstimated,
     docsPerSec,
-    etaMs,
+    etaMs: etaMs(totalEstimated - totalCopied, docsPerSec),
     runCopied: runDocs,
     runElapsedMs: elapsedMs,
   };
