@@ -26,8 +26,8 @@ export const MAX_RECENCY_SAMPLE = 1024;
 /** Options of {@link ShardRouter.fromTopology}. */
 export interface ShardRouterOptions {
   /**
-   * Most keys held in the key -> shard LRU cache (`lru-cache`); 0 disables the cache. Default
-   * {@link DEFAULT_CACHE_SIZE}. An integer in 0..{@link MAX_CACHE_SIZE} (`shardkit.invalidArgument`
+   * Most keys held in the key -> shard LRU cache (`lru-cache`); 0 disables the cache. The hot set in
+   * front of it (ADR 0004) holds at most as many again. Default {@link DEFAULT_CACHE_SIZE}. An integer in 0..{@link MAX_CACHE_SIZE} (`shardkit.invalidArgument`
    * otherwise).
    */
   readonly cacheSize?: number;
@@ -51,8 +51,13 @@ export interface RouterStats {
   readonly misses: number;
   /** Keys in the cache now. */
   readonly cached: number;
-  /** Keys in the hot set in front of the cache now (at most a quarter of `cacheSize`; ADR 0004). */
+  /** Keys in the hot set in front of the cache now (at most `cacheSize`; ADR 0004). */
   readonly hot: number;
+  /**
+   * True while a lookup the hot set misses asks the cache only 1 time in 8, because over the last
+   * window the cache answered fewer than half of those that asked it (ADR 0004).
+   */
+  readonly cacheSampled: boolean;
   /** True while the cache is bypassed because too few lookups hit it (see {@link ShardRouter}). */
   readonly cacheBypassed: boolean;
   /** Lookups routed to each shard id, over every epoch since the last reset. */
@@ -88,6 +93,18 @@ const NO_PROBE = 2 ** 30;
  * rate is about 1/3; 1/4 leaves a margin for caches that are only warming up.
  */
 const MIN_HIT_RATE = 1 / 4;
+
+/**
+ * While caching with a hot set, a lookup the hot set misses asks lru-cache only 1 in LRU_SAMPLE times
+ * in a window after one in which lru-cache answered fewer than {@link MIN_LRU_HIT_RATE} of the
+ * lookups that asked it (ADR 0004, "Asking lru-cache by sample"). Asking it costs a probe of its `Map`,
+ * which for a key it lacks walks a bucket of keys scattered over the heap; on a skewed workload the
+ * keys it answers besides the hot set's are few, and the probes of the others cost more than those
+ * answers save. A lookup not sent to it hashes its key and searches the ring, as a miss does.
+ */
+const LRU_SAMPLE = 8;
+/** See {@link LRU_SAMPLE}: measured, 0.21 on Zipf(0.99) over 2^20 keys, about 1 when the keys fit the cache. */
+const MIN_LRU_HIT_RATE = 1 / 2;
 
 /**
  * lru-cache's `peek` options, one object for every hit. `allowStale` spares the per-entry staleness
@@ -136,8 +153,8 @@ class EpochState {
    */
   hot = new Map<string, number>();
   /**
-   * Most keys in {@link EpochState.hot}: a quarter of the cache, rounded down; 0 (no hot set) for an
-   * exact LRU (`recencySample` 1), whose every hit must refresh its key.
+   * Most keys in {@link EpochState.hot}: as many as the cache; 0 (no hot set) for an exact LRU
+   * (`recencySample` 1), whose every hit must refresh its key, and for a cache of fewer than 4 keys.
    */
   readonly hotMax: number;
   /**
@@ -151,6 +168,16 @@ class EpochState {
   segmentCount = 0;
   /** Probe hits of the current window while bypassing. */
   windowProbeHits = 0;
+  /**
+   * 0 while every lookup the hot set misses asks lru-cache; LRU_SAMPLE - 1 while only the one whose
+   * {@link EpochState.lruTurn} has these low bits clear does ({@link LRU_SAMPLE}).
+   */
+  lruMask = 0;
+  /** The hot set's misses while caching, counted to pick those that ask lru-cache. */
+  lruTurn = 0;
+  /** Lookups of the current window that asked lru-cache and found their key, and that did not. */
+  lruHits = 0;
+  lruMisses = 0;
   #segmentStart = 0;
   #windowStart = 0;
   #pastHits = 0;
@@ -168,7 +195,7 @@ class EpochState {
     this.door = cacheSize > 0 ? new Doorkeeper(cacheSize) : undefined;
     this.recencyMask = recencySample - 1;
     this.front = this.cache;
-    this.hotMax = recencySample === 1 ? 0 : cacheSize >>> 2;
+    this.hotMax = recencySample === 1 || cacheSize < 4 ? 0 : cacheSize;
   }
 
   /** A hit the cache answered: into the hot set, which starts afresh when full. */
@@ -238,6 +265,13 @@ class EpochState {
     }
     this.#windowStart = lookups;
     this.windowProbeHits = 0;
+    // Only a caching window asked lru-cache (a bypassing one's probes are not counted here).
+    if (caching) {
+      const asked = this.lruHits + this.lruMisses;
+      this.lruMask = this.hotMax > 0 && this.lruHits < asked * MIN_LRU_HIT_RATE ? LRU_SAMPLE - 1 : 0;
+    }
+    this.lruHits = 0;
+    this.lruMisses = 0;
     this.front = bypass ? undefined : this.cache;
     this.tick = bypass ? WINDOW_PROBES : WINDOW;
     this.countdown = PROBE_EVERY;
@@ -294,11 +328,13 @@ class Doorkeeper {
  * canonical bytes every time and never cached: their string form would cost as much to build as the
  * lookup it saves. Any string is a safe cache key, `__proto__` included (lru-cache keeps keys in a `Map`).
  *
- * Hits: a lookup asks the hot set first (a `Map` of the keys the cache answered lately, at most a
- * quarter of `cacheSize`; ADR 0004), then reads lru-cache with `peek`, refreshing the key's recency
- * with `get` on one of its hits in {@link ShardRouterOptions.recencySample} per shard (sampled
- * recency) and promoting the key to the hot set. A hit does no other bookkeeping than its shard's
- * count, from which hits are derived.
+ * Hits: a lookup asks the hot set first (a `Map` of the keys the cache answered lately, at most
+ * `cacheSize`; ADR 0004), then reads lru-cache with `peek`, refreshing the key's recency with `get`
+ * on one of its hits in {@link ShardRouterOptions.recencySample} per shard (sampled recency) and
+ * promoting the key to the hot set. A hit does no other bookkeeping than its shard's count, from
+ * which hits are derived. When over a window lru-cache answered fewer than half of the lookups the
+ * hot set missed, only 1 in 8 of them asks it the next window; the others hash and search, as
+ * misses, since a probe of a `Map` that lacks the key costs about what such a hit saves.
  *
  * Cold workloads: a key enters the cache only on its second sighting (a doorkeeper bitset indexed
  * by the ring point), and when fewer than a quarter of lookups hit the cache over a window of
@@ -370,10 +406,10 @@ export class ShardRouter {
    * @throws ShardkitInputError `shardkit.key.invalid` when `key` is not a {@link ShardKey}.
    */
   route(key: ShardKey): string {
-    // The hot path, in one function so that a hit makes no call of the router's own: a hit peeks
-    // and bumps its shard's count (which also samples when it refreshes the key's recency); a
-    // bypassed or uncached lookup counts down to its next probe, then hashes and searches inline.
-    // Misses, probes and other key types are out of line.
+    // The hot path, in one small function so that a hot-set hit makes no call of the router's own
+    // (and V8 may inline it into its caller): a hit bumps its shard's count; a bypassed or uncached
+    // lookup counts down to its next probe, then hashes and searches inline. Lookups the hot set
+    // misses, probes and other key types are out of line.
     if (typeof key !== 'string') return this.#routeOther(key);
     const s = this.#state;
     const front = s.front;
@@ -383,14 +419,7 @@ export class ShardRouter {
         s.counts[hot]!++;
         return s.ids[hot]!;
       }
-      const cached = front.peek(key, PEEK);
-      PEEK.status = undefined;
-      if (cached !== undefined) {
-        if ((++s.counts[cached]! & s.recencyMask) === 0) front.get(key);
-        s.promote(key, cached);
-        return s.ids[cached]!;
-      }
-      return this.#miss(s, key);
+      return this.#notHot(s, front, key);
     }
     if (--s.countdown === 0) return this.#probe(s, key);
     const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
@@ -422,9 +451,40 @@ export class ShardRouter {
    */
   #miss(s: EpochState, key: string): string {
     s.segmentCount++;
+    s.lruMisses++;
     const id = this.#searchAndAdmit(s, key);
     if (--s.tick === 0) s.adapt();
     return id;
+  }
+
+  /**
+   * A lookup the hot set missed while caching: lru-cache is asked (by 1 lookup in LRU_SAMPLE while
+   * sampling); a hit there peeks, bumps its shard's count (which also samples when it refreshes the
+   * key's recency) and promotes the key to the hot set.
+   */
+  #notHot(s: EpochState, front: LRUCache<string, number>, key: string): string {
+    if ((++s.lruTurn & s.lruMask) !== 0) return this.#unasked(s, key);
+    const cached = front.peek(key, PEEK);
+    PEEK.status = undefined;
+    if (cached !== undefined) {
+      s.lruHits++;
+      if ((++s.counts[cached]! & s.recencyMask) === 0) front.get(key);
+      s.promote(key, cached);
+      return s.ids[cached]!;
+    }
+    return this.#miss(s, key);
+  }
+
+  /**
+   * A lookup the hot set missed that does not ask lru-cache ({@link LRU_SAMPLE}): a miss that admits
+   * nothing (only the lookups that ask lru-cache admit, so a key it holds is not set again).
+   */
+  #unasked(s: EpochState, key: string): string {
+    s.segmentCount++;
+    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
+    s.counts[owner]!++;
+    if (--s.tick === 0) s.adapt();
+    return s.ids[owner]!;
   }
 
   /** Search the ring for a key that probed the cache and missed; admit it on its second sighting. */
@@ -511,6 +571,7 @@ export class ShardRouter {
       cached: s.cache?.size ?? 0,
       hot: s.hot.size,
       cacheBypassed: s.bypass,
+      cacheSampled: s.front !== undefined && s.lruMask !== 0,
       // fromEntries defines own data properties, so no shard id can reach Object.prototype.
       perShard: Object.fromEntries(perShard),
     };

@@ -67,7 +67,7 @@ describe('router/ShardRouter', function () {
 
   describe('#route', function () {
     for (const hash of ['xxhash32', 'ketama'] as HashName[]) {
-      // 8: a hot set of 2 that starts afresh all the time; 3: too small for a hot set.
+      // 8: a hot set of 8 that starts afresh all the time (up to 30 keys); 3: too small for a hot set.
       for (const cacheSize of [0, 3, 8, 1000]) {
         context(`when the hash is ${hash} and cacheSize is ${cacheSize}`, function () {
           it('answers exactly what ring.route answers, for every kind of key, repeatedly', function () {
@@ -318,7 +318,7 @@ describe('router/ShardRouter', function () {
 
     context('the hot set in front of the cache', function () {
       it('answers a key the cache answered lately, even once the cache has evicted it', function () {
-        // One shard, 8 entries, so a hot set of 2. a is admitted on its second lookup and promoted by
+        // One shard, 8 entries, so a hot set of 8. a is admitted on its second lookup and promoted by
         // its hit; eight keys admitted after it evict it from the cache (its hit only peeked).
         const router = ShardRouter.fromTopology(spec(['only']), { cacheSize: 8 });
         for (let r = 0; r < 3; r++) router.route('a');
@@ -330,19 +330,21 @@ describe('router/ShardRouter', function () {
         expect(router.stats()).to.include({ hits: 1, misses: 0 });
       });
 
-      it('holds at most a quarter of cacheSize keys, and starts afresh when full', function () {
-        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 8 });
-        for (const k of ['x', 'y', 'z']) for (let r = 0; r < 2; r++) router.route(k);
+      it('holds at most cacheSize keys, and starts afresh when full', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 4 });
+        const keys = ['w', 'x', 'y', 'z'];
+        // Admitted on their second lookups, promoted by their hits.
+        for (const k of keys) for (let r = 0; r < 2; r++) router.route(k);
         expect(router.stats().hot).to.equal(0);
-        router.route('x');
-        router.route('y');
-        expect(router.stats().hot).to.equal(2);
-        router.route('z');
-        expect(router.stats().hot).to.equal(1);
-        router.route('x');
-        expect(router.stats()).to.include({ hot: 2, hits: 4 });
+        for (const k of keys) router.route(k);
+        expect(router.stats()).to.include({ hot: 4, hits: 4 });
+        // v is admitted (evicting w from the cache); its hit finds the hot set full, which starts afresh.
+        for (let r = 0; r < 3; r++) router.route('v');
+        expect(router.stats()).to.include({ hot: 1, hits: 5 });
+        expect(router.route('x')).to.equal(router.ring.route('x'));
+        expect(router.stats()).to.include({ hot: 2, hits: 6 });
         for (let r = 0; r < 3; r++) for (let i = 0; i < 100; i++) router.route(`k${i}`);
-        expect(router.stats().hot).to.be.at.most(2);
+        expect(router.stats().hot).to.be.at.most(4);
       });
 
       it('is not kept by an exact LRU (recencySample 1), whose every hit refreshes its key', function () {
@@ -351,6 +353,72 @@ describe('router/ShardRouter', function () {
         // 100 hits (a doorkeeper false positive may admit a key on its first lookup: one more).
         expect(router.stats().hits).to.be.at.least(100);
         expect(router.stats().hot).to.equal(0);
+      });
+    });
+
+    context('asking lru-cache by sample (the hot set misses it mostly)', function () {
+      // A window ends on its 8192th miss; the decision applies to the next window.
+      const hot = Array.from({ length: 100 }, (_, i) => `hot:${i}`);
+      /** Half the lookups on 100 hot keys (in the hot set), half on keys never seen before. */
+      function skewed(router: ShardRouter, steps: number, from = 0): void {
+        for (let i = from; i < from + steps; i++) {
+          expect(router.route(`once:${i}`)).to.equal(router.ring.route(`once:${i}`));
+          expect(router.route(hot[i % hot.length]!)).to.equal(router.ring.route(hot[i % hot.length]!));
+        }
+      }
+
+      it('asks it on 1 hot-set miss in 8 after a window in which it answered fewer than half of them', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        skewed(router, 7900);
+        expect(router.stats().cacheSampled).to.equal(false);
+        skewed(router, 500, 7900);
+        // Every hot-set miss asked lru-cache and none found its key: the next window samples.
+        const first = router.stats();
+        expect(first).to.include({ cacheSampled: true, cacheBypassed: false });
+        expect(first.hits + first.misses).to.equal(2 * 8400);
+        // Still caching: half the lookups hit the hot set; the others are misses whether asked or not.
+        router.resetStats();
+        skewed(router, 4000, 8400);
+        expect(router.stats()).to.include({ hits: 4000, misses: 4000, cacheSampled: true });
+      });
+
+      it('admits only what asks it: a key looked up twice in a row is asked once at most, so not admitted', function () {
+        // 4000 entries: room for every pair, and a doorkeeper that neither clears nor admits one-off keys
+        // (false positives) often enough in this run to blur the counts.
+        const sampled = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 4000 });
+        skewed(sampled, 8400);
+        const asking = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 4000 });
+        skewed(asking, 4000);
+        expect([sampled.stats().cacheSampled, asking.stats().cacheSampled]).to.deep.equal([true, false]);
+        const before = [sampled.stats().cached, asking.stats().cached];
+        for (let i = 0; i < 800; i++) {
+          for (const router of [sampled, asking]) for (let r = 0; r < 2; r++) expect(router.route(`pair:${i}`)).to.equal(router.ring.route(`pair:${i}`));
+        }
+        // Asking on every miss, the second lookup of each pair admits it; sampling, at most a
+        // doorkeeper false positive does (a key whose slot a key before it marked).
+        expect(asking.stats().cached - before[1]!).to.equal(800);
+        expect(sampled.stats().cached - before[0]!).to.be.below(40);
+      });
+
+      it('asks it on every hot-set miss again once it answers half of those that ask it', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000 });
+        skewed(router, 8400);
+        expect(router.stats().cacheSampled).to.equal(true);
+        // 1200 keys drawn at random: the cache holds most of those it is asked for, and the hot set
+        // (1000) starts afresh as it fills, so many lookups miss it and find their key in lru-cache.
+        let x = 7;
+        for (let i = 0; i < 200_000; i++) {
+          x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+          const key = `warm:${x % 1200}`;
+          expect(router.route(key)).to.equal(router.ring.route(key));
+        }
+        expect(router.stats()).to.include({ cacheSampled: false, cacheBypassed: false });
+      });
+
+      it('never samples an exact LRU (recencySample 1): it has no hot set, and every lookup asks the cache', function () {
+        const router = ShardRouter.fromTopology(spec(['a', 'b', 'c']), { cacheSize: 1000, recencySample: 1 });
+        skewed(router, 8400);
+        expect(router.stats()).to.include({ cacheSampled: false, cacheBypassed: false, hot: 0 });
       });
     });
 
@@ -399,7 +467,7 @@ describe('router/ShardRouter', function () {
     it('starts the new epoch with an empty cache and an empty hot set', function () {
       const t1 = Topology.from(spec(['a', 'b']));
       const router = ShardRouter.fromTopology(t1, { cacheSize: 100 });
-      // Admitted on the second lookup, promoted to the hot set (of 25) by the third.
+      // Admitted on the second lookup, promoted to the hot set (of 100) by the third.
       for (let r = 0; r < 3; r++) for (let i = 0; i < 20; i++) router.route(`k${i}`);
       expect(router.stats()).to.include({ cached: 20, hot: 20 });
       router.setTopology(t1.with({ kind: 'add', shard: { id: 'c', weight: 1 } }));
