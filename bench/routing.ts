@@ -732,9 +732,10 @@ function notes(targets: readonly Target[], lookups: LookupResults, hashTimings: 
         ` lookup). At this hit rate that floor is ${floor.toFixed(0)} ns a lookup, ${(hrZipf / floor).toFixed(1)}x hashring. The router` +
         ` is at ${ns(lookups.zipf, ROUTER).toFixed(0)} ns, ${(100 * Math.abs(1 - ns(lookups.zipf, ROUTER) / uncached)).toFixed(0)}%` +
         ` ${ns(lookups.zipf, ROUTER) <= uncached ? 'below' : 'above'} its own uncached lookup: on this workload the cache saves little,` +
-        " since a miss hashes its key twice (V8's string hash for lru-cache's `Map`, which reads every code unit of a string not seen" +
-        " before, then the ring's xxhash32) and a hit still waits for its key to come from memory. That gap, not the hardware, is" +
-        ' what is left between the measured ratio and the floor.';
+        ' since a hit still waits for its key to come from memory, and a miss also probes the hot set, a `Map` that lacks the key (a' +
+        ' bucket of keys scattered over the heap). A probe of lru-cache costs as much again and on this workload rarely answers, so only' +
+        ' 1 in 8 of the lookups the hot set misses asks it (ADR 0004). That gap, not the hardware, is what is left between the measured' +
+        ' ratio and the floor.';
   out.push(
     `- **Zipf(0.99) (${mark(T.zipf)}).** Bounded by the misses: the cache answered ${(100 * hit).toFixed(1)}% of the lookups, and a miss` +
       ` costs at least an uncached lookup of a key string that is not in the CPU caches (${uncached.toFixed(0)} ns here, uncached row),` +
