@@ -217,7 +217,10 @@ export class ShardRouter {
    * key's recency) and promotes the key to the hot set.
    */
   #notHot(s: EpochState, front: LRUCache<string, number>, key: string): string {
-    if ((++s.lruTurn & s.lruMask) !== 0) return this.#unasked(s, key);
+    // Kept an int32 (a small integer to V8), wrapping after 2^31 misses; only its low bits count.
+    const turn = (s.lruTurn + 1) | 0;
+    s.lruTurn = turn;
+    if ((turn & s.lruMask) !== 0) return this.#unasked(s, key);
     const cached = front.peek(key, PEEK);
     PEEK.status = undefined;
     if (cached !== undefined) {
