@@ -146,6 +146,11 @@ export class EpochState {
     return this.cache !== undefined && this.front === undefined;
   }
 
+  /** True while caching and only 1 in {@link LRU_SAMPLE} of the hot set's misses asks lru-cache. */
+  get sampled(): boolean {
+    return this.front !== undefined && this.lruMask !== 0;
+  }
+
   /** Every lookup routed by this state: each one counts once for its shard. */
   lookups(): number {
     let n = 0;

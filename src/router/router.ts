@@ -200,15 +200,22 @@ export class ShardRouter {
   }
 
   /**
-   * A lookup that probed the cache and missed: search the ring, admit the key on its second
-   * sighting, and end the window when its misses are used up.
+   * A lookup the hot set missed and lru-cache did not answer: search the ring and end the window when
+   * its misses are used up. One that `asked` lru-cache (and found nothing) admits the key on its
+   * second sighting; one the sample passed over (`LRU_SAMPLE`, epoch-state.ts) admits nothing, since
+   * lru-cache may hold its key and would only set it again.
    */
-  #miss(s: EpochState, key: string): string {
+  #miss(s: EpochState, key: string, asked: boolean): string {
     s.segmentCount++;
-    s.lruMisses++;
-    const id = this.#searchAndAdmit(s, key);
+    const point = s.hash.pointOfString(key);
+    const owner = s.owners[s.ring.locate(point)]!;
+    s.counts[owner]!++;
+    if (asked) {
+      s.lruMisses++;
+      if (s.door!.seen(point)) s.cache!.set(key, owner);
+    }
     if (--s.tick === 0) s.adapt();
-    return id;
+    return s.ids[owner]!;
   }
 
   /**
@@ -220,7 +227,7 @@ export class ShardRouter {
     // Kept an int32 (a small integer to V8), wrapping after 2^31 misses; only its low bits count.
     const turn = (s.lruTurn + 1) | 0;
     s.lruTurn = turn;
-    if ((turn & s.lruMask) !== 0) return this.#unasked(s, key);
+    if ((turn & s.lruMask) !== 0) return this.#miss(s, key, false);
     const cached = front.peek(key, PEEK);
     PEEK.status = undefined;
     if (cached !== undefined) {
@@ -229,28 +236,7 @@ export class ShardRouter {
       s.promote(key, cached);
       return s.ids[cached]!;
     }
-    return this.#miss(s, key);
-  }
-
-  /**
-   * A lookup the hot set missed that does not ask lru-cache (`LRU_SAMPLE`, epoch-state.ts): a miss
-   * that admits nothing (only the lookups that ask lru-cache admit, so a key it holds is not set again).
-   */
-  #unasked(s: EpochState, key: string): string {
-    s.segmentCount++;
-    const owner = s.owners[s.ring.locate(s.hash.pointOfString(key))]!;
-    s.counts[owner]!++;
-    if (--s.tick === 0) s.adapt();
-    return s.ids[owner]!;
-  }
-
-  /** Search the ring for a key that probed the cache and missed; admit it on its second sighting. */
-  #searchAndAdmit(s: EpochState, key: string): string {
-    const point = s.hash.pointOfString(key);
-    const owner = s.owners[s.ring.locate(point)]!;
-    s.counts[owner]!++;
-    if (s.door!.seen(point)) s.cache!.set(key, owner);
-    return s.ids[owner]!;
+    return this.#miss(s, key, true);
   }
 
   /**
@@ -328,7 +314,7 @@ export class ShardRouter {
       cached: s.cache?.size ?? 0,
       hot: s.hot.size,
       cacheBypassed: s.bypass,
-      cacheSampled: s.front !== undefined && s.lruMask !== 0,
+      cacheSampled: s.sampled,
       // fromEntries defines own data properties, so no shard id can reach Object.prototype.
       perShard: Object.fromEntries(perShard),
     };
