@@ -623,7 +623,7 @@ ${t(lookups.hotFresh, 'hashring.get (cache 5000)')}
 ${t(lookups.zipf, 'hashring.get (cache 5000)')}
 
 Hit rate over the run (benchmark.js's warm-up and every sample): ${Object.entries(lookups.zipfHitRates ?? {})
-    .map(([name, rate]) => `${name} ${(100 * rate).toFixed(2)}%`)
+    .map(([name, rate]) => `${name} ${pctOf(rate)}`)
     .join(', ')}. The default router refreshes a key's recency on one hit in ${DEFAULT_RECENCY_SAMPLE} that lru-cache answers (\`peek\` on the others;
 hits its hot set answers refresh nothing); the exact LRU refreshes it on every hit and keeps no hot set (\`recencySample: 1\`).
 Beside a cache of 5000 the router's hot set holds up to 5000 more keys, each one lru-cache answered lately (ADR 0004), so
